@@ -1,0 +1,90 @@
+// bench/validate: validating a generated inventory of 1,000 clusters / 3,000 hosts, and every
+// Pigsty template, against the floor of a plain `yaml` parse of the same files in the same run.
+// Targets: under 3x the parse time, and under 1 s for 3,000 hosts. Run `npm run build` first.
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { validateInventory } from '../dist/src/config/validate.js';
+
+const CLUSTERS = Number(process.env.CLUSTERS ?? 1000);
+const RUNS = Number(process.env.RUNS ?? 5);
+
+function generate(dir) {
+  mkdirSync(join(dir, 'clusters'), { recursive: true });
+  writeFileSync(join(dir, 'corral.yml'), "inventory: ['global.yml', 'clusters/*.yml']\n");
+  writeFileSync(join(dir, 'global.yml'), 'all:\n  vars:\n    admin_ip: 10.0.0.1\n    pg_version: 15\n    node_timezone: UTC\n');
+  for (let c = 0; c < CLUSTERS; c++) {
+    const hosts = [0, 1, 2].map((i) => {
+      const n = c * 3 + i + 10;
+      const ip = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+      return `        ${ip}: { pg_seq: ${i + 1}, pg_role: ${i === 0 ? 'primary' : 'replica'} }`;
+    });
+    writeFileSync(join(dir, 'clusters', `pg-${c}.yml`), `all:
+  children:
+    pg-${c}:
+      hosts:
+${hosts.join('\n')}
+      vars:
+        pg_cluster: pg-${c}
+        pg_users:
+          - { name: app${c}, password: Secret.${c}, pgbouncer: true, roles: [dbrole_readwrite] }
+        pg_databases:
+          - { name: app${c}, owner: app${c} }
+        pg_hba_rules:
+          - { user: app${c}, db: app${c}, addr: intra, auth: pwd, title: app access }
+`);
+  }
+}
+
+function yamlFiles(dir) {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => /\.ya?ml$/.test(f) && !f.includes('_role-defaults')).map((f) => join(dir, f));
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function measure(label, targets, files) {
+  const floor = [];
+  const ours = [];
+  let hosts = 0;
+  let errors = 0;
+  for (let r = 0; r < RUNS; r++) {
+    let t = performance.now();
+    for (const f of files) parse(readFileSync(f, 'utf8'), { version: '1.1' });
+    floor.push(performance.now() - t);
+    t = performance.now();
+    hosts = 0;
+    errors = 0;
+    for (const target of targets) {
+      const v = await validateInventory(target);
+      hosts += v.hosts.length;
+      errors += v.problems.filter((p) => p.severity === 'error').length;
+    }
+    ours.push(performance.now() - t);
+  }
+  const f = median(floor);
+  const o = median(ours);
+  console.log(`${label}: ${files.length} files, ${hosts} hosts, ${errors} errors`);
+  console.log(`  yaml parse (floor) ${f.toFixed(1)} ms   corral validate ${o.toFixed(1)} ms   ratio ${(o / f).toFixed(2)}x   ${((o * 1000) / Math.max(hosts, 1)).toFixed(1)} µs/host`);
+  return { floor: f, ours: o, hosts };
+}
+
+const t0 = performance.now();
+await validateInventory(join(import.meta.dirname, '../test/fixtures/valid/three-node.yml'));
+console.log(`first call, schema compile included: ${(performance.now() - t0).toFixed(1)} ms (not in the numbers below)`);
+
+const dir = mkdtempSync(join(tmpdir(), 'corral-bench-'));
+generate(dir);
+const gen = await measure(`generated fleet (${CLUSTERS} clusters)`, [dir], yamlFiles(dir));
+
+const shared = process.env.CORRAL_SHARED ?? join(import.meta.dirname, '../../shared');
+const conf = join(shared, 'pigsty-conf');
+if (statSync(conf, { throwIfNoEntry: false })?.isDirectory()) {
+  const templates = yamlFiles(conf);
+  await measure('Pigsty templates', templates, templates);
+} else console.log(`Pigsty templates: ${conf} not found, skipped`);
+
+console.log(`targets: ratio < 3x -> ${gen.ours / gen.floor < 3 ? 'met' : 'MISSED'}; 3,000 hosts < 1 s -> ${gen.ours < 1000 ? 'met' : 'MISSED'}`);

@@ -1,0 +1,14 @@
+/** Where commands print, so tests can capture it. */
+export interface Output {
+  print(text: string): void;
+  error(text: string): void;
+  color: boolean;
+}
+
+export const EXIT = { ok: 0, invalid: 1, usage: 2 } as const;
+
+export const processOutput: Output = {
+  print: (text) => process.stdout.write(text),
+  error: (text) => process.stderr.write(text),
+  color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+};

@@ -1,0 +1,33 @@
+import type { Inventory } from '../load.js';
+import type { HostView } from '../hosts.js';
+import type { Cluster, Module } from '../clusters.js';
+import type { Problem } from '../problems.js';
+
+export interface CheckContext {
+  inventory: Inventory;
+  hosts: readonly HostView[];
+  clusters: readonly Cluster[];
+}
+
+/** One cross-field rule: reads the whole inventory, returns every problem it finds. */
+export type Check = (ctx: CheckContext) => Problem[];
+
+export const clustersOfModule = (ctx: CheckContext, module: Module): Cluster[] => ctx.clusters.filter((c) => c.module === module);
+
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export const listOf = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** The same integer-valued identity twice in one cluster: the second and later ones are reported. */
+export function duplicates<T>(items: readonly T[], keyOf: (item: T) => string | undefined): [T, T][] {
+  const first = new Map<string, T>();
+  const out: [T, T][] = [];
+  for (const item of items) {
+    const key = keyOf(item);
+    if (key === undefined) continue;
+    const seen = first.get(key);
+    if (seen === undefined) first.set(key, item);
+    else out.push([item, seen]);
+  }
+  return out;
+}

@@ -1,0 +1,164 @@
+/** Cross-field rules of the PGSQL module, after Pigsty's own (roles/pg_id). */
+import { problem, type Problem } from '../problems.js';
+import type { HostView } from '../hosts.js';
+import { isAddressOrCidr, isIPv4, parseCidr4, sameNetwork } from '../../util/net.js';
+import { clustersOfModule, duplicates, isObject, listOf, type Check } from './context.js';
+
+export const pgIdentity: Check = (ctx) => {
+  const out: Problem[] = [];
+  for (const c of clustersOfModule(ctx, 'pgsql')) {
+    for (const m of c.members) {
+      const missing = ['pg_seq', 'pg_role'].filter((k) => !m.has(k) || m.get(k) === null);
+      if (missing.length) out.push(problem('pgsql/missing-identity', m.origin('pg_cluster'), `${m.name} in cluster ${c.name} has no ${missing.join(' and no ')}`));
+    }
+    for (const [dup, first] of duplicates(c.members, (m) => m.str('pg_seq'))) {
+      out.push(problem('pgsql/duplicate-seq', dup.origin('pg_seq'), `pg_seq ${dup.str('pg_seq')} is used by both ${first.name} and ${dup.name} in cluster ${c.name}`, { related: first.origin('pg_seq') }));
+    }
+  }
+  return out;
+};
+
+/** Exactly one primary per cluster. A standby cluster's primary follows `pg_upstream`; it is still its cluster's one primary. */
+export const pgPrimary: Check = (ctx) => {
+  const out: Problem[] = [];
+  for (const c of clustersOfModule(ctx, 'pgsql')) {
+    const primaries = c.members.filter((m) => m.get('pg_role') === 'primary');
+    if (!primaries.length) {
+      out.push(problem('pgsql/no-primary', c.members[0]!.origin('pg_cluster'), `cluster ${c.name} has no primary (pg_role: primary) among ${c.members.map((m) => m.name).join(', ')}`));
+    }
+    for (const extra of primaries.slice(1)) {
+      out.push(problem('pgsql/many-primaries', extra.origin('pg_role'), `cluster ${c.name} has more than one primary: ${primaries[0]!.name} and ${extra.name}`, { related: primaries[0]!.origin('pg_role') }));
+    }
+  }
+  return out;
+};
+
+/** Citus: every shard cluster has a `pg_group`, one per cluster, unique within its `pg_shard`. */
+export const pgCitus: Check = (ctx) => {
+  const out: Problem[] = [];
+  const groupOfShard = new Map<string, Map<string, { cluster: string; host: HostView }>>();
+  for (const c of clustersOfModule(ctx, 'pgsql')) {
+    const citus = c.members.filter((m) => m.get('pg_mode') === 'citus');
+    if (!citus.length) continue;
+    const groups = new Set<string>();
+    for (const m of citus) {
+      const group = m.str('pg_group');
+      const shard = m.str('pg_shard');
+      if (group === undefined || shard === undefined) {
+        out.push(problem('pgsql/citus', m.origin('pg_mode'), `${m.name} in Citus cluster ${c.name} needs ${group === undefined ? 'pg_group' : 'pg_shard'}`));
+        continue;
+      }
+      groups.add(group);
+      const seen = groupOfShard.get(shard) ?? new Map<string, { cluster: string; host: HostView }>();
+      groupOfShard.set(shard, seen);
+      const other = seen.get(group);
+      if (other && other.cluster !== c.name) {
+        out.push(problem('pgsql/citus', m.origin('pg_group'), `pg_group ${group} of shard ${shard} is used by both cluster ${other.cluster} and cluster ${c.name}`, { related: other.host.origin('pg_group') }));
+      } else if (!other) seen.set(group, { cluster: c.name, host: m });
+    }
+    if (groups.size > 1) {
+      out.push(problem('pgsql/citus', citus[0]!.origin('pg_group'), `members of cluster ${c.name} disagree on pg_group (${[...groups].join(', ')})`));
+    }
+  }
+  return out;
+};
+
+/** A replica's upstream is another member (a cascade); a primary's upstream is outside its cluster (a standby cluster). */
+export const pgUpstream: Check = (ctx) => {
+  const out: Problem[] = [];
+  for (const c of clustersOfModule(ctx, 'pgsql')) {
+    const addresses = new Set(c.members.map((m) => m.name));
+    for (const m of c.members) {
+      const upstream = m.str('pg_upstream');
+      if (upstream === undefined || upstream === '') continue;
+      const at = m.origin('pg_upstream');
+      if (!isIPv4(upstream)) out.push(problem('pgsql/bad-upstream', at, `pg_upstream of ${m.name} is "${upstream}", not an IPv4 address`));
+      else if (upstream === m.name) out.push(problem('pgsql/bad-upstream', at, `${m.name} names itself as its pg_upstream`));
+      else if (m.get('pg_role') === 'primary' && addresses.has(upstream)) {
+        out.push(problem('pgsql/bad-upstream', at, `primary ${m.name} replicates from ${upstream}, a member of its own cluster ${c.name}; a standby cluster's upstream is outside the cluster`));
+      } else if (m.get('pg_role') !== 'primary' && !addresses.has(upstream)) {
+        out.push(problem('pgsql/bad-upstream', at, `replica ${m.name} cascades from ${upstream}, which is not a member of cluster ${c.name}`));
+      }
+    }
+  }
+  return out;
+};
+
+/** Roles Pigsty creates on every cluster, besides `pg_users`. */
+function systemRoles(m: HostView): Set<string> {
+  const names = new Set<string>(['postgres']);
+  for (const key of ['pg_dbsu', 'pg_admin_username', 'pg_monitor_username', 'pg_replication_username']) {
+    const v = m.str(key);
+    if (v) names.add(v);
+  }
+  for (const key of ['pg_default_roles', 'pg_users']) {
+    for (const u of listOf(m.get(key))) if (isObject(u) && typeof u.name === 'string') names.add(u.name);
+  }
+  return names;
+}
+
+export const pgDatabaseOwner: Check = (ctx) => {
+  const out: Problem[] = [];
+  for (const c of clustersOfModule(ctx, 'pgsql')) {
+    for (const m of c.members) {
+      const roles = systemRoles(m);
+      listOf(m.get('pg_databases')).forEach((db, i) => {
+        if (!isObject(db) || typeof db.owner !== 'string' || roles.has(db.owner)) return;
+        out.push(problem('pgsql/unknown-owner', m.origin('pg_databases', i, 'owner'), `database ${String(db.name)} of cluster ${c.name} is owned by ${db.owner}, which is not in pg_users or pg_default_roles`));
+      });
+    }
+  }
+  return out;
+};
+
+export const pgVip: Check = (ctx) => {
+  const out: Problem[] = [];
+  for (const c of clustersOfModule(ctx, 'pgsql')) {
+    const enabled = c.members.filter((m) => m.get('pg_vip_enabled') === true);
+    const addresses = new Set(c.members.map((m) => m.name));
+    const vips = new Set<string>();
+    for (const m of enabled) {
+      const text = m.str('pg_vip_address') ?? '';
+      const at = m.origin('pg_vip_address');
+      const vip = parseCidr4(text);
+      if (!vip) {
+        out.push(problem('pgsql/vip', at, `pg_vip_address of ${m.name} is "${text}"; a VIP is written as an IPv4 address with its prefix, like 10.10.10.2/24`));
+        continue;
+      }
+      vips.add(text);
+      if (addresses.has(vip.ip)) out.push(problem('pgsql/vip', at, `the VIP ${vip.ip} of cluster ${c.name} is the address of a member`));
+      else if (isIPv4(m.name) && !sameNetwork(vip.ip, m.name, vip.prefix)) {
+        out.push(problem('pgsql/vip', at, `the VIP ${text} is not in the network of ${m.name} (${m.name}); an L2 VIP must share the members' subnet`));
+      }
+      if (!m.str('pg_vip_interface')) out.push(problem('pgsql/vip', m.origin('pg_vip_interface'), `pg_vip_interface is empty for ${m.name}`));
+    }
+    if (vips.size > 1) out.push(problem('pgsql/vip', enabled[0]!.origin('pg_vip_address'), `members of cluster ${c.name} disagree on pg_vip_address: ${[...vips].join(', ')}`));
+  }
+  return out;
+};
+
+/** Pigsty's address aliases for HBA rules; anything else is an IP or a CIDR. */
+const HBA_ADDR_ALIASES = new Set(['local', 'localhost', 'admin', 'infra', 'cluster', 'intra', 'intranet', 'world', 'all', 'samehost', 'samenet']);
+const HBA_PARAMS = ['pg_default_hba_rules', 'pg_hba_rules', 'pgb_default_hba_rules', 'pgb_hba_rules'];
+/** Auth methods that need a TCP connection: a `local` (Unix socket) rule cannot use them. */
+const TCP_ONLY_AUTH = new Set(['ssl', 'ssl-md5', 'ssl-sha', 'cert']);
+
+export const pgHba: Check = (ctx) => {
+  const out: Problem[] = [];
+  for (const c of clustersOfModule(ctx, 'pgsql')) {
+    for (const m of c.members) {
+      for (const param of HBA_PARAMS) {
+        listOf(m.get(param)).forEach((rule, i) => {
+          if (!isObject(rule) || typeof rule.addr !== 'string') return;
+          const addr = rule.addr;
+          if (!HBA_ADDR_ALIASES.has(addr) && !isAddressOrCidr(addr)) {
+            out.push(problem('pgsql/hba', m.origin(param, i, 'addr'), `${param}[${i}].addr is "${addr}": neither an alias (${[...HBA_ADDR_ALIASES].join(', ')}) nor an IP address or CIDR`));
+          } else if (addr === 'local' && typeof rule.auth === 'string' && TCP_ONLY_AUTH.has(rule.auth)) {
+            out.push(problem('pgsql/hba', m.origin(param, i, 'auth'), `${param}[${i}] uses auth "${rule.auth}" with addr local; SSL and certificates need a TCP connection`));
+          }
+        });
+      }
+    }
+  }
+  return out;
+};

@@ -1,0 +1,26 @@
+/** Variables no module reads: a warning with a did-you-mean, or an error under `strict: true`. */
+import { problem, type Problem } from '../problems.js';
+import { locate } from '../source.js';
+import { schemas } from '../schema.js';
+import { didYouMean } from '../../util/did-you-mean.js';
+import type { VarsBlock } from '../load.js';
+import type { Check } from './context.js';
+
+export const unknownVars: Check = (ctx) => {
+  const known = schemas().params;
+  const suggestion = new Map<string, string | undefined>();
+  const severity = ctx.inventory.settings.strict ? 'error' : 'warning';
+  const blocks: VarsBlock[] = [];
+  for (const g of ctx.inventory.groups.values()) blocks.push(...g.vars);
+  for (const h of ctx.inventory.hosts.values()) blocks.push(...h.entries.map((e) => e.block));
+  const out: Problem[] = [];
+  for (const block of blocks) {
+    for (const key of Object.keys(block.vars)) {
+      if (known.has(key) || key.startsWith('ansible_')) continue;
+      if (!suggestion.has(key)) suggestion.set(key, didYouMean(key, known.keys()));
+      const hint = suggestion.get(key);
+      out.push(problem('vars/unknown', locate(block.file, [...block.path, key], 'key'), `unknown variable "${key}"${hint ? `; did you mean "${hint}"?` : ''}`, { severity }));
+    }
+  }
+  return out;
+};

@@ -1,0 +1,219 @@
+/**
+ * Loading an inventory: find its files, parse them with positions, check each against the
+ * inventory schema, and merge them into one set of groups and hosts. Variables keep the file and
+ * path they were written at, so every later problem can point back at the YAML.
+ */
+import { stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { glob } from 'tinyglobby';
+import { readSource, locate, type PathSegment, type SourceFile } from './source.js';
+import { problem, type Location, type Problem } from './problems.js';
+import { schemas } from './schema.js';
+import { schemaProblems } from './schema-problems.js';
+import { DEFAULT_SETTINGS, readSettings, SETTINGS_FILE, type Settings } from './settings.js';
+
+/** A mapping of variables as written in one place of one file. */
+export interface VarsBlock {
+  file: SourceFile;
+  path: PathSegment[];
+  vars: Record<string, unknown>;
+}
+
+export interface GroupDef {
+  name: string;
+  /** Where the group is defined (has hosts or vars); the first mention otherwise. */
+  at: Location;
+  vars: VarsBlock[];
+  hosts: string[];
+  children: string[];
+  parents: string[];
+  defined: boolean;
+}
+
+export interface HostEntry {
+  group: string;
+  block: VarsBlock;
+}
+
+export interface HostDef {
+  name: string;
+  at: Location;
+  /** Host vars as written under each group that lists the host. */
+  entries: HostEntry[];
+}
+
+export interface Inventory {
+  root: string;
+  settings: Settings;
+  files: SourceFile[];
+  groups: Map<string, GroupDef>;
+  hosts: Map<string, HostDef>;
+}
+
+const DEFAULT_INVENTORY = 'pigsty.yml';
+
+async function inventoryFiles(root: string, settings: Settings): Promise<string[]> {
+  if (settings.inventory) {
+    // Files merge in the order of the patterns, each pattern's matches sorted.
+    const ordered = new Set<string>();
+    for (const pattern of settings.inventory) {
+      const matched = await glob(pattern, { cwd: root, onlyFiles: true, expandDirectories: false, ignore: [SETTINGS_FILE] });
+      for (const f of matched.sort()) ordered.add(f);
+    }
+    return [...ordered];
+  }
+  if (existsSync(join(root, DEFAULT_INVENTORY))) return [DEFAULT_INVENTORY];
+  const found = await glob(['**/*.yml', '**/*.yaml'], { cwd: root, onlyFiles: true, ignore: [SETTINGS_FILE, '**/node_modules/**'] });
+  return found.sort();
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+class Merger {
+  readonly groups = new Map<string, GroupDef>();
+  readonly hosts = new Map<string, HostDef>();
+  readonly problems: Problem[] = [];
+  /** First place each (group or host, variable) was set: duplicates across files are errors. */
+  private readonly varSites = new Map<string, { at: Location; file: string; value: unknown; group: string }>();
+
+  add(file: SourceFile): void {
+    const doc = file.value;
+    if (!isObject(doc) || !(doc.all === null || isObject(doc.all))) return;
+    this.group(file, 'all', doc.all ?? {}, ['all'], undefined);
+  }
+
+  private group(file: SourceFile, name: string, node: Record<string, unknown>, path: PathSegment[], parent: string | undefined): void {
+    const at = locate(file, path, 'key');
+    let def = this.groups.get(name);
+    if (!def) {
+      def = { name, at, vars: [], hosts: [], children: [], parents: [], defined: false };
+      this.groups.set(name, def);
+    }
+    if (parent && !def.parents.includes(parent)) def.parents.push(parent);
+    const defines = isObject(node.vars) || isObject(node.hosts);
+    if (defines && name !== 'all') {
+      if (def.defined && def.at.file !== file.path) {
+        this.problems.push(problem('inventory/duplicate-group', at, `group "${name}" is also defined at ${def.at.file}:${def.at.line}:${def.at.col}`, { related: def.at }));
+        return;
+      }
+      if (!def.defined) def.at = at;
+      def.defined = true;
+    }
+    if (isObject(node.vars)) {
+      const block: VarsBlock = { file, path: [...path, 'vars'], vars: node.vars };
+      for (const key of Object.keys(block.vars)) this.claim(`group ${name}`, name, block, key);
+      def.vars.push(block);
+    }
+    if (isObject(node.hosts)) {
+      for (const [host, hv] of Object.entries(node.hosts)) {
+        const hostPath = [...path, 'hosts', host];
+        const block: VarsBlock = { file, path: hostPath, vars: isObject(hv) ? hv : {} };
+        let h = this.hosts.get(host);
+        if (!h) {
+          h = { name: host, at: locate(file, hostPath, 'key'), entries: [] };
+          this.hosts.set(host, h);
+        }
+        for (const key of Object.keys(block.vars)) this.claim(`host ${host}`, name, block, key);
+        h.entries.push({ group: name, block });
+        if (!def.hosts.includes(host)) def.hosts.push(host);
+      }
+    }
+    if (isObject(node.children)) {
+      for (const [child, cv] of Object.entries(node.children)) {
+        if (!def.children.includes(child)) def.children.push(child);
+        this.group(file, child, isObject(cv) ? cv : {}, [...path, 'children', child], name);
+      }
+    }
+  }
+
+  /** A variable set twice for one owner: an error across files; a warning when one host's groups disagree in one file. */
+  private claim(owner: string, group: string, block: VarsBlock, key: string): void {
+    const id = `${owner}\u0000${key}`;
+    const at = locate(block.file, [...block.path, key], 'key');
+    const value = block.vars[key];
+    const first = this.varSites.get(id);
+    if (!first) {
+      this.varSites.set(id, { at, file: block.file.path, value, group });
+      return;
+    }
+    const where = `${first.at.file}:${first.at.line}:${first.at.col}`;
+    if (first.file !== block.file.path) {
+      this.problems.push(problem('inventory/duplicate-var', at, `${owner} sets "${key}" here and at ${where}`, { related: first.at }));
+    } else if (first.group !== group && JSON.stringify(first.value) !== JSON.stringify(value)) {
+      this.problems.push(problem('inventory/conflicting-host-var', at, `${owner} sets "${key}" in groups "${first.group}" and "${group}" to different values (see ${where}); "${group}" wins`, { related: first.at }));
+    }
+  }
+
+  finish(): void {
+    for (const def of this.groups.values()) {
+      if (def.name !== 'all' && !def.parents.length) def.parents.push('all');
+    }
+    // A group that only ever appears as a name in `children`, with nothing under it, is fine in
+    // Ansible (an empty group); a cycle is not.
+    const state = new Map<string, 'visiting' | 'done'>();
+    const visit = (name: string, trail: string[]): void => {
+      if (state.get(name) === 'done') return;
+      if (state.get(name) === 'visiting') {
+        const def = this.groups.get(name)!;
+        this.problems.push(problem('inventory/group-cycle', def.at, `group "${name}" is its own descendant: ${[...trail, name].join(' -> ')}`));
+        return;
+      }
+      state.set(name, 'visiting');
+      for (const child of this.groups.get(name)?.children ?? []) visit(child, [...trail, name]);
+      state.set(name, 'done');
+    };
+    for (const name of this.groups.keys()) visit(name, []);
+  }
+}
+
+export interface LoadResult {
+  inventory?: Inventory;
+  problems: Problem[];
+  /** The text of every file read, by its shown path, for code frames (also of files that did not parse). */
+  texts: Map<string, string>;
+}
+
+/** Load the inventory at a repo folder (with its corral.yml) or a single YAML file. Never throws for bad input. */
+export async function loadInventory(target: string): Promise<LoadResult> {
+  const abs = resolve(target);
+  let isDir: boolean;
+  try {
+    isDir = (await stat(abs)).isDirectory();
+  } catch (e) {
+    const at: Location = { file: target, line: 1, col: 1, pointer: '' };
+    return { problems: [problem('io/unreadable', at, `cannot read ${target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)], texts: new Map() };
+  }
+  const root = isDir ? abs : dirname(abs);
+  const problems: Problem[] = [];
+  const texts = new Map<string, string>();
+  let settings = DEFAULT_SETTINGS;
+  if (isDir) {
+    const read = await readSettings(root);
+    settings = read.settings;
+    problems.push(...read.problems);
+    if (read.text !== undefined) texts.set(SETTINGS_FILE, read.text);
+  }
+  const names = isDir ? await inventoryFiles(root, settings) : [basename(abs)];
+  if (!names.length) {
+    const at: Location = { file: isDir ? relative(process.cwd(), root) || '.' : target, line: 1, col: 1, pointer: '' };
+    problems.push(problem('io/no-inventory', at, settings.inventory ? `no file matches inventory: ${settings.inventory.join(', ')}` : 'no pigsty.yml and no YAML files here'));
+    return { problems, texts };
+  }
+  const files: SourceFile[] = [];
+  const merger = new Merger();
+  const validate = schemas().validateInventory;
+  for (const name of names) {
+    const read = await readSource(join(root, name), name, settings.limits);
+    problems.push(...read.problems);
+    if (read.text !== undefined) texts.set(name, read.text);
+    if (!read.file) continue;
+    const file = read.file;
+    files.push(file);
+    if (!validate(file.value ?? null)) problems.push(...schemaProblems(file, validate.errors ?? []));
+    merger.add(file);
+  }
+  merger.finish();
+  problems.push(...merger.problems);
+  return { inventory: { root, settings, files, groups: merger.groups, hosts: merger.hosts }, problems, texts };
+}

@@ -1,0 +1,96 @@
+/**
+ * Problems are values: every check returns them, nothing throws for bad input.
+ * Codes are stable and never reused; each has a default severity and a fix hint.
+ */
+export type Severity = 'error' | 'warning';
+
+export interface Location {
+  file: string;
+  line: number;
+  col: number;
+  /** JSON pointer into the file's YAML document ('' for the whole file). */
+  pointer: string;
+}
+
+export interface Problem extends Location {
+  code: ProblemCode;
+  severity: Severity;
+  message: string;
+  /** A second place involved (the other definition of a duplicate, say). */
+  related?: Location;
+}
+
+interface CodeInfo {
+  severity: Severity;
+  hint: string;
+}
+
+export const PROBLEM_CODES = {
+  'io/unreadable': { severity: 'error', hint: 'check the path and its permissions' },
+  'io/too-large': { severity: 'error', hint: 'split the inventory into smaller files, or raise limits.maxFileBytes in corral.yml' },
+  'io/binary': { severity: 'error', hint: 'inventory files must be UTF-8 text' },
+  'io/no-inventory': { severity: 'error', hint: 'add a pigsty.yml, or list the inventory files under `inventory:` in corral.yml' },
+  'yaml/syntax': { severity: 'error', hint: 'fix the YAML syntax at this place' },
+  'yaml/duplicate-key': { severity: 'error', hint: 'a key may appear once per mapping; remove or rename one of them' },
+  'yaml/too-deep': { severity: 'error', hint: 'the document nests too deeply to be an inventory' },
+  'yaml/alias-bomb': { severity: 'error', hint: 'too many alias expansions; expand the anchors by hand' },
+  'yaml/multi-document': { severity: 'error', hint: 'an inventory file holds one YAML document' },
+  'inventory/shape': { severity: 'error', hint: 'an inventory is `all: { vars: {...}, children: { <group>: { hosts: {...}, vars: {...} } } }`' },
+  'inventory/duplicate-group': { severity: 'error', hint: 'define each group in one file only' },
+  'inventory/duplicate-var': { severity: 'error', hint: 'define each variable of a group or host in one place only' },
+  'inventory/conflicting-host-var': { severity: 'warning', hint: 'the same host sets this variable differently in two groups; the later group wins, as in Ansible' },
+  'inventory/unknown-child': { severity: 'error', hint: 'a child group must be defined somewhere in the inventory' },
+  'inventory/group-cycle': { severity: 'error', hint: 'a group cannot be its own descendant' },
+  'config/invalid': { severity: 'error', hint: 'see schema/corral.schema.json for the settings corral.yml takes' },
+  'schema/type': { severity: 'error', hint: 'see the parameter in schema/params/' },
+  'schema/enum': { severity: 'error', hint: 'use one of the listed values' },
+  'schema/pattern': { severity: 'error', hint: 'see the parameter in schema/params/' },
+  'schema/range': { severity: 'error', hint: 'see the parameter in schema/params/' },
+  'schema/required': { severity: 'error', hint: 'add the missing field' },
+  'schema/unknown-field': { severity: 'error', hint: 'remove the field or fix its spelling' },
+  'schema/invalid': { severity: 'error', hint: 'see the parameter in schema/params/' },
+  'vars/unknown': { severity: 'warning', hint: 'a variable no module reads; fine for your own vars, or set `strict: true` in corral.yml to forbid them' },
+  'pgsql/no-primary': { severity: 'error', hint: 'give exactly one instance `pg_role: primary` (a standby cluster has one primary that follows pg_upstream)' },
+  'pgsql/many-primaries': { severity: 'error', hint: 'a cluster has exactly one primary; make the others replicas' },
+  'pgsql/duplicate-seq': { severity: 'error', hint: 'pg_seq is unique inside a cluster' },
+  'pgsql/missing-identity': { severity: 'error', hint: 'every PGSQL instance needs pg_cluster, pg_seq and pg_role' },
+  'pgsql/unknown-owner': { severity: 'error', hint: 'define the owner in pg_users (or use a default role such as dbsu)' },
+  'pgsql/bad-upstream': { severity: 'error', hint: 'pg_upstream names an IP that is not the instance itself' },
+  'pgsql/vip': { severity: 'error', hint: 'pg_vip_address is an IPv4 CIDR inside the cluster network, and pg_vip_interface is set' },
+  'pgsql/hba': { severity: 'error', hint: 'see the HBA rule aliases in schema/params/pgsql.schema.json' },
+  'pgsql/citus': { severity: 'error', hint: 'a Citus group needs pg_group on every member and one primary per group' },
+  'module/host-in-two-clusters': { severity: 'error', hint: 'a host belongs to at most one cluster of each module' },
+  'etcd/group-name': { severity: 'error', hint: 'name the etcd group after etcd_cluster, as Pigsty does' },
+  'etcd/duplicate-seq': { severity: 'error', hint: 'etcd_seq is unique inside the etcd cluster' },
+  'etcd/missing-seq': { severity: 'error', hint: 'each etcd member needs etcd_seq' },
+  'etcd/even-members': { severity: 'warning', hint: 'an even number of etcd members tolerates no more failures than one member less' },
+  'redis/bad-replica-of': { severity: 'error', hint: 'replica_of names `<ip> <port>` of a redis instance defined in the inventory' },
+  'redis/missing-identity': { severity: 'error', hint: 'every redis node needs redis_cluster, redis_node and redis_instances' },
+  'minio/duplicate-seq': { severity: 'error', hint: 'minio_seq is unique inside a minio cluster' },
+  'host/port-clash': { severity: 'error', hint: 'two services on one host listen on the same port; move one of them' },
+  'host/duplicate-ip': { severity: 'error', hint: 'two hosts are reached at the same address; one machine is one host' },
+  'host/bad-address': { severity: 'error', hint: "name the host by its IPv4 address, as Pigsty does; put an SSH alias in ansible_host" },
+} as const satisfies Record<string, CodeInfo>;
+
+export type ProblemCode = keyof typeof PROBLEM_CODES;
+
+export function hintFor(code: ProblemCode): string {
+  return PROBLEM_CODES[code].hint;
+}
+
+export function problem(
+  code: ProblemCode,
+  at: Location,
+  message: string,
+  extra: { severity?: Severity; related?: Location } = {},
+): Problem {
+  const p: Problem = { ...at, code, severity: extra.severity ?? PROBLEM_CODES[code].severity, message };
+  if (extra.related) p.related = extra.related;
+  return p;
+}
+
+export function byPosition(a: Problem, b: Problem): number {
+  return a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col || a.code.localeCompare(b.code);
+}
+
+export const hasErrors = (problems: readonly Problem[]): boolean => problems.some((p) => p.severity === 'error');

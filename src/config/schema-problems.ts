@@ -1,0 +1,116 @@
+/** Turns ajv's errors into located, readable problems: one problem per bad value. */
+import type { SchemaError } from './schema.js';
+import { locate, type PathSegment, type SourceFile } from './source.js';
+import { problem, type Problem, type ProblemCode } from './problems.js';
+import { isSecretPath } from './secrets.js';
+
+function segmentsOf(instancePath: string): PathSegment[] {
+  if (!instancePath) return [];
+  return instancePath
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^(0|[1-9][0-9]*)$/.test(s) ? Number(s) : s));
+}
+
+const CODE_OF: Record<string, ProblemCode> = {
+  type: 'schema/type',
+  enum: 'schema/enum',
+  const: 'schema/enum',
+  pattern: 'schema/pattern',
+  format: 'schema/pattern',
+  minimum: 'schema/range',
+  maximum: 'schema/range',
+  exclusiveMinimum: 'schema/range',
+  exclusiveMaximum: 'schema/range',
+  minLength: 'schema/range',
+  maxLength: 'schema/range',
+  minItems: 'schema/range',
+  maxItems: 'schema/range',
+  required: 'schema/required',
+  additionalProperties: 'schema/unknown-field',
+  unevaluatedProperties: 'schema/unknown-field',
+};
+
+function preview(value: unknown, secret: boolean): string {
+  if (secret) return '(redacted)';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? text.slice(0, 57) + '...' : text;
+}
+
+/** Where the value sits, for messages: `pg_users[0].password` under the vars that hold it. */
+function nameOf(path: readonly PathSegment[]): string {
+  const at = path.findLastIndex((s) => s === 'vars' || s === 'hosts');
+  const rel = at >= 0 ? path.slice(at + (path[at] === 'hosts' ? 2 : 1)) : path;
+  if (!rel.length) return path.length ? String(path[path.length - 1]) : 'the document';
+  return rel.map((s, i) => (typeof s === 'number' ? `[${s}]` : i ? `.${s}` : s)).join('');
+}
+
+function varPath(path: readonly PathSegment[]): PathSegment[] {
+  const at = path.findLastIndex((s) => s === 'vars' || s === 'hosts');
+  return at >= 0 ? path.slice(at + (path[at] === 'hosts' ? 2 : 1)) : [...path];
+}
+
+function describe(e: SchemaError, name: string, secret: boolean): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'type':
+      return `${name} must be ${String(p.type).replace(/,/g, ' or ')}, not ${preview(e.data, secret)}`;
+    case 'enum':
+      return `${name} is ${preview(e.data, secret)}; expected one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'required':
+      return `${name} is missing the field "${String(p.missingProperty)}"`;
+    case 'additionalProperties':
+      return `${name} has a field that is not allowed: "${String(p.additionalProperty)}"`;
+    case 'pattern':
+      return `${name} is ${preview(e.data, secret)}, which does not match ${String(p.pattern)}`;
+    default:
+      return `${name} ${e.message ?? 'is invalid'}${secret ? '' : ` (got ${preview(e.data, secret)})`}`;
+  }
+}
+
+/**
+ * ajv reports every failed branch of an anyOf; users want one line per value. Keep the errors at
+ * the deepest paths, and for a value whose branches all failed, the branch that got furthest.
+ */
+export function schemaProblems(file: SourceFile, errors: readonly SchemaError[], base: readonly PathSegment[] = []): Problem[] {
+  const byPath = new Map<string, SchemaError[]>();
+  for (const e of errors) {
+    const list = byPath.get(e.instancePath) ?? [];
+    list.push(e);
+    byPath.set(e.instancePath, list);
+  }
+  const paths = [...byPath.keys()];
+  const out: Problem[] = [];
+  for (const [instancePath, list] of byPath) {
+    // An error whose value has a deeper error is explained by that deeper one.
+    const explained = paths.some((p) => p !== instancePath && p.startsWith(instancePath + '/'));
+    const concrete = list.filter((e) => !['anyOf', 'oneOf', 'allOf', 'if', 'not'].includes(e.keyword));
+    if (explained && concrete.every((e) => e.keyword === 'type' || e.keyword === 'enum')) continue;
+    const shown = concrete.length ? pickBranch(concrete) : list.slice(0, 1);
+    const path = [...base, ...segmentsOf(instancePath)];
+    const secret = isSecretPath(varPath(path));
+    for (const e of shown) {
+      const keyPath = e.keyword === 'additionalProperties' ? [...path, String((e.params as Record<string, unknown>).additionalProperty)] : path;
+      const at = locate(file, keyPath, e.keyword === 'additionalProperties' ? 'key' : 'value');
+      out.push(problem(CODE_OF[e.keyword] ?? 'schema/invalid', at, describe(e, nameOf(path), secret)));
+    }
+  }
+  return out;
+}
+
+/** Of several alternatives that failed on the same value, say once what types were wanted. */
+function pickBranch(errors: SchemaError[]): SchemaError[] {
+  const types = errors.filter((e) => e.keyword === 'type');
+  if (types.length > 1) {
+    const wanted = [...new Set(types.flatMap((e) => String((e.params as { type: string }).type).split(',')))];
+    return [{ ...types[0]!, params: { type: wanted.join(',') } }];
+  }
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const key = e.keyword + JSON.stringify(e.params);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,48 @@
+/** corral.yml: Corral's own settings for a config repository. Optional; every field has a safe default. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_LIMITS, readSource, type Limits } from './source.js';
+import { schemas } from './schema.js';
+import { schemaProblems } from './schema-problems.js';
+import type { Problem } from './problems.js';
+import type { CorralSettings } from '../types/inventory.gen.js';
+
+export const SETTINGS_FILE = 'corral.yml';
+
+export interface Settings {
+  /** Globs of inventory files; undefined means the default discovery. */
+  inventory: string[] | undefined;
+  strict: boolean;
+  limits: Limits;
+  /** Whether a corral.yml was read. */
+  fromFile: boolean;
+}
+
+export const DEFAULT_SETTINGS: Settings = { inventory: undefined, strict: false, limits: DEFAULT_LIMITS, fromFile: false };
+
+export async function readSettings(root: string): Promise<{ settings: Settings; problems: Problem[]; text?: string }> {
+  const path = join(root, SETTINGS_FILE);
+  if (!existsSync(path)) return { settings: DEFAULT_SETTINGS, problems: [] };
+  const { file, text, problems } = await readSource(path, SETTINGS_FILE);
+  if (!file) return { settings: DEFAULT_SETTINGS, problems, ...(text === undefined ? {} : { text }) };
+  const raw = file.value ?? {};
+  const validate = schemas().validateSettings;
+  if (!validate(raw)) {
+    return {
+      settings: DEFAULT_SETTINGS,
+      text: file.text,
+      problems: schemaProblems(file, validate.errors ?? []).map((p) => ({ ...p, code: 'config/invalid' })),
+    };
+  }
+  const s = raw as CorralSettings;
+  return {
+    settings: {
+      inventory: s.inventory,
+      strict: s.strict ?? false,
+      limits: { ...DEFAULT_LIMITS, maxFileBytes: s.limits?.maxFileBytes ?? DEFAULT_LIMITS.maxFileBytes },
+      fromFile: true,
+    },
+    text: file.text,
+    problems: [],
+  };
+}

@@ -1,0 +1,210 @@
+/**
+ * Reading one YAML file with positions. Corral reads YAML 1.1, as Ansible (PyYAML) does, so
+ * `yes`/`on`/`no`/`off` are booleans and `0644` is an octal integer (420). Two deliberate
+ * differences from the yaml library's 1.1 schema keep PyYAML's behaviour: `y`/`n` stay strings,
+ * and dates stay strings (Ansible templates print them back as written).
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import type { Document, Node, Pair, Tags } from 'yaml';
+import { problem, type Location, type Problem } from './problems.js';
+
+export interface Limits {
+  maxFileBytes: number;
+  maxDepth: number;
+  maxAliasCount: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { maxFileBytes: 4 * 1024 * 1024, maxDepth: 64, maxAliasCount: 1000 };
+
+export type PathSegment = string | number;
+
+export interface SourceFile {
+  /** Path as shown to users: relative to the inventory root. */
+  path: string;
+  text: string;
+  doc: Document.Parsed;
+  lineCounter: LineCounter;
+  value: unknown;
+}
+
+const PYYAML_TRUE = /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/;
+const PYYAML_FALSE = /^(?:no|No|NO|false|False|FALSE|off|Off|OFF)$/;
+const BOOL_TAG = 'tag:yaml.org,2002:bool';
+const TIMESTAMP_TAG = 'tag:yaml.org,2002:timestamp';
+
+function ansibleTags(tags: Tags): Tags {
+  return tags
+    .filter((t) => typeof t === 'string' || t.tag !== TIMESTAMP_TAG)
+    .map((t) => {
+      if (typeof t === 'string' || t.tag !== BOOL_TAG || !('test' in t) || !t.test) return t;
+      return { ...t, test: t.test.test('true') ? PYYAML_TRUE : PYYAML_FALSE };
+    });
+}
+
+export function pointerOf(path: readonly PathSegment[]): string {
+  return path.map((s) => '/' + String(s).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
+}
+
+const wholeFile = (path: string): Location => ({ file: path, line: 1, col: 1, pointer: '' });
+
+/** A file read: parsed when it could be; its text whenever it was text, so problems can show it. */
+export interface Parsed {
+  file?: SourceFile;
+  text?: string;
+  problems: Problem[];
+}
+
+export async function readSource(absPath: string, displayPath: string, limits: Limits = DEFAULT_LIMITS): Promise<Parsed> {
+  let size: number;
+  try {
+    size = (await stat(absPath)).size;
+  } catch (e) {
+    return { problems: [problem('io/unreadable', wholeFile(displayPath), `cannot read ${displayPath}: ${(e as Error).message}`)] };
+  }
+  if (size > limits.maxFileBytes) {
+    return { problems: [problem('io/too-large', wholeFile(displayPath), `${displayPath} is ${size} bytes, over the limit of ${limits.maxFileBytes} bytes`)] };
+  }
+  const bytes = await readFile(absPath);
+  return parseSource(displayPath, bytes, limits);
+}
+
+export function parseSource(displayPath: string, bytes: Uint8Array | string, limits: Limits = DEFAULT_LIMITS): Parsed {
+  let text: string;
+  if (typeof bytes === 'string') text = bytes;
+  else {
+    if (bytes.length > limits.maxFileBytes) {
+      return { problems: [problem('io/too-large', wholeFile(displayPath), `${displayPath} is ${bytes.length} bytes, over the limit of ${limits.maxFileBytes} bytes`)] };
+    }
+    if (bytes.includes(0)) return { problems: [problem('io/binary', wholeFile(displayPath), `${displayPath} is binary (it holds NUL bytes)`)] };
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      return { problems: [problem('io/binary', wholeFile(displayPath), `${displayPath} is not valid UTF-8 text`)] };
+    }
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, {
+    version: '1.1',
+    merge: true,
+    lineCounter,
+    prettyErrors: false,
+    customTags: ansibleTags,
+  });
+  const at = (offset: number, pointer = ''): Location => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { file: displayPath, line, col, pointer };
+  };
+  const problems: Problem[] = [];
+  const seen = new Set<string>();
+  for (const err of doc.errors) {
+    const code =
+      err.code === 'DUPLICATE_KEY' ? 'yaml/duplicate-key'
+      : err.code === 'RESOURCE_EXHAUSTION' ? 'yaml/too-deep'
+      : err.code === 'MULTIPLE_DOCS' ? 'yaml/multi-document'
+      : 'yaml/syntax';
+    // The library appends "at line L, column C:" and a frame; Corral prints both its own way.
+    const message = code === 'yaml/too-deep' ? 'the document nests too deeply to be read' : (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    const loc = at(err.pos[0]);
+    const key = `${code}:${loc.line}:${loc.col}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push(problem(code, loc, message));
+  }
+  // A parser that ran out of stack reports at many places; the one cause is enough.
+  const tooDeep = problems.find((p) => p.code === 'yaml/too-deep');
+  if (tooDeep) return { problems: [tooDeep], text };
+  if (problems.length) return { problems, text };
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: limits.maxAliasCount });
+  } catch (e) {
+    const bomb = e instanceof ReferenceError && /alias/i.test(e.message);
+    return {
+      text,
+      problems: [
+        bomb
+          ? problem('yaml/alias-bomb', wholeFile(displayPath), `aliases expand to too many nodes (limit ${limits.maxAliasCount})`)
+          : problem('yaml/syntax', wholeFile(displayPath), (e as Error).message),
+      ],
+    };
+  }
+  if (depthOf(value) > limits.maxDepth) {
+    return { text, problems: [problem('yaml/too-deep', wholeFile(displayPath), `the document nests deeper than ${limits.maxDepth} levels`)] };
+  }
+  return { file: { path: displayPath, text, doc, lineCounter, value }, text, problems };
+}
+
+/** Iterative, so a hostile document cannot overflow the stack here. */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (d > max) max = d;
+    if (v && typeof v === 'object') for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+function keyMatches(pair: Pair, segment: PathSegment): boolean {
+  const key = pair.key;
+  const k = isScalar(key) ? key.value : key;
+  return String(k) === String(segment);
+}
+
+/**
+ * Where a path points in the file: the key of the last segment (`part: 'key'`) or its value.
+ * A path that leaves the document (a merged or defaulted key) falls back to the deepest node found.
+ */
+export function locate(file: SourceFile, path: readonly PathSegment[], part: 'key' | 'value' = 'value'): Location {
+  let node: unknown = file.doc.contents;
+  let offset = node && (node as Node).range ? (node as Node).range![0] : 0;
+  // A missing segment points at the key that holds it: "group pg has no vars" is shown at `pg:`.
+  let holderKey = offset;
+  for (const [i, segment] of path.entries()) {
+    if (isAlias(node)) node = node.resolve(file.doc);
+    let next: unknown;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => keyMatches(p, segment));
+      if (!pair) {
+        offset = holderKey;
+        break;
+      }
+      const last = i === path.length - 1;
+      const keyNode = pair.key as Node | null;
+      const valueNode = pair.value as Node | null;
+      if (last && (part === 'key' || !valueNode?.range) && keyNode?.range) offset = keyNode.range[0];
+      else if (valueNode?.range) offset = valueNode.range[0];
+      else if (keyNode?.range) offset = keyNode.range[0];
+      if (keyNode?.range) holderKey = keyNode.range[0];
+      next = valueNode;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment] as Node | undefined;
+      if (!item) break;
+      if (item.range) offset = item.range[0];
+      next = item;
+    } else if (isPair(node)) {
+      break;
+    } else break;
+    node = next;
+  }
+  const { line, col } = file.lineCounter.linePos(offset);
+  return { file: file.path, line, col, pointer: pointerOf(path) };
+}
+
+/** A few lines of source around a position, with a caret under the column. */
+export function codeFrame(text: string, line: number, col: number, context = 2): string {
+  const lines = text.split('\n');
+  const from = Math.max(1, line - context);
+  const to = Math.min(lines.length, line + context);
+  const width = String(to).length;
+  const out: string[] = [];
+  for (let n = from; n <= to; n++) {
+    const src = (lines[n - 1] ?? '').replace(/\r$/, '');
+    const shown = src.length > 160 ? src.slice(0, 160) + '…' : src;
+    out.push(`${n === line ? '>' : ' '} ${String(n).padStart(width)} | ${shown}`);
+    if (n === line) out.push(`  ${' '.repeat(width)} | ${' '.repeat(Math.max(0, Math.min(col - 1, 160)))}^`);
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { run } from '../../src/cli/main.js';
+import type { Output } from '../../src/cli/output.js';
+import { tmpRepo } from '../helpers/tmp.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const FIX = join(ROOT, 'test/fixtures');
+
+async function corral(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out: Output = { print: (s) => (stdout += s), error: (s) => (stderr += s), color: false };
+  const code = await run(argv, out);
+  return { code, stdout, stderr };
+}
+
+describe('corral validate', () => {
+  it('exits 0 on a valid inventory', async () => {
+    const r = await corral('validate', join(FIX, 'valid/three-node.yml'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/✓ .*three-node\.yml: 3 hosts, 3 clusters, 0 errors, 0 warnings/);
+  });
+
+  it('exits 1 and shows file:line:col, a code frame and a hint', async () => {
+    const r = await corral('validate', join(FIX, 'invalid/duplicate-key.yml'));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('duplicate-key.yml:9:9 error');
+    expect(r.stdout).toContain('>  9 |         pg_port: 5433');
+    expect(r.stdout).toContain('[yaml/duplicate-key]');
+    expect(r.stdout).toContain('hint: ');
+  });
+
+  it('prints JSON problems with exactly the documented fields', async () => {
+    const r = await corral('validate', '--format', 'json', join(FIX, 'invalid/primaries.yml'));
+    expect(r.code).toBe(1);
+    const problems = JSON.parse(r.stdout) as Record<string, unknown>[];
+    expect(problems.length).toBeGreaterThan(0);
+    for (const p of problems) expect(Object.keys(p).sort()).toEqual(['code', 'col', 'file', 'line', 'message', 'pointer', 'severity']);
+    expect(problems.find((p) => p.code === 'pgsql/many-primaries')).toMatchObject({
+      line: 6,
+      pointer: '/all/children/pg-two/hosts/10.10.10.12/pg_role',
+      severity: 'error',
+    });
+  });
+
+  it('judges each path on its own and fails if any is invalid', async () => {
+    const r = await corral('validate', '--format', 'json', join(FIX, 'valid/three-node.yml'), join(FIX, 'invalid/etcd.yml'));
+    expect(r.code).toBe(1);
+    const files = new Set((JSON.parse(r.stdout) as { file: string }[]).map((p) => p.file));
+    expect([...files].every((f) => f.endsWith('etcd.yml'))).toBe(true);
+  });
+
+  it('exits 0 with warnings only', async () => {
+    expect((await corral('validate', join(FIX, 'invalid/unknown-var.yml'))).code).toBe(0);
+  });
+
+  it('exits 2 for a path that does not exist, and for bad usage', async () => {
+    expect((await corral('validate', join(FIX, 'nope.yml'))).code).toBe(2);
+    expect((await corral('validate', '--format', 'xml', '.')).code).toBe(2);
+    expect((await corral('frobnicate')).code).toBe(2);
+  });
+
+  it('exits 2 for a folder with no inventory', async () => {
+    const r = await corral('validate', tmpRepo({ 'README.md': '# nothing here' }));
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain('io/no-inventory');
+  });
+});
+
+describe('corral inventory', () => {
+  it('prints effective variables with secrets redacted and origins on request', async () => {
+    const r = await corral('inventory', join(FIX, 'valid/three-node.yml'), '--host', '10.10.10.12', '--origins');
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('CanaryPassword.42');
+    expect(r.stdout).toContain('password: (redacted)');
+    expect(r.stdout).toMatch(/pg_role: replica {2}# .*three-node\.yml:14:\d+/);
+    expect(r.stdout).toMatch(/pg_dbsu: postgres {2}# default/);
+    expect(r.stdout).toContain("- 10.10.10.11 i.pigsty");
+  });
+
+  it('redacts secrets in JSON too', async () => {
+    const r = await corral('inventory', join(FIX, 'valid/three-node.yml'), '--host', '10.10.10.11', '--format', 'json');
+    const body = JSON.parse(r.stdout) as { vars: { pg_users: { password: string }[]; pg_replication_password: string } };
+    expect(body.vars.pg_users[0]?.password).toBe('(redacted)');
+    expect(body.vars.pg_replication_password).toBe('(redacted)');
+    expect(r.stdout).not.toContain('CanaryPassword.42');
+  });
+
+  it('lists hosts and their clusters without --host', async () => {
+    const r = await corral('inventory', join(FIX, 'valid/three-node.yml'), '--format', 'json');
+    const hosts = JSON.parse(r.stdout) as { host: string; clusters: string[] }[];
+    expect(hosts.find((h) => h.host === '10.10.10.11')?.clusters).toEqual(['node/nodes', 'etcd/etcd', 'pgsql/pg-test', 'redis/redis-ms']);
+  });
+
+  it('exits 2 for an unknown host', async () => {
+    expect((await corral('inventory', join(FIX, 'valid/three-node.yml'), '--host', '10.9.9.9')).code).toBe(2);
+  });
+});
+
+describe('the installed command', () => {
+  it('runs from bin/ with --help and real exit codes', async () => {
+    const exec = promisify(execFile);
+    const help = await exec(process.execPath, [join(ROOT, 'bin/corral.js'), '--help']);
+    expect(help.stdout).toContain('validate');
+    const bad = await exec(process.execPath, [join(ROOT, 'bin/corral.js'), 'validate', join(FIX, 'invalid/etcd.yml')]).catch((e: { code: number; stdout: string }) => e);
+    expect('code' in bad ? bad.code : 0).toBe(1);
+  });
+});
