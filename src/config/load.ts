@@ -68,6 +68,18 @@ async function inventoryFiles(root: string, settings: Settings): Promise<string[
   return found.sort();
 }
 
+/** A key's location, computed on first read: most are never shown, and locating walks the document. */
+function lazyLocation(file: SourceFile, path: PathSegment[]): Location {
+  let at: Location | undefined;
+  const get = (): Location => (at ??= locate(file, path, 'key'));
+  return {
+    get file() { return get().file; },
+    get line() { return get().line; },
+    get col() { return get().col; },
+    get pointer() { return get().pointer; },
+  };
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 class Merger {
@@ -75,7 +87,7 @@ class Merger {
   readonly hosts = new Map<string, HostDef>();
   readonly problems: Problem[] = [];
   /** First place each (group or host, variable) was set: duplicates across files are errors. */
-  private readonly varSites = new Map<string, { at: Location; file: string; value: unknown; group: string }>();
+  private readonly varSites = new Map<string, { block: VarsBlock; group: string }>();
 
   add(file: SourceFile): void {
     const doc = file.value;
@@ -84,7 +96,7 @@ class Merger {
   }
 
   private group(file: SourceFile, name: string, node: Record<string, unknown>, path: PathSegment[], parent: string | undefined): void {
-    const at = locate(file, path, 'key');
+    const at = lazyLocation(file, path);
     let def = this.groups.get(name);
     if (!def) {
       def = { name, at, vars: [], hosts: [], children: [], parents: [], defined: false };
@@ -111,7 +123,7 @@ class Merger {
         const block: VarsBlock = { file, path: hostPath, vars: isObject(hv) ? hv : {} };
         let h = this.hosts.get(host);
         if (!h) {
-          h = { name: host, at: locate(file, hostPath, 'key'), entries: [] };
+          h = { name: host, at: lazyLocation(file, hostPath), entries: [] };
           this.hosts.set(host, h);
         }
         for (const key of Object.keys(block.vars)) this.claim(`host ${host}`, name, block, key);
@@ -130,18 +142,22 @@ class Merger {
   /** A variable set twice for one owner: an error across files; a warning when one host's groups disagree in one file. */
   private claim(owner: string, group: string, block: VarsBlock, key: string): void {
     const id = `${owner}\u0000${key}`;
-    const at = locate(block.file, [...block.path, key], 'key');
-    const value = block.vars[key];
     const first = this.varSites.get(id);
     if (!first) {
-      this.varSites.set(id, { at, file: block.file.path, value, group });
+      this.varSites.set(id, { block, group });
       return;
     }
-    const where = `${first.at.file}:${first.at.line}:${first.at.col}`;
-    if (first.file !== block.file.path) {
-      this.problems.push(problem('inventory/duplicate-var', at, `${owner} sets "${key}" here and at ${where}`, { related: first.at }));
-    } else if (first.group !== group && JSON.stringify(first.value) !== JSON.stringify(value)) {
-      this.problems.push(problem('inventory/conflicting-host-var', at, `${owner} sets "${key}" in groups "${first.group}" and "${group}" to different values (see ${where}); "${group}" wins`, { related: first.at }));
+    // Locations are costly to compute, so only a problem computes them.
+    const sameFile = first.block.file === block.file;
+    const conflict = !sameFile || (first.group !== group && JSON.stringify(first.block.vars[key]) !== JSON.stringify(block.vars[key]));
+    if (!conflict) return;
+    const at = locate(block.file, [...block.path, key], 'key');
+    const firstAt = locate(first.block.file, [...first.block.path, key], 'key');
+    const where = `${firstAt.file}:${firstAt.line}:${firstAt.col}`;
+    if (!sameFile) {
+      this.problems.push(problem('inventory/duplicate-var', at, `${owner} sets "${key}" here and at ${where}`, { related: firstAt }));
+    } else {
+      this.problems.push(problem('inventory/conflicting-host-var', at, `${owner} sets "${key}" in groups "${first.group}" and "${group}" to different values (see ${where}); "${group}" wins`, { related: firstAt }));
     }
   }
 
@@ -204,7 +220,7 @@ export async function loadInventory(target: string): Promise<LoadResult> {
   const merger = new Merger();
   const validate = schemas().validateInventory;
   for (const name of names) {
-    const read = await readSource(join(root, name), name, settings.limits);
+    const read = readSource(join(root, name), name, settings.limits);
     problems.push(...read.problems);
     if (read.text !== undefined) texts.set(name, read.text);
     if (!read.file) continue;

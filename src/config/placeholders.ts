@@ -53,10 +53,22 @@ export function hasPlaceholder(value: unknown): boolean {
   return false;
 }
 
+/** Filled copies of shared values (a role default read by every host), by the values filled in. */
+const filled = new WeakMap<object, Map<string, unknown>>();
+
 /** A copy of the value with the placeholders this parameter takes filled in; unknown ones are kept. */
 export function fillPlaceholders(param: string, value: unknown, values: Record<string, string | undefined>): unknown {
   const allowed = PLACEHOLDERS_BY_PARAM[param];
-  if (!allowed || !hasPlaceholder(value)) return value;
+  if (!allowed) return value;
+  if (value === null || typeof value !== 'object') return hasPlaceholder(value) ? fillAll(allowed, value, values) : value;
+  const key = allowed.map((n) => values[n] ?? '').join('\u0000');
+  let byValues = filled.get(value);
+  if (!byValues) filled.set(value, (byValues = new Map()));
+  if (!byValues.has(key)) byValues.set(key, hasPlaceholder(value) ? fillAll(allowed, value, values) : value);
+  return byValues.get(key);
+}
+
+function fillAll(allowed: readonly string[], value: unknown, values: Record<string, string | undefined>): unknown {
   const fill = (v: unknown): unknown => {
     if (typeof v === 'string') return v.replace(PLACEHOLDER, (whole, name: string) => (allowed.includes(name) ? values[name] ?? whole : whole));
     if (Array.isArray(v)) return v.map(fill);

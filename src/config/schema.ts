@@ -44,6 +44,10 @@ export function schemas(): SchemaSet {
   if (cached) return cached;
   const all = readSchemas();
   const ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true });
+  // Ajv2020 always tracks evaluated properties for `unevaluated*`, which Corral's schemas do not
+  // use; the tracking makes each `anyOf` around the 400-parameter vars schema ~10x slower.
+  // schema.test.ts guards that no schema starts using them.
+  ajv.opts.unevaluated = false;
   ajv.addVocabulary(['x-secret', 'x-level', 'x-module']);
   const byId = new Map<string, JsonSchema>();
   for (const s of all) {
@@ -81,9 +85,23 @@ export function deref({ schema, base }: Located, set: SchemaSet = schemas()): Lo
   return here;
 }
 
+const frozenDefaults = new Map<string, unknown>();
+
+/** A parameter's role default, shared and frozen: callers never get a copy to change. */
 export function paramDefault(name: string): unknown {
+  if (frozenDefaults.has(name)) return frozenDefaults.get(name);
   const s = schemas().params.get(name)?.schema;
-  return s && 'default' in s ? structuredClone(s.default) : undefined;
+  const value = s && 'default' in s ? deepFreeze(structuredClone(s.default)) : undefined;
+  frozenDefaults.set(name, value);
+  return value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 export type SchemaError = ErrorObject;

@@ -23,7 +23,7 @@ export const DEFAULT_SETTINGS: Settings = { inventory: undefined, strict: false,
 export async function readSettings(root: string): Promise<{ settings: Settings; problems: Problem[]; text?: string }> {
   const path = join(root, SETTINGS_FILE);
   if (!existsSync(path)) return { settings: DEFAULT_SETTINGS, problems: [] };
-  const { file, text, problems } = await readSource(path, SETTINGS_FILE);
+  const { file, text, problems } = readSource(path, SETTINGS_FILE);
   if (!file) return { settings: DEFAULT_SETTINGS, problems, ...(text === undefined ? {} : { text }) };
   const raw = file.value ?? {};
   const validate = schemas().validateSettings;

@@ -4,7 +4,7 @@
  * differences from the yaml library's 1.1 schema keep PyYAML's behaviour: `y`/`n` stay strings,
  * and dates stay strings (Ansible templates print them back as written).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Document, Node, Pair, Tags } from 'yaml';
 import { problem, type Location, type Problem } from './problems.js';
@@ -55,17 +55,23 @@ export interface Parsed {
   problems: Problem[];
 }
 
-export async function readSource(absPath: string, displayPath: string, limits: Limits = DEFAULT_LIMITS): Promise<Parsed> {
+/** Synchronous on purpose: inventory files are small and many, and a thread-pool round trip per file costs more than the read. */
+export function readSource(absPath: string, displayPath: string, limits: Limits = DEFAULT_LIMITS): Parsed {
   let size: number;
   try {
-    size = (await stat(absPath)).size;
+    size = statSync(absPath).size;
   } catch (e) {
     return { problems: [problem('io/unreadable', wholeFile(displayPath), `cannot read ${displayPath}: ${(e as Error).message}`)] };
   }
   if (size > limits.maxFileBytes) {
     return { problems: [problem('io/too-large', wholeFile(displayPath), `${displayPath} is ${size} bytes, over the limit of ${limits.maxFileBytes} bytes`)] };
   }
-  const bytes = await readFile(absPath);
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(absPath);
+  } catch (e) {
+    return { problems: [problem('io/unreadable', wholeFile(displayPath), `cannot read ${displayPath}: ${(e as Error).message}`)] };
+  }
   return parseSource(displayPath, bytes, limits);
 }
 
