@@ -111,7 +111,8 @@ export function parseSource(displayPath: string, bytes: Uint8Array | string, lim
       : 'yaml/syntax';
     // The library appends "at line L, column C:" and a frame; Corral prints both its own way.
     const message = code === 'yaml/too-deep' ? 'the document nests too deeply to be read' : (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
-    const loc = at(err.pos[0]);
+    // Where the parser ran out of stack depends on the stack size, not on the document.
+    const loc = code === 'yaml/too-deep' ? wholeFile(displayPath) : at(err.pos[0]);
     const key = `${code}:${loc.line}:${loc.col}`;
     if (seen.has(key)) continue;
     seen.add(key);

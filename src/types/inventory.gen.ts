@@ -108,6 +108,9 @@ export interface InventoryFile {
  * Pigsty v4.5.0 inventory variables. Derived from the Pigsty parameter catalog and role defaults; x-level is the Pigsty level (G global, C cluster, I instance, A ad hoc), x-module the owning module, x-secret marks values that must be redacted.
  */
 export interface NODEModuleParameters {
+  /**
+   * Hostname to set on the node (RFC 1123).
+   */
   nodename?: string;
   node_cluster?: string;
   nodename_overwrite?: boolean;
@@ -158,6 +161,9 @@ export interface NODEModuleParameters {
   node_aliases?: {
     [k: string]: string | undefined;
   };
+  /**
+   * IANA time zone to set, like UTC or Asia/Hong_Kong; empty leaves it as it is.
+   */
   node_timezone?: string;
   node_ntp_enabled?: boolean;
   node_ntp_servers?: string[];

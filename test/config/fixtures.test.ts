@@ -7,6 +7,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateInventory } from '../../src/config/validate.js';
+import { PROBLEM_CODES } from '../../src/config/problems.js';
+import { tmpRepo } from '../helpers/tmp.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures');
 const EXPECT = /^# expect: (\S+)(?: (\S+\.ya?ml))? (\d+):(\d+)(?: (error|warning))?$/;
@@ -59,4 +61,48 @@ describe('valid fixtures have no problems', () => {
       expect(result.valid).toBe(true);
     });
   }
+});
+
+/** Inputs too big or too strange to commit as files: made here, each with the problem it must give. */
+const GARBAGE: { name: string; content: () => string | Uint8Array; code: string; line: number; col: number }[] = [
+  { name: 'a 50 MB file', content: () => 'all: {}\n' + '# padding\n'.repeat(5_000_000), code: 'io/too-large', line: 1, col: 1 },
+  { name: 'a binary file', content: () => new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01]), code: 'io/binary', line: 1, col: 1 },
+  { name: 'deep flow nesting', content: () => 'all: ' + '['.repeat(200_000) + ']'.repeat(200_000), code: 'yaml/too-deep', line: 1, col: 1 },
+  {
+    name: 'an alias bomb',
+    content: () => ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefg'.split('').map((n, i) => `${n}: &${n} [${Array(9).fill('*' + 'abcdefg'[i]).join(', ')}]`)].join('\n'),
+    code: 'yaml/alias-bomb',
+    line: 1,
+    col: 1,
+  },
+];
+
+describe('garbage input gets one clear problem, never a crash or a hang', () => {
+  for (const g of GARBAGE) {
+    it(g.name, async () => {
+      const result = await validateInventory(join(tmpRepo({ 'pigsty.yml': g.content() }), 'pigsty.yml'));
+      expect(result.problems.map((p) => [p.code, p.file, p.line, p.col])).toEqual([[g.code, 'pigsty.yml', g.line, g.col]]);
+    });
+  }
+  it('a path that does not exist', async () => {
+    const result = await validateInventory(join(FIXTURES, 'no-such-file.yml'));
+    expect(result.problems.map((p) => p.code)).toEqual(['io/unreadable']);
+  });
+  it('a folder with no inventory', async () => {
+    const result = await validateInventory(tmpRepo({ 'notes.txt': 'hello' }));
+    expect(result.problems.map((p) => p.code)).toEqual(['io/no-inventory']);
+  });
+});
+
+describe('coverage', () => {
+  it('every problem code is produced by some fixture or garbage case', () => {
+    const covered = new Set<string>(['io/unreadable', 'io/no-inventory', ...GARBAGE.map((g) => g.code)]);
+    for (const kind of ['invalid']) {
+      const dir = join(FIXTURES, kind);
+      for (const name of readdirSync(dir)) for (const e of expectations(join(dir, name))) covered.add(e.code);
+    }
+    // schema/invalid is the fallback for keywords the message table does not name.
+    const missing = Object.keys(PROBLEM_CODES).filter((c) => !covered.has(c) && c !== 'schema/invalid');
+    expect(missing).toEqual([]);
+  });
 });
