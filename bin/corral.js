@@ -3,6 +3,12 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+// A closed pipe (`corral inventory | head`) ends the command quietly, as for any Unix tool.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 const main = new URL('../dist/src/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(main))) {
   console.error('corral: dist/ is missing; run `npm run build` in ' + fileURLToPath(new URL('..', import.meta.url)));

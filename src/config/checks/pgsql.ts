@@ -9,7 +9,7 @@ export const pgIdentity: Check = (ctx) => {
   for (const c of clustersOfModule(ctx, 'pgsql')) {
     for (const m of c.members) {
       const missing = ['pg_seq', 'pg_role'].filter((k) => !m.has(k) || m.get(k) === null);
-      if (missing.length) out.push(problem('pgsql/missing-identity', m.origin('pg_cluster'), `${m.name} in cluster ${c.name} has no ${missing.join(' and no ')}`));
+      if (missing.length) out.push(problem('pgsql/missing-identity', m.def.at, `${m.name} in cluster ${c.name} has no ${missing.join(' and no ')}`));
     }
     for (const [dup, first] of duplicates(c.members, (m) => m.str('pg_seq'))) {
       out.push(problem('pgsql/duplicate-seq', dup.origin('pg_seq'), `pg_seq ${dup.str('pg_seq')} is used by both ${first.name} and ${dup.name} in cluster ${c.name}`, { related: first.origin('pg_seq') }));
