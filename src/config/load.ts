@@ -205,7 +205,7 @@ export async function loadInventory(target: string): Promise<LoadResult> {
   const texts = new Map<string, string>();
   let settings = DEFAULT_SETTINGS;
   if (isDir) {
-    const read = await readSettings(root);
+    const read = readSettings(root);
     settings = read.settings;
     problems.push(...read.problems);
     if (read.text !== undefined) texts.set(SETTINGS_FILE, read.text);

@@ -63,7 +63,7 @@ export function fillPlaceholders(param: string, value: unknown, values: Record<s
   if (value === null || typeof value !== 'object') return hasPlaceholder(value) ? fillAll(allowed, value, values) : value;
   const key = allowed.map((n) => values[n] ?? '').join('\u0000');
   let byValues = filled.get(value);
-  if (!byValues) filled.set(value, (byValues = new Map()));
+  if (!byValues) filled.set(value, (byValues = new Map<string, unknown>()));
   if (!byValues.has(key)) byValues.set(key, hasPlaceholder(value) ? fillAll(allowed, value, values) : value);
   return byValues.get(key);
 }

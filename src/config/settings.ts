@@ -20,7 +20,7 @@ export interface Settings {
 
 export const DEFAULT_SETTINGS: Settings = { inventory: undefined, strict: false, limits: DEFAULT_LIMITS, fromFile: false };
 
-export async function readSettings(root: string): Promise<{ settings: Settings; problems: Problem[]; text?: string }> {
+export function readSettings(root: string): { settings: Settings; problems: Problem[]; text?: string } {
   const path = join(root, SETTINGS_FILE);
   if (!existsSync(path)) return { settings: DEFAULT_SETTINGS, problems: [] };
   const { file, text, problems } = readSource(path, SETTINGS_FILE);
