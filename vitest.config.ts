@@ -2,9 +2,17 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'reconcilers/**/*.test.ts', 'webhooks/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 20_000,
-    // Lab tests share real nodes; files run one at a time so they never fight over them.
-    fileParallelism: true,
+    testTimeout: 30_000,
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['src/**/*.test.ts', 'reconcilers/**/*.test.ts', 'webhooks/**/*.test.ts', 'test/**/*.test.ts'], exclude: ['test/e2e/**'] },
+      },
+      {
+        extends: true,
+        // Lab tests share the same real nodes: one file at a time.
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], fileParallelism: false },
+      },
+    ],
   },
 });

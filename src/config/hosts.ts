@@ -8,6 +8,7 @@ import { locate } from './source.js';
 import type { Location } from './problems.js';
 import { paramDefault, schemas } from './schema.js';
 import { fillPlaceholders, placeholderValues } from './placeholders.js';
+import type { Vars } from '../types/inventory.gen.js';
 
 export class HostView {
   /** Highest precedence first. */
@@ -52,6 +53,14 @@ export class HostView {
     const value = fillPlaceholders(key, raw, this.placeholders);
     this.cache.set(key, value);
     return value;
+  }
+
+  /**
+   * A parameter typed from the schema. Sound for inventories that validated: the schema already
+   * checked the value, so the engine reads it as the generated type says.
+   */
+  param<K extends Extract<keyof Vars, string>>(key: K): Vars[K] {
+    return this.get(key) as Vars[K];
   }
 
   str(key: string): string | undefined {

@@ -16,9 +16,10 @@ export interface Settings {
   limits: Limits;
   /** Whether a corral.yml was read. */
   fromFile: boolean;
+  ssh: NonNullable<CorralSettings['ssh']>;
 }
 
-export const DEFAULT_SETTINGS: Settings = { inventory: undefined, strict: false, limits: DEFAULT_LIMITS, fromFile: false };
+export const DEFAULT_SETTINGS: Settings = { inventory: undefined, strict: false, limits: DEFAULT_LIMITS, fromFile: false, ssh: {} };
 
 export function readSettings(root: string): { settings: Settings; problems: Problem[]; text?: string } {
   const path = join(root, SETTINGS_FILE);
@@ -41,6 +42,7 @@ export function readSettings(root: string): { settings: Settings; problems: Prob
       strict: s.strict ?? false,
       limits: { ...DEFAULT_LIMITS, maxFileBytes: s.limits?.maxFileBytes ?? DEFAULT_LIMITS.maxFileBytes },
       fromFile: true,
+      ssh: s.ssh ?? {},
     },
     text: file.text,
     problems: [],

@@ -97,6 +97,37 @@ export interface CorralSettings {
      */
     maxFileBytes?: number;
   };
+  /**
+   * How Corral reaches the nodes when the inventory does not say (ansible_host, ansible_port, ansible_user and ansible_ssh_private_key_file win). Paths are on the machine running Corral; relative ones are relative to this repository.
+   */
+  ssh?: {
+    /**
+     * SSH user; a non-root user runs everything with `sudo -n`.
+     */
+    user?: string;
+    port?: number;
+    /**
+     * ed25519 or RSA private key. Without one, Corral uses the ssh-agent at SSH_AUTH_SOCK.
+     */
+    privateKeyFile?: string;
+    knownHostsFile?: string;
+    /**
+     * strict: unknown or changed host keys are refused. accept-new: an unknown host's key is trusted on first use and pinned; a changed key is still refused.
+     */
+    hostKeyPolicy?: 'strict' | 'accept-new';
+    /**
+     * A bastion host every connection goes through.
+     */
+    jump?: {
+      address: string;
+      port?: number;
+      user?: string;
+      privateKeyFile?: string;
+    };
+    connectTimeoutSeconds?: number;
+    maxConnections?: number;
+    maxPerHost?: number;
+  };
 }
 /**
  * One inventory file in Ansible's YAML inventory format, as Pigsty writes it (pigsty.yml).

@@ -1,0 +1,152 @@
+/** `corral plan` and `corral apply`: the engine on an inventory folder, from the command line. */
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline/promises';
+import { validateInventory, type Validated } from '../config/validate.js';
+import { createTransport } from '../transport/index.js';
+import type { Transport } from '../transport/types.js';
+import { applyRun, planRun, type Planning, type RunContext } from '../engine/run.js';
+import { renderJson, renderMarkdown, renderText, summary } from '../engine/render.js';
+import { expandPath, type SshDefaults } from '../engine/targets.js';
+import { ansiPaint, formatProblem, noPaint } from './format-problems.js';
+import { EXIT, type Output } from './output.js';
+
+export interface ConnectionFlags {
+  limit?: string;
+  sshUser?: string;
+  sshKey?: string;
+  knownHosts?: string;
+  acceptNewHostKeys?: boolean;
+  jump?: string;
+}
+
+/** A plan saved with --out, applied with --plan: it holds no secrets, only what to check. */
+interface SavedPlan {
+  corralPlan: 1;
+  revision: string;
+  fingerprint: string;
+  summary: string;
+}
+
+/** Without git, the revision is the content of the inventory files, so any edit changes it. */
+function worktreeRevision(v: Validated): string {
+  const h = createHash('sha256');
+  for (const [file, text] of [...v.texts].sort(([a], [b]) => a.localeCompare(b))) h.update(file).update('\0').update(text).update('\0');
+  return 'worktree-' + h.digest('hex').slice(0, 12);
+}
+
+/** user@host:port, as ssh -J writes it. */
+function parseJump(spec: string): SshDefaults['jump'] {
+  const m = /^(?:([^@]+)@)?([^:]+)(?::(\d+))?$/.exec(spec);
+  if (!m) throw new Error(`--jump takes user@host:port, not ${spec}`);
+  return { address: m[2]!, ...(m[1] ? { user: m[1] } : {}), ...(m[3] ? { port: Number(m[3]) } : {}) };
+}
+
+async function setUp(path: string, flags: ConnectionFlags, out: Output): Promise<{ ctx: RunContext; transport: Transport } | number> {
+  const validated = await validateInventory(path);
+  if (!validated.valid || !validated.inventory) {
+    const paint = out.color ? ansiPaint : noPaint;
+    for (const p of validated.problems.filter((x) => x.severity === 'error')) out.error(formatProblem(p, validated.texts.get(p.file), (f) => f, paint) + '\n');
+    out.error(`corral: ${path} is not valid; nothing was observed or changed\n`);
+    return validated.inventory ? EXIT.invalid : EXIT.usage;
+  }
+  const root = validated.inventory.root;
+  const s = validated.inventory.settings.ssh;
+  const env = process.env;
+  const ssh: SshDefaults = {};
+  const user = flags.sshUser ?? env.CORRAL_SSH_USER ?? s.user;
+  const key = flags.sshKey ?? env.CORRAL_SSH_KEY ?? s.privateKeyFile;
+  if (user) ssh.user = user;
+  if (s.port) ssh.port = s.port;
+  if (key) ssh.privateKeyFile = expandPath(key, root);
+  if (env.SSH_AUTH_SOCK) ssh.agent = env.SSH_AUTH_SOCK;
+  const jump = flags.jump ? parseJump(flags.jump) : s.jump;
+  if (jump) ssh.jump = jump;
+  const transport = createTransport({
+    hostKeys: {
+      knownHostsFile: expandPath(flags.knownHosts ?? env.CORRAL_KNOWN_HOSTS ?? s.knownHostsFile ?? '~/.ssh/known_hosts', root),
+      mode: flags.acceptNewHostKeys ? 'accept-new' : (s.hostKeyPolicy ?? 'strict'),
+    },
+    connectTimeoutMs: (s.connectTimeoutSeconds ?? 10) * 1000,
+    ...(s.maxConnections ? { maxConnections: s.maxConnections } : {}),
+    ...(s.maxPerHost ? { maxPerHost: s.maxPerHost } : {}),
+  });
+  const limit = flags.limit?.split(',').map((x) => x.trim()).filter(Boolean);
+  return { transport, ctx: { validated, transport, ssh, revision: worktreeRevision(validated), ...(limit?.length ? { limit } : {}) } };
+}
+
+function render(planning: Planning, format: string, color: boolean): string {
+  if (format === 'json') return renderJson(planning.plan);
+  if (format === 'markdown') return renderMarkdown(planning.plan);
+  return renderText(planning.plan, { color });
+}
+
+export async function planCommand(path: string, opts: ConnectionFlags & { format: string; out?: string; detailedExitcode?: boolean }, out: Output): Promise<number> {
+  const set = await setUp(path, opts, out);
+  if (typeof set === 'number') return set;
+  try {
+    const planning = await planRun(set.ctx);
+    out.print(render(planning, opts.format, out.color));
+    if (opts.out) {
+      const saved: SavedPlan = { corralPlan: 1, revision: planning.plan.revision, fingerprint: planning.plan.fingerprint, summary: summary(planning.plan) };
+      await writeFile(opts.out, JSON.stringify(saved, null, 2) + '\n');
+    }
+    if (planning.plan.unreachable.length) return EXIT.invalid;
+    return opts.detailedExitcode && planning.plan.changes.length ? 2 : EXIT.ok;
+  } finally {
+    await set.transport.close();
+  }
+}
+
+async function confirm(out: Output): Promise<boolean> {
+  if (!process.stdin.isTTY) {
+    out.error('corral: not a terminal; pass --yes to apply without asking\n');
+    return false;
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = await rl.question('Apply these changes? Only "yes" is accepted: ');
+  rl.close();
+  return answer.trim() === 'yes';
+}
+
+export async function applyCommand(path: string, opts: ConnectionFlags & { yes?: boolean; plan?: string }, out: Output): Promise<number> {
+  const set = await setUp(path, opts, out);
+  if (typeof set === 'number') return set;
+  try {
+    const planning = await planRun(set.ctx);
+    out.print(renderText(planning.plan, { color: out.color }));
+    if (opts.plan) {
+      const saved = JSON.parse(await readFile(opts.plan, 'utf8')) as SavedPlan;
+      if (saved.fingerprint !== planning.plan.fingerprint) {
+        out.error(`corral: the saved plan ${opts.plan} no longer matches: the inventory or the nodes changed since it was made (${saved.revision} → ${planning.plan.revision}). Run corral plan again.\n`);
+        return EXIT.invalid;
+      }
+    }
+    if (!planning.plan.changes.length) {
+      out.print(planning.plan.unreachable.length ? 'Nothing applied.\n' : 'Nothing to apply: the nodes already match.\n');
+      return planning.plan.unreachable.length ? EXIT.invalid : EXIT.ok;
+    }
+    if (!opts.yes && !opts.plan && !(await confirm(out))) {
+      out.error('corral: not applied\n');
+      return EXIT.invalid;
+    }
+    const outcome = await applyRun(set.ctx, planning, (e) => {
+      if (e.type === 'start') return;
+      const mark = e.result.status === 'applied' ? '✓' : e.result.status === 'failed' ? '✗' : '-';
+      out.print(`[${e.change.host}] ${mark} ${e.change.resource} ${e.result.status} (${(e.result.durationMs / 1000).toFixed(1)}s)${e.result.error ? `: ${e.result.error}` : ''}\n`);
+    });
+    const failed = outcome.results.filter((r) => r.status !== 'applied');
+    for (const u of planning.plan.unreachable) out.print(`[${u.host}] ✗ unreachable: ${u.message}\n`);
+    if (outcome.converged) {
+      out.print(`Applied ${outcome.results.length} changes; the nodes converged.\n`);
+      return EXIT.ok;
+    }
+    if (outcome.verify.plan.changes.length) {
+      out.print('Not converged: after applying, the nodes still differ:\n' + renderText(outcome.verify.plan, { color: out.color }));
+    }
+    out.print(`Applied ${outcome.results.length - failed.length} of ${outcome.results.length} changes${planning.plan.unreachable.length ? `; ${planning.plan.unreachable.length} hosts unreachable` : ''}.\n`);
+    return EXIT.invalid;
+  } finally {
+    await set.transport.close();
+  }
+}

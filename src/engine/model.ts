@@ -1,0 +1,75 @@
+/** The data that flows through the engine: desired state in, observations, a plan, results out. */
+import type { Target } from '../transport/types.js';
+import type { FieldChange, Resource } from './resources/kind.js';
+
+/** What the engine knows of a node's OS, read in the same round trip as the resources. */
+export interface Facts {
+  osId: string;
+  osVersion: string;
+  codename: string;
+  arch: string;
+  packageManager: 'apt' | 'dnf' | 'unknown';
+  hostname: string;
+  timezone: string;
+  /** systemd-detect-virt -c: `none` on a machine, `systemd-nspawn`, `docker`... in a container. */
+  container: string;
+}
+
+export interface HostDesired {
+  host: string;
+  target: Target;
+  resources: Resource[];
+}
+
+/** A resource on one host that must be in place before a resource on another (etcd before Patroni). */
+export interface CrossEdge {
+  before: { host: string; resource: string };
+  after: { host: string; resource: string };
+}
+
+export interface Desired {
+  hosts: HostDesired[];
+  edges: CrossEdge[];
+}
+
+export type Observation =
+  | { host: string; ok: true; facts: Facts; states: Record<string, unknown>; durationMs: number }
+  | { host: string; ok: false; error: string; errorKind: string };
+
+export type Action = 'create' | 'update' | 'restart';
+
+export interface Change {
+  /** `host|resource`: unique in a plan. */
+  id: string;
+  host: string;
+  resource: string;
+  kind: string;
+  module: string;
+  cluster: string;
+  action: Action;
+  fields: FieldChange[];
+  reason: string;
+  restarts: boolean;
+  destructive: boolean;
+  /** Changes that must succeed first, on this host or others. */
+  after: string[];
+}
+
+/** A resource the node cannot take: reported for it alone; the rest goes on. */
+export interface Note {
+  host: string;
+  resource: string;
+  message: string;
+}
+
+export interface Plan {
+  revision: string;
+  /** Of the revision, the desired state and everything observed: a saved plan applies only while it still matches. */
+  fingerprint: string;
+  changes: Change[];
+  notes: Note[];
+  unreachable: { host: string; message: string }[];
+  hosts: string[];
+}
+
+export const changeId = (host: string, resource: string): string => `${host}|${resource}`;

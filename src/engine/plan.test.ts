@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { plan } from './plan.js';
+import { renderJson, renderMarkdown, renderText } from './render.js';
+import { observeScript, parseObservation, splitSections } from './observe.js';
+import type { Desired, Observation } from './model.js';
+import type { Resource } from './resources/kind.js';
+import { ASSUMED_FACTS } from './facts.js';
+import { sha256 } from './resources/file.js';
+
+const target = { name: 'n1', address: '10.0.0.1', port: 22, user: 'root', connection: 'ssh' as const };
+const res = (kind: string, want: unknown, deps?: string[]): Resource => ({ kind, want, module: 'node', cluster: 'nodes', ...(deps ? { deps } : {}) });
+
+const conf = res('file', { path: '/etc/app.conf', content: 'port = 2\n', mode: 0o644 });
+const svc = res('service', { name: 'app', enabled: true, running: true }, ['file:/etc/app.conf']);
+const secretFile = res('file', { path: '/etc/app.secret', content: 'password = hunter2-canary\n', mode: 0o600, secret: true });
+const desired: Desired = { hosts: [{ host: 'n1', target, resources: [svc, conf, secretFile] }], edges: [] };
+
+const seen = (states: Record<string, unknown>): Observation[] => [{ host: 'n1', ok: true, facts: ASSUMED_FACTS, states, durationMs: 1 }];
+const inSync = {
+  'file:/etc/app.conf': { type: 'regular file', owner: 'root', group: 'root', mode: 0o644, sha256: sha256('port = 2\n'), content: 'port = 2\n' },
+  'service:app': { enabled: true, running: true },
+  'file:/etc/app.secret': null,
+};
+
+describe('plan', () => {
+  it('is empty when the node matches', () => {
+    const states = { ...inSync, 'file:/etc/app.secret': { type: 'regular file', owner: 'root', group: 'root', mode: 0o600, sha256: sha256('password = hunter2-canary\n') } };
+    const { plan: p } = plan(desired, seen(states), 'r1');
+    expect(p.changes).toEqual([]);
+    expect(renderText(p)).toContain('No changes');
+  });
+
+  it('orders a service after the file it reads and restarts it when the file changes', () => {
+    const states = { ...inSync, 'file:/etc/app.conf': { ...inSync['file:/etc/app.conf'], sha256: 'old', content: 'port = 1\n' } };
+    const { plan: p, scripts } = plan(desired, seen(states), 'r1');
+    const ids = p.changes.map((c) => c.resource);
+    expect(ids.indexOf('file:/etc/app.conf')).toBeLessThan(ids.indexOf('service:app'));
+    const restart = p.changes.find((c) => c.resource === 'service:app')!;
+    expect(restart).toMatchObject({ action: 'restart', restarts: true, after: ['n1|file:/etc/app.conf'] });
+    expect(scripts.get(restart.id)).toContain('systemctl restart app.service');
+  });
+
+  it('does not restart a service that this change starts', () => {
+    const states = { ...inSync, 'file:/etc/app.conf': null, 'service:app': { enabled: false, running: false } };
+    const svcChange = plan(desired, seen(states), 'r1').plan.changes.find((c) => c.resource === 'service:app')!;
+    expect(svcChange.action).toBe('update');
+    expect(svcChange.fields.map((f) => f.field)).toEqual(['enabled', 'running']);
+  });
+
+  it('reports an unreachable host and still plans the others', () => {
+    const two: Desired = { hosts: [...desired.hosts, { host: 'n2', target: { ...target, name: 'n2' }, resources: [conf] }], edges: [] };
+    const p = plan(two, [...seen(inSync), { host: 'n2', ok: false, error: 'connect ETIMEDOUT', errorKind: 'unreachable' }], 'r1').plan;
+    expect(p.unreachable).toEqual([{ host: 'n2', message: 'connect ETIMEDOUT' }]);
+    expect(p.changes.every((c) => c.host === 'n1')).toBe(true);
+  });
+
+  it('turns an unsupported resource into a note, not a change', () => {
+    const d: Desired = { hosts: [{ host: 'n1', target, resources: [res('sysctl', { key: 'vm.swappiness', value: 10 })] }], edges: [] };
+    const p = plan(d, seen({ 'sysctl:vm.swappiness': { unsupported: 'read-only here' } }), 'r1').plan;
+    expect(p.changes).toEqual([]);
+    expect(p.notes).toEqual([{ host: 'n1', resource: 'sysctl:vm.swappiness', message: 'read-only here' }]);
+  });
+
+  it('adds cross-host edges for changes planned on both sides', () => {
+    const d: Desired = {
+      hosts: [
+        { host: 'n1', target, resources: [conf] },
+        { host: 'n2', target: { ...target, name: 'n2' }, resources: [conf] },
+      ],
+      edges: [{ before: { host: 'n1', resource: 'file:/etc/app.conf' }, after: { host: 'n2', resource: 'file:/etc/app.conf' } }],
+    };
+    const obs: Observation[] = ['n1', 'n2'].map((host) => ({ host, ok: true, facts: ASSUMED_FACTS, states: { 'file:/etc/app.conf': null }, durationMs: 1 }));
+    const c = plan(d, obs, 'r1').plan.changes.find((x) => x.host === 'n2')!;
+    expect(c.after).toEqual(['n1|file:/etc/app.conf']);
+  });
+
+  it('fingerprints what it saw: another observation, another fingerprint', () => {
+    const a = plan(desired, seen(inSync), 'r1').plan.fingerprint;
+    expect(plan(desired, seen(inSync), 'r1').plan.fingerprint).toBe(a);
+    expect(plan(desired, seen({ ...inSync, 'service:app': { enabled: true, running: false } }), 'r1').plan.fingerprint).not.toBe(a);
+    expect(plan(desired, seen(inSync), 'r2').plan.fingerprint).not.toBe(a);
+  });
+});
+
+describe('rendering never shows a secret', () => {
+  const p = plan(desired, seen({ ...inSync, 'file:/etc/app.secret': { type: 'regular file', owner: 'root', group: 'root', mode: 0o600, sha256: 'x', content: 'password = old-canary\n' } }), 'r1').plan;
+  for (const [name, text] of [
+    ['text', renderText(p)],
+    ['json', renderJson(p)],
+    ['markdown', renderMarkdown(p)],
+  ] as const) {
+    it(name, () => {
+      expect(text).toContain('/etc/app.secret');
+      expect(text).toContain('(redacted)');
+      expect(text).not.toMatch(/canary/);
+    });
+  }
+  it('shows a unified diff for other files', () => {
+    const p2 = plan(desired, seen({ ...inSync, 'file:/etc/app.conf': { ...inSync['file:/etc/app.conf'], sha256: 'old', content: 'port = 1\n' } }), 'r1').plan;
+    expect(renderText(p2)).toContain('-port = 1');
+    expect(renderText(p2)).toContain('+port = 2');
+    expect(renderMarkdown(p2)).toContain('```diff');
+  });
+});
+
+describe('observation script', () => {
+  it('splits sections by marker and parses each resource', () => {
+    const script = observeScript(desired.hosts[0]!.resources, 'abc');
+    expect(script.match(/@@corral-abc:/g)).toHaveLength(5);
+    // As the script prints it: every marker on its own line, probes' output as it came, newline or not.
+    const out = ['', '@@corral-abc:facts', 'os_id=debian', 'pm=apt', '@@corral-abc:0', 'LoadState=loaded\nActiveState=active\nUnitFileState=enabled', '@@corral-abc:1', 'absent', '@@corral-abc:2', 'absent', '@@corral-abc:end', ''].join('\n');
+    const o = parseObservation(desired.hosts[0]!, out, 'abc', 5);
+    expect(o.ok && o.facts.osId).toBe('debian');
+    expect(o.ok && o.states).toEqual({ 'service:app': { enabled: true, running: true }, 'file:/etc/app.conf': null, 'file:/etc/app.secret': null });
+  });
+  it('treats output without the end marker as cut short', () => {
+    expect(splitSections('\n@@corral-abc:facts\nos_id=debian\n', 'abc')).toBeUndefined();
+  });
+  it('keeps a section exactly as printed, even without a final newline', () => {
+    expect(splitSections('\n@@corral-abc:0\nbase64==\n@@corral-abc:1\nline\n\n@@corral-abc:end\n', 'abc')).toEqual(new Map([['0', 'base64=='], ['1', 'line\n']]));
+  });
+});

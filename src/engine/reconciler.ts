@@ -1,0 +1,44 @@
+/**
+ * The shape every module folder under reconcilers/ exports. A reconciler is pure: from the
+ * inventory's view of a cluster and the facts of its nodes to desired resources and ordering.
+ * It never opens a connection or reads the clock.
+ */
+import type { Cluster, Module } from '../config/clusters.js';
+import type { HostView } from '../config/hosts.js';
+import type { CrossEdge, Facts } from './model.js';
+import { KINDS, type Resource } from './resources/index.js';
+
+export interface ReconcileInput {
+  cluster: Cluster;
+  /** Every host of the inventory, for modules that look across clusters (etcd endpoints, say). */
+  hosts: readonly HostView[];
+  facts: (host: string) => Facts;
+}
+
+export interface ModuleDesired {
+  /** Resources per host name. */
+  resources: Map<string, Resource[]>;
+  edges: CrossEdge[];
+  /** Parameters the module cannot honour here, said once per host: shown with the plan. */
+  notes: { host: string; resource: string; message: string }[];
+}
+
+export interface Reconciler {
+  module: Module;
+  desired(input: ReconcileInput): ModuleDesired;
+}
+
+/** Builds a module's resources: `add('file', {...}, [deps])` returns the new resource's id for later deps. */
+export function resourceList(module: Module, cluster: string): { list: Resource[]; add(kind: string, want: unknown, deps?: (string | undefined)[]): string } {
+  const list: Resource[] = [];
+  return {
+    list,
+    add(kind, want, deps = []) {
+      const k = KINDS[kind];
+      if (!k) throw new Error(`unknown resource kind ${kind}`);
+      const d = deps.filter((x): x is string => x !== undefined);
+      list.push({ kind, want, module, cluster, ...(d.length ? { deps: d } : {}) });
+      return k.id(want);
+    },
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * Renderings of a plan: text for terminals (colour on a TTY, unified diffs for files), JSON, and
+ * Markdown for PR comments. Secrets are redacted here, once, for every output.
+ */
+import { createTwoFilesPatch } from 'diff';
+import type { Change, Plan } from './model.js';
+import type { FieldChange } from './resources/kind.js';
+import { REDACTED } from '../config/secrets.js';
+
+export interface Style {
+  add: (s: string) => string;
+  change: (s: string) => string;
+  remove: (s: string) => string;
+  dim: (s: string) => string;
+  bold: (s: string) => string;
+}
+
+const plain: Style = { add: (s) => s, change: (s) => s, remove: (s) => s, dim: (s) => s, bold: (s) => s };
+const color: Style = {
+  add: (s) => `\u001b[32m${s}\u001b[39m`,
+  change: (s) => `\u001b[33m${s}\u001b[39m`,
+  remove: (s) => `\u001b[31m${s}\u001b[39m`,
+  dim: (s) => `\u001b[2m${s}\u001b[22m`,
+  bold: (s) => `\u001b[1m${s}\u001b[22m`,
+};
+
+const SYMBOL: Record<Change['action'], string> = { create: '+', update: '~', restart: '↻' };
+
+function value(v: unknown): string {
+  if (v === null || v === undefined) return '(none)';
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+}
+
+/** One field's change, redacted when secret; files get a unified diff. */
+export function fieldText(f: FieldChange): { line: string; diff?: string } {
+  if (f.secret) return { line: `${f.field}: changed ${REDACTED}` };
+  if (f.text) {
+    const patch = createTwoFilesPatch('before', 'after', f.text.before, f.text.after, '', '', { context: 2 });
+    return { line: `${f.field}: ${value(f.from)} → ${value(f.to)}`, diff: patch.split('\n').slice(2).join('\n').trimEnd() };
+  }
+  return { line: `${f.field}: ${value(f.from)} → ${value(f.to)}` };
+}
+
+export function summary(plan: Plan): string {
+  const count = (a: Change['action']): number => plan.changes.filter((c) => c.action === a).length;
+  const parts = [`${count('create')} to create`, `${count('update')} to update`, `${count('restart')} to restart`];
+  const restarts = plan.changes.filter((c) => c.restarts).length;
+  const removes = plan.changes.filter((c) => c.destructive).length;
+  if (restarts) parts.push(`${restarts} restarting a service`);
+  if (removes) parts.push(`${removes} removing something`);
+  if (plan.notes.length) parts.push(`${plan.notes.length} not applicable`);
+  if (plan.unreachable.length) parts.push(`${plan.unreachable.length} host${plan.unreachable.length > 1 ? 's' : ''} unreachable`);
+  return parts.join(', ');
+}
+
+export function renderText(plan: Plan, opts: { color?: boolean } = {}): string {
+  const s = opts.color ? color : plain;
+  const out: string[] = [s.bold(`Plan for revision ${plan.revision.slice(0, 12)}`) + s.dim(` (fingerprint ${plan.fingerprint.slice(0, 12)})`)];
+  for (const host of plan.hosts) {
+    const changes = plan.changes.filter((c) => c.host === host);
+    const notes = plan.notes.filter((n) => n.host === host);
+    const down = plan.unreachable.find((u) => u.host === host);
+    if (down) {
+      out.push(`${s.bold(host)}: ${s.remove('unreachable')}: ${down.message}`);
+      continue;
+    }
+    if (!changes.length && !notes.length) {
+      out.push(`${s.bold(host)}: ${s.dim('in sync')}`);
+      continue;
+    }
+    out.push(s.bold(host));
+    for (const c of changes) {
+      const paint = c.action === 'create' ? s.add : s.change;
+      const marks = [c.restarts ? 'restarts' : '', c.destructive ? 'REMOVES' : ''].filter(Boolean).map((m) => s.remove(`[${m}]`));
+      out.push(`  ${paint(`${SYMBOL[c.action]} ${c.resource}`)}  ${s.dim(c.reason)} ${marks.join(' ')}`.trimEnd());
+      for (const f of c.fields) {
+        const { line, diff } = fieldText(f);
+        out.push(`      ${line}`);
+        if (diff) for (const d of diff.split('\n')) out.push(`      ${d.startsWith('+') ? s.add(d) : d.startsWith('-') ? s.remove(d) : s.dim(d)}`);
+      }
+    }
+    for (const n of notes) out.push(`  ${s.change('!')} ${n.resource}: ${n.message}`);
+  }
+  if (plan.changes.length) out.push(`Plan: ${summary(plan)}.`);
+  else if (plan.unreachable.length) out.push(`No changes on the hosts that answered; ${summary(plan)}.`);
+  else out.push(`No changes: the nodes match the inventory${plan.notes.length ? ` (${summary(plan)})` : ''}.`);
+  return out.join('\n') + '\n';
+}
+
+/** The plan as data, secrets redacted (a secret field keeps its name, never its value or diff). */
+export function renderJson(plan: Plan): string {
+  const redacted = {
+    ...plan,
+    changes: plan.changes.map((c) => ({
+      ...c,
+      fields: c.fields.map((f) => (f.secret ? { field: f.field, from: REDACTED, to: REDACTED, secret: true } : { field: f.field, from: f.from, to: f.to, ...(f.text ? { diff: fieldText(f).diff } : {}) })),
+    })),
+  };
+  return JSON.stringify(redacted, null, 2) + '\n';
+}
+
+const md = (s: string): string => s.replace(/\|/g, '\\|').replace(/</g, '&lt;');
+
+/** Markdown for a PR comment: a summary table per cluster, details collapsed, restarts and removals called out. */
+export function renderMarkdown(plan: Plan): string {
+  const out: string[] = [`### Corral plan for \`${plan.revision.slice(0, 12)}\``, ''];
+  if (!plan.changes.length) out.push('**No changes**: the nodes match the inventory.', '');
+  const clusters = [...new Set(plan.changes.map((c) => `${c.module}/${c.cluster}`))].sort();
+  if (clusters.length) {
+    out.push('| cluster | create | update | restart | restarts a service | removes |', '|---|---:|---:|---:|---:|---:|');
+    for (const cl of clusters) {
+      const cs = plan.changes.filter((c) => `${c.module}/${c.cluster}` === cl);
+      const n = (p: (c: Change) => boolean): number => cs.filter(p).length;
+      out.push(`| ${md(cl)} | ${n((c) => c.action === 'create')} | ${n((c) => c.action === 'update')} | ${n((c) => c.action === 'restart')} | ${n((c) => c.restarts) || ''} | ${n((c) => c.destructive) ? `⚠️ ${n((c) => c.destructive)}` : ''} |`);
+    }
+    out.push('');
+  }
+  const flagged = plan.changes.filter((c) => c.restarts || c.destructive);
+  if (flagged.length) {
+    out.push('**Needs attention:**', ...flagged.map((c) => `- ${c.destructive ? '⚠️ removes' : '↻ restarts'}: \`${md(c.resource)}\` on ${c.host}`), '');
+  }
+  for (const cl of clusters) {
+    const cs = plan.changes.filter((c) => `${c.module}/${c.cluster}` === cl);
+    out.push(`<details><summary>${md(cl)}: ${cs.length} change${cs.length > 1 ? 's' : ''}</summary>`, '');
+    for (const c of cs) {
+      out.push(`- ${SYMBOL[c.action]} \`${md(c.resource)}\` on **${c.host}**: ${md(c.reason)}`);
+      for (const f of c.fields) {
+        const { line, diff } = fieldText(f);
+        out.push(`  - ${md(line)}`);
+        if (diff) out.push('', '    ```diff', ...diff.split('\n').map((l) => `    ${l}`), '    ```', '');
+      }
+    }
+    out.push('', '</details>', '');
+  }
+  if (plan.notes.length) out.push('**Not applicable on these nodes:**', ...plan.notes.map((n) => `- ${n.host} \`${md(n.resource)}\`: ${md(n.message)}`), '');
+  if (plan.unreachable.length) out.push('**Unreachable:**', ...plan.unreachable.map((u) => `- ${u.host}: ${md(u.message)}`), '');
+  out.push(`<sub>${summary(plan)} · fingerprint \`${plan.fingerprint.slice(0, 12)}\`</sub>`);
+  return out.join('\n') + '\n';
+}

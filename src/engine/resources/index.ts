@@ -1,0 +1,31 @@
+/** Every resource kind, by name. A new kind is one file and one line here. */
+import type { Kind } from './kind.js';
+import { directory, file } from './file.js';
+import { packages } from './packages.js';
+import { aptSource, aptSourcesOnly } from './apt-source.js';
+import { service } from './service.js';
+import { hostname, timezone } from './system.js';
+import { kernelModule, sysctl } from './kernel.js';
+import { block } from './block.js';
+import { group, user } from './account.js';
+
+// Each kind is typed on its own; the registry forgets the types, which plan.ts restores per resource.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const KINDS: Record<string, Kind<any, any>> = {
+  file,
+  directory,
+  packages,
+  'apt-source': aptSource,
+  'apt-sources-only': aptSourcesOnly,
+  service,
+  hostname,
+  timezone,
+  sysctl,
+  'kernel-module': kernelModule,
+  block,
+  group,
+  user,
+};
+
+export type KindName = keyof typeof KINDS;
+export * from './kind.js';

@@ -1,0 +1,96 @@
+/**
+ * One engine run over a validated inventory: compile the desired state, observe every host in one
+ * round trip each, plan; and, for apply, apply the plan, then observe and plan again: the run
+ * converged only when that second plan is empty.
+ */
+import type { Validated } from '../config/validate.js';
+import type { HostView } from '../config/hosts.js';
+import type { Transport, Target } from '../transport/types.js';
+import { RECONCILERS } from '../../reconcilers/index.js';
+import { ASSUMED_FACTS, compileKey } from './facts.js';
+import { observe } from './observe.js';
+import { plan as makePlan, type Planned } from './plan.js';
+import { applyPlan, type ApplyEvent, type ChangeResult } from './apply.js';
+import type { Desired, Facts, HostDesired, Note, Observation } from './model.js';
+import { targetOf, type SshDefaults } from './targets.js';
+
+export interface RunContext {
+  validated: Validated;
+  transport: Transport;
+  ssh: SshDefaults;
+  revision: string;
+  /** Cluster names or host names/IPs; hosts outside are left out of the run. */
+  limit?: string[];
+}
+
+export interface Planning extends Planned {
+  desired: Desired;
+  observations: Observation[];
+  targets: Map<string, Target>;
+}
+
+/** Hosts selected by --limit: a cluster name selects its members, a name or address selects one host. */
+export function selectHosts(v: Validated, limit: readonly string[] | undefined): HostView[] {
+  if (!limit?.length) return v.hosts;
+  const wanted = new Set(limit);
+  const picked = new Set<HostView>();
+  for (const c of v.clusters) if (wanted.has(c.name) && c.module !== 'node') c.members.forEach((m) => picked.add(m));
+  for (const h of v.hosts) if (wanted.has(h.name) || wanted.has(h.address)) picked.add(h);
+  return v.hosts.filter((h) => picked.has(h));
+}
+
+export function compile(v: Validated, hosts: readonly HostView[], facts: (host: string) => Facts, targets: Map<string, Target>): { desired: Desired; notes: Note[] } {
+  const selected = new Set(hosts.map((h) => h.name));
+  const perHost = new Map<string, HostDesired>(hosts.map((h) => [h.name, { host: h.name, target: targets.get(h.name)!, resources: [] }]));
+  const desired: Desired = { hosts: [...perHost.values()], edges: [] };
+  const notes: Note[] = [];
+  for (const reconciler of RECONCILERS) {
+    for (const cluster of v.clusters.filter((c) => c.module === reconciler.module)) {
+      const members = cluster.members.filter((m) => selected.has(m.name));
+      if (!members.length) continue;
+      const out = reconciler.desired({ cluster: { ...cluster, members }, hosts: v.hosts, facts });
+      for (const [host, resources] of out.resources) perHost.get(host)?.resources.push(...resources);
+      desired.edges.push(...out.edges);
+      notes.push(...out.notes);
+    }
+  }
+  return { desired, notes };
+}
+
+export async function planRun(ctx: RunContext, knownFacts = new Map<string, Facts>()): Promise<Planning> {
+  const hosts = selectHosts(ctx.validated, ctx.limit);
+  const root = ctx.validated.inventory?.root ?? '.';
+  const targets = new Map(hosts.map((h) => [h.name, targetOf(h, ctx.ssh, root)]));
+  const factsOf = (host: string): Facts => knownFacts.get(host) ?? ASSUMED_FACTS;
+  let { desired, notes } = compile(ctx.validated, hosts, factsOf, targets);
+  let observations = await observe(ctx.transport, desired.hosts);
+  // A node that is not what was assumed (another OS or arch) wants other resources: compile for
+  // what was seen and look again. Nodes seen before are compiled right the first time.
+  const learned = new Map(knownFacts);
+  for (const o of observations) if (o.ok) learned.set(o.host, o.facts);
+  const wrong = observations.filter((o) => o.ok && compileKey(o.facts) !== compileKey(factsOf(o.host)));
+  if (wrong.length) {
+    ({ desired, notes } = compile(ctx.validated, hosts, (h) => learned.get(h) ?? ASSUMED_FACTS, targets));
+    const again = await observe(ctx.transport, desired.hosts.filter((h) => wrong.some((w) => w.host === h.host)));
+    observations = observations.map((o) => again.find((a) => a.host === o.host) ?? o);
+  }
+  const planned = makePlan(desired, observations, ctx.revision);
+  planned.plan.notes.unshift(...notes.filter((n) => !planned.plan.unreachable.some((u) => u.host === n.host)));
+  return { ...planned, desired, observations, targets };
+}
+
+export interface ApplyOutcome {
+  results: ChangeResult[];
+  /** The plan made after applying: empty when the nodes converged. */
+  verify: Planning;
+  converged: boolean;
+}
+
+export async function applyRun(ctx: RunContext, planning: Planning, onEvent?: (e: ApplyEvent) => void): Promise<ApplyOutcome> {
+  const results = await applyPlan(ctx.transport, planning.plan, { targets: planning.targets, scripts: planning.scripts, ...(onEvent ? { onEvent } : {}) });
+  const facts = new Map<string, Facts>();
+  for (const o of planning.observations) if (o.ok) facts.set(o.host, o.facts);
+  const verify = await planRun(ctx, facts);
+  const converged = verify.plan.changes.length === 0 && verify.plan.unreachable.length === 0 && results.every((r) => r.status === 'applied');
+  return { results, verify, converged };
+}

@@ -1,0 +1,28 @@
+/**
+ * The lab of real nodes (test/lab/lab.sh) as the e2e tests use it. Tests talk only to the lab's
+ * own addresses (10.213.0.0/24) and loopback.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+export const LAB_DIR = process.env.CORRAL_LAB_DIR ?? '/var/lib/corral-lab';
+export const LAB_SH = join(import.meta.dirname, '../lab/lab.sh');
+export const LAB_KEY = join(LAB_DIR, 'keys/id_ed25519');
+export const LAB_KNOWN_HOSTS = join(LAB_DIR, 'known_hosts');
+export const nodeIp = (i: number): string => `10.213.0.${10 + i}`;
+
+export async function lab(...args: string[]): Promise<string> {
+  const { stdout } = await run('bash', [LAB_SH, ...args], { maxBuffer: 64 * 1024 * 1024, timeout: 15 * 60_000 });
+  return stdout;
+}
+
+/** A command on a node as root, through the lab's own ssh config. */
+export async function onNode(node: string, command: string): Promise<string> {
+  const { stdout } = await run('ssh', ['-F', join(LAB_DIR, 'ssh_config'), '-o', 'BatchMode=yes', node, command], { timeout: 60_000 });
+  return stdout;
+}
+
+/** Environment that points Corral at the lab's key and known_hosts. */
+export const labEnv = { CORRAL_SSH_KEY: LAB_KEY, CORRAL_KNOWN_HOSTS: LAB_KNOWN_HOSTS };
