@@ -1,0 +1,101 @@
+// bench/observe: observe and plan the NODE module on the lab nodes, beside `ansible-playbook --check`
+// of an equivalent playbook (bench/observe/playbook.yml) on the same nodes, in the same run; then
+// on many sshd instances on loopback for a larger N. Prints times, ratios and SSH round trips per host.
+// Needs: root, the lab (test/lab/lab.sh), Debian's ansible and openssh-server, `npm run build`.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTransport } from '../dist/src/transport/index.js';
+import { validateInventory } from '../dist/src/config/validate.js';
+import { planRun } from '../dist/src/engine/run.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const LAB = process.env.CORRAL_LAB_DIR ?? '/var/lib/corral-lab';
+const RUNS = Number(process.env.RUNS ?? 3);
+const MANY = Number(process.env.MANY ?? 40);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function corralPlan(inventory, knownHosts, key) {
+  const validated = await validateInventory(inventory);
+  const times = [];
+  let stats;
+  let changes = 0;
+  for (let i = 0; i < RUNS; i++) {
+    // A fresh transport each run: connection setup is part of the cost, as it is for Ansible.
+    const transport = createTransport({ hostKeys: { knownHostsFile: knownHosts, mode: 'strict' }, maxConnections: 64 });
+    const t = performance.now();
+    const p = await planRun({ validated, transport, ssh: { privateKeyFile: key }, revision: 'bench' });
+    times.push(performance.now() - t);
+    stats = transport.stats();
+    changes = p.plan.changes.length;
+    if (p.plan.unreachable.length) throw new Error(`unreachable: ${JSON.stringify(p.plan.unreachable)}`);
+    await transport.close();
+  }
+  const execs = Object.values(stats.execs);
+  return { ms: median(times), hosts: execs.length, execsPerHost: Math.max(...execs), changes };
+}
+
+function ansibleCheck(inventoryIni) {
+  const times = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t = performance.now();
+    execFileSync('ansible-playbook', ['--check', '-i', inventoryIni, join(ROOT, 'bench/observe/playbook.yml')], {
+      env: { ...process.env, ANSIBLE_HOST_KEY_CHECKING: 'True', ANSIBLE_NOCOLOR: '1', ANSIBLE_RETRY_FILES_ENABLED: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
+
+// --- lab: 3 real nodes, converged by corral apply first so both tools see a settled fleet
+execFileSync('bash', [join(ROOT, 'test/lab/lab.sh'), 'up', '3'], { stdio: 'inherit' });
+const fleet = join(ROOT, 'test/fixtures/lab-fleet');
+const labEnv = { ...process.env, CORRAL_SSH_KEY: join(LAB, 'keys/id_ed25519'), CORRAL_KNOWN_HOSTS: join(LAB, 'known_hosts') };
+try {
+  execFileSync(process.execPath, [join(ROOT, 'bin/corral.js'), 'apply', fleet, '--yes'], { env: labEnv, stdio: 'ignore' });
+} catch { /* the plan below reports what is left */ }
+const work = mkdtempSync(join(tmpdir(), 'corral-bench-observe-'));
+const ini = join(work, 'lab.ini');
+const sshArgs = `-o UserKnownHostsFile=${join(LAB, 'known_hosts')} -o StrictHostKeyChecking=yes`;
+writeFileSync(ini, ['[all]', ...[1, 2, 3].map((i) => `10.213.0.1${i} nodename=lab-${['one', 'two', 'three'][i - 1]}`), '[all:vars]', 'ansible_user=root', `ansible_ssh_private_key_file=${join(LAB, 'keys/id_ed25519')}`, `ansible_ssh_common_args='${sshArgs}'`, 'ansible_python_interpreter=/usr/bin/python3', ''].join('\n'));
+
+const c = await corralPlan(fleet, join(LAB, 'known_hosts'), join(LAB, 'keys/id_ed25519'));
+const a = ansibleCheck(ini);
+console.log(`lab, 3 nodes (median of ${RUNS}):`);
+console.log(`  corral plan          ${c.ms.toFixed(0)} ms  (${c.execsPerHost} SSH exec per host, ${c.changes} changes)`);
+console.log(`  ansible-playbook --check  ${a.toFixed(0)} ms`);
+console.log(`  ratio ${(a / c.ms).toFixed(1)}x faster (target: at least 10x)`);
+
+// --- many hosts: sshd instances on loopback addresses, each a "host" (this machine, observed read-only)
+const keys = join(work, 'keys');
+mkdirSync(keys);
+execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keys, 'host')]);
+execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keys, 'client')]);
+writeFileSync(join(keys, 'authorized_keys'), readFileSync(join(keys, 'client.pub')));
+mkdirSync('/run/sshd', { recursive: true });
+const hostKeyLine = readFileSync(join(keys, 'host.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
+const ips = Array.from({ length: MANY }, (_, i) => `127.0.1.${i + 1}`);
+const daemons = ips.map((ip) => {
+  const conf = join(work, `sshd-${ip}.conf`);
+  writeFileSync(conf, [`ListenAddress ${ip}:2222`, `HostKey ${join(keys, 'host')}`, `AuthorizedKeysFile ${join(keys, 'authorized_keys')}`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'PermitRootLogin prohibit-password', 'MaxSessions 50', 'MaxStartups 100', `PidFile ${join(work, `sshd-${ip}.pid`)}`, ''].join('\n'));
+  return spawn('/usr/sbin/sshd', ['-D', '-e', '-f', conf], { stdio: 'ignore' });
+});
+writeFileSync(join(work, 'known_hosts'), ips.map((ip) => `[${ip}]:2222 ${hostKeyLine}`).join('\n') + '\n');
+const manyRepo = join(work, 'many');
+mkdirSync(manyRepo);
+const fleetVars = readFileSync(join(fleet, 'pigsty.yml'), 'utf8').split('\n  vars:\n')[1];
+writeFileSync(join(manyRepo, 'pigsty.yml'), `all:\n  children:\n    nodes:\n      hosts:\n${ips.map((ip, i) => `        ${ip}: { nodename: many-${i + 1} }`).join('\n')}\n  vars:\n    ansible_port: 2222\n${fleetVars}`);
+await new Promise((r) => setTimeout(r, 1000));
+try {
+  const m = await corralPlan(manyRepo, join(work, 'known_hosts'), join(keys, 'client'));
+  writeFileSync(ini, ['[all]', ...ips.map((ip, i) => `${ip} ansible_port=2222 nodename=many-${i + 1}`), '[all:vars]', 'ansible_user=root', `ansible_ssh_private_key_file=${join(keys, 'client')}`, `ansible_ssh_common_args='-o UserKnownHostsFile=${join(work, 'known_hosts')} -o StrictHostKeyChecking=yes'`, 'ansible_python_interpreter=/usr/bin/python3', ''].join('\n'));
+  const am = ansibleCheck(ini);
+  console.log(`loopback, ${MANY} sshd instances (median of ${RUNS}):`);
+  console.log(`  corral plan          ${m.ms.toFixed(0)} ms  (${m.execsPerHost} SSH exec per host, ${m.hosts} hosts)`);
+  console.log(`  ansible-playbook --check  ${am.toFixed(0)} ms`);
+  console.log(`  ratio ${(am / m.ms).toFixed(1)}x faster`);
+} finally {
+  for (const d of daemons) d.kill();
+}
