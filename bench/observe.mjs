@@ -13,7 +13,7 @@ import { planRun } from '../dist/src/engine/run.js';
 const ROOT = join(import.meta.dirname, '..');
 const LAB = process.env.CORRAL_LAB_DIR ?? '/var/lib/corral-lab';
 const RUNS = Number(process.env.RUNS ?? 3);
-const MANY = Number(process.env.MANY ?? 40);
+const MANY = Number(process.env.MANY ?? 20);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function corralPlan(inventory, knownHosts, key) {
@@ -40,13 +40,24 @@ function ansibleCheck(inventoryIni) {
   const times = [];
   for (let i = 0; i < RUNS; i++) {
     const t = performance.now();
-    execFileSync('ansible-playbook', ['--check', '-i', inventoryIni, join(ROOT, 'bench/observe/playbook.yml')], {
-      env: { ...process.env, ANSIBLE_HOST_KEY_CHECKING: 'True', ANSIBLE_NOCOLOR: '1', ANSIBLE_RETRY_FILES_ENABLED: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    runAnsible(inventoryIni);
     times.push(performance.now() - t);
   }
   return median(times);
+}
+
+/** Fails loudly with Ansible's own recap when a task fails: a broken baseline is no baseline. */
+function runAnsible(inventoryIni) {
+  try {
+    execFileSync('ansible-playbook', ['--check', '--forks', '20', '-i', inventoryIni, join(ROOT, 'bench/observe/playbook.yml')], {
+      env: { ...process.env, ANSIBLE_HOST_KEY_CHECKING: 'True', ANSIBLE_NOCOLOR: '1', ANSIBLE_RETRY_FILES_ENABLED: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (e) {
+    const out = String(e.stdout ?? '');
+    throw new Error('ansible-playbook --check failed:\n' + out.split('\n').filter((l) => /fatal|FAILED|ERROR|failed=/.test(l)).join('\n'));
+  }
 }
 
 // --- lab: 3 real nodes, converged by corral apply first so both tools see a settled fleet

@@ -6,6 +6,8 @@ import { packageRoot } from '../util/package-root.js';
 import { validateCommand } from './validate.js';
 import { inventoryCommand } from './inventory.js';
 import { applyCommand, planCommand, type ConnectionFlags } from './engine.js';
+import { serveCommand, type ServeOptions } from './serve.js';
+import { historyCommand, syncCommand } from './client.js';
 import { EXIT, processOutput, type Output } from './output.js';
 
 export function buildProgram(out: Output, setExit: (code: number) => void): Command {
@@ -56,6 +58,37 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .option('--yes', 'apply without asking', false)
     .option('--plan <file>', 'apply only if the nodes and inventory still match this saved plan')
     .action(async (path: string, opts: ConnectionFlags & { yes: boolean; plan?: string }) => setExit(await applyCommand(path, opts, out)));
+
+  program
+    .command('serve')
+    .description('run the daemon: follow a git branch (or watch a folder), sync each cluster by its policy, serve the API, page and /metrics')
+    .option('--repo <url|path>', 'git repository to follow: https:// URL or local path (credentials: CORRAL_GIT_TOKEN, CORRAL_GIT_USERNAME/PASSWORD, --git-token-file)')
+    .option('--branch <name>', 'branch to follow', 'main')
+    .option('--watch <dir>', 'a plain folder instead of git: every saved change is validated and planned, and nothing is applied unless asked')
+    .option('--state-dir <dir>', 'where history, plans and the clone live', process.env.CORRAL_STATE_DIR ?? '/var/lib/corral')
+    .option('--listen <host:port>', 'HTTP address of the API, page and /metrics', process.env.CORRAL_LISTEN ?? '127.0.0.1:8080')
+    .option('--ssh-user <user>', 'SSH user when the inventory sets no ansible_user (env CORRAL_SSH_USER)')
+    .option('--ssh-key <file>', 'SSH private key (env CORRAL_SSH_KEY)')
+    .option('--known-hosts <file>', 'known_hosts file (env CORRAL_KNOWN_HOSTS; default ~/.ssh/known_hosts)')
+    .option('--accept-new-host-keys', 'trust a host key on first use and pin it', false)
+    .option('--git-token-file <file>', 'file holding the git token')
+    .option('--log-level <level>', 'pino log level', process.env.CORRAL_LOG_LEVEL ?? 'info')
+    .action(async (opts: ServeOptions) => setExit(await serveCommand(opts, out, version)));
+
+  const server = (): Option => new Option('--server <url>', 'the daemon (env CORRAL_SERVER)').default(process.env.CORRAL_SERVER ?? 'http://127.0.0.1:8080');
+  program
+    .command('sync')
+    .description('ask the daemon to sync a cluster now (the bearer token comes from CORRAL_API_TOKEN)')
+    .argument('<cluster>')
+    .addOption(server())
+    .action(async (name: string, opts: { server: string }) => setExit(await syncCommand(name, opts, out)));
+  program
+    .command('history')
+    .description("list a cluster's past syncs")
+    .argument('<cluster>')
+    .addOption(server())
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (name: string, opts: { server: string; format: 'text' | 'json' }) => setExit(await historyCommand(name, opts, out)));
 
   return program;
 }

@@ -17,9 +17,10 @@ export interface Settings {
   /** Whether a corral.yml was read. */
   fromFile: boolean;
   ssh: NonNullable<CorralSettings['ssh']>;
+  sync: NonNullable<CorralSettings['sync']>;
 }
 
-export const DEFAULT_SETTINGS: Settings = { inventory: undefined, strict: false, limits: DEFAULT_LIMITS, fromFile: false, ssh: {} };
+export const DEFAULT_SETTINGS: Settings = { inventory: undefined, strict: false, limits: DEFAULT_LIMITS, fromFile: false, ssh: {}, sync: {} };
 
 export function readSettings(root: string): { settings: Settings; problems: Problem[]; text?: string } {
   const path = join(root, SETTINGS_FILE);
@@ -43,6 +44,7 @@ export function readSettings(root: string): { settings: Settings; problems: Prob
       limits: { ...DEFAULT_LIMITS, maxFileBytes: s.limits?.maxFileBytes ?? DEFAULT_LIMITS.maxFileBytes },
       fromFile: true,
       ssh: s.ssh ?? {},
+      sync: s.sync ?? {},
     },
     text: file.text,
     problems: [],

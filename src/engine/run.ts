@@ -5,6 +5,7 @@
  */
 import type { Validated } from '../config/validate.js';
 import type { HostView } from '../config/hosts.js';
+import type { Module } from '../config/clusters.js';
 import type { Transport, Target } from '../transport/types.js';
 import { RECONCILERS } from '../../reconcilers/index.js';
 import { ASSUMED_FACTS, compileKey } from './facts.js';
@@ -21,6 +22,8 @@ export interface RunContext {
   revision: string;
   /** Cluster names or host names/IPs; hosts outside are left out of the run. */
   limit?: string[];
+  /** Only this cluster's module, on its members: the daemon's reconcile unit. */
+  cluster?: { module: Module; name: string };
 }
 
 export interface Planning extends Planned {
@@ -39,13 +42,13 @@ export function selectHosts(v: Validated, limit: readonly string[] | undefined):
   return v.hosts.filter((h) => picked.has(h));
 }
 
-export function compile(v: Validated, hosts: readonly HostView[], facts: (host: string) => Facts, targets: Map<string, Target>): { desired: Desired; notes: Note[] } {
+export function compile(v: Validated, hosts: readonly HostView[], facts: (host: string) => Facts, targets: Map<string, Target>, only?: RunContext['cluster']): { desired: Desired; notes: Note[] } {
   const selected = new Set(hosts.map((h) => h.name));
   const perHost = new Map<string, HostDesired>(hosts.map((h) => [h.name, { host: h.name, target: targets.get(h.name)!, resources: [] }]));
   const desired: Desired = { hosts: [...perHost.values()], edges: [] };
   const notes: Note[] = [];
   for (const reconciler of RECONCILERS) {
-    for (const cluster of v.clusters.filter((c) => c.module === reconciler.module)) {
+    for (const cluster of v.clusters.filter((c) => c.module === reconciler.module && (!only || (only.module === c.module && only.name === c.name)))) {
       const members = cluster.members.filter((m) => selected.has(m.name));
       if (!members.length) continue;
       const out = reconciler.desired({ cluster: { ...cluster, members }, hosts: v.hosts, facts });
@@ -58,11 +61,12 @@ export function compile(v: Validated, hosts: readonly HostView[], facts: (host: 
 }
 
 export async function planRun(ctx: RunContext, knownFacts = new Map<string, Facts>()): Promise<Planning> {
-  const hosts = selectHosts(ctx.validated, ctx.limit);
+  const unit = ctx.cluster && ctx.validated.clusters.find((c) => c.module === ctx.cluster!.module && c.name === ctx.cluster!.name);
+  const hosts = unit ? unit.members : selectHosts(ctx.validated, ctx.limit);
   const root = ctx.validated.inventory?.root ?? '.';
   const targets = new Map(hosts.map((h) => [h.name, targetOf(h, ctx.ssh, root)]));
   const factsOf = (host: string): Facts => knownFacts.get(host) ?? ASSUMED_FACTS;
-  let { desired, notes } = compile(ctx.validated, hosts, factsOf, targets);
+  let { desired, notes } = compile(ctx.validated, hosts, factsOf, targets, ctx.cluster);
   let observations = await observe(ctx.transport, desired.hosts);
   // A node that is not what was assumed (another OS or arch) wants other resources: compile for
   // what was seen and look again. Nodes seen before are compiled right the first time.
@@ -70,7 +74,7 @@ export async function planRun(ctx: RunContext, knownFacts = new Map<string, Fact
   for (const o of observations) if (o.ok) learned.set(o.host, o.facts);
   const wrong = observations.filter((o) => o.ok && compileKey(o.facts) !== compileKey(factsOf(o.host)));
   if (wrong.length) {
-    ({ desired, notes } = compile(ctx.validated, hosts, (h) => learned.get(h) ?? ASSUMED_FACTS, targets));
+    ({ desired, notes } = compile(ctx.validated, hosts, (h) => learned.get(h) ?? ASSUMED_FACTS, targets, ctx.cluster));
     const again = await observe(ctx.transport, desired.hosts.filter((h) => wrong.some((w) => w.host === h.host)));
     observations = observations.map((o) => again.find((a) => a.host === o.host) ?? o);
   }

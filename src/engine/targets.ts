@@ -15,6 +15,16 @@ export interface SshDefaults {
   jump?: { address: string; port?: number; user?: string; privateKeyFile?: string };
 }
 
+/** corral.yml's `ssh` settings as defaults; paths relative to the repository. */
+export function sshDefaultsFrom(s: { user?: string; port?: number; privateKeyFile?: string; jump?: SshDefaults['jump'] }, root: string): SshDefaults {
+  const out: SshDefaults = {};
+  if (s.user) out.user = s.user;
+  if (s.port) out.port = s.port;
+  if (s.privateKeyFile) out.privateKeyFile = expandPath(s.privateKeyFile, root);
+  if (s.jump) out.jump = s.jump;
+  return out;
+}
+
 /** `~/x` and paths relative to the config repo become absolute. */
 export function expandPath(path: string, base: string): string {
   if (path === '~' || path.startsWith('~/')) return homedir() + path.slice(1);

@@ -128,6 +128,44 @@ export interface CorralSettings {
     maxConnections?: number;
     maxPerHost?: number;
   };
+  /**
+   * Sync policies: defaults for every cluster, and overrides by cluster name (a pg_cluster, etcd_cluster, redis_cluster, minio_cluster, node_cluster, or infra).
+   */
+  sync?: {
+    /**
+     * How often the git source is fetched when no webhook nudges it (with ±10% jitter).
+     */
+    pollInterval?: string;
+    defaults?: SyncPolicy;
+    clusters?: {
+      [k: string]: SyncPolicy;
+    };
+  };
+}
+/**
+ * Sync policy of a cluster. Defaults: sync manual, prune false, selfHeal false, suspend false, driftInterval 5m.
+ */
+export interface SyncPolicy {
+  /**
+   * auto: a new valid revision is applied; manual: the plan waits for POST /api/clusters/:name/sync or `corral sync NAME`.
+   */
+  sync?: 'manual' | 'auto';
+  /**
+   * Allow changes that remove something (a member, a database). Off: such a plan is held, with the reason in the status.
+   */
+  prune?: boolean;
+  /**
+   * Apply drift found by the periodic check. Off: drift is reported (OutOfSync) and left.
+   */
+  selfHeal?: boolean;
+  /**
+   * Skip this cluster: nothing is planned or applied until resumed.
+   */
+  suspend?: boolean;
+  /**
+   * How often the nodes are observed for drift, like 5m.
+   */
+  driftInterval?: string;
 }
 /**
  * One inventory file in Ansible's YAML inventory format, as Pigsty writes it (pigsty.yml).

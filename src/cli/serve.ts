@@ -1,0 +1,86 @@
+/** `corral serve`: the daemon. Sources: a git repository (URL or local path) or a folder watched on disk. */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pino } from 'pino';
+import { createTransport } from '../transport/index.js';
+import { createGitSource, type Credentials } from '../git/source.js';
+import { watchFolder } from '../git/watch.js';
+import { CorralMetrics } from '../daemon/metrics.js';
+import { buildServer } from '../daemon/http/server.js';
+import { Daemon } from '../daemon/daemon.js';
+import { folderRevisions, gitRevisions } from '../daemon/sources.js';
+import { expandPath, type SshDefaults } from '../engine/targets.js';
+import type { Output } from './output.js';
+
+export interface ServeOptions {
+  repo?: string;
+  branch: string;
+  watch?: string;
+  stateDir: string;
+  listen: string;
+  sshUser?: string;
+  sshKey?: string;
+  knownHosts?: string;
+  acceptNewHostKeys?: boolean;
+  gitTokenFile?: string;
+  logLevel: string;
+}
+
+/** Git credentials from the environment or a file, never from the repository. */
+function gitCredentials(tokenFile: string | undefined): () => Promise<Credentials | undefined> {
+  return async () => {
+    const env = process.env;
+    if (tokenFile) return { token: (await readFile(tokenFile, 'utf8')).trim() };
+    if (env.CORRAL_GIT_TOKEN) return { token: env.CORRAL_GIT_TOKEN };
+    if (env.CORRAL_GIT_USERNAME) return { username: env.CORRAL_GIT_USERNAME, password: env.CORRAL_GIT_PASSWORD ?? '' };
+    return undefined;
+  };
+}
+
+export async function serveCommand(opts: ServeOptions, out: Output, version: string): Promise<number> {
+  if (!opts.repo === !opts.watch) {
+    out.error('corral serve: give either --repo URL|PATH (a git repository) or --watch DIR (a plain folder)\n');
+    return 2;
+  }
+  const logger = pino({ level: opts.logLevel, redact: { paths: ['*.password', '*.token', '*.secret', 'req.headers.authorization'], censor: '(redacted)' } });
+  const metrics = new CorralMetrics();
+  const env = process.env;
+  const transport = createTransport({
+    hostKeys: {
+      knownHostsFile: expandPath(opts.knownHosts ?? env.CORRAL_KNOWN_HOSTS ?? '~/.ssh/known_hosts', process.cwd()),
+      mode: opts.acceptNewHostKeys ? 'accept-new' : 'strict',
+    },
+    events: metrics.transportEvents(),
+  });
+  const ssh: SshDefaults = {};
+  const user = opts.sshUser ?? env.CORRAL_SSH_USER;
+  const key = opts.sshKey ?? env.CORRAL_SSH_KEY;
+  if (user) ssh.user = user;
+  if (key) ssh.privateKeyFile = expandPath(key, process.cwd());
+  if (env.SSH_AUTH_SOCK) ssh.agent = env.SSH_AUTH_SOCK;
+
+  const stateDir = resolve(opts.stateDir);
+  const source = opts.watch
+    ? folderRevisions(resolve(opts.watch))
+    : gitRevisions(createGitSource({ url: opts.repo!, branch: opts.branch, stateDir: resolve(stateDir, 'git'), credentials: gitCredentials(opts.gitTokenFile) }), `${opts.repo} (${opts.branch})`);
+  const daemon = new Daemon({ source, stateDir, transport, metrics, logger, ssh, version, neverAutoApply: Boolean(opts.watch) });
+  const token = env.CORRAL_API_TOKEN;
+  const app = buildServer({ api: daemon, metrics, logger, ...(token ? { token } : {}) });
+  const [host, port] = opts.listen.includes(':') ? [opts.listen.slice(0, opts.listen.lastIndexOf(':')), Number(opts.listen.slice(opts.listen.lastIndexOf(':') + 1))] : ['127.0.0.1', Number(opts.listen)];
+  await app.listen({ host, port });
+  logger.info({ listen: `http://${host}:${port}/`, source: source.describe, stateDir }, 'corral is serving');
+  const watcher = opts.watch ? watchFolder(resolve(opts.watch), () => daemon.nudge('watch')) : undefined;
+
+  const shutdown = async (signal: string): Promise<void> => {
+    logger.info({ signal }, 'stopping');
+    await watcher?.close();
+    await daemon.stop();
+    await app.close();
+    await transport.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  await daemon.start();
+  return new Promise<number>(() => {});
+}

@@ -1,0 +1,468 @@
+/**
+ * The sync loop. Flux's Reconcile shape: each reconcile unit (a cluster of one module) is synced by
+ * named steps, one operation at a time per unit, and a `finally` that always records status,
+ * history and metrics. Triggers that arrive during a sync coalesce into one follow-up.
+ *
+ * Guarantees: an invalid revision changes nothing (the last good one stays in force and the status
+ * points at the first error); one failing cluster never blocks the others; etcd units sync before
+ * the PGSQL units that use them; a kill -9 at any moment leaves a state directory that the next
+ * start reads as it was before or after the write in progress.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { validateInventory, type Validated } from '../config/validate.js';
+import type { Module } from '../config/clusters.js';
+import type { Transport } from '../transport/types.js';
+import { applyRun, planRun, type RunContext } from '../engine/run.js';
+import { renderJson, renderMarkdown, renderText } from '../engine/render.js';
+import { sshDefaultsFrom, type SshDefaults } from '../engine/targets.js';
+import type { Plan } from '../engine/model.js';
+import { GIT_FETCH_RESULTS, type CorralMetrics, type GitFetchResult } from './metrics.js';
+import { policyFor, pollSeconds } from './policy.js';
+import { StateStore } from './store.js';
+import type { ClusterStatus, DaemonApi, DaemonStatus, GitState, HistoryEntry, PlanRecord, Trigger } from './types.js';
+
+/** Where revisions come from: a git branch, or a folder watched on disk. */
+export interface RevisionSource {
+  describe: string;
+  /** The newest revision: its id, who made it and its subject, and a folder with its files. */
+  latest(): Promise<Revision>;
+  /** A revision seen before (the last good one, after a restart), when the source can give it again. */
+  at?(revision: string): Promise<Revision>;
+}
+
+export interface Revision {
+  revision: string;
+  author: string;
+  subject: string;
+  dir: string;
+}
+
+export interface DaemonOptions {
+  source: RevisionSource;
+  stateDir: string;
+  transport: Transport;
+  metrics: CorralMetrics;
+  logger: Logger;
+  ssh: SshDefaults;
+  version: string;
+  /** Watch mode: plan everything, apply only what the API asks for. */
+  neverAutoApply?: boolean;
+  random?: () => number;
+}
+
+/** Units sync in this order, each phase after the one before; a phase's units in parallel. */
+const PHASES: Module[][] = [['node'], ['etcd'], ['minio'], ['pgsql', 'redis'], ['infra']];
+const HISTORY_KEPT = 50;
+const PLANS_KEPT = 10;
+
+interface Unit {
+  status: ClusterStatus;
+  running?: Promise<void>;
+  pending?: { trigger: Trigger; force: boolean };
+  lastPlan?: PlanRecord;
+  driftTimer?: NodeJS.Timeout;
+}
+
+interface Current {
+  revision: string;
+  author: string;
+  subject: string;
+  validated: Validated;
+}
+
+interface Persisted {
+  lastGoodRevision?: string;
+  suspended: Record<string, boolean>;
+}
+
+const short = (rev: string): string => rev.slice(0, 12);
+const fetchResult = (kind: string | undefined): GitFetchResult => (GIT_FETCH_RESULTS as readonly string[]).includes(kind ?? '') ? (kind as GitFetchResult) : 'unreachable';
+
+export class Daemon implements DaemonApi {
+  private readonly units = new Map<string, Unit>();
+  private readonly store: StateStore;
+  private readonly git: GitState = { lastFetchOk: false };
+  private current?: Current;
+  private ready = false;
+  private pollTimer?: NodeJS.Timeout;
+  private fetching?: Promise<void>;
+  private fetchAgain = false;
+  private stopped = false;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.store = new StateStore(opts.stateDir);
+    const persisted = this.store.read<Persisted>('state.json', { suspended: {} });
+    if (persisted.lastGoodRevision) this.git.lastGoodRevision = persisted.lastGoodRevision;
+  }
+
+  // ---- DaemonApi -----------------------------------------------------------------------------
+
+  status(): DaemonStatus {
+    return { ready: this.ready, version: this.opts.version, source: this.opts.source.describe, git: { ...this.git }, clusters: [...this.units.values()].map((u) => ({ ...u.status })) };
+  }
+
+  cluster(name: string): ReturnType<DaemonApi['cluster']> {
+    const u = this.units.get(name);
+    if (!u) return undefined;
+    return { status: { ...u.status }, ...(u.lastPlan ? { lastPlan: u.lastPlan } : {}), history: this.history(name) };
+  }
+
+  plan(id: string): PlanRecord | undefined {
+    if (!/^[\w-]+$/.test(id)) return undefined;
+    return this.store.read<PlanRecord | undefined>(`plans/${id}.json`, undefined);
+  }
+
+  history(name: string): HistoryEntry[] {
+    return this.store.read<HistoryEntry[]>(`history/${name}.json`, []);
+  }
+
+  sync(name: string, trigger: Trigger): { accepted: boolean; message: string } {
+    const u = this.units.get(name);
+    if (!u) return { accepted: false, message: `no cluster ${name}` };
+    if (u.status.policy.suspend) return { accepted: false, message: `${name} is suspended; resume it first` };
+    void this.schedule(name, trigger, true);
+    return { accepted: true, message: u.running ? 'a sync is running; one more follows it' : 'sync started' };
+  }
+
+  suspend(name: string): boolean {
+    return this.setSuspended(name, true);
+  }
+
+  resume(name: string): boolean {
+    const ok = this.setSuspended(name, false);
+    if (ok) void this.schedule(name, 'api', false);
+    return ok;
+  }
+
+  nudge(trigger: Trigger): void {
+    void this.fetchAndSync(trigger);
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    await this.fetchAndSync('startup');
+    this.schedulePoll();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.pollTimer);
+    for (const u of this.units.values()) clearTimeout(u.driftTimer);
+    await Promise.allSettled([this.fetching, ...[...this.units.values()].map((u) => u.running)]);
+  }
+
+  private schedulePoll(): void {
+    if (this.stopped) return;
+    const base = pollSeconds(this.current?.validated.inventory?.settings) * 1000;
+    // ±10% jitter, so a fleet of daemons does not poll one git server in step.
+    const delay = base * (0.9 + 0.2 * (this.opts.random ?? Math.random)());
+    this.pollTimer = setTimeout(() => {
+      void this.fetchAndSync('poll').finally(() => this.schedulePoll());
+    }, delay);
+    this.pollTimer.unref?.();
+  }
+
+  // ---- fetch and validate --------------------------------------------------------------------
+
+  /** One fetch at a time; a nudge during a fetch makes one more fetch after it. */
+  fetchAndSync(trigger: Trigger): Promise<void> {
+    if (this.fetching) {
+      this.fetchAgain = true;
+      return this.fetching;
+    }
+    this.fetching = (async () => {
+      do {
+        this.fetchAgain = false;
+        await this.fetchOnce(trigger);
+      } while (this.fetchAgain && !this.stopped);
+    })().finally(() => (this.fetching = undefined));
+    return this.fetching;
+  }
+
+  private async fetchOnce(trigger: Trigger): Promise<void> {
+    const log = this.opts.logger;
+    const started = performance.now();
+    let latest: Revision;
+    try {
+      latest = await this.opts.source.latest();
+      this.git.lastFetchOk = true;
+      delete this.git.lastError;
+      this.opts.metrics.gitFetch('success', performance.now() - started);
+    } catch (e) {
+      const kind = fetchResult((e as { kind?: string }).kind);
+      this.git.lastFetchOk = false;
+      this.git.lastError = (e as Error).message;
+      this.opts.metrics.gitFetch(kind, performance.now() - started);
+      log.warn({ err: (e as Error).message, kind }, 'fetch failed; the last good revision stays in force');
+      return;
+    } finally {
+      this.git.lastFetchAt = new Date().toISOString();
+    }
+    this.ready = true;
+    if (latest.revision === this.git.fetchedRevision && this.current) {
+      if (trigger !== 'poll') log.debug({ revision: short(latest.revision) }, 'no new revision');
+      return;
+    }
+    this.git.fetchedRevision = latest.revision;
+    const validated = await validateInventory(latest.dir);
+    if (!validated.valid) {
+      const first = validated.problems.find((p) => p.severity === 'error')!;
+      this.git.invalidAt = `${first.file}:${first.line}:${first.col} ${first.message}`;
+      this.opts.metrics.gitFetch('invalid', 0);
+      log.error({ revision: short(latest.revision), at: this.git.invalidAt, errors: validated.problems.filter((p) => p.severity === 'error').length }, 'revision is invalid; nothing applied');
+      // After a restart the last good revision is loaded again, so the fleet stays managed by it.
+      if (!this.current && this.git.lastGoodRevision && this.opts.source.at) {
+        const good = await this.opts.source.at(this.git.lastGoodRevision).catch(() => undefined);
+        const goodValidated = good && (await validateInventory(good.dir));
+        if (good && goodValidated?.valid) this.adopt(good, goodValidated, trigger);
+      }
+      for (const u of this.units.values()) this.setStatus(u, { sync: 'Invalid', message: `revision ${short(latest.revision)} is invalid: ${this.git.invalidAt}` });
+      return;
+    }
+    delete this.git.invalidAt;
+    this.adopt(latest, validated, trigger);
+    await this.syncAll(trigger);
+  }
+
+  /** A valid revision becomes the one in force. */
+  private adopt(rev: Revision, validated: Validated, trigger: Trigger): void {
+    this.current = { revision: rev.revision, author: rev.author, subject: rev.subject, validated };
+    this.git.lastGoodRevision = rev.revision;
+    this.opts.metrics.setLastGoodRevision(rev.revision);
+    this.persist();
+    this.refreshUnits(validated);
+    this.opts.logger.info({ revision: short(rev.revision), subject: rev.subject, trigger }, 'revision in force');
+  }
+
+  /** Reconcile units of a revision: add new ones, drop those gone, apply the policies it sets. */
+  private refreshUnits(v: Validated): void {
+    const persisted = this.store.read<Persisted>('state.json', { suspended: {} });
+    const seen = new Set<string>();
+    for (const c of v.clusters) {
+      const name = this.unitName(c.module, c.name, v);
+      seen.add(name);
+      const policy = policyFor(v.inventory!.settings, c.name);
+      if (persisted.suspended[name] !== undefined) policy.suspend = persisted.suspended[name];
+      if (this.opts.neverAutoApply) policy.sync = 'manual';
+      const hosts = c.members.map((m) => m.name);
+      const u = this.units.get(name);
+      if (u) {
+        u.status = { ...u.status, policy, hosts, module: c.module };
+      } else {
+        const plans = this.store.list('plans').map((f) => this.store.read<PlanRecord | undefined>(`plans/${f}`, undefined)).filter((p): p is PlanRecord => p?.cluster === name);
+        const lastPlan = plans.sort((a, b) => a.createdAt.localeCompare(b.createdAt)).at(-1);
+        this.units.set(name, { status: { name, module: c.module, sync: 'Unknown', health: 'Unknown', driftChanges: 0, policy, hosts }, ...(lastPlan ? { lastPlan } : {}) });
+      }
+      this.scheduleDrift(name);
+    }
+    for (const [name, u] of this.units) {
+      if (!seen.has(name)) {
+        clearTimeout(u.driftTimer);
+        this.units.delete(name);
+      }
+    }
+    this.opts.metrics.setClusters([...this.units.values()].map((x) => x.status));
+  }
+
+  /** A unit is named after its cluster; a name two modules share gets the module appended. */
+  private unitName(module: Module, name: string, v: Validated): string {
+    const shared = v.clusters.filter((c) => c.name === name).length > 1;
+    return shared && module === 'node' ? `${name}.node` : name;
+  }
+
+  private async syncAll(trigger: Trigger): Promise<void> {
+    for (const phase of PHASES) {
+      const names = [...this.units.values()].filter((u) => phase.includes(u.status.module)).map((u) => u.status.name);
+      await Promise.all(names.map((n) => this.schedule(n, trigger, false)));
+    }
+  }
+
+  private scheduleDrift(name: string): void {
+    const u = this.units.get(name);
+    if (!u || this.stopped) return;
+    clearTimeout(u.driftTimer);
+    u.driftTimer = setTimeout(() => {
+      void this.schedule(name, 'drift', false).finally(() => this.scheduleDrift(name));
+    }, u.status.policy.driftIntervalSeconds * 1000);
+    u.driftTimer.unref?.();
+  }
+
+  // ---- one unit ------------------------------------------------------------------------------
+
+  /** One operation at a time per unit: a trigger during a sync becomes one follow-up sync. */
+  private schedule(name: string, trigger: Trigger, force: boolean): Promise<void> {
+    const u = this.units.get(name);
+    if (!u) return Promise.resolve();
+    if (u.running) {
+      u.pending = { trigger, force: force || (u.pending?.force ?? false) };
+      return u.running;
+    }
+    u.running = (async () => {
+      let next: Unit['pending'] = { trigger, force };
+      while (next && !this.stopped) {
+        u.pending = undefined;
+        await this.syncUnit(u, next.trigger, next.force);
+        next = u.pending;
+      }
+    })().finally(() => (u.running = undefined));
+    return u.running;
+  }
+
+  private async syncUnit(u: Unit, trigger: Trigger, force: boolean): Promise<void> {
+    const current = this.current;
+    if (!current) return;
+    const { status } = u;
+    if (status.policy.suspend) {
+      this.setStatus(u, { sync: 'Suspended', message: 'suspended: nothing is planned or applied' });
+      return;
+    }
+    const log = this.opts.logger.child({ cluster: status.name, revision: short(current.revision), trigger });
+    const started = new Date();
+    const entry: HistoryEntry = {
+      id: randomUUID(),
+      cluster: status.name,
+      revision: current.revision,
+      author: current.author,
+      subject: current.subject,
+      startedAt: started.toISOString(),
+      finishedAt: '',
+      result: 'Succeeded',
+      trigger,
+      changes: { planned: 0, applied: 0, failed: 0, skipped: 0 },
+    };
+    let applied = false;
+    // The daemon's own flags win over the repository's corral.yml; host key policy is never the repository's to set.
+    const ssh = { ...sshDefaultsFrom(current.validated.inventory!.settings.ssh, current.validated.inventory!.root), ...this.opts.ssh };
+    const ctx: RunContext = { validated: current.validated, transport: this.opts.transport, ssh, revision: current.revision, cluster: { module: status.module, name: this.clusterNameOf(status) } };
+    try {
+      this.setStatus(u, { sync: 'Syncing' });
+      const planning = await planRun(ctx);
+      const plan = planning.plan;
+      u.lastPlan = this.savePlan(status.name, plan);
+      entry.changes.planned = plan.changes.length;
+      status.lastPlanId = u.lastPlan.id;
+      status.driftChanges = plan.changes.length;
+      status.revision = current.revision;
+      const health = this.healthOf(plan);
+      if (!plan.changes.length) {
+        this.setStatus(u, { sync: plan.unreachable.length ? 'Failed' : 'Synced', health, message: plan.unreachable.length ? this.unreachableText(plan) : `in sync with ${short(current.revision)}` });
+        return;
+      }
+      const why = this.holdReason(u, plan, trigger, force);
+      if (why) {
+        this.setStatus(u, { sync: 'OutOfSync', health, message: why });
+        log.info({ changes: plan.changes.length, why }, 'out of sync');
+        return;
+      }
+      applied = true;
+      const outcome = await applyRun(ctx, planning);
+      for (const r of outcome.results) entry.changes[r.status === 'applied' ? 'applied' : r.status === 'failed' ? 'failed' : 'skipped']++;
+      u.lastPlan = this.savePlan(status.name, outcome.verify.plan);
+      entry.result = outcome.converged ? 'Succeeded' : entry.changes.failed || plan.unreachable.length ? 'Failed' : 'NotConverged';
+      status.driftChanges = outcome.verify.plan.changes.length;
+      this.setStatus(u, {
+        sync: outcome.converged ? 'Synced' : 'Failed',
+        health: this.healthOf(outcome.verify.plan),
+        message: outcome.converged ? `synced to ${short(current.revision)}` : this.failureText(outcome.results, outcome.verify.plan),
+      });
+    } catch (e) {
+      entry.result = 'Error';
+      entry.message = (e as Error).message;
+      this.setStatus(u, { sync: 'Failed', message: (e as Error).message });
+      log.error({ err: (e as Error).message }, 'sync failed');
+    } finally {
+      if (applied || entry.result === 'Error') {
+        entry.finishedAt = new Date().toISOString();
+        if (entry.message === undefined && status.message) entry.message = status.message;
+        this.appendHistory(entry);
+        status.lastSyncAt = entry.finishedAt;
+        const ms = Date.parse(entry.finishedAt) - started.getTime();
+        this.opts.metrics.recordSync(status.name, entry.result, ms);
+        log.info({ result: entry.result, changes: entry.changes, seconds: ms / 1000 }, 'sync finished');
+      }
+      this.opts.metrics.setClusters([...this.units.values()].map((x) => x.status));
+      this.opts.metrics.setDrift(status.name, status.driftChanges);
+    }
+  }
+
+  /** Why a non-empty plan is not applied now; undefined means apply it. */
+  private holdReason(u: Unit, plan: Plan, trigger: Trigger, force: boolean): string | undefined {
+    const p = u.status.policy;
+    const removals = plan.changes.filter((c) => c.destructive);
+    if (removals.length && !p.prune) return `the plan removes ${removals.map((c) => `${c.resource} on ${c.host}`).join(', ')}; set prune: true for ${u.status.name} to allow it`;
+    if (force) return undefined;
+    if (trigger === 'drift') return p.selfHeal && p.sync === 'auto' ? undefined : `${plan.changes.length} changes drifted from ${short(plan.revision)}; selfHeal is off`;
+    return p.sync === 'auto' ? undefined : `${plan.changes.length} changes wait for a manual sync (POST /api/clusters/${u.status.name}/sync or corral sync ${u.status.name})`;
+  }
+
+  private clusterNameOf(status: ClusterStatus): string {
+    return status.module === 'node' && status.name.endsWith('.node') ? status.name.slice(0, -'.node'.length) : status.name;
+  }
+
+  private healthOf(plan: Plan): ClusterStatus['health'] {
+    if (!plan.unreachable.length) return 'Healthy';
+    return plan.unreachable.length === plan.hosts.length ? 'Unreachable' : 'Degraded';
+  }
+
+  private unreachableText(plan: Plan): string {
+    return plan.unreachable.map((x) => `${x.host}: ${x.message}`).join('; ');
+  }
+
+  private failureText(results: { status: string; resource: string; host: string; error?: string }[], verify: Plan): string {
+    const failed = results.find((r) => r.status === 'failed');
+    if (failed) return `${failed.resource} on ${failed.host} failed: ${failed.error ?? ''}`.slice(0, 500);
+    if (verify.unreachable.length) return this.unreachableText(verify);
+    return `not converged: ${verify.changes.length} changes remain after applying`;
+  }
+
+  private setStatus(u: Unit, patch: Partial<ClusterStatus>): void {
+    Object.assign(u.status, patch);
+    this.opts.metrics.setClusters([...this.units.values()].map((x) => x.status));
+  }
+
+  private setSuspended(name: string, suspended: boolean): boolean {
+    const u = this.units.get(name);
+    if (!u) return false;
+    const persisted = this.store.read<Persisted>('state.json', { suspended: {} });
+    persisted.suspended[name] = suspended;
+    this.store.write('state.json', persisted);
+    u.status.policy.suspend = suspended;
+    this.setStatus(u, suspended ? { sync: 'Suspended', message: 'suspended through the API' } : { sync: 'Unknown', message: 'resumed' });
+    return true;
+  }
+
+  // ---- state ---------------------------------------------------------------------------------
+
+  private persist(): void {
+    const persisted = this.store.read<Persisted>('state.json', { suspended: {} });
+    if (this.git.lastGoodRevision) persisted.lastGoodRevision = this.git.lastGoodRevision;
+    this.store.write('state.json', persisted);
+  }
+
+  private savePlan(cluster: string, plan: Plan): PlanRecord {
+    const record: PlanRecord = {
+      id: randomUUID(),
+      cluster,
+      revision: plan.revision,
+      createdAt: new Date().toISOString(),
+      plan: JSON.parse(renderJson(plan)) as Plan,
+      markdown: renderMarkdown(plan),
+      text: renderText(plan),
+    };
+    this.store.write(`plans/${record.id}.json`, record);
+    const mine = this.store
+      .list('plans')
+      .map((f) => this.store.read<PlanRecord | undefined>(`plans/${f}`, undefined))
+      .filter((p): p is PlanRecord => p?.cluster === cluster)
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    for (const old of mine.slice(PLANS_KEPT)) this.store.remove(`plans/${old.id}.json`);
+    return record;
+  }
+
+  private appendHistory(entry: HistoryEntry): void {
+    const list = [entry, ...this.history(entry.cluster)].slice(0, HISTORY_KEPT);
+    this.store.write(`history/${entry.cluster}.json`, list);
+  }
+}

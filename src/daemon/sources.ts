@@ -1,0 +1,38 @@
+/** Where the daemon's revisions come from: a git branch (remote or local), or a folder on disk. */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { GitSource } from '../git/source.js';
+import type { Revision, RevisionSource } from './daemon.js';
+
+export function gitRevisions(git: GitSource, describe: string): RevisionSource {
+  const revisionOf = async (sha: string): Promise<Revision> => {
+    const c = await git.commit(sha);
+    return { revision: c.sha, author: c.author, subject: c.subject, dir: await git.checkout(c.sha) };
+  };
+  return {
+    describe,
+    latest: async () => revisionOf((await git.fetch()).sha),
+    at: revisionOf,
+  };
+}
+
+/** A plain folder: its revision is a hash of its YAML files, so every saved edit is a new revision. */
+export function folderRevisions(dir: string): RevisionSource {
+  return {
+    describe: `folder ${dir}`,
+    latest: () => {
+      const h = createHash('sha256');
+      const walk = (d: string): void => {
+        for (const name of readdirSync(d).sort()) {
+          if (name.startsWith('.') || name === 'node_modules') continue;
+          const p = join(d, name);
+          if (statSync(p).isDirectory()) walk(p);
+          else if (/\.ya?ml$/.test(name)) h.update(relative(dir, p)).update('\0').update(readFileSync(p)).update('\0');
+        }
+      };
+      walk(dir);
+      return Promise.resolve({ revision: 'folder-' + h.digest('hex').slice(0, 12), author: 'local', subject: 'working folder', dir });
+    },
+  };
+}

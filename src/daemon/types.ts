@@ -1,0 +1,97 @@
+/**
+ * What the daemon knows and what its HTTP face may ask of it. The sync loop implements DaemonApi;
+ * the fastify routes and the metrics read only these shapes.
+ */
+import type { Module } from '../config/clusters.js';
+import type { Plan } from '../engine/model.js';
+
+/** Argo CD's sync states, plus Invalid (the revision failed validation) and Suspended. */
+export type SyncStatus = 'Synced' | 'OutOfSync' | 'Invalid' | 'Syncing' | 'Failed' | 'Suspended' | 'Unknown';
+export type HealthStatus = 'Healthy' | 'Degraded' | 'Unreachable' | 'Unknown';
+
+export interface ClusterPolicy {
+  sync: 'manual' | 'auto';
+  prune: boolean;
+  selfHeal: boolean;
+  suspend: boolean;
+  /** Drift check interval, seconds. */
+  driftIntervalSeconds: number;
+}
+
+export interface ClusterStatus {
+  /** Reconcile unit name, unique in the daemon: `pg-test`, `etcd`, `nodes`... */
+  name: string;
+  module: Module;
+  sync: SyncStatus;
+  health: HealthStatus;
+  /** Revision the cluster was last synced to (or checked against). */
+  revision?: string;
+  /** Why the status is what it is; for Invalid, `file:line:col message` of the first error. */
+  message?: string;
+  lastPlanId?: string;
+  lastSyncAt?: string;
+  /** Changes in the last drift check's plan. */
+  driftChanges: number;
+  policy: ClusterPolicy;
+  hosts: string[];
+}
+
+export type SyncResult = 'Succeeded' | 'Failed' | 'NotConverged' | 'Error';
+export type Trigger = 'poll' | 'webhook' | 'api' | 'drift' | 'startup' | 'watch';
+
+export interface HistoryEntry {
+  id: string;
+  cluster: string;
+  revision: string;
+  author: string;
+  /** First line of the commit message. */
+  subject: string;
+  startedAt: string;
+  finishedAt: string;
+  result: SyncResult;
+  trigger: Trigger;
+  changes: { planned: number; applied: number; failed: number; skipped: number };
+  message?: string;
+}
+
+export interface PlanRecord {
+  id: string;
+  cluster: string;
+  revision: string;
+  createdAt: string;
+  /** Secrets already redacted (renderJson's shape). */
+  plan: Plan;
+  markdown: string;
+  text: string;
+}
+
+export interface GitState {
+  /** The revision last fetched, and the last one that validated (the one in force). */
+  fetchedRevision?: string;
+  lastGoodRevision?: string;
+  lastFetchAt?: string;
+  lastFetchOk: boolean;
+  lastError?: string;
+  /** Where the first validation error of the fetched revision is, when it is invalid. */
+  invalidAt?: string;
+}
+
+export interface DaemonStatus {
+  ready: boolean;
+  version: string;
+  source: string;
+  git: GitState;
+  clusters: ClusterStatus[];
+}
+
+export interface DaemonApi {
+  status(): DaemonStatus;
+  cluster(name: string): { status: ClusterStatus; lastPlan?: PlanRecord; history: HistoryEntry[] } | undefined;
+  plan(id: string): PlanRecord | undefined;
+  /** Ask for a sync now (manual sync, or a nudge); coalesced with one already running. */
+  sync(name: string, trigger: Trigger): { accepted: boolean; message: string };
+  suspend(name: string): boolean;
+  resume(name: string): boolean;
+  /** A webhook or the API says the source changed: fetch now instead of at the next poll. */
+  nudge(trigger: Trigger): void;
+}
