@@ -76,6 +76,9 @@ export interface Transport {
    * Run a bash script on the target: the script goes to `bash -s` on stdin (as `sudo -n bash -s` for
    * non-root users), so nothing is quoted on a command line. A non-zero exit is a result, not an
    * error; errors are TransportError.
+   * The command line is `[sudo -n] timeout -k 2s <timeout>s bash -s`: the host itself kills the
+   * script's process group at the deadline. The script is parsed whole before it runs (a syntax
+   * error or a cut-off script runs nothing); `opts.stdin` follows it on the same stream.
    */
   exec(target: Target, script: string, opts?: ExecOptions): Promise<ExecResult>;
   /** Connections made so far, and execs run, per host (tests and benchmarks count round trips with this). */
@@ -92,7 +95,11 @@ export interface TransportOptions {
   commandTimeoutMs?: number;
   /** Default 15 s; the connection is dropped after 3 unanswered keepalives. */
   keepaliveIntervalMs?: number;
-  /** Open connections to targets, all hosts together (bastions not counted). Default 32. */
+  /**
+   * Open connections to targets, all hosts together (bastions not counted). Default 32. At the cap,
+   * the least recently used idle connection is closed; an exec waits when none is idle. One
+   * connection per (user, address, port, bastion): targets that differ only in credentials share it.
+   */
   maxConnections?: number;
   /** Concurrent execs per host (address and port). Default 4. */
   maxPerHost?: number;

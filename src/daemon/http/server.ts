@@ -1,0 +1,90 @@
+/**
+ * The daemon's HTTP face: one fastify instance with an encapsulated plugin per area (probes, api,
+ * metrics, page), request ids, redacted logs and one error handler.
+ *
+ *   GET  /healthz  /readyz  /metrics  /
+ *   GET  /api/status  /api/clusters  /api/clusters/:name  /api/plans/:id[?format=json|markdown|text]
+ *   POST /api/clusters/:name/{sync,suspend,resume}   (Authorization: Bearer <token>)
+ *
+ * More areas (webhooks) register on the returned instance before listen(), in their own scope.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { REDACTED } from '../../config/secrets.js';
+import type { CorralMetrics } from '../metrics.js';
+import type { DaemonApi } from '../types.js';
+import { apiRoutes } from './api.js';
+import { toResponse } from './errors.js';
+import { metricsRoutes } from './metrics.js';
+import { pageRoutes } from './page.js';
+import { probeRoutes } from './probes.js';
+
+export interface ServerOptions {
+  api: DaemonApi;
+  metrics: CorralMetrics;
+  logger: Logger;
+  /** Bearer token for the changing endpoints (CORRAL_API_TOKEN); without one they answer 403. */
+  token?: string;
+}
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+/** An incoming id is reused only when it is short and plain, so it is safe in a header and a log line. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Whatever a log line holds, these never reach the log (they show as `(redacted)`). pino's redaction
+ * is set on the http child logger, so it replaces, for the HTTP lines, any redaction the given
+ * logger has: keep this list a superset of the daemon's.
+ */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["proxy-authorization"]',
+  'req.headers["x-gitlab-token"]',
+  'headers.authorization',
+  'headers.cookie',
+  'headers["x-gitlab-token"]',
+  ...['password', 'token', 'secret'].flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
+];
+
+const MIN_TOKEN_LENGTH = 16;
+
+export function buildServer(opts: ServerOptions): FastifyInstance {
+  // Typed as fastify's logger, so the instance's type stays the plain FastifyInstance.
+  const log: FastifyBaseLogger = opts.logger.child({ component: 'http' }, { redact: { paths: REDACT_PATHS, censor: REDACTED } });
+  const token = opts.token || undefined;
+  if (token && token.length < MIN_TOKEN_LENGTH) log.warn(`the API token is shorter than ${MIN_TOKEN_LENGTH} characters: use a long random one (openssl rand -hex 32)`);
+  if (!token) log.info('no API token: sync, suspend and resume over HTTP are off (set CORRAL_API_TOKEN)');
+
+  const app = Fastify({
+    loggerInstance: log,
+    genReqId: (req) => {
+      const given = req.headers[REQUEST_ID_HEADER];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.header(REQUEST_ID_HEADER, req.id);
+    done();
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body, headers } = toResponse(err, req.id);
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    else req.log.info({ status, error: body.error }, body.message);
+    return reply.code(status).headers(headers).type('application/json; charset=utf-8').send(body);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '';
+    return reply.code(404).send({ error: 'not-found', message: `no route for ${req.method} ${path.slice(0, 200)}` });
+  });
+
+  app.register(probeRoutes, { api: opts.api });
+  app.register(metricsRoutes, { api: opts.api, metrics: opts.metrics });
+  app.register(apiRoutes, { api: opts.api, token });
+  app.register(pageRoutes, { api: opts.api });
+  return app;
+}
