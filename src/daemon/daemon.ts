@@ -210,7 +210,6 @@ export class Daemon implements DaemonApi {
     if (!validated.valid) {
       const first = validated.problems.find((p) => p.severity === 'error')!;
       this.git.invalidAt = `${first.file}:${first.line}:${first.col} ${first.message}`;
-      this.opts.metrics.gitFetch('invalid', 0);
       log.error({ revision: short(latest.revision), at: this.git.invalidAt, errors: validated.problems.filter((p) => p.severity === 'error').length }, 'revision is invalid; nothing applied');
       // After a restart the last good revision is loaded again, so the fleet stays managed by it.
       if (!this.current && this.git.lastGoodRevision && this.opts.source.at) {
