@@ -2,10 +2,11 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
-import { SUDO_USER } from '../helpers/sshd.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { ensureTestUsers, startSshd, SUDO_USER } from '../helpers/sshd.js';
 import type { Sshd } from '../helpers/sshd.js';
-import type { Target } from '../../src/transport/index.js';
+import { createTransport, TransportError } from '../../src/transport/index.js';
+import type { Target, Transport, TransportOptions } from '../../src/transport/index.js';
 
 /** Setup may apt-get install openssh-server and sudo on a fresh machine, blocking for a while. */
 export const SETUP_TIMEOUT_MS = 300_000;
@@ -88,4 +89,41 @@ export async function longScriptGone(dir: string, timeoutMs = 20_000): Promise<b
   if (!(await waitFor(() => files.every((f) => existsSync(f)), timeoutMs))) return false;
   const pids = files.map((f) => Number(readFileSync(f, 'utf8')));
   return waitFor(() => alive(pids).length === 0, timeoutMs);
+}
+
+/**
+ * One test sshd (with the test users) for a test file, and transports to it that close when the
+ * file is done. `env.sshd` and `env.knownHosts` are set once beforeAll has run.
+ */
+export function useSshd(): { sshd: Sshd; knownHosts: string; transport(opts?: Partial<TransportOptions>): Transport } {
+  const transports: Transport[] = [];
+  const env = {
+    sshd: undefined as unknown as Sshd,
+    knownHosts: '',
+    transport(opts: Partial<TransportOptions> = {}): Transport {
+      const t = createTransport({ hostKeys: { knownHostsFile: env.knownHosts, mode: 'strict' }, ...opts });
+      transports.push(t);
+      return t;
+    },
+  };
+  beforeAll(async () => {
+    ensureTestUsers();
+    env.sshd = await startSshd();
+    env.knownHosts = knownHostsFile(env.sshd.hostKeyLines);
+  }, SETUP_TIMEOUT_MS);
+  afterAll(async () => {
+    await Promise.all(transports.map((t) => t.close()));
+    await env.sshd?.dispose();
+  });
+  return env;
+}
+
+/** The TransportError a promise rejects with (the test fails if it resolves or throws something else). */
+export async function rejection(p: Promise<unknown>): Promise<TransportError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TransportError);
+  return err as TransportError;
 }

@@ -1,74 +1,43 @@
 // Non-root users: sudo to root (or not), sudo refusals, timeouts under sudo; and the global connection cap.
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTestUsers, PLAIN_USER, startSshd, SUDO_USER } from '../helpers/sshd.js';
-import type { Sshd } from '../helpers/sshd.js';
-import { createTransport, TransportError } from '../../src/transport/index.js';
-import type { Transport, TransportOptions } from '../../src/transport/index.js';
-import { knownHostsFile, longScript, longScriptGone, scratchDir, SETUP_TIMEOUT_MS, sshTarget } from './setup.js';
+import { describe, expect, it } from 'vitest';
+import { PLAIN_USER, SUDO_USER } from '../helpers/sshd.js';
+import { longScript, longScriptGone, scratchDir, sshTarget, rejection, useSshd } from './setup.js';
 
-let sshd: Sshd;
-let knownHosts: string;
-const transports: Transport[] = [];
-
-function transport(opts: Partial<TransportOptions> = {}): Transport {
-  const t = createTransport({ hostKeys: { knownHostsFile: knownHosts, mode: 'strict' }, ...opts });
-  transports.push(t);
-  return t;
-}
-
-async function rejection(p: Promise<unknown>): Promise<TransportError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TransportError);
-  return err as TransportError;
-}
-
-beforeAll(async () => {
-  ensureTestUsers();
-  sshd = await startSshd();
-  knownHosts = knownHostsFile(sshd.hostKeyLines);
-}, SETUP_TIMEOUT_MS);
-
-afterAll(async () => {
-  await Promise.all(transports.map((t) => t.close()));
-  await sshd?.dispose();
-});
+const env = useSshd();
 
 describe('non-root users', () => {
   it('runs the script as root through sudo -n for a user with NOPASSWD sudo, stdout and stderr apart', async () => {
-    const r = await transport().exec(sshTarget(sshd, { user: SUDO_USER }), 'id -u; echo "$SUDO_USER"; echo err >&2');
+    const r = await env.transport().exec(sshTarget(env.sshd, { user: SUDO_USER }), 'id -u; echo "$SUDO_USER"; echo err >&2');
     expect(r).toMatchObject({ stdout: `0\n${SUDO_USER}\n`, stderr: 'err\n', code: 0 });
   });
 
   it('runs as the user itself with sudo: false', async () => {
-    const r = await transport().exec(sshTarget(sshd, { user: SUDO_USER }), 'id -un', { sudo: false });
+    const r = await env.transport().exec(sshTarget(env.sshd, { user: SUDO_USER }), 'id -un', { sudo: false });
     expect(r.stdout).toBe(`${SUDO_USER}\n`);
   });
 
   it("throws 'sudo' for a user without sudo rights, and runs nothing", async () => {
-    const t = transport();
-    const err = await rejection(t.exec(sshTarget(sshd, { user: PLAIN_USER }), 'echo ran'));
+    const t = env.transport();
+    const err = await rejection(t.exec(sshTarget(env.sshd, { user: PLAIN_USER }), 'echo ran'));
     expect(err.kind).toBe('sudo');
     expect(err.mayHaveRun).toBe(false);
     expect(err.transient).toBe(false);
     expect(err.message).toContain('NOPASSWD');
     expect(err.message).toContain('a password is required');
     // The same user without sudo is fine.
-    expect((await t.exec(sshTarget(sshd, { user: PLAIN_USER }), 'id -un', { sudo: false })).stdout).toBe(`${PLAIN_USER}\n`);
+    expect((await t.exec(sshTarget(env.sshd, { user: PLAIN_USER }), 'id -un', { sudo: false })).stdout).toBe(`${PLAIN_USER}\n`);
   });
 
   it('does not mistake a script that prints sudo-like words for a refusal', async () => {
-    const r = await transport().exec(sshTarget(sshd), "echo 'sudo: a password is required' >&2; exit 1");
+    const r = await env.transport().exec(sshTarget(env.sshd), "echo 'sudo: a password is required' >&2; exit 1");
     expect(r.code).toBe(1);
   });
 
   it("kills a timed-out script and its children under sudo (root-owned), throwing 'timeout'", async () => {
     const dir = scratchDir('sudo-timeout');
-    const err = await rejection(transport().exec(sshTarget(sshd), longScript(dir), { timeoutMs: 800 }));
+    const err = await rejection(env.transport().exec(sshTarget(env.sshd), longScript(dir), { timeoutMs: 800 }));
     expect(err.kind).toBe('timeout');
     expect(await longScriptGone(dir)).toBe(true);
   }, 60_000);
@@ -76,9 +45,9 @@ describe('non-root users', () => {
 
 describe('global connection cap', () => {
   it('closes the least recently used idle connection to open another', async () => {
-    const t = transport({ maxConnections: 1 });
-    const a = sshTarget(sshd, { name: 'a', user: SUDO_USER });
-    const b = sshTarget(sshd, { name: 'b', user: PLAIN_USER });
+    const t = env.transport({ maxConnections: 1 });
+    const a = sshTarget(env.sshd, { name: 'a', user: SUDO_USER });
+    const b = sshTarget(env.sshd, { name: 'b', user: PLAIN_USER });
     await t.exec(a, 'true');
     await t.exec(b, 'true', { sudo: false });
     await t.exec(a, 'true');
@@ -86,9 +55,9 @@ describe('global connection cap', () => {
   });
 
   it('makes an exec wait while every connection is busy, then runs it', async () => {
-    const t = transport({ maxConnections: 1 });
-    const a = sshTarget(sshd, { name: 'a', user: SUDO_USER });
-    const b = sshTarget(sshd, { name: 'b', user: PLAIN_USER });
+    const t = env.transport({ maxConnections: 1 });
+    const a = sshTarget(env.sshd, { name: 'a', user: SUDO_USER });
+    const b = sshTarget(env.sshd, { name: 'b', user: PLAIN_USER });
     const dir = scratchDir('cap');
     writeFileSync(join(dir, 'log'), '');
     chmodSync(join(dir, 'log'), 0o666); // b writes as the plain user

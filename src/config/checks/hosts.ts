@@ -107,10 +107,12 @@ export const hostAddresses: Check = (ctx) => {
     if (!isIPv4(h.name)) {
       out.push(problem('host/bad-address', h.def.at, `host "${h.name}" is not named by its IPv4 address${needsIp ? '; its modules need one' : ''}`, { severity: needsIp ? 'error' : 'warning' }));
     }
-    const other = owner.get(h.address);
+    // Two hosts behind one address on different SSH ports (NAT, a bastion) are two machines.
+    const reach = `${h.address}:${h.int('ansible_port') ?? 22}`;
+    const other = owner.get(reach);
     const at = h.has('ansible_host') ? h.origin('ansible_host') : h.def.at;
     if (other) out.push(problem('host/duplicate-ip', at, `${h.name} and ${other.name} are both reached at ${h.address}`, { related: other.def.at }));
-    else owner.set(h.address, h);
+    else owner.set(reach, h);
   }
   return out;
 };

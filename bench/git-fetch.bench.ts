@@ -1,11 +1,12 @@
-// Timings on a 10,000-commit repository over real smart HTTP: printed, not asserted (they depend
-// on the machine), except that each step gives the right answer.
+// bench/git-fetch: the git source on a 10,000-commit repository over real smart HTTP, beside the git
+// CLI doing the same fetches from the same server in the same run (the baseline). Printed, not
+// asserted, except that each step gives the right answer. Run: npm run bench:daemon
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createGitSource } from '../../src/git/source.js';
-import { startGitServer, type GitServer } from '../helpers/git-server.js';
+import { createGitSource } from '../src/git/source.js';
+import { runGit, startGitServer, type GitServer } from '../test/helpers/git-server.js';
 
 const COMMITS = 10_000;
 const FILES = 200;
@@ -52,6 +53,17 @@ it(`clones a ${COMMITS}-commit repository, then fetches incrementally`, { timeou
 
   const restarted = createGitSource({ url: repo.url, branch: 'main', stateDir });
   await timed(rows, 'first fetch after a restart (clone kept)', () => restarted.fetch());
+
+  // Baseline: the git CLI, same server, same repository.
+  const cli = mkdtempSync(join(tmpdir(), 'corral-git-cli-'));
+  await timed(rows, 'baseline: git clone --bare (CLI)', () => runGit(cli, ['clone', '--bare', '--quiet', repo.url, 'c.git']));
+  await repo.commit({ 'clusters/pg-c8.yml': 'pg-c8: { changed: true }\n' }, 'one more for the CLI');
+  await repo.push();
+  await timed(rows, 'baseline: git fetch of 1 new commit (CLI)', () => runGit(join(cli, 'c.git'), ['fetch', '--quiet', 'origin', 'main']));
+  await timed(rows, 'corral: incremental fetch of the same commit', () => src.fetch());
+  await timed(rows, 'baseline: git fetch with nothing new (CLI)', () => runGit(join(cli, 'c.git'), ['fetch', '--quiet', 'origin', 'main']));
+  await timed(rows, 'corral: fetch with nothing new', () => src.fetch());
+  rmSync(cli, { recursive: true, force: true });
 
   console.log(`\ngit source on ${COMMITS} commits x ${FILES} files:\n${rows.map(([l, ms]) => `  ${l.padEnd(58)} ${ms.toFixed(0).padStart(7)} ms`).join('\n')}\n`);
 });
