@@ -70,10 +70,12 @@ it('a no-op sync of 100 hosts', async () => {
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client.pub')));
   mkdirSync('/run/sshd', { recursive: true });
   const ips = Array.from({ length: 100 }, (_, i) => `127.0.2.${i + 1}`);
-  const conf = join(dir, 'sshd_config');
-  writeFileSync(conf, [...ips.map((ip) => `ListenAddress ${ip}:2222`), `HostKey ${join(dir, 'host')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'PermitRootLogin prohibit-password', 'MaxStartups 200', 'MaxSessions 20', `PidFile ${join(dir, 'sshd.pid')}`, ''].join('\n'));
-  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', conf], { stdio: 'ignore' });
-  children.push(sshd);
+  // OpenSSH listens on at most 16 addresses per process: one sshd per 16 hosts.
+  for (let g = 0; g < ips.length; g += 16) {
+    const conf = join(dir, `sshd_config_${g}`);
+    writeFileSync(conf, [...ips.slice(g, g + 16).map((ip) => `ListenAddress ${ip}:2222`), `HostKey ${join(dir, 'host')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'PermitRootLogin prohibit-password', 'MaxStartups 200', 'MaxSessions 20', `PidFile ${join(dir, `sshd-${g}.pid`)}`, ''].join('\n'));
+    children.push(spawn('/usr/sbin/sshd', ['-D', '-e', '-f', conf], { stdio: 'ignore' }));
+  }
   const hostKey = readFileSync(join(dir, 'host.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
   writeFileSync(join(dir, 'known_hosts'), ips.map((ip) => `[${ip}]:2222 ${hostKey}`).join('\n') + '\n');
   await sleep(1000);
