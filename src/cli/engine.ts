@@ -1,5 +1,5 @@
 /** `corral plan` and `corral apply`: the engine on an inventory folder, from the command line. */
-import { createHash } from 'node:crypto';
+import { contentRevision } from '../util/content-revision.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { validateInventory, type Validated } from '../config/validate.js';
@@ -29,11 +29,7 @@ interface SavedPlan {
 }
 
 /** Without git, the revision is the content of the inventory files, so any edit changes it. */
-function worktreeRevision(v: Validated): string {
-  const h = createHash('sha256');
-  for (const [file, text] of [...v.texts].sort(([a], [b]) => a.localeCompare(b))) h.update(file).update('\0').update(text).update('\0');
-  return 'worktree-' + h.digest('hex').slice(0, 12);
-}
+const worktreeRevision = (v: Validated): string => contentRevision('worktree', v.texts);
 
 /** user@host:port, as ssh -J writes it. */
 function parseJump(spec: string): SshDefaults['jump'] {

@@ -1,5 +1,5 @@
 /** Where the daemon's revisions come from: a git branch (remote or local), or a folder on disk. */
-import { createHash } from 'node:crypto';
+import { contentRevision } from '../util/content-revision.js';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { GitSource } from '../git/source.js';
@@ -22,17 +22,17 @@ export function folderRevisions(dir: string): RevisionSource {
   return {
     describe: `folder ${dir}`,
     latest: () => {
-      const h = createHash('sha256');
+      const files: [string, Uint8Array][] = [];
       const walk = (d: string): void => {
-        for (const name of readdirSync(d).sort()) {
+        for (const name of readdirSync(d)) {
           if (name.startsWith('.') || name === 'node_modules') continue;
           const p = join(d, name);
           if (statSync(p).isDirectory()) walk(p);
-          else if (/\.ya?ml$/.test(name)) h.update(relative(dir, p)).update('\0').update(readFileSync(p)).update('\0');
+          else if (/\.ya?ml$/.test(name)) files.push([relative(dir, p), readFileSync(p)]);
         }
       };
       walk(dir);
-      return Promise.resolve({ revision: 'folder-' + h.digest('hex').slice(0, 12), author: 'local', subject: 'working folder', dir });
+      return Promise.resolve({ revision: contentRevision('folder', files), author: 'local', subject: 'working folder', dir });
     },
   };
 }

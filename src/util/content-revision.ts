@@ -1,0 +1,8 @@
+import { createHash } from 'node:crypto';
+
+/** A revision for files outside git: a hash of their paths and contents, so any edit gives a new one. */
+export function contentRevision(prefix: string, files: Iterable<readonly [string, string | Uint8Array]>): string {
+  const h = createHash('sha256');
+  for (const [path, content] of [...files].sort(([a], [b]) => a.localeCompare(b))) h.update(path).update('\0').update(content).update('\0');
+  return `${prefix}-${h.digest('hex').slice(0, 12)}`;
+}
