@@ -1,6 +1,7 @@
 // bench/observe: observe and plan the NODE module on the lab nodes, beside `ansible-playbook --check`
 // of an equivalent playbook (bench/observe/playbook.yml) on the same nodes, in the same run; then
-// on many sshd instances on loopback for a larger N. Prints times, ratios and SSH round trips per host.
+// Corral alone on many sshd instances on loopback for a larger N. Prints times, ratios and SSH
+// round trips per host.
 // Needs: root, the lab (test/lab/lab.sh), Debian's ansible and openssh-server, `npm run build`.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
