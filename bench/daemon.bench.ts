@@ -4,7 +4,7 @@
 //  - commit to sync start, through the poll (at 1 s) and through the API, beside a `git fetch`.
 // Printed, not asserted, except that the work was right. Run: npm run bench:daemon
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +16,7 @@ import { gitRevisions, folderRevisions } from '../src/daemon/sources.js';
 import { createGitSource } from '../src/git/source.js';
 import { createTransport } from '../src/transport/index.js';
 import { runGit, startGitServer } from '../test/helpers/git-server.js';
+import { ensureTestUsers, SUDO_USER } from '../test/helpers/sshd.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const run = promisify(execFile);
@@ -64,16 +65,20 @@ it('memory: idle, and with 1,000 hosts loaded', async () => {
 });
 
 it('a no-op sync of 100 hosts', async () => {
+  // A plain sudo user, as on Pigsty nodes: root's shell start-up on this machine (pyenv) would be measured instead.
+  ensureTestUsers();
   const dir = mkdtempSync(join(tmpdir(), 'corral-100-'));
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host')]);
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'client')]);
-  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client.pub')));
+  // sshd reads authorized_keys as the user logging in.
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client.pub')), { mode: 0o644 });
+  chmodSync(dir, 0o755);
   mkdirSync('/run/sshd', { recursive: true });
   const ips = Array.from({ length: 100 }, (_, i) => `127.0.2.${i + 1}`);
   // OpenSSH listens on at most 16 addresses per process: one sshd per 16 hosts.
   for (let g = 0; g < ips.length; g += 16) {
     const conf = join(dir, `sshd_config_${g}`);
-    writeFileSync(conf, [...ips.slice(g, g + 16).map((ip) => `ListenAddress ${ip}:2222`), `HostKey ${join(dir, 'host')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'PermitRootLogin prohibit-password', 'MaxStartups 200', 'MaxSessions 20', `PidFile ${join(dir, `sshd-${g}.pid`)}`, ''].join('\n'));
+    writeFileSync(conf, [...ips.slice(g, g + 16).map((ip) => `ListenAddress ${ip}:2222`), `HostKey ${join(dir, 'host')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'MaxStartups 200', 'MaxSessions 20', `PidFile ${join(dir, `sshd-${g}.pid`)}`, ''].join('\n'));
     children.push(spawn('/usr/sbin/sshd', ['-D', '-e', '-f', conf], { stdio: 'ignore' }));
   }
   const hostKey = readFileSync(join(dir, 'host.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
@@ -81,12 +86,12 @@ it('a no-op sync of 100 hosts', async () => {
   await sleep(1000);
 
   const t0 = performance.now();
-  await Promise.all(ips.map((ip) => run('ssh', ['-p', '2222', '-i', join(dir, 'client'), '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `root@${ip}`, 'true'])));
+  await Promise.all(ips.map((ip) => run('ssh', ['-p', '2222', '-i', join(dir, 'client'), '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `${SUDO_USER}@${ip}`, 'sudo -n true'])));
   const floor = performance.now() - t0;
 
   const repo = join(dir, 'repo');
   mkdirSync(repo);
-  writeFileSync(join(repo, 'pigsty.yml'), quietInventory(ips.map((ip) => `${ip}: { ansible_port: 2222 }`)));
+  writeFileSync(join(repo, 'pigsty.yml'), quietInventory(ips.map((ip) => `${ip}: { ansible_port: 2222, ansible_user: ${SUDO_USER} }`)));
   writeFileSync(join(repo, 'corral.yml'), 'sync:\n  defaults: { sync: auto, driftInterval: 1h }\n');
   const metrics = new CorralMetrics();
   const transport = createTransport({ hostKeys: { knownHostsFile: join(dir, 'known_hosts'), mode: 'strict' }, maxConnections: 128 });
