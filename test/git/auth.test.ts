@@ -1,45 +1,24 @@
 // Credentials against a real git server that demands basic auth; secrets never reach a message.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { failure, useGitServer } from './setup.js';
 import { redactUrl, sanitize } from '../../src/git/errors.js';
-import { createGitSource, FetchError, type Credentials } from '../../src/git/source.js';
-import { startGitServer, type GitServer, type TestRepo } from '../helpers/git-server.js';
+import { createGitSource, type Credentials } from '../../src/git/source.js';
+import { type TestRepo } from '../helpers/git-server.js';
 
 const PASSWORD = 's3cret-Pa55word-xyz';
 const TOKEN = 'ghp_FAKEtoken0123456789abcdefABCDEF';
 
-let server: GitServer;
 let repo: TestRepo;
-const stateDirs: string[] = [];
+const env = useGitServer({ prefix: 'corral-git-auth', auth: { username: 'deploy', password: PASSWORD } });
+const stateDir = (): string => env.tmp();
 
 beforeAll(async () => {
-  server = await startGitServer({ auth: { username: 'deploy', password: PASSWORD } });
-  repo = await server.createRepo('private');
+  repo = await env.server.createRepo('private');
   await repo.commit({ 'pigsty.yml': 'all: {}\n' }, 'initial');
   await repo.push();
 });
-afterAll(async () => {
-  await server.close();
-  for (const dir of stateDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function stateDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'corral-git-auth-'));
-  stateDirs.push(dir);
-  return dir;
-}
-
-async function failure(p: Promise<unknown>): Promise<FetchError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof FetchError) return err;
-    throw err;
-  }
-  throw new Error('expected a FetchError');
-}
 
 /** Every file under `dir`, read whole, joined. */
 function everything(dir: string): string {
@@ -58,11 +37,11 @@ function withCreds(creds: Credentials | undefined, url = repo.url, dir = stateDi
 describe('basic auth', () => {
   it('fetches with the right username and password, and keeps them out of the state folder', async () => {
     const dir = stateDir();
-    const before = server.requests.length;
+    const before = env.server.requests.length;
     const head = await withCreds({ username: 'deploy', password: PASSWORD }, repo.url, dir).fetch();
     expect(head.sha).toBe(await repo.head());
     // Asked once; after that the credentials go with every request of this fetch.
-    expect(server.requests.slice(before).map((r) => [r.method, r.status, r.authorized])).toEqual([
+    expect(env.server.requests.slice(before).map((r) => [r.method, r.status, r.authorized])).toEqual([
       ['GET', 401, false],
       ['GET', 200, true],
       ['GET', 200, true],
@@ -72,7 +51,7 @@ describe('basic auth', () => {
   });
 
   it('fails fast with auth on a wrong password, without the password in the message', async () => {
-    const before = server.requests.length;
+    const before = env.server.requests.length;
     const started = Date.now();
     const err = await failure(withCreds({ username: 'deploy', password: `${PASSWORD}-wrong` }).fetch());
     expect(err.kind).toBe('auth');
@@ -80,7 +59,7 @@ describe('basic auth', () => {
     expect(err.message).not.toContain(PASSWORD);
     expect(Date.now() - started).toBeLessThan(5000);
     // Asked, answered, refused: no retry loop.
-    expect(server.requests.slice(before).map((r) => r.status)).toEqual([401, 401]);
+    expect(env.server.requests.slice(before).map((r) => r.status)).toEqual([401, 401]);
   });
 
   it('fails with auth when no credentials are given', async () => {
@@ -98,18 +77,18 @@ describe('basic auth', () => {
   });
 
   it('answers auth on 403', async () => {
-    server.failWith(403);
+    env.server.failWith(403);
     try {
       expect((await failure(withCreds({ username: 'deploy', password: PASSWORD }).fetch())).kind).toBe('auth');
     } finally {
-      server.failWith(undefined);
+      env.server.failWith(undefined);
     }
   });
 });
 
 describe('tokens', () => {
   it('sends a token as the password, and a wrong token never shows in a message', async () => {
-    server.setAuth({ username: 'x-access-token', password: TOKEN });
+    env.server.setAuth({ username: 'x-access-token', password: TOKEN });
     try {
       expect((await withCreds({ token: TOKEN }).fetch()).sha).toBe(await repo.head());
       const err = await failure(withCreds({ token: `${TOKEN}X` }).fetch());
@@ -118,22 +97,22 @@ describe('tokens', () => {
       expect(JSON.stringify(err)).not.toContain(TOKEN);
       expect(String(err.stack)).not.toContain(TOKEN);
     } finally {
-      server.setAuth({ username: 'deploy', password: PASSWORD });
+      env.server.setAuth({ username: 'deploy', password: PASSWORD });
     }
   });
 
   it('strips credentials and query strings from the URL in every message', async () => {
     const url = repo.url.replace('http://', `http://deploy:${TOKEN}@`) + `?access_token=${TOKEN}`;
     const dir = stateDir();
-    await server.stop();
+    await env.server.stop();
     try {
       const err = await failure(withCreds(undefined, url, dir).fetch());
       expect(err.kind).toBe('unreachable');
       expect(err.message).not.toContain(TOKEN);
       expect(err.message).not.toContain('deploy:');
-      expect(err.message).toContain(server.baseUrl);
+      expect(err.message).toContain(env.server.baseUrl);
     } finally {
-      await server.start();
+      await env.server.start();
     }
     // With the right password in the URL it works, and the token is not written to disk.
     const good = repo.url.replace('http://', `http://deploy:${PASSWORD}@`);

@@ -1,42 +1,19 @@
-// A GitSource on a local repository (work tree or bare), read in place with no server.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// A GitSource on a local repository (work tree or bare), read in place with no env.server.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGitSource, FetchError } from '../../src/git/source.js';
-import { runGit, startGitServer, type GitServer, type TestRepo } from '../helpers/git-server.js';
+import { describe, expect, it } from 'vitest';
+import { failure, useGitServer } from './setup.js';
+import { createGitSource } from '../../src/git/source.js';
+import { runGit, type TestRepo } from '../helpers/git-server.js';
 
-let server: GitServer; // used only for its repository helpers
-const dirs: string[] = [];
-
-beforeAll(async () => {
-  server = await startGitServer();
-});
-afterAll(async () => {
-  await server.close();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function tmp(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'corral-git-local-'));
-  dirs.push(dir);
-  return dir;
-}
-
-async function failure(p: Promise<unknown>): Promise<FetchError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof FetchError) return err;
-    throw err;
-  }
-  throw new Error('expected a FetchError');
-}
+// The server is used only for its repository helpers.
+const env = useGitServer({ prefix: 'corral-git-local' });
+const tmp = (): string => env.tmp();
 
 let n = 0;
 async function workTree(): Promise<TestRepo> {
-  const repo = await server.createRepo(`local-${++n}`);
+  const repo = await env.server.createRepo(`local-${++n}`);
   await repo.commit({ 'pigsty.yml': 'all: {}\n', 'clusters/pg-a.yml': 'pg-a: {}\n' }, 'initial');
   return repo;
 }

@@ -1,27 +1,13 @@
 // GitSource against a real git smart-HTTP server (git http-backend), with commits made by the real git CLI.
-import { chmodSync, existsSync, symlinkSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, lstatSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, symlinkSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGitSource, FetchError, type GitSource, type SourceOptions } from '../../src/git/source.js';
-import { startGitServer, type GitServer, type TestRepo } from '../helpers/git-server.js';
+import { describe, expect, it } from 'vitest';
+import { failure, useGitServer } from './setup.js';
+import { createGitSource, type GitSource, type SourceOptions } from '../../src/git/source.js';
+import { type TestRepo } from '../helpers/git-server.js';
 
-let server: GitServer;
-const stateDirs: string[] = [];
-
-beforeAll(async () => {
-  server = await startGitServer();
-});
-afterAll(async () => {
-  await server.close();
-  for (const dir of stateDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function stateDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'corral-git-state-'));
-  stateDirs.push(dir);
-  return dir;
-}
+const env = useGitServer({ prefix: 'corral-git-state' });
+const stateDir = (): string => env.tmp();
 
 function source(repo: TestRepo, opts: Partial<SourceOptions> = {}): GitSource {
   return createGitSource({ url: repo.url, branch: 'main', stateDir: opts.stateDir ?? stateDir(), ...opts });
@@ -38,19 +24,10 @@ function listFiles(dir: string, prefix = ''): string[] {
   return out.sort();
 }
 
-async function failure(p: Promise<unknown>): Promise<FetchError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof FetchError) return err;
-    throw err;
-  }
-  throw new Error('expected a FetchError');
-}
 
 let repoCount = 0;
 async function newRepo(): Promise<TestRepo> {
-  const repo = await server.createRepo(`fleet-${++repoCount}`);
+  const repo = await env.server.createRepo(`fleet-${++repoCount}`);
   await repo.commit({ 'pigsty.yml': 'all:\n  vars: { admin_ip: 10.10.10.10 }\n', 'clusters/pg-test.yml': 'pg-test: {}\n' }, 'initial fleet');
   await repo.push();
   return repo;
@@ -71,11 +48,11 @@ describe('fetch', () => {
     expect(second.sha).toBe(sha);
     expect(second.subject).toBe('add pg-meta');
 
-    const before = server.requests.length;
+    const before = env.server.requests.length;
     const again = await src.fetch();
     expect(again).toEqual(second);
     // Only the ref advertisement: the head is a commit we have.
-    expect(server.requests.length - before).toBe(1);
+    expect(env.server.requests.length - before).toBe(1);
     expect(await src.log(first.sha, second.sha)).toEqual([second]);
   });
 
@@ -120,9 +97,9 @@ describe('fetch', () => {
   it('answers not-found for a missing branch, a missing repository and an empty one', async () => {
     const repo = await newRepo();
     expect((await failure(source(repo, { branch: 'nope' }).fetch())).kind).toBe('not-found');
-    const missing = createGitSource({ url: server.repoUrl('no-such-repo'), branch: 'main', stateDir: stateDir() });
+    const missing = createGitSource({ url: env.server.repoUrl('no-such-repo'), branch: 'main', stateDir: stateDir() });
     expect((await failure(missing.fetch())).kind).toBe('not-found');
-    const empty = await server.createRepo('empty');
+    const empty = await env.server.createRepo('empty');
     expect((await failure(source(empty).fetch())).kind).toBe('not-found');
   });
 
@@ -154,21 +131,21 @@ describe('fetch', () => {
     const repo = await newRepo();
     const src = source(repo);
     await src.fetch();
-    await server.stop();
+    await env.server.stop();
     try {
       const err = await failure(src.fetch());
       expect(err.kind).toBe('unreachable');
       expect(err.message).toContain('ECONNREFUSED');
     } finally {
-      await server.start();
+      await env.server.start();
     }
-    server.failWith(503);
+    env.server.failWith(503);
     try {
       const err = await failure(src.fetch());
       expect(err.kind).toBe('unreachable');
       expect(err.message).toContain('503');
     } finally {
-      server.failWith(undefined);
+      env.server.failWith(undefined);
     }
     expect((await src.fetch()).sha).toBe(await repo.head());
   });
@@ -178,12 +155,12 @@ describe('fetch', () => {
     // Generous: the follow-up fetch on a loaded CI machine must fit in it too.
     const src = source(repo, { timeoutMs: 2500 });
     await src.fetch();
-    server.hang(true);
+    env.server.hang(true);
     const started = Date.now();
     try {
       expect((await failure(src.fetch())).kind).toBe('timeout');
     } finally {
-      server.hang(false);
+      env.server.hang(false);
     }
     expect(Date.now() - started).toBeLessThan(6000);
     // The next call is not stuck behind the abandoned one.
