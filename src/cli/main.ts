@@ -72,6 +72,16 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .option('--known-hosts <file>', 'known_hosts file (env CORRAL_KNOWN_HOSTS; default ~/.ssh/known_hosts)')
     .option('--accept-new-host-keys', 'trust a host key on first use and pin it', false)
     .option('--git-token-file <file>', 'file holding the git token')
+    .addOption(new Option('--forge <kind>', 'report to this forge: commit statuses and PR plan comments (token: CORRAL_FORGE_TOKEN or --forge-token-file)').choices(['github', 'gitlab', 'gitea']))
+    .option('--forge-api <url>', 'forge API base URL (default for github: https://api.github.com; gitlab: https://HOST/api/v4; gitea: https://HOST/api/v1)')
+    .option('--forge-repo <owner/name>', 'the repository on the forge (GitLab: the project path or id)')
+    .option('--forge-token-file <file>', 'file holding the forge API token')
+    .option('--forge-login <login>', 'the account Corral posts as (asked from the forge when not given)')
+    .option('--preview-forks', 'also preview pull requests from forks (they make Corral contact the hosts their inventory names)', false)
+    .option('--slack-webhook-file <file>', 'file holding a Slack-compatible incoming webhook URL (or env CORRAL_SLACK_WEBHOOK_URL)')
+    .option('--notify-webhook <url...>', 'generic JSON webhooks for sync events, signed with CORRAL_NOTIFY_SECRET (or --notify-secret-file)')
+    .option('--notify-secret-file <file>', 'file holding the HMAC secret of the generic webhooks')
+    .option('--public-url <url>', 'where people reach this daemon, for links in statuses and comments (env CORRAL_PUBLIC_URL)')
     .option('--log-level <level>', 'pino log level', process.env.CORRAL_LOG_LEVEL ?? 'info')
     .action(async (opts: ServeOptions) => setExit(await serveCommand(opts, out, version)));
 

@@ -11,6 +11,10 @@ import { Daemon } from '../daemon/daemon.js';
 import { folderRevisions, gitRevisions } from '../daemon/sources.js';
 import { expandPath, type SshDefaults } from '../engine/targets.js';
 import type { Output } from './output.js';
+import type { GitSource } from '../git/source.js';
+import { forgeIntegration } from '../../webhooks/index.js';
+import { webhookRoutes } from '../../webhooks/routes.js';
+import { DEFAULT_API, type ForgeKind, type NotifyConfig } from '../../webhooks/notifiers/index.js';
 
 export interface ServeOptions {
   repo?: string;
@@ -23,14 +27,49 @@ export interface ServeOptions {
   knownHosts?: string;
   acceptNewHostKeys?: boolean;
   gitTokenFile?: string;
+  forge?: ForgeKind;
+  forgeApi?: string;
+  forgeRepo?: string;
+  forgeTokenFile?: string;
+  forgeLogin?: string;
+  previewForks: boolean;
+  slackWebhookFile?: string;
+  notifyWebhook?: string[];
+  notifySecretFile?: string;
+  publicUrl?: string;
   logLevel: string;
 }
+
+
+/** Where notifications go, from flags, files and the environment; undefined fields are off. */
+async function notifyConfig(opts: ServeOptions): Promise<NotifyConfig | string> {
+  const env = process.env;
+  const c: NotifyConfig = {};
+  if (opts.forge) {
+    const apiUrl = opts.forgeApi ?? DEFAULT_API[opts.forge];
+    const token = opts.forgeTokenFile ? await fromFile(opts.forgeTokenFile) : env.CORRAL_FORGE_TOKEN;
+    if (!apiUrl) return `--forge ${opts.forge} needs --forge-api (the API base URL of your ${opts.forge})`;
+    if (!opts.forgeRepo) return `--forge ${opts.forge} needs --forge-repo owner/name`;
+    if (!token) return `--forge ${opts.forge} needs a token: CORRAL_FORGE_TOKEN or --forge-token-file`;
+    c.forge = { kind: opts.forge, apiUrl, repository: opts.forgeRepo, token, ...(opts.forgeLogin ? { login: opts.forgeLogin } : {}) };
+  }
+  const slack = opts.slackWebhookFile ? await fromFile(opts.slackWebhookFile) : env.CORRAL_SLACK_WEBHOOK_URL;
+  if (slack) c.slackWebhookUrl = slack;
+  if (opts.notifyWebhook?.length) {
+    const secret = opts.notifySecretFile ? await fromFile(opts.notifySecretFile) : env.CORRAL_NOTIFY_SECRET;
+    if (!secret) return '--notify-webhook needs a signing secret: CORRAL_NOTIFY_SECRET or --notify-secret-file';
+    c.webhooks = opts.notifyWebhook.map((url) => ({ url, secret }));
+  }
+  return c;
+}
+
+const fromFile = async (file: string): Promise<string> => (await readFile(file, 'utf8')).trim();
 
 /** Git credentials from the environment or a file, never from the repository. */
 function gitCredentials(tokenFile: string | undefined): () => Promise<Credentials | undefined> {
   return async () => {
     const env = process.env;
-    if (tokenFile) return { token: (await readFile(tokenFile, 'utf8')).trim() };
+    if (tokenFile) return { token: await fromFile(tokenFile) };
     if (env.CORRAL_GIT_TOKEN) return { token: env.CORRAL_GIT_TOKEN };
     if (env.CORRAL_GIT_USERNAME) return { username: env.CORRAL_GIT_USERNAME, password: env.CORRAL_GIT_PASSWORD ?? '' };
     return undefined;
@@ -59,13 +98,30 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
   if (key) ssh.privateKeyFile = expandPath(key, process.cwd());
   if (env.SSH_AUTH_SOCK) ssh.agent = env.SSH_AUTH_SOCK;
 
+  const notify = await notifyConfig(opts);
+  if (typeof notify === 'string') {
+    out.error(`corral serve: ${notify}\n`);
+    return 2;
+  }
   const stateDir = resolve(opts.stateDir);
-  const source = opts.watch
-    ? folderRevisions(resolve(opts.watch))
-    : gitRevisions(createGitSource({ url: opts.repo!, branch: opts.branch, stateDir: resolve(stateDir, 'git'), credentials: gitCredentials(opts.gitTokenFile) }), `${opts.repo} (${opts.branch})`);
-  const daemon = new Daemon({ source, stateDir, transport, metrics, logger, ssh, version, neverAutoApply: Boolean(opts.watch) });
+  const gitSource = (dir: string): GitSource => createGitSource({ url: opts.repo!, branch: opts.branch, stateDir: resolve(stateDir, dir), credentials: gitCredentials(opts.gitTokenFile) });
+  const source = opts.watch ? folderRevisions(resolve(opts.watch)) : gitRevisions(gitSource('git'), `${opts.repo} (${opts.branch})`);
+  const forge = forgeIntegration({
+    stateDir,
+    metrics,
+    logger,
+    notify,
+    ...(opts.watch ? {} : { previewGit: gitSource('previews') }),
+    transport,
+    ssh,
+    branch: opts.branch,
+    previewForks: opts.previewForks,
+    ...(opts.publicUrl ?? env.CORRAL_PUBLIC_URL ? { publicUrl: opts.publicUrl ?? env.CORRAL_PUBLIC_URL } : {}),
+  });
+  const daemon = new Daemon({ source, stateDir, transport, metrics, logger, ssh, version, neverAutoApply: Boolean(opts.watch), events: forge.events });
   const token = env.CORRAL_API_TOKEN;
   const app = buildServer({ api: daemon, metrics, logger, ...(token ? { token } : {}) });
+  app.register(webhookRoutes, forge.routes(daemon));
   const [host, port] = opts.listen.includes(':') ? [opts.listen.slice(0, opts.listen.lastIndexOf(':')), Number(opts.listen.slice(opts.listen.lastIndexOf(':') + 1))] : ['127.0.0.1', Number(opts.listen)];
   await app.listen({ host, port });
   logger.info({ listen: `http://${host}:${port}/`, source: source.describe, stateDir }, 'corral is serving');
@@ -75,12 +131,14 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
     logger.info({ signal }, 'stopping');
     await watcher?.close();
     await daemon.stop();
+    await forge.stop();
     await app.close();
     await transport.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+  forge.start();
   await daemon.start();
   return new Promise<number>(() => {});
 }

@@ -18,9 +18,10 @@ export interface Settings {
   fromFile: boolean;
   ssh: NonNullable<CorralSettings['ssh']>;
   sync: NonNullable<CorralSettings['sync']>;
+  webhooks: NonNullable<CorralSettings['webhooks']>;
 }
 
-export const DEFAULT_SETTINGS: Settings = { inventory: undefined, strict: false, limits: DEFAULT_LIMITS, fromFile: false, ssh: {}, sync: {} };
+export const DEFAULT_SETTINGS: Settings = { inventory: undefined, strict: false, limits: DEFAULT_LIMITS, fromFile: false, ssh: {}, sync: {}, webhooks: {} };
 
 export function readSettings(root: string): { settings: Settings; problems: Problem[]; text?: string } {
   const path = join(root, SETTINGS_FILE);
@@ -45,6 +46,7 @@ export function readSettings(root: string): { settings: Settings; problems: Prob
       fromFile: true,
       ssh: s.ssh ?? {},
       sync: s.sync ?? {},
+      webhooks: s.webhooks ?? {},
     },
     text: file.text,
     problems: [],

@@ -12,14 +12,15 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { validateInventory, type Validated } from '../config/validate.js';
 import type { Module } from '../config/clusters.js';
+import type { Settings } from '../config/settings.js';
 import type { Transport } from '../transport/types.js';
 import { applyRun, planRun, type RunContext } from '../engine/run.js';
-import { renderJson, renderMarkdown, renderText } from '../engine/render.js';
 import { sshDefaultsFrom, type SshDefaults } from '../engine/targets.js';
 import type { Plan } from '../engine/model.js';
 import { GIT_FETCH_RESULTS, type CorralMetrics, type GitFetchResult } from './metrics.js';
 import { policyFor, pollSeconds } from './policy.js';
 import { StateStore } from './store.js';
+import { writePlanRecord } from './plans.js';
 import type { ClusterStatus, DaemonApi, DaemonStatus, GitState, HistoryEntry, PlanRecord, Trigger } from './types.js';
 
 /** Where revisions come from: a git branch, or a folder watched on disk. */
@@ -46,9 +47,20 @@ export interface DaemonOptions {
   logger: Logger;
   ssh: SshDefaults;
   version: string;
+  /** Told what happens to revisions and syncs: the forge reporter listens here. */
+  events?: DaemonEvents;
   /** Watch mode: plan everything, apply only what the API asks for. */
   neverAutoApply?: boolean;
   random?: () => number;
+}
+
+export interface DaemonEvents {
+  /** A fetched revision failed validation; `at` is `file:line:col message` of its first error. */
+  invalid?(revision: Revision, at: string): void;
+  /** Units' states changed while the revision in force was being synced (after each unit's sync). */
+  progress?(revision: string, units: ClusterStatus[]): void;
+  /** A unit's sync that applied something finished. */
+  synced?(entry: HistoryEntry): void;
 }
 
 /** Units sync in this order, each phase after the one before; a phase's units in parallel. */
@@ -139,6 +151,11 @@ export class Daemon implements DaemonApi {
     void this.fetchAndSync(trigger);
   }
 
+  /** corral.yml of the revision in force (never of a pull request). */
+  settings(): Settings | undefined {
+    return this.current?.validated.inventory?.settings;
+  }
+
   // ---- lifecycle -----------------------------------------------------------------------------
 
   async start(): Promise<void> {
@@ -211,6 +228,7 @@ export class Daemon implements DaemonApi {
       const first = validated.problems.find((p) => p.severity === 'error')!;
       this.git.invalidAt = `${first.file}:${first.line}:${first.col} ${first.message}`;
       log.error({ revision: short(latest.revision), at: this.git.invalidAt, errors: validated.problems.filter((p) => p.severity === 'error').length }, 'revision is invalid; nothing applied');
+      this.opts.events?.invalid?.(latest, this.git.invalidAt);
       // After a restart the last good revision is loaded again, so the fleet stays managed by it.
       if (!this.current && this.git.lastGoodRevision && this.opts.source.at) {
         const good = await this.opts.source.at(this.git.lastGoodRevision).catch(() => undefined);
@@ -233,6 +251,7 @@ export class Daemon implements DaemonApi {
     this.persist();
     this.refreshUnits(validated);
     this.opts.logger.info({ revision: short(rev.revision), subject: rev.subject, trigger }, 'revision in force');
+    this.opts.events?.progress?.(rev.revision, [...this.units.values()].map((x) => ({ ...x.status })));
   }
 
   /** Reconcile units of a revision: add new ones, drop those gone, apply the policies it sets. */
@@ -303,6 +322,7 @@ export class Daemon implements DaemonApi {
       while (next && !this.stopped) {
         u.pending = undefined;
         await this.syncUnit(u, next.trigger, next.force);
+        if (this.current) this.opts.events?.progress?.(this.current.revision, [...this.units.values()].map((x) => ({ ...x.status })));
         next = u.pending;
       }
     })().finally(() => (u.running = undefined));
@@ -376,6 +396,7 @@ export class Daemon implements DaemonApi {
         entry.finishedAt = new Date().toISOString();
         if (entry.message === undefined && status.message) entry.message = status.message;
         this.appendHistory(entry);
+        this.opts.events?.synced?.(entry);
         status.lastSyncAt = entry.finishedAt;
         const ms = Date.parse(entry.finishedAt) - started.getTime();
         this.opts.metrics.recordSync(status.name, entry.result, ms);
@@ -441,23 +462,7 @@ export class Daemon implements DaemonApi {
   }
 
   private savePlan(cluster: string, plan: Plan): PlanRecord {
-    const record: PlanRecord = {
-      id: randomUUID(),
-      cluster,
-      revision: plan.revision,
-      createdAt: new Date().toISOString(),
-      plan: JSON.parse(renderJson(plan)) as Plan,
-      markdown: renderMarkdown(plan),
-      text: renderText(plan),
-    };
-    this.store.write(`plans/${record.id}.json`, record);
-    const mine = this.store
-      .list('plans')
-      .map((f) => this.store.read<PlanRecord | undefined>(`plans/${f}`, undefined))
-      .filter((p): p is PlanRecord => p?.cluster === cluster)
-      .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-    for (const old of mine.slice(PLANS_KEPT)) this.store.remove(`plans/${old.id}.json`);
-    return record;
+    return writePlanRecord(this.store, cluster, plan, PLANS_KEPT);
   }
 
   private appendHistory(entry: HistoryEntry): void {

@@ -23,11 +23,11 @@ export type WebhookProvider = (typeof WEBHOOK_PROVIDERS)[number];
 export const WEBHOOK_EVENTS = ['push', 'tag_push', 'pull_request', 'comment', 'review', 'ping', 'other'] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 /**
- * accepted: verified and acted on (a nudge); ignored: verified, nothing to do (another branch);
- * duplicate: a delivery id already seen; unauthorized: bad or missing signature/token;
- * invalid: not a payload we can read; error: our fault.
+ * accepted: verified and acted on (a nudge, a preview); ignored: verified, nothing to do (another
+ * branch, a ping); duplicate: a delivery seen before; rejected: refused (signature, size, JSON,
+ * rate limit); error: our fault.
  */
-export const WEBHOOK_RESULTS = ['accepted', 'ignored', 'duplicate', 'unauthorized', 'invalid', 'error'] as const;
+export const WEBHOOK_RESULTS = ['accepted', 'rejected', 'duplicate', 'ignored', 'error'] as const;
 export type WebhookResult = (typeof WEBHOOK_RESULTS)[number];
 
 export const NOTIFICATION_PROVIDERS = ['github', 'gitlab', 'gitea', 'slack', 'generic', 'other'] as const;

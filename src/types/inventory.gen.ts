@@ -141,6 +141,15 @@ export interface CorralSettings {
       [k: string]: SyncPolicy;
     };
   };
+  /**
+   * Webhook receivers (POST /webhooks/<provider>). The shared secret of a provider comes from the file named here, else from the CORRAL_WEBHOOK_SECRET environment variable; a provider with neither refuses every delivery.
+   */
+  webhooks?: {
+    github?: WebhookSecret;
+    gitlab?: WebhookSecret;
+    gitea?: WebhookSecret;
+    generic?: WebhookSecret;
+  };
 }
 /**
  * Sync policy of a cluster. Defaults: sync manual, prune false, selfHeal false, suspend false, driftInterval 5m.
@@ -166,6 +175,12 @@ export interface SyncPolicy {
    * How often the nodes are observed for drift, like 5m.
    */
   driftInterval?: string;
+}
+export interface WebhookSecret {
+  /**
+   * Absolute path, on the machine running Corral, of a file holding the shared secret (never the secret itself: the repository is not the place for it).
+   */
+  secretFile: string;
 }
 /**
  * One inventory file in Ansible's YAML inventory format, as Pigsty writes it (pigsty.yml).

@@ -22,7 +22,7 @@ function exerciseAll(m: CorralMetrics): void {
   m.webhookRequest('github', 'push', 'accepted');
   m.webhookRequest('gitlab', 'Merge Request Hook', 'ignored');
   m.webhookRequest('gitea', 'pull_request', 'duplicate');
-  m.webhookRequest('github', 'star', 'unauthorized');
+  m.webhookRequest('github', 'star', 'rejected');
   m.notificationDelivery('slack', 'success');
   m.notificationDelivery('github', 'failure');
   m.notificationDelivery('generic', 'dropped');

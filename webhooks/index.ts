@@ -1,0 +1,89 @@
+/**
+ * The daemon's forge integration, put together: webhook receivers that nudge the sync loop and
+ * start previews, the reporter that turns the daemon's events into notifications, and the durable
+ * outbox that delivers them.
+ */
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { CorralMetrics } from '../src/daemon/metrics.js';
+import type { Daemon, DaemonEvents } from '../src/daemon/daemon.js';
+import { Previews } from '../src/daemon/previews.js';
+import { StateStore } from '../src/daemon/store.js';
+import type { SshDefaults } from '../src/engine/targets.js';
+import type { GitSource } from '../src/git/source.js';
+import type { Transport } from '../src/transport/types.js';
+import { SeenDeliveries } from './deliveries.js';
+import { dispatcher } from './dispatch.js';
+import { buildNotifiers, type NotifyConfig } from './notifiers/index.js';
+import type { Notice } from './notifiers/types.js';
+import { Outbox } from './outbox.js';
+import type { Provider } from './receivers/types.js';
+import { reporter } from './reporter.js';
+import type { WebhookOptions } from './routes.js';
+
+export interface ForgeOptions {
+  stateDir: string;
+  metrics: CorralMetrics;
+  logger: Logger;
+  notify: NotifyConfig;
+  /** A clone for previews, apart from the daemon's; none for a watched folder. */
+  previewGit?: GitSource;
+  transport: Transport;
+  ssh: SshDefaults;
+  branch: string;
+  previewForks: boolean;
+  publicUrl?: string;
+}
+
+export interface ForgeIntegration {
+  events: DaemonEvents;
+  outbox: Outbox;
+  previews?: Previews;
+  routes(daemon: Pick<Daemon, 'settings' | 'nudge'>): WebhookOptions;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * The shared secret of a provider: the file corral.yml names (in the revision in force, never a
+ * PR's), else CORRAL_WEBHOOK_SECRET. Read at each delivery, so a rotated secret needs no restart.
+ */
+export function webhookSecret(daemon: Pick<Daemon, 'settings'>, provider: Provider, logger: Logger): string | undefined {
+  const file = daemon.settings()?.webhooks[provider]?.secretFile;
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').trim() || undefined;
+    } catch (e) {
+      logger.error({ provider, file, err: (e as Error).message }, 'cannot read the webhook secret file named in corral.yml');
+      return undefined;
+    }
+  }
+  return process.env.CORRAL_WEBHOOK_SECRET || undefined;
+}
+
+export function forgeIntegration(o: ForgeOptions): ForgeIntegration {
+  const store = new StateStore(o.stateDir);
+  const logger = o.logger.child({ component: 'forge' });
+  const outbox = new Outbox({ store, notifiers: buildNotifiers(o.notify), metrics: o.metrics, logger });
+  const notify = (n: Notice): void => void outbox.enqueue(n);
+  const previews = o.previewGit && o.notify.forge ? new Previews({ git: o.previewGit, transport: o.transport, ssh: o.ssh, store, logger, notify, ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) }) : undefined;
+  return {
+    events: reporter(notify, o.publicUrl),
+    outbox,
+    ...(previews ? { previews } : {}),
+    routes: (daemon) => {
+      const dispatch = dispatcher({ branch: o.branch, nudge: () => daemon.nudge('webhook'), previewForks: o.previewForks, ...(previews ? { preview: (pr) => previews.request(pr) } : {}) });
+      return {
+        secretFor: (provider) => webhookSecret(daemon, provider, logger),
+        seen: new SeenDeliveries(store),
+        metrics: o.metrics,
+        dispatch: (_provider, event) => dispatch(event),
+      };
+    },
+    start: () => outbox.start(),
+    stop: async () => {
+      await previews?.idle();
+      await outbox.stop();
+    },
+  };
+}

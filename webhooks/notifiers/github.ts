@@ -1,0 +1,52 @@
+/**
+ * GitHub's REST API, and Gitea's and Forgejo's (/api/v1), which copies its shape: commit statuses
+ * and issue comments (a pull request is an issue for comments). They differ in the token header and
+ * the page-size parameter.
+ */
+import type { NotificationProvider } from '../../src/daemon/metrics.js';
+import { allPages, cachedLogin, type ForgeApi, type ForgeSettings } from './forge.js';
+import { sendJson } from './http.js';
+import { field, str } from '../receivers/types.js';
+
+interface Dialect {
+  provider: NotificationProvider;
+  headers: (token: string) => Record<string, string>;
+  pageSize: { param: string; max: number };
+}
+
+const GITHUB: Dialect = {
+  provider: 'github',
+  headers: (token) => ({ authorization: `Bearer ${token}`, accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' }),
+  pageSize: { param: 'per_page', max: 100 },
+};
+const GITEA: Dialect = { provider: 'gitea', headers: (token) => ({ authorization: `token ${token}` }), pageSize: { param: 'limit', max: 50 } };
+
+function githubShaped(d: Dialect, s: ForgeSettings): ForgeApi {
+  const base = s.apiUrl.replace(/\/+$/, '');
+  const repo = s.repository.split('/').map(encodeURIComponent).join('/');
+  const call = (label: string, method: string, path: string, body?: unknown) => sendJson(`${d.provider} ${label}`, `${base}${path}`, { method, headers: d.headers(s.token), body });
+  return {
+    provider: d.provider,
+    login: cachedLogin(s.login, async () => {
+      const { body } = await call('GET /user', 'GET', '/user');
+      return str(field(body, 'login'));
+    }),
+    listComments: (pr) =>
+      allPages(async (page) => {
+        const { body } = await call('list comments', 'GET', `/repos/${repo}/issues/${pr}/comments?${d.pageSize.param}=${d.pageSize.max}&page=${page}`);
+        return (body as { id: number; body?: string; user?: { login?: string } }[]).map((c) => ({ id: c.id, body: c.body ?? '', login: c.user?.login ?? '' }));
+      }, d.pageSize.max),
+    createComment: async (pr, body) => {
+      await call('create comment', 'POST', `/repos/${repo}/issues/${pr}/comments`, { body });
+    },
+    updateComment: async (_pr, id, body) => {
+      await call('update comment', 'PATCH', `/repos/${repo}/issues/comments/${id}`, { body });
+    },
+    postStatus: async (sha, st) => {
+      await call('create status', 'POST', `/repos/${repo}/statuses/${sha}`, { state: st.state, context: st.context, description: st.description, ...(st.targetUrl ? { target_url: st.targetUrl } : {}) });
+    },
+  };
+}
+
+export const githubApi = (s: ForgeSettings): ForgeApi => githubShaped(GITHUB, s);
+export const giteaApi = (s: ForgeSettings): ForgeApi => githubShaped(GITEA, s);
