@@ -8,6 +8,9 @@ import { hostname, timezone } from './system.js';
 import { kernelModule, sysctl } from './kernel.js';
 import { block } from './block.js';
 import { group, user } from './account.js';
+import { pgRole } from './pg-role.js';
+import { pgDatabase } from './pg-database.js';
+import { pgConfFile } from './pg-conf-file.js';
 
 // Each kind is typed on its own; the registry forgets the types, which plan.ts restores per resource.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -25,6 +28,9 @@ export const KINDS: Record<string, Kind<any, any>> = {
   block,
   group,
   user,
+  'pg-role': pgRole,
+  'pg-database': pgDatabase,
+  'pg-conf-file': pgConfFile,
 };
 
 export type KindName = keyof typeof KINDS;

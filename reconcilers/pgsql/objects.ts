@@ -1,0 +1,173 @@
+/**
+ * The catalog objects of a PGSQL member: roles (pg_default_roles + pg_users), databases
+ * (pg_databases), pg_hba.conf, and pgbouncer's user list, user options, database list and HBA.
+ * Every member gets them all; the SQL kinds act only where the node is the current primary, the
+ * files are per node. Changes reload (pg_reload_conf, pgbouncer reload), never restart.
+ */
+import type { HostView } from '../../src/config/hosts.js';
+import type { ReconcileInput } from '../../src/engine/reconciler.js';
+import { resourceList } from '../../src/engine/reconciler.js';
+import type { Resource } from '../../src/engine/resources/kind.js';
+import type { PgConn } from '../../src/engine/resources/pg-psql.js';
+import { psql } from '../../src/engine/resources/pg-psql.js';
+import type { PgRoleWant, RoleFlag } from '../../src/engine/resources/pg-role.js';
+import type { PgDatabaseWant, PgExtensionRef, PgObjectRef } from '../../src/engine/resources/pg-database.js';
+import { isMd5, isScram, md5Verifier, stableScramVerifier } from '../../src/engine/resources/pg-scram.js';
+import type { PgDatabase, PgUser } from '../../src/types/inventory.gen.js';
+import { PGB_HBA_PATH, pgHbaPath, renderHba, type HbaPeers } from './hba.js';
+
+export const PGBOUNCER_DIR = '/etc/pgbouncer';
+
+/** Where psql connects: as pg_dbsu over the pg_localhost socket on pg_port. */
+export const pgConn = (h: HostView): PgConn => ({ dbsu: h.param('pg_dbsu') ?? 'postgres', socket: h.param('pg_localhost') ?? '/var/run/postgresql', port: h.param('pg_port') ?? 5432 });
+
+/** The infra nodes and the cluster's members, for the `infra` and `cluster` HBA aliases. */
+export const hbaPeers = (input: ReconcileInput): HbaPeers => ({
+  infra: input.hosts.filter((x) => x.groups.includes('infra')).map((x) => x.name),
+  members: input.cluster.members.map((m) => m.name),
+});
+
+/** pg_default_roles then pg_users; a later entry of the same name adds to (and overrides) an earlier one. */
+export function roleList(h: HostView): PgUser[] {
+  const byName = new Map<string, PgUser>();
+  for (const u of [...(h.param('pg_default_roles') ?? []), ...(h.param('pg_users') ?? [])]) byName.set(u.name, { ...byName.get(u.name), ...u });
+  // The system users' passwords come from their own parameters, as in Pigsty's pg-init-roles.
+  const system: [string | undefined, string | undefined][] = [
+    [h.param('pg_replication_username'), h.param('pg_replication_password')],
+    [h.param('pg_admin_username'), h.param('pg_admin_password')],
+    [h.param('pg_monitor_username'), h.param('pg_monitor_password')],
+    [h.param('pg_dbsu'), h.param('pg_dbsu_password')],
+  ];
+  for (const [name, password] of system) {
+    const u = name ? byName.get(name) : undefined;
+    if (u && password && u.password === undefined) byName.set(u.name, { ...u, password });
+  }
+  return [...byName.values()];
+}
+
+/** The verifier a role's password becomes: given hashes as they are, a plain password hashed with pg_pwd_enc. */
+export function verifierOf(h: HostView, cluster: string, user: PgUser): string | undefined {
+  const p = user.password;
+  if (p === undefined || p === '') return undefined;
+  if (isScram(p) || isMd5(p)) return p;
+  return h.param('pg_pwd_enc') === 'md5' ? md5Verifier(p, user.name) : stableScramVerifier(p, cluster, user.name);
+}
+
+function roleWant(h: HostView, cluster: string, u: PgUser): PgRoleWant {
+  const flags: Partial<Record<RoleFlag, boolean>> = {};
+  for (const f of ['login', 'superuser', 'createdb', 'createrole', 'inherit', 'replication', 'bypassrls'] as const) if (u[f] !== undefined) flags[f] = u[f];
+  const memberships = (u.roles ?? []).map((r) => (typeof r === 'string' ? { name: r } : r));
+  const verifier = verifierOf(h, cluster, u);
+  const plain = u.password !== undefined && verifier !== u.password ? u.password : undefined;
+  return {
+    conn: pgConn(h),
+    name: u.name,
+    state: u.state === 'absent' ? 'absent' : 'create',
+    flags,
+    ...(u.connlimit !== undefined ? { connlimit: u.connlimit } : {}),
+    ...(u.expire_at !== undefined ? { expireAt: u.expire_at } : {}),
+    ...(u.expire_in !== undefined ? { expireInDays: u.expire_in } : {}),
+    comment: u.comment ?? `business user ${u.name}`,
+    grant: memberships.filter((m) => !m.state || m.state === 'grant').map((m) => ({ role: m.name, admin: m.admin === true || (u.admin ?? []).includes(m.name) })),
+    revoke: memberships.filter((m) => m.state === 'absent' || m.state === 'revoke').map((m) => m.name),
+    parameters: Object.fromEntries(Object.entries(u.parameters ?? {}).map(([k, v]) => [k, String(v)])),
+    ...(verifier ? { password: { verifier, ...(plain !== undefined ? { plain } : {}), exact: u.pgbouncer === true } } : {}),
+  };
+}
+
+const refs = <T extends { name: string; state?: string }>(list: (string | T)[] | undefined): (Omit<T, 'state'> & PgObjectRef)[] =>
+  (list ?? []).map((x) => (typeof x === 'string' ? ({ name: x, state: 'create' } as Omit<T, 'state'> & PgObjectRef) : { ...x, state: x.state === 'absent' ? 'absent' : 'create' }));
+
+function databaseWant(h: HostView, d: PgDatabase, roles: readonly PgUser[]): PgDatabaseWant {
+  const has = (name: string | undefined): name is string => name !== undefined && roles.some((r) => r.name === name && r.state !== 'absent');
+  const collate = d.lc_collate ?? d.locale;
+  const ctype = d.lc_ctype ?? d.locale;
+  const optional = { owner: d.owner, template: d.template, strategy: d.strategy, encoding: d.encoding, collate, ctype, tablespace: d.tablespace, isTemplate: d.is_template, allowconn: d.allowconn, revokeconn: d.revokeconn, connlimit: d.connlimit };
+  const monitor = h.param('pg_monitor_username');
+  const repl = h.param('pg_replication_username');
+  const admin = h.param('pg_admin_username');
+  return {
+    conn: pgConn(h),
+    name: d.name,
+    state: d.state ?? 'create',
+    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined && v !== '')),
+    comment: d.comment ?? `business database ${d.name}`,
+    schemas: refs(d.schemas),
+    extensions: refs<{ name: string; schema?: string; version?: string | number; state?: string }>(d.extensions).map((e): PgExtensionRef => ({ ...e, ...(e.version !== undefined ? { version: String(e.version) } : {}) } as PgExtensionRef)),
+    defaultPrivileges: h.param('pg_default_privileges') ?? [],
+    connectRoles: [
+      ...[repl, monitor].filter(has).map((role) => ({ role, grantOption: false })),
+      ...[admin].filter(has).map((role) => ({ role, grantOption: true })),
+    ],
+    ...(has('dbrole_admin') ? { adminRole: 'dbrole_admin' } : {}),
+  };
+}
+
+/** pgbouncer's user list: `"name" "verifier"`, the same verifier the server holds (SCRAM pass-through needs it). */
+export function pgbouncerUserlist(h: HostView, cluster: string): string {
+  const lines = roleList(h)
+    .filter((u) => u.pgbouncer === true && u.state !== 'absent')
+    .flatMap((u) => {
+      const v = verifierOf(h, cluster, u);
+      return v ? [`"${u.name.replace(/"/g, '""')}" "${v}"`] : [];
+    });
+  return lines.join('\n') + '\n';
+}
+
+/** [users] options of pgbouncer users: pool_mode and max_user_connections. */
+export function pgbouncerUseropts(h: HostView): string {
+  const lines = roleList(h)
+    .filter((u) => u.pgbouncer === true && u.state !== 'absent' && (u.pool_mode || u.pool_connlimit !== undefined))
+    .map((u) => [`${u.name.padEnd(27)} =`, u.pool_mode && `pool_mode=${u.pool_mode}`, u.pool_connlimit !== undefined && `max_user_connections=${u.pool_connlimit}`].filter(Boolean).join(' '));
+  return lines.join('\n') + '\n';
+}
+
+/** [databases] of pgbouncer: every database with pgbouncer != false, over the unix socket. */
+export function pgbouncerDatabases(h: HostView): string {
+  const conn = pgConn(h);
+  const lines = (h.param('pg_databases') ?? [])
+    .filter((d) => d.pgbouncer !== false && d.state !== 'absent')
+    .map((d) => {
+      const opts: [string, string | number | undefined][] = [
+        ['host', conn.socket],
+        ['port', conn.port],
+        ['auth_user', d.pool_auth_user],
+        ['pool_mode', d.pool_mode],
+        ['pool_size', d.pool_size],
+        ['min_pool_size', d.pool_size_min],
+        ['reserve_pool', d.pool_reserve ?? d.pool_size_reserve],
+        ['max_db_connections', d.pool_connlimit ?? d.pool_max_db_conn],
+      ];
+      return `${d.name.padEnd(27)} = ${opts.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).join(' ')}`;
+    });
+  return lines.join('\n') + '\n';
+}
+
+/** The resources of one member host of a PGSQL cluster. */
+export function sqlObjects(h: HostView, cluster: string, peers: HbaPeers = { infra: [], members: [] }): Resource[] {
+  const r = resourceList('pgsql', cluster);
+  const conn = pgConn(h);
+  const dbsu = conn.dbsu;
+  const roles = roleList(h);
+  const names = new Set(roles.map((u) => u.name));
+  const roleId = (name: string | undefined): string | undefined => (name && names.has(name) ? `pg-role:${name}` : undefined);
+  for (const u of roles) {
+    const deps = (u.roles ?? []).map((m) => roleId(typeof m === 'string' ? m : m.name)).filter((d) => d !== `pg-role:${u.name}`);
+    r.add('pg-role', roleWant(h, cluster, u), deps);
+  }
+  for (const d of h.param('pg_databases') ?? []) r.add('pg-database', databaseWant(h, d, roles), [roleId(d.owner), roleId('dbrole_admin')]);
+
+  const pgReload = `if echo 'SELECT 1' | ${psql(conn)} >/dev/null 2>&1; then echo 'SELECT pg_reload_conf()' | ${psql(conn)} >/dev/null; fi`;
+  r.add('pg-conf-file', { path: pgHbaPath(h), content: renderHba(h, 'postgres', peers), mode: 0o600, owner: dbsu, reload: pgReload });
+
+  if (h.param('pgbouncer_enabled') !== false) {
+    const pgbReload = 'if systemctl is-active -q pgbouncer; then systemctl reload pgbouncer; fi';
+    const file = (name: string, content: string, secret = false): string =>
+      r.add('pg-conf-file', { path: `${PGBOUNCER_DIR}/${name}`, content, mode: 0o600, owner: dbsu, reload: pgbReload, ...(secret ? { secret } : {}) });
+    file('userlist.txt', pgbouncerUserlist(h, cluster), true);
+    file('useropts.txt', pgbouncerUseropts(h));
+    file('database.txt', pgbouncerDatabases(h));
+    r.add('pg-conf-file', { path: PGB_HBA_PATH, content: renderHba(h, 'pgbouncer', peers), mode: 0o600, owner: dbsu, reload: pgbReload });
+  }
+  return r.list;
+}

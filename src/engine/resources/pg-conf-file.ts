@@ -1,0 +1,19 @@
+/**
+ * A configuration file that its service re-reads on reload (pg_hba.conf, pgbouncer's lists):
+ * written like `file`, then the reload command runs, never a restart.
+ */
+import { file, type FileHave, type FileWant } from './file.js';
+import type { Kind } from './kind.js';
+
+export interface PgConfFileWant extends FileWant {
+  /** Shell run after the file changed: it must be harmless when the service is not running. */
+  reload: string;
+}
+
+export const pgConfFile: Kind<PgConfFileWant, FileHave> = {
+  id: (w) => `pg-conf-file:${w.path}`,
+  probe: (w) => file.probe(w),
+  parse: (out, w) => file.parse(out, w),
+  diff: (w, h) => file.diff(w, h),
+  apply: (w, h) => `${file.apply(w, h)}\n${w.reload}`,
+};
