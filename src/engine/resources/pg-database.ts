@@ -146,6 +146,7 @@ export const pgDatabase: Kind<PgDatabaseWant, PgDatabaseHave> = {
   parse: (out, w): PgDatabaseHave | null | Unsupported => {
     const { state, rest } = splitProbe(out);
     if (state === 'replica') return { pg: 'replica' };
+    if (state === 'failed') return { unsupported: `database ${w.name}: the catalog query failed on the primary` };
     if (state === 'down' || !rest) return null;
     const [row, inside] = rest.split('\n');
     const have: Present = { pg: 'primary', ...(JSON.parse(row!) as Omit<Present, 'pg'>) };

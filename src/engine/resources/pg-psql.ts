@@ -19,8 +19,8 @@ export const psql = (c: PgConn, db = 'postgres'): string => sh`runuser -u ${c.db
 /** Shell that runs SQL fed on stdin. */
 export const runSql = (c: PgConn, sql: string, db = 'postgres'): string => `printf '%s' ${Buffer.from(sql, 'utf8').toString('base64')} | base64 -d | ${psql(c, db)}`;
 
-/** Where the node stands: `down` (no answer), `replica` (in recovery) or `primary`. */
-export type PgState = 'down' | 'replica' | 'primary';
+/** Where the node stands: `down` (no answer), `replica` (in recovery), `primary`, or `failed` (the primary did not answer the probe's query). */
+export type PgState = 'down' | 'replica' | 'primary' | 'failed';
 
 /**
  * Probe prefix: prints `pg=<state>` and goes on only on the primary, so the catalog is read (and
@@ -30,13 +30,14 @@ export const probeOnPrimary = (c: PgConn, body: string): string =>
   [
     `r=$(echo 'SELECT pg_is_in_recovery()' | ${psql(c)} 2>/dev/null) || { echo pg=down; exit 0; }`,
     `if [ "$r" = f ]; then echo pg=primary; else echo pg=replica; exit 0; fi`,
-    body,
+    `{\n${body}\n} || echo pg=failed`,
   ].join('\n');
 
 /** The state line of a probe's output, and the rest. */
 export function splitProbe(out: string): { state: PgState; rest: string } {
   const lines = out.split('\n');
   const i = lines.findIndex((l) => l.startsWith('pg='));
+  if (lines.includes('pg=failed')) return { state: 'failed', rest: '' };
   const state = (i >= 0 ? lines[i]!.slice(3).trim() : 'down') as PgState;
   return { state, rest: i >= 0 ? lines.slice(i + 1).join('\n').trim() : '' };
 }

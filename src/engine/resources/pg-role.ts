@@ -64,7 +64,7 @@ const probeSql = (name: string): string => `SELECT json_build_object(
   'flags', json_build_object('login', rolcanlogin, 'superuser', rolsuper, 'createdb', rolcreatedb, 'createrole', rolcreaterole,
                              'inherit', rolinherit, 'replication', rolreplication, 'bypassrls', rolbypassrls),
   'connlimit', rolconnlimit, 'validUntil', to_char(rolvaliduntil, 'YYYY-MM-DD HH24:MI:SS'), 'password', rolpassword,
-  'comment', shobj_description(a.oid, 'pg_authid'), 'config', coalesce(rolconfig, '{}'),
+  'comment', shobj_description(a.oid, 'pg_authid'), 'config', coalesce((SELECT setconfig FROM pg_db_role_setting WHERE setrole = a.oid AND setdatabase = 0), '{}'),
   'memberOf', (SELECT coalesce(json_agg(json_build_object('role', r.rolname, 'admin', m.admin_option) ORDER BY r.rolname), '[]')
                FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE m.member = a.oid))
 FROM pg_authid a WHERE rolname = ${literal(name)}`;
@@ -90,6 +90,7 @@ export const pgRole: Kind<PgRoleWant, PgRoleHave> = {
   parse: (out, w) => {
     const { state, rest } = splitProbe(out);
     if (state === 'replica') return { pg: 'replica' };
+    if (state === 'failed') return { unsupported: `role ${w.name}: the catalog query failed on the primary` };
     if (state === 'down' || !rest) return null;
     const row = JSON.parse(rest) as Omit<Present, 'pg' | 'password'> & { password: string | null };
     return { pg: 'primary', flags: row.flags, connlimit: row.connlimit, validUntil: row.validUntil, comment: row.comment, memberOf: row.memberOf, config: row.config, password: passwordVerdict(w, row.password) };

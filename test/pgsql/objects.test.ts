@@ -1,0 +1,126 @@
+/**
+ * The catalog kinds against a real PostgreSQL 15 (a throwaway instance on this machine), through
+ * the engine's own observe, plan and apply over the local connector.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateInventory } from '../../src/config/validate.js';
+import { observe } from '../../src/engine/observe.js';
+import { plan, type Planned } from '../../src/engine/plan.js';
+import { applyPlan } from '../../src/engine/apply.js';
+import { renderJson, renderMarkdown, renderText } from '../../src/engine/render.js';
+import type { HostDesired } from '../../src/engine/model.js';
+import { createTransport, type Target, type Transport } from '../../src/transport/index.js';
+import { sqlObjects } from '../../reconcilers/pgsql/objects.js';
+import { loginWithPassword, startPostgres, type Postgres } from '../helpers/postgres.js';
+import { tmpRepo } from '../helpers/tmp.js';
+
+const HOST = '127.0.0.1';
+const FIRST = 'Canary.First-7f3a';
+const SECOND = 'Canary.Second-91bc';
+const target: Target = { name: HOST, address: HOST, port: 22, user: 'root', connection: 'local' };
+
+function inventory(pg: Postgres, app: { password: string; dbState?: string }): string {
+  return `
+all:
+  children:
+    pg-test:
+      hosts:
+        ${HOST}: { pg_seq: 1, pg_role: primary, ansible_connection: local }
+      vars:
+        pg_cluster: pg-test
+        pg_port: ${pg.port}
+        pg_localhost: ${pg.socket}
+        pg_data: ${pg.data}
+        pgbouncer_enabled: false
+        pg_users:
+          - { name: dbuser_app, password: '${app.password}', pgbouncer: true, roles: [dbrole_readwrite], connlimit: 20, comment: app user }
+        pg_databases:
+          - { name: app, owner: dbuser_app, comment: app db, schemas: [app], extensions: [ { name: pg_trgm, schema: app } ]${app.dbState ? `, state: ${app.dbState}` : ''} }
+`;
+}
+
+describe('PGSQL catalog objects on a real PostgreSQL 15', () => {
+  let pg: Postgres;
+  let transport: Transport;
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    transport = createTransport({ hostKeys: { knownHostsFile: '/dev/null', mode: 'strict' } });
+  }, 120_000);
+  afterAll(async () => {
+    await transport?.close();
+    await pg?.stop();
+  });
+
+  async function planFor(app: { password: string; dbState?: string }): Promise<Planned> {
+    const v = await validateInventory(tmpRepo({ 'pigsty.yml': inventory(pg, app) }));
+    expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]);
+    const h = v.hosts.find((x) => x.name === HOST)!;
+    const hosts: HostDesired[] = [{ host: HOST, target, resources: sqlObjects(h, 'pg-test') }];
+    return plan({ hosts, edges: [] }, await observe(transport, hosts), 'test');
+  }
+
+  async function applyAll(p: Planned): Promise<void> {
+    const results = await applyPlan(transport, p.plan, { targets: new Map([[HOST, target]]), scripts: p.scripts });
+    expect(results.filter((r) => r.status !== 'applied')).toEqual([]);
+  }
+
+  const rendered = (p: Planned): string => [renderText(p.plan), renderJson(p.plan), renderMarkdown(p.plan)].join('\n');
+
+  it('creates the roles, the database and pg_hba.conf; the password logs in over TCP; a second plan is empty', async () => {
+    const first = await planFor({ password: FIRST });
+    const ids = first.plan.changes.map((c) => c.resource);
+    expect(ids).toEqual(expect.arrayContaining(['pg-role:dbrole_readonly', 'pg-role:dbuser_app', 'pg-database:app', `pg-conf-file:${pg.data}/pg_hba.conf`]));
+    expect(first.plan.changes.every((c) => !c.restarts && !c.destructive)).toBe(true);
+    expect(rendered(first)).not.toContain(FIRST);
+    // The password travels as a SCRAM verifier, never as itself.
+    expect([...first.scripts.values()].join('\n')).not.toContain(FIRST);
+
+    await applyAll(first);
+    expect(await loginWithPassword(pg, 'dbuser_app', FIRST, 'app')).toBe('dbuser_app');
+    expect(await loginWithPassword(pg, 'dbuser_app', 'wrong', 'app')).toMatch(/password authentication failed/);
+    expect(await pg.sql(`SELECT rolconnlimit, pg_has_role('dbuser_app', 'dbrole_readonly', 'MEMBER') FROM pg_roles WHERE rolname = 'dbuser_app'`)).toBe('20|t');
+    expect(await pg.sql(`SELECT pg_get_userbyid(datdba), shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'app'`)).toBe('dbuser_app|app db');
+    expect(await pg.sql(`SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'pg_trgm'`, 'app')).toBe('app');
+
+    const again = await planFor({ password: FIRST });
+    expect(again.plan.changes).toEqual([]);
+  }, 120_000);
+
+  it('a changed password is one redacted change, and the new password logs in', async () => {
+    const p = await planFor({ password: SECOND });
+    expect(p.plan.changes).toHaveLength(1);
+    const [change] = p.plan.changes;
+    expect(change).toMatchObject({ resource: 'pg-role:dbuser_app', destructive: false, restarts: false });
+    expect(change!.fields).toEqual([{ field: 'password', from: '(redacted)', to: '(redacted)', secret: true }]);
+    const text = rendered(p);
+    expect(text).not.toContain(SECOND);
+    expect(text).not.toContain(FIRST);
+    expect(text).toContain('(redacted)');
+    expect([...p.scripts.values()].join('\n')).not.toContain(SECOND);
+
+    await applyAll(p);
+    expect(await loginWithPassword(pg, 'dbuser_app', SECOND, 'app')).toBe('dbuser_app');
+    expect(await loginWithPassword(pg, 'dbuser_app', FIRST, 'app')).toMatch(/password authentication failed/);
+    expect((await planFor({ password: SECOND })).plan.changes).toEqual([]);
+  }, 120_000);
+
+  it('a role whose verifier has another salt but the same password is left alone', async () => {
+    // As if set by hand (psql \password): PostgreSQL picks a random salt.
+    await pg.sql(`SET password_encryption = 'scram-sha-256'; ALTER ROLE dbrole_readonly PASSWORD '${SECOND}'`);
+    const v = await validateInventory(tmpRepo({ 'pigsty.yml': inventory(pg, { password: SECOND }).replace('pg_users:', `pg_users:\n          - { name: dbrole_readonly, password: '${SECOND}' }`) }));
+    const h = v.hosts.find((x) => x.name === HOST)!;
+    const hosts: HostDesired[] = [{ host: HOST, target, resources: sqlObjects(h, 'pg-test') }];
+    const p = plan({ hosts, edges: [] }, await observe(transport, hosts), 'test');
+    expect(p.plan.changes).toEqual([]);
+  }, 60_000);
+
+  it('state: absent on the database is a destructive drop', async () => {
+    const p = await planFor({ password: SECOND, dbState: 'absent' });
+    expect(p.plan.changes).toHaveLength(1);
+    expect(p.plan.changes[0]).toMatchObject({ resource: 'pg-database:app', destructive: true, fields: [{ field: 'database', from: 'app', to: null }] });
+    await applyAll(p);
+    expect(await pg.sql(`SELECT count(*) FROM pg_database WHERE datname = 'app'`)).toBe('0');
+    expect((await planFor({ password: SECOND, dbState: 'absent' })).plan.changes).toEqual([]);
+  }, 60_000);
+});
