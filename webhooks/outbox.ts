@@ -57,6 +57,7 @@ export class Outbox {
   private readonly busy = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
   private timer?: NodeJS.Timeout;
+  private started = false;
   private stopped = false;
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
@@ -84,6 +85,7 @@ export class Outbox {
 
   /** Start delivering (what a previous run left, first). */
   start(): void {
+    this.started = true;
     this.pump();
   }
 
@@ -133,7 +135,7 @@ export class Outbox {
 
   /** Each idle lane takes its oldest due item; a timer wakes for the next one due. */
   private pump(): void {
-    if (this.stopped) return;
+    if (!this.started || this.stopped) return;
     clearTimeout(this.timer);
     const now = Date.now();
     const byLane = new Map<string, Item[]>();

@@ -1,7 +1,7 @@
 /**
  * GitHub's REST API, and Gitea's and Forgejo's (/api/v1), which copies its shape: commit statuses
  * and issue comments (a pull request is an issue for comments). They differ in the token header and
- * the page-size parameter.
+ * in paging: Gitea lists all of an issue's comments at once.
  */
 import type { NotificationProvider } from '../../src/daemon/metrics.js';
 import { allPages, cachedLogin, type ForgeApi, type ForgeSettings } from './forge.js';
@@ -11,7 +11,7 @@ import { field, str } from '../receivers/types.js';
 interface Dialect {
   provider: NotificationProvider;
   headers: (token: string) => Record<string, string>;
-  pageSize: { param: string; max: number };
+  pageSize?: { param: string; max: number };
 }
 
 const GITHUB: Dialect = {
@@ -19,7 +19,7 @@ const GITHUB: Dialect = {
   headers: (token) => ({ authorization: `Bearer ${token}`, accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' }),
   pageSize: { param: 'per_page', max: 100 },
 };
-const GITEA: Dialect = { provider: 'gitea', headers: (token) => ({ authorization: `token ${token}` }), pageSize: { param: 'limit', max: 50 } };
+const GITEA: Dialect = { provider: 'gitea', headers: (token) => ({ authorization: `token ${token}` }) };
 
 function githubShaped(d: Dialect, s: ForgeSettings): ForgeApi {
   const base = s.apiUrl.replace(/\/+$/, '');
@@ -31,11 +31,14 @@ function githubShaped(d: Dialect, s: ForgeSettings): ForgeApi {
       const { body } = await call('GET /user', 'GET', '/user');
       return str(field(body, 'login'));
     }),
-    listComments: (pr) =>
-      allPages(async (page) => {
-        const { body } = await call('list comments', 'GET', `/repos/${repo}/issues/${pr}/comments?${d.pageSize.param}=${d.pageSize.max}&page=${page}`);
+    listComments: async (pr) => {
+      const list = async (query: string) => {
+        const { body } = await call('list comments', 'GET', `/repos/${repo}/issues/${pr}/comments${query}`);
         return (body as { id: number; body?: string; user?: { login?: string } }[]).map((c) => ({ id: c.id, body: c.body ?? '', login: c.user?.login ?? '' }));
-      }, d.pageSize.max),
+      };
+      const size = d.pageSize;
+      return size ? allPages((page) => list(`?${size.param}=${size.max}&page=${page}`), size.max) : list('');
+    },
     createComment: async (pr, body) => {
       await call('create comment', 'POST', `/repos/${repo}/issues/${pr}/comments`, { body });
     },
