@@ -7,8 +7,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sign } from '@octokit/webhooks-methods';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { pino } from 'pino';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CorralMetrics } from '../../src/daemon/metrics.js';
 import { StateStore } from '../../src/daemon/store.js';
@@ -46,7 +45,7 @@ async function harness(o: { branch?: string; secret?: string | undefined; stateD
   const stateDir = o.stateDir ?? mkdtempSync(join(tmpdir(), 'corral-webhooks-'));
   if (!o.stateDir) dirs.push(stateDir);
   const metrics = new CorralMetrics({ defaultMetrics: false });
-  const h: Harness = { app: Fastify({ loggerInstance: pino({ level: 'silent' }) as FastifyBaseLogger }), metrics, nudges: 0, previews: [], stateDir };
+  const h: Harness = { app: Fastify(), metrics, nudges: 0, previews: [], stateDir };
   const dispatch = dispatcher({ branch: o.branch ?? 'main', nudge: () => h.nudges++, preview: (pr) => h.previews.push(pr), previewForks: o.previewForks ?? false });
   const secret = 'secret' in o ? o.secret : SECRET;
   await h.app.register(webhookRoutes, {
@@ -137,12 +136,12 @@ describe('GitHub webhooks with GitHub’s sample payloads', () => {
   it('a pull request against another branch, or from a fork with fork previews off, is not previewed', async () => {
     const opened = examplesOf('pull_request').find((s) => s.action === 'opened')!;
     const h = await harness({ branch: 'release' });
-    expect((await github(h, 'pull_request', opened)).json().message).toMatch(/targets .*; Corral follows release/);
+    expect((await github(h, 'pull_request', opened)).json<{ message: string }>().message).toMatch(/targets .*; Corral follows release/);
     const fork = structuredClone(opened) as { pull_request: { head: { repo: { full_name: string } }; base: { ref: string } } };
     fork.pull_request.head.repo.full_name = 'someone-else/fork';
     const h2 = await harness({ branch: fork.pull_request.base.ref });
     const res = await github(h2, 'pull_request', fork);
-    expect(res.json().message).toMatch(/from a fork; previews of forks are off/);
+    expect(res.json<{ message: string }>().message).toMatch(/from a fork; previews of forks are off/);
     expect(h2.previews).toEqual([]);
   });
 
@@ -212,7 +211,7 @@ describe('GitHub webhooks with GitHub’s sample payloads', () => {
     const h = await harness({ secret: undefined });
     const res = await github(h, 'push', { ref: 'refs/heads/main', after: 'a'.repeat(40) });
     expect(res.statusCode).toBe(401);
-    expect(res.json().message).toMatch(/no webhook secret is configured for github: set CORRAL_WEBHOOK_SECRET/);
+    expect(res.json<{ message: string }>().message).toMatch(/no webhook secret is configured for github: set CORRAL_WEBHOOK_SECRET/);
     expect(h.nudges).toBe(0);
   });
 
@@ -228,7 +227,7 @@ describe('GitHub webhooks with GitHub’s sample payloads', () => {
     const h = await harness();
     const res = await h.app.inject({ method: 'POST', url: '/webhooks/bitbucket', headers: { 'content-type': 'application/json' }, payload: '{}' });
     expect(res.statusCode).toBe(404);
-    expect(res.json().message).toContain('github, gitlab, gitea, generic');
+    expect(res.json<{ message: string }>().message).toContain('github, gitlab, gitea, generic');
   });
 });
 
