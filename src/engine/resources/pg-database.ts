@@ -6,7 +6,7 @@
  * allows dropping it.
  */
 import type { FieldChange, Kind, Unsupported } from './kind.js';
-import { applyOnPrimary, ident, literal, probeOnPrimary, runSql, splitProbe, type PgConn } from './pg-psql.js';
+import { applySql, connectTo, ident, literal, probeSql, splitProbe, type PgConn } from './pg-psql.js';
 
 export interface PgObjectRef {
   name: string;
@@ -65,12 +65,16 @@ export type PgDatabaseHave =
 
 type Present = Extract<PgDatabaseHave, { pg: 'primary' }>;
 
-const probeSql = (name: string): string => `SELECT json_build_object('owner', pg_get_userbyid(datdba), 'encoding', pg_encoding_to_char(encoding),
+/** The database's row, then, when it takes connections, its schemas and extensions from inside it. */
+const databaseSql = (name: string): string => `SELECT json_build_object('owner', pg_get_userbyid(datdba), 'encoding', pg_encoding_to_char(encoding),
   'collate', datcollate, 'ctype', datctype, 'connlimit', datconnlimit, 'allowconn', datallowconn, 'isTemplate', datistemplate,
   'comment', shobj_description(oid, 'pg_database'), 'publicConnect', has_database_privilege('public', oid, 'CONNECT'))
-FROM pg_database WHERE datname = ${literal(name)}`;
-
-const insideSql = `SELECT json_build_object('schemas', (SELECT json_agg(nspname) FROM pg_namespace), 'extensions', (SELECT json_agg(extname) FROM pg_extension))`;
+FROM pg_database WHERE datname = ${literal(name)};
+SELECT EXISTS (SELECT FROM pg_database WHERE datname = ${literal(name)} AND datallowconn) AS corral_inside \\gset
+\\if :corral_inside
+${connectTo(name)}
+SELECT json_build_object('schemas', (SELECT json_agg(nspname) FROM pg_namespace), 'extensions', (SELECT json_agg(extname) FROM pg_extension));
+\\endif`;
 
 /** Fields only a new database can change. */
 function immutableChanges(w: PgDatabaseWant, h: Present): FieldChange[] {
@@ -138,18 +142,14 @@ function insideDbSql(w: PgDatabaseWant): string[] {
 
 export const pgDatabase: Kind<PgDatabaseWant, PgDatabaseHave> = {
   id: (w) => `pg-database:${w.name}`,
-  probe: (w) =>
-    probeOnPrimary(
-      w.conn,
-      [`row=$(${runSql(w.conn, probeSql(w.name))})`, 'echo "$row"', `if [ -n "$row" ]; then ${runSql(w.conn, insideSql, w.name)} || true; fi`].join('\n'),
-    ),
+  probe: (w) => probeSql(w.conn, databaseSql(w.name)),
   parse: (out, w): PgDatabaseHave | null | Unsupported => {
     const { state, rest } = splitProbe(out);
     if (state === 'replica') return { pg: 'replica' };
     if (state === 'failed') return { unsupported: `database ${w.name}: the catalog query failed on the primary` };
-    if (state === 'down' || !rest) return null;
-    const [row, inside] = rest.split('\n');
-    const have: Present = { pg: 'primary', ...(JSON.parse(row!) as Omit<Present, 'pg'>) };
+    if (state === 'down' || !rest[0]) return null;
+    const [row, inside] = rest;
+    const have: Present = { pg: 'primary', ...(JSON.parse(row) as Omit<Present, 'pg'>) };
     if (inside) {
       const i = JSON.parse(inside) as { schemas: string[] | null; extensions: string[] | null };
       have.schemas = i.schemas ?? [];
@@ -180,13 +180,12 @@ export const pgDatabase: Kind<PgDatabaseWant, PgDatabaseHave> = {
   },
   apply: (w, h) => {
     const db = ident(w.name);
-    if (w.state === 'absent') return applyOnPrimary(w.conn, runSql(w.conn, `DROP DATABASE IF EXISTS ${db} WITH (FORCE);\n`));
+    if (w.state === 'absent') return applySql(w.conn, `DROP DATABASE IF EXISTS ${db} WITH (FORCE);`);
     const present = h?.pg === 'primary' ? h : null;
     const recreate = present !== null && immutableChanges(w, present).length > 0;
-    const create = `SELECT ${literal(createSql(w))} WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${literal(w.name)})\\gexec`;
-    const sql = [...(recreate ? [`DROP DATABASE IF EXISTS ${db} WITH (FORCE);`] : []), create, ...alterSql(w)];
-    const inside = w.allowconn === false ? [] : insideDbSql(w);
-    return applyOnPrimary(w.conn, [runSql(w.conn, sql.join('\n') + '\n'), ...(inside.length ? [runSql(w.conn, inside.join('\n') + '\n', w.name)] : [])].join('\n'));
+    const create = `SELECT ${literal(createSql(w))} WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${literal(w.name)}) \\gexec`;
+    const inside = w.allowconn === false ? [] : [connectTo(w.name), ...insideDbSql(w)];
+    return applySql(w.conn, [...(recreate ? [`DROP DATABASE IF EXISTS ${db} WITH (FORCE);`] : []), create, ...alterSql(w), ...inside].join('\n'));
   },
   effects: (w, h) => {
     if (h?.pg !== 'primary') return {};

@@ -1,7 +1,7 @@
 /**
- * How the PostgreSQL catalog kinds talk to the server: psql as the OS superuser over the unix
- * socket. SQL travels base64-encoded inside the script (which itself goes over SSH stdin), so no
- * statement is ever on a command line; `-q` keeps psql from echoing anything.
+ * How the PostgreSQL catalog kinds talk to the server: one psql per probe or change, as the OS
+ * superuser over the unix socket. SQL travels base64-encoded inside the script (which itself goes
+ * over SSH stdin), so no statement is ever on a command line; `-q` keeps psql from echoing it.
  */
 import { sh } from '../shell.js';
 
@@ -14,37 +14,38 @@ export interface PgConn {
 }
 
 /** The psql command line: no statement in it, only where to connect. */
-export const psql = (c: PgConn, db = 'postgres'): string => sh`runuser -u ${c.dbsu} -- psql -h ${c.socket} -p ${c.port} -d ${db} -XAtq -v ON_ERROR_STOP=1`;
+export const psql = (c: PgConn): string => sh`runuser -u ${c.dbsu} -- psql -h ${c.socket} -p ${c.port} -d postgres -XAtq -v ON_ERROR_STOP=1`;
 
-/** Shell that runs SQL fed on stdin. */
-export const runSql = (c: PgConn, sql: string, db = 'postgres'): string => `printf '%s' ${Buffer.from(sql, 'utf8').toString('base64')} | base64 -d | ${psql(c, db)}`;
+/** Shell that feeds SQL (psql meta-commands allowed) to psql on stdin. */
+const feed = (c: PgConn, sql: string): string => `printf '%s' ${Buffer.from(sql, 'utf8').toString('base64')} | base64 -d | ${psql(c)}`;
 
-/** Where the node stands: `down` (no answer), `replica` (in recovery), `primary`, or `failed` (the primary did not answer the probe's query). */
+/** Where the node stands: `down` (no answer), `replica` (in recovery), `primary`, or `failed` (the probe's query failed). */
 export type PgState = 'down' | 'replica' | 'primary' | 'failed';
 
 /**
- * Probe prefix: prints `pg=<state>` and goes on only on the primary, so the catalog is read (and
- * later written) only where it can change; after a failover the new primary takes over by itself.
+ * A probe: prints `pg=<state>`, then what the SQL prints. Only a primary's answer is read (the
+ * kinds count a replica as in sync), so after a failover the new primary takes over by itself.
+ * psql exits 2 when it cannot connect, 3 when a statement failed.
  */
-export const probeOnPrimary = (c: PgConn, body: string): string =>
+export const probeSql = (c: PgConn, sql: string): string =>
   [
-    `r=$(echo 'SELECT pg_is_in_recovery()' | ${psql(c)} 2>/dev/null) || { echo pg=down; exit 0; }`,
-    `if [ "$r" = f ]; then echo pg=primary; else echo pg=replica; exit 0; fi`,
-    `{\n${body}\n} || echo pg=failed`,
+    `out=$(${feed(c, `SELECT CASE WHEN pg_is_in_recovery() THEN 'pg=replica' ELSE 'pg=primary' END;\n${sql}\n`)}) && rc=0 || rc=$?`,
+    `case $rc in 0) printf '%s\\n' "$out" ;; 2) echo pg=down ;; *) echo pg=failed ;; esac`,
   ].join('\n');
 
-/** The state line of a probe's output, and the rest. */
-export function splitProbe(out: string): { state: PgState; rest: string } {
-  const lines = out.split('\n');
-  const i = lines.findIndex((l) => l.startsWith('pg='));
-  if (lines.includes('pg=failed')) return { state: 'failed', rest: '' };
-  const state = (i >= 0 ? lines[i]!.slice(3).trim() : 'down') as PgState;
-  return { state, rest: i >= 0 ? lines.slice(i + 1).join('\n').trim() : '' };
+/** The state line of a probe's output, and the lines after it. */
+export function splitProbe(out: string): { state: PgState; rest: string[] } {
+  const lines = out.split('\n').map((l) => l.trim());
+  const i = lines.findIndex((l) => /^pg=(down|replica|primary|failed)$/.test(l));
+  if (i < 0) return { state: 'down', rest: [] };
+  return { state: lines[i]!.slice(3) as PgState, rest: lines.slice(i + 1).filter(Boolean) };
 }
 
-/** Apply prefix: a replica does nothing (the primary's change reaches it by replication). */
-export const applyOnPrimary = (c: PgConn, body: string): string =>
-  [`r=$(echo 'SELECT pg_is_in_recovery()' | ${psql(c)})`, `if [ "$r" != f ]; then echo 'not the primary: nothing to do here'; exit 0; fi`, body].join('\n');
+/** A change: one psql session that does nothing on a replica (the primary's change reaches it by replication). */
+export const applySql = (c: PgConn, sql: string): string =>
+  feed(c, ['SELECT pg_is_in_recovery() AS corral_replica \\gset', '\\if :corral_replica', "\\echo 'not the primary: nothing to do here'", '\\quit', '\\endif', sql, ''].join('\n'));
 
 export const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 export const literal = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+/** psql's \connect takes a quoted name like an identifier. */
+export const connectTo = (db: string): string => `\\connect ${literal(db).replace(/\\/g, '\\\\')}`;

@@ -6,7 +6,7 @@
  */
 import { REDACTED } from '../../config/secrets.js';
 import type { FieldChange, Kind } from './kind.js';
-import { applyOnPrimary, ident, literal, probeOnPrimary, runSql, splitProbe, type PgConn } from './pg-psql.js';
+import { applySql, ident, literal, probeSql, splitProbe, type PgConn } from './pg-psql.js';
 import { verifies } from './pg-scram.js';
 
 export const ROLE_FLAGS = ['login', 'superuser', 'createdb', 'createrole', 'inherit', 'replication', 'bypassrls'] as const;
@@ -60,14 +60,14 @@ export type PgRoleHave =
 
 type Present = Extract<PgRoleHave, { pg: 'primary' }>;
 
-const probeSql = (name: string): string => `SELECT json_build_object(
+const roleSql = (name: string): string => `SELECT json_build_object(
   'flags', json_build_object('login', rolcanlogin, 'superuser', rolsuper, 'createdb', rolcreatedb, 'createrole', rolcreaterole,
                              'inherit', rolinherit, 'replication', rolreplication, 'bypassrls', rolbypassrls),
   'connlimit', rolconnlimit, 'validUntil', to_char(rolvaliduntil, 'YYYY-MM-DD HH24:MI:SS'), 'password', rolpassword,
   'comment', shobj_description(a.oid, 'pg_authid'), 'config', coalesce((SELECT setconfig FROM pg_db_role_setting WHERE setrole = a.oid AND setdatabase = 0), '{}'),
   'memberOf', (SELECT coalesce(json_agg(json_build_object('role', r.rolname, 'admin', m.admin_option) ORDER BY r.rolname), '[]')
                FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE m.member = a.oid))
-FROM pg_authid a WHERE rolname = ${literal(name)}`;
+FROM pg_authid a WHERE rolname = ${literal(name)};`;
 
 function passwordVerdict(w: PgRoleWant, stored: string | null): PasswordVerdict {
   if (!w.password) return 'unmanaged';
@@ -86,13 +86,13 @@ const configOf = (w: PgRoleWant): string[] => Object.entries(w.parameters).filte
 
 export const pgRole: Kind<PgRoleWant, PgRoleHave> = {
   id: (w) => `pg-role:${w.name}`,
-  probe: (w) => probeOnPrimary(w.conn, runSql(w.conn, probeSql(w.name))),
+  probe: (w) => probeSql(w.conn, roleSql(w.name)),
   parse: (out, w) => {
     const { state, rest } = splitProbe(out);
     if (state === 'replica') return { pg: 'replica' };
     if (state === 'failed') return { unsupported: `role ${w.name}: the catalog query failed on the primary` };
-    if (state === 'down' || !rest) return null;
-    const row = JSON.parse(rest) as Omit<Present, 'pg' | 'password'> & { password: string | null };
+    if (state === 'down' || !rest[0]) return null;
+    const row = JSON.parse(rest[0]) as Omit<Present, 'pg' | 'password'> & { password: string | null };
     return { pg: 'primary', flags: row.flags, connlimit: row.connlimit, validUntil: row.validUntil, comment: row.comment, memberOf: row.memberOf, config: row.config, password: passwordVerdict(w, row.password) };
   },
   diff: (w, h) => {
@@ -121,7 +121,7 @@ export const pgRole: Kind<PgRoleWant, PgRoleHave> = {
     return out;
   },
   apply: (w, h) => {
-    if (w.state === 'absent') return applyOnPrimary(w.conn, runSql(w.conn, `DROP ROLE IF EXISTS ${ident(w.name)};\n`));
+    if (w.state === 'absent') return applySql(w.conn, `DROP ROLE IF EXISTS ${ident(w.name)};`);
     const present = h?.pg === 'primary' ? h : null;
     const create = `CREATE ROLE ${ident(w.name)} ${w.flags.login === false ? 'NOLOGIN' : 'LOGIN'}`;
     const expireIn = w.expireInDays !== undefined ? `; EXECUTE format('ALTER ROLE %I VALID UNTIL %L', ${literal(w.name)}, (current_date + ${Math.trunc(w.expireInDays)})::text)` : '';
@@ -138,7 +138,7 @@ export const pgRole: Kind<PgRoleWant, PgRoleHave> = {
       ...w.grant.map((g) => `GRANT ${ident(g.role)} TO ${ident(w.name)}${g.admin ? ' WITH ADMIN OPTION' : ''};`),
       ...w.revoke.map((r) => `REVOKE ${ident(r)} FROM ${ident(w.name)};`),
     ];
-    return applyOnPrimary(w.conn, runSql(w.conn, sql.join('\n') + '\n'));
+    return applySql(w.conn, sql.join('\n'));
   },
   effects: (w, h) => ({ destructive: w.state === 'absent' && h?.pg === 'primary' }),
 };
