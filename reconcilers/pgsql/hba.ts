@@ -9,7 +9,10 @@ import type { HbaRule } from '../../src/types/inventory.gen.js';
 /** Where pg_hba.conf lives with Pigsty's default pg_data; Patroni must point hba_file here and not manage pg_hba itself. */
 export const PG_HBA_PATH = '/pg/data/pg_hba.conf';
 /** The same for a host's own pg_data. */
-export const pgHbaPath = (h: HostView): string => `${h.param('pg_data') ?? '/pg/data'}/pg_hba.conf`;
+export const pgHbaPath = (h: HostView): string => {
+  const data = h.param('pg_data');
+  return data ? `${data}/pg_hba.conf` : PG_HBA_PATH;
+};
 export const PGB_HBA_PATH = '/etc/pgbouncer/pgb_hba.conf';
 
 /** Addresses an alias needs from outside the host: the infra nodes and the cluster's members. */

@@ -35,7 +35,12 @@ async function freePort(): Promise<number> {
 
 const asPostgres = (bin: string, args: string[]): Promise<{ stdout: string }> => run('runuser', ['-u', 'postgres', '--', bin, ...args], { timeout: 120_000 });
 
-export async function startPostgres(): Promise<Postgres> {
+/**
+ * initdb's own pg_hba.conf lets only the OS superuser in over the socket (peer) and rejects TCP, so
+ * a password login over TCP proves the HBA rules written since. A standby starts in recovery with
+ * no upstream: a replica as far as pg_is_in_recovery() can tell, until promoted.
+ */
+export async function startPostgres(opts: { standby?: boolean } = {}): Promise<Postgres> {
   if (userInfo().uid !== 0) throw new Error('startPostgres needs root (it runs initdb and pg_ctl as the postgres OS user)');
   const dir = mkdtempSync(join(tmpdir(), 'corral-pg-'));
   chmodSync(dir, 0o755);
@@ -47,8 +52,9 @@ export async function startPostgres(): Promise<Postgres> {
   chownSync(dir, uid, gid);
   chownSync(socket, uid, gid);
   const port = await freePort();
-  await asPostgres(`${PG_BIN}/initdb`, ['-D', data, '-U', 'postgres', '--auth-local=peer', '--auth-host=scram-sha-256', '--no-sync', '-E', 'UTF8', '--locale=C']);
+  await asPostgres(`${PG_BIN}/initdb`, ['-D', data, '-U', 'postgres', '--auth-local=peer', '--auth-host=reject', '--no-sync', '-E', 'UTF8', '--locale=C']);
   appendFileSync(data + '/postgresql.conf', `port = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${socket}'\nfsync = off\n`);
+  if (opts.standby) await asPostgres('/usr/bin/touch', [join(data, 'standby.signal')]);
   await asPostgres(`${PG_BIN}/pg_ctl`, ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
   const pg: Postgres = {
     dir,

@@ -2,6 +2,7 @@
  * The catalog kinds against a real PostgreSQL 15 (a throwaway instance on this machine), through
  * the engine's own observe, plan and apply over the local connector.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateInventory } from '../../src/config/validate.js';
 import { observe } from '../../src/engine/observe.js';
@@ -10,6 +11,7 @@ import { applyPlan } from '../../src/engine/apply.js';
 import { renderJson, renderMarkdown, renderText } from '../../src/engine/render.js';
 import type { HostDesired } from '../../src/engine/model.js';
 import { createTransport, type Target, type Transport } from '../../src/transport/index.js';
+import { KINDS } from '../../src/engine/resources/index.js';
 import { sqlObjects } from '../../reconcilers/pgsql/objects.js';
 import { loginWithPassword, startPostgres, type Postgres } from '../helpers/postgres.js';
 import { tmpRepo } from '../helpers/tmp.js';
@@ -52,11 +54,15 @@ describe('PGSQL catalog objects on a real PostgreSQL 15', () => {
     await pg?.stop();
   });
 
-  async function planFor(app: { password: string; dbState?: string }): Promise<Planned> {
-    const v = await validateInventory(tmpRepo({ 'pigsty.yml': inventory(pg, app) }));
+  async function desiredFor(server: Postgres, app: { password: string; dbState?: string }): Promise<HostDesired[]> {
+    const v = await validateInventory(tmpRepo({ 'pigsty.yml': inventory(server, app) }));
     expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]);
     const h = v.hosts.find((x) => x.name === HOST)!;
-    const hosts: HostDesired[] = [{ host: HOST, target, resources: sqlObjects(h, 'pg-test') }];
+    return [{ host: HOST, target, resources: sqlObjects(h, 'pg-test') }];
+  }
+
+  async function planFor(app: { password: string; dbState?: string }, server = pg): Promise<Planned> {
+    const hosts = await desiredFor(server, app);
     return plan({ hosts, edges: [] }, await observe(transport, hosts), 'test');
   }
 
@@ -77,6 +83,7 @@ describe('PGSQL catalog objects on a real PostgreSQL 15', () => {
     expect([...first.scripts.values()].join('\n')).not.toContain(FIRST);
 
     await applyAll(first);
+    expect(readFileSync(`${pg.data}/pg_hba.conf`, 'utf8')).toContain('managed by corral');
     expect(await loginWithPassword(pg, 'dbuser_app', FIRST, 'app')).toBe('dbuser_app');
     expect(await loginWithPassword(pg, 'dbuser_app', 'wrong', 'app')).toMatch(/password authentication failed/);
     expect(await pg.sql(`SELECT rolconnlimit, pg_has_role('dbuser_app', 'dbrole_readonly', 'MEMBER') FROM pg_roles WHERE rolname = 'dbuser_app'`)).toBe('20|t');
@@ -123,4 +130,22 @@ describe('PGSQL catalog objects on a real PostgreSQL 15', () => {
     expect(await pg.sql(`SELECT count(*) FROM pg_database WHERE datname = 'app'`)).toBe('0');
     expect((await planFor({ password: SECOND, dbState: 'absent' })).plan.changes).toEqual([]);
   }, 60_000);
+
+  it('on a replica only the node\'s own HBA file is planned and the SQL does nothing; promoted, it gets the roles and the database', async () => {
+    const standby = await startPostgres({ standby: true });
+    try {
+      const hba = `pg-conf-file:${standby.data}/pg_hba.conf`;
+      expect((await planFor({ password: FIRST }, standby)).plan.changes.map((c) => c.resource)).toEqual([hba]);
+      // The role's change run anyway, as after a failover between plan and apply: the replica is left alone.
+      const role = (await desiredFor(standby, { password: FIRST }))[0]!.resources.find((r) => r.kind === 'pg-role' && (r.want as { name: string }).name === 'dbuser_app')!;
+      const run = await transport.exec(target, `set -euo pipefail\n${KINDS['pg-role']!.apply(role.want, null)}`);
+      expect(run).toMatchObject({ code: 0, stdout: 'not the primary: nothing to do here\n' });
+
+      await standby.sql('SELECT pg_promote()');
+      const promoted = (await planFor({ password: FIRST }, standby)).plan.changes.map((c) => c.resource);
+      expect(promoted).toEqual(expect.arrayContaining(['pg-role:dbuser_app', 'pg-database:app', hba]));
+    } finally {
+      await standby.stop();
+    }
+  }, 120_000);
 });
