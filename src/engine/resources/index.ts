@@ -8,6 +8,8 @@ import { hostname, timezone } from './system.js';
 import { kernelModule, sysctl } from './kernel.js';
 import { block } from './block.js';
 import { group, user } from './account.js';
+import { etcdMember } from './etcd-member.js';
+import { etcdCluster } from './etcd-cluster.js';
 import { pgRole } from './pg-role.js';
 import { pgDatabase } from './pg-database.js';
 import { pgConfFile } from './pg-conf-file.js';

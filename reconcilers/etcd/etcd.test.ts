@@ -1,0 +1,241 @@
+import { describe, expect, it } from 'vitest';
+import { validateInventory } from '../../src/config/validate.js';
+import type { HostView } from '../../src/config/hosts.js';
+import { ASSUMED_FACTS } from '../../src/engine/facts.js';
+import type { Desired, Observation } from '../../src/engine/model.js';
+import { plan } from '../../src/engine/plan.js';
+import { renderText } from '../../src/engine/render.js';
+import { etcdCluster, etcdHealth, type EtcdClusterHave } from '../../src/engine/resources/etcd-cluster.js';
+import { etcdMember, type EtcdMemberWant } from '../../src/engine/resources/etcd-member.js';
+import { sha256 } from '../../src/engine/resources/file.js';
+import type { Resource } from '../../src/engine/resources/kind.js';
+import { tmpRepo } from '../../test/helpers/tmp.js';
+import { clusterHealth, etcd, etcdEndpoints } from './index.js';
+
+const inventory = (hosts: string, vars = ''): string => `
+all:
+  children:
+    etcd:
+      hosts:
+${hosts}
+      vars: { etcd_cluster: etcd${vars} }
+    pg-test:
+      hosts: { 10.0.0.21: { pg_seq: 1, pg_role: primary } }
+      vars: { pg_cluster: pg-test }
+`;
+const THREE = ['        10.0.0.13: { etcd_seq: 3 }', '        10.0.0.11: { etcd_seq: 1 }', '        10.0.0.12: { etcd_seq: 2 }'].join('\n');
+const TWO = ['        10.0.0.11: { etcd_seq: 1 }', '        10.0.0.12: { etcd_seq: 2 }'].join('\n');
+const IPS = ['10.0.0.11', '10.0.0.12', '10.0.0.13'];
+
+async function load(text: string): Promise<{ hosts: HostView[]; desired: Desired; members: HostView[]; notes: { host: string; message: string }[] }> {
+  const v = await validateInventory(tmpRepo({ 'pigsty.yml': text }));
+  expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]);
+  const cluster = v.clusters.find((c) => c.module === 'etcd')!;
+  const out = etcd.desired({ cluster, hosts: v.hosts, facts: () => ASSUMED_FACTS });
+  const target = (name: string) => ({ name, address: name, port: 22, user: 'root', connection: 'ssh' as const });
+  return { hosts: v.hosts, members: cluster.members, notes: out.notes, desired: { hosts: [...out.resources].map(([host, resources]) => ({ host, target: target(host), resources })), edges: out.edges } };
+}
+
+const on = (d: Desired, host: string): Resource[] => d.hosts.find((h) => h.host === host)!.resources;
+const memberOf = (d: Desired, host: string): EtcdMemberWant => on(d, host).find((r) => r.kind === 'etcd-member')!.want as EtcdMemberWant;
+
+/** `etcdctl member list` lines (simple format) for the given members, as the probes print them. */
+const listing = (ips: readonly string[], started = true): string =>
+  ips.map((ip, i) => `etcd-member: ${(0x8e9e05c52164694dn + BigInt(i)).toString(16)}, ${started ? 'started' : 'unstarted'}, ${started ? `etcd-${ip.slice(-1)}` : ''}, http://${ip}:2380, ${started ? `http://${ip}:2379` : ''}, false`).join('\n');
+const healthLines = (up: readonly string[], down: readonly string[] = []): string =>
+  [...up.map((ip) => `etcd-health: http://${ip}:2379 is healthy: successfully committed proposal: took = 2.1ms`), ...down.map((ip) => `etcd-health: http://${ip}:2379 is unhealthy: failed to commit proposal: context deadline exceeded`)].join('\n');
+const confProbe = (content: string): string => `type=regular file\nowner=etcd\ngroup=etcd\nmode=644\nsha256=${sha256(content)}\ncontent=${Buffer.from(content).toString('base64')}\n`;
+
+interface NodeState {
+  /** The config on disk, or none. */
+  conf?: string;
+  hasData: boolean;
+  /** What `member list` against the other members prints. */
+  others: string;
+}
+
+/** Observations where everything but etcd's own state is in place, so the plan shows only membership and config. */
+function observations(d: Desired, nodes: Record<string, NodeState>, cluster = ''): Observation[] {
+  return d.hosts.map((h) => {
+    const states: Record<string, unknown> = {};
+    for (const r of h.resources) {
+      const w = r.want as Record<string, unknown>;
+      const id = `${r.kind}:${String(w.path ?? w.name ?? w.cluster)}`;
+      if (r.kind === 'packages') states[id] = { 'etcd-server': '3.4.23', 'etcd-client': '3.4.23' };
+      else if (r.kind === 'directory') states[id] = { type: 'directory', owner: w.owner, group: w.group, mode: w.mode };
+      else if (r.kind === 'file') states[id] = { type: 'regular file', owner: 'root', group: 'root', mode: w.mode, sha256: sha256(w.content as string), content: w.content };
+      else if (r.kind === 'service') states[id] = { enabled: true, running: true };
+      else if (r.kind === 'etcd-member') {
+        const n = nodes[h.host]!;
+        states[id] = etcdMember.parse(`${n.conf !== undefined ? confProbe(n.conf) : 'absent\n'}${n.hasData ? 'has-data=yes\n' : ''}${n.others}`, w as unknown as EtcdMemberWant);
+      } else if (r.kind === 'etcd-cluster') states[id] = etcdCluster.parse(cluster, r.want as never);
+    }
+    return { host: h.host, ok: true as const, facts: ASSUMED_FACTS, states, durationMs: 1 };
+  });
+}
+
+describe('ETCD reconciler', () => {
+  it('lays out each member as Pigsty does, named <etcd_cluster>-<etcd_seq>', async () => {
+    const { desired } = await load(inventory(THREE, ', etcd_heartbeat_interval: 150, etcd_data: /data/etcd2'));
+    const conf = memberOf(desired, '10.0.0.12').conf.new;
+    expect(conf).toContain('name: etcd-2\n');
+    expect(conf).toContain('data-dir: /data/etcd2\n');
+    expect(conf).toContain('initial-cluster-token: "etcd"');
+    expect(conf).toContain('initial-cluster-state: "new"');
+    // Sorted by address, whatever the inventory order.
+    expect(conf).toContain('initial-cluster: "etcd-1=http://10.0.0.11:2380,etcd-2=http://10.0.0.12:2380,etcd-3=http://10.0.0.13:2380"');
+    expect(conf).toContain('listen-client-urls: "http://10.0.0.12:2379,http://127.0.0.1:2379"');
+    expect(conf).toContain('advertise-client-urls: "http://10.0.0.12:2379"');
+    expect(conf).toContain('heartbeat-interval: 150\n');
+    expect(conf).toContain('election-timeout: 1000\n');
+    expect(memberOf(desired, '10.0.0.12').conf.existing).toContain('initial-cluster-state: "existing"');
+    const unit = on(desired, '10.0.0.12').find((r) => r.kind === 'file' && (r.want as { path: string }).path === '/etc/systemd/system/etcd.service')!.want as { content: string };
+    expect(unit.content).toContain('ExecStart=/usr/bin/etcd --config-file /etc/etcd/etcd.conf');
+    expect(unit.content).toContain('WorkingDirectory=/data/etcd2');
+    expect(on(desired, '10.0.0.12').find((r) => r.kind === 'packages')!.want).toMatchObject({ packages: ['etcd-server', 'etcd-client'] });
+    // The service waits for its unit and its config.
+    expect(on(desired, '10.0.0.12').find((r) => r.kind === 'service')!.deps).toEqual(['packages:etcd', 'file:/etc/systemd/system/etcd.service', 'etcd-member:etcd-2']);
+  });
+
+  it('gives patroni the etcd group as client URLs, sorted by address', async () => {
+    const { hosts } = await load(inventory(THREE, ', etcd_port: 12379'));
+    expect(etcdEndpoints(hosts)).toEqual(['http://10.0.0.11:12379', 'http://10.0.0.12:12379', 'http://10.0.0.13:12379']);
+  });
+
+  it('observes membership from the lowest etcd_seq, and removes members before others join', async () => {
+    const { desired } = await load(inventory(THREE));
+    expect(IPS.map((ip) => on(desired, ip).some((r) => r.kind === 'etcd-cluster'))).toEqual([true, false, false]);
+    expect(desired.edges).toEqual([
+      { before: { host: '10.0.0.11', resource: 'etcd-cluster:etcd' }, after: { host: '10.0.0.13', resource: 'etcd-member:etcd-3' } },
+      { before: { host: '10.0.0.11', resource: 'etcd-cluster:etcd' }, after: { host: '10.0.0.12', resource: 'etcd-member:etcd-2' } },
+    ]);
+  });
+
+  it('says that TLS and RBAC are not built', async () => {
+    const { notes } = await load(inventory(THREE));
+    expect(notes).toEqual([expect.objectContaining({ host: '10.0.0.11', message: expect.stringMatching(/TLS.*RBAC.*not built/) })]);
+  });
+
+  it('bootstraps a new cluster: every member starts with `new`, no member add', async () => {
+    const { desired } = await load(inventory(THREE));
+    const fresh = { hasData: false, others: '' };
+    const { plan: p, scripts } = plan(desired, observations(desired, { '10.0.0.11': fresh, '10.0.0.12': fresh, '10.0.0.13': fresh }), 'r');
+    const members = p.changes.filter((c) => c.kind === 'etcd-member');
+    expect(members.map((c) => c.host).sort()).toEqual(IPS);
+    for (const c of members) {
+      expect(c.fields.map((f) => f.field)).toEqual(['content', 'mode', 'owner']);
+      expect(scripts.get(c.id)).not.toContain('member add');
+      expect(c.fields[0]!.text!.after).toContain('initial-cluster-state: "new"');
+    }
+    expect(p.changes.some((c) => c.destructive)).toBe(false);
+  });
+
+  it('is in sync when a running member only has other initial-cluster settings (etcd reads them once)', async () => {
+    const { desired } = await load(inventory(TWO));
+    const old = (ip: string): string => memberOf(desired, ip).conf.existing.replace('initial-cluster: "', 'initial-cluster: "etcd-0=http://10.0.0.10:2380,');
+    const running = (ip: string): NodeState => ({ conf: old(ip), hasData: true, others: listing(TWO_IPS) });
+    const { plan: p } = plan(desired, observations(desired, { '10.0.0.11': running('10.0.0.11'), '10.0.0.12': running('10.0.0.12') }, `${listing(TWO_IPS)}\n${healthLines(TWO_IPS)}`), 'r');
+    expect(p.changes).toEqual([]);
+    // Any other setting is rewritten, and the running service restarts.
+    const slower = memberOf(desired, '10.0.0.11').conf.new.replace('heartbeat-interval: 100', 'heartbeat-interval: 300');
+    const drift = plan(desired, observations(desired, { '10.0.0.11': { ...running('10.0.0.11'), conf: slower }, '10.0.0.12': running('10.0.0.12') }, listing(TWO_IPS)), 'r').plan;
+    expect(drift.changes.map((c) => `${c.host} ${c.action} ${c.resource}`)).toEqual(['10.0.0.11 update etcd-member:etcd-1', '10.0.0.11 restart service:etcd']);
+  });
+
+  it('adds a new member: member add on the running cluster, then it starts with `existing`', async () => {
+    const { desired } = await load(inventory(THREE));
+    const running = (ip: string): NodeState => ({ conf: memberOf(desired, ip).conf.new, hasData: true, others: listing(TWO_IPS) });
+    const obs = observations(desired, { '10.0.0.11': running('10.0.0.11'), '10.0.0.12': running('10.0.0.12'), '10.0.0.13': { hasData: false, others: listing(TWO_IPS) } }, listing(TWO_IPS));
+    const { plan: p, scripts } = plan(desired, obs, 'r');
+    const add = p.changes.find((c) => c.host === '10.0.0.13' && c.kind === 'etcd-member')!;
+    expect(add.fields[0]).toEqual({ field: 'member', from: null, to: 'member add etcd-3' });
+    expect(add.fields[1]!.text!.after).toContain('initial-cluster-state: "existing"');
+    expect(add.destructive).toBe(false);
+    const script = scripts.get(add.id)!;
+    expect(script).toContain('--endpoints=http://10.0.0.11:2379,http://10.0.0.12:2379');
+    expect(script).toContain('member add etcd-3 --peer-urls=http://10.0.0.13:2380');
+    // Its service starts after the member was added and the config written.
+    const start = p.changes.find((c) => c.host === '10.0.0.13' && c.kind === 'service');
+    expect(p.changes.indexOf(start!)).toBeGreaterThan(p.changes.indexOf(add));
+    expect(p.changes.filter((c) => c.host !== '10.0.0.13')).toEqual([]);
+  });
+
+  it('a member added by an interrupted apply is not added twice', async () => {
+    const { desired } = await load(inventory(THREE));
+    const others = `${listing(TWO_IPS)}\n${listing(['10.0.0.13'], false).replace('8e9e05c52164694d', 'aaaa')}`;
+    const obs = observations(desired, { '10.0.0.11': { conf: '', hasData: true, others }, '10.0.0.12': { conf: '', hasData: true, others }, '10.0.0.13': { hasData: false, others } });
+    const { plan: p, scripts } = plan(desired, obs, 'r');
+    const c = p.changes.find((x) => x.host === '10.0.0.13' && x.kind === 'etcd-member')!;
+    expect(c.fields.map((f) => f.field)).toEqual(['content', 'mode', 'owner']);
+    expect(scripts.get(c.id)).not.toContain('member add');
+    expect(c.fields[0]!.text!.after).toContain('initial-cluster-state: "existing"');
+  });
+
+  it('removes a member the inventory no longer lists, as a destructive change', async () => {
+    const { desired } = await load(inventory(TWO));
+    const running = (ip: string): NodeState => ({ conf: memberOf(desired, ip).conf.new, hasData: true, others: listing(IPS) });
+    const { plan: p, scripts } = plan(desired, observations(desired, { '10.0.0.11': running('10.0.0.11'), '10.0.0.12': running('10.0.0.12') }, `${listing(IPS)}\n${healthLines(IPS)}`), 'r');
+    expect(p.changes.map((c) => `${c.host} ${c.resource}`)).toEqual(['10.0.0.11 etcd-cluster:etcd']);
+    const remove = p.changes[0]!;
+    expect(remove.destructive).toBe(true);
+    expect(remove.fields).toEqual([{ field: 'members', from: ['etcd-3 http://10.0.0.13:2380'], to: 'member remove' }]);
+    expect(scripts.get(remove.id)).toContain('member remove 8e9e05c52164694f');
+    expect(renderText(p)).toContain('etcd-cluster:etcd');
+  });
+
+  it('rejoins a member whose data the cluster forgot, moving the data aside; etcd_safeguard forbids it', async () => {
+    for (const safeguard of [false, true]) {
+      const { desired } = await load(inventory(THREE, safeguard ? ', etcd_safeguard: true' : ''));
+      const running = (ip: string): NodeState => ({ conf: memberOf(desired, ip).conf.new, hasData: true, others: listing(TWO_IPS) });
+      const obs = observations(desired, { '10.0.0.11': running('10.0.0.11'), '10.0.0.12': running('10.0.0.12'), '10.0.0.13': running('10.0.0.13') }, listing(TWO_IPS));
+      const { plan: p, scripts } = plan(desired, obs, 'r');
+      const c = p.changes.find((x) => x.host === '10.0.0.13' && x.kind === 'etcd-member');
+      if (safeguard) {
+        expect(c).toBeUndefined();
+        expect(p.notes).toEqual([expect.objectContaining({ host: '10.0.0.13', message: expect.stringContaining('etcd_safeguard') })]);
+        continue;
+      }
+      expect(c!.destructive).toBe(true);
+      const script = scripts.get(c!.id)!;
+      expect(script).toMatch(/mv \/data\/etcd \/data\/etcd\.removed-/);
+      expect(script.indexOf('mv /data/etcd')).toBeLessThan(script.indexOf('member add etcd-3'));
+      expect(c!.fields[1]!.text!.after).toContain('initial-cluster-state: "existing"');
+    }
+  });
+
+  it('under --limit keeps the whole cluster in initial-cluster and removes nothing', async () => {
+    const v = await validateInventory(tmpRepo({ 'pigsty.yml': inventory(THREE) }));
+    const cluster = v.clusters.find((c) => c.module === 'etcd')!;
+    const out = etcd.desired({ cluster: { ...cluster, members: cluster.members.filter((m) => m.name === '10.0.0.13') }, hosts: v.hosts, facts: () => ASSUMED_FACTS });
+    expect([...out.resources.keys()]).toEqual(['10.0.0.13']);
+    expect(out.resources.get('10.0.0.13')!.some((r) => r.kind === 'etcd-cluster')).toBe(false);
+    expect((out.resources.get('10.0.0.13')!.find((r) => r.kind === 'etcd-member')!.want as EtcdMemberWant).conf.new).toContain('etcd-1=http://10.0.0.11:2380');
+  });
+});
+
+const TWO_IPS = ['10.0.0.11', '10.0.0.12'];
+
+describe('etcd health', () => {
+  const have = (up: string[], down: string[] = [], members = [...up, ...down]): EtcdClusterHave => etcdCluster.parse(`${listing(members)}\n${healthLines(up, down)}`, { cluster: 'etcd', endpoints: [], peerURLs: members.map((ip) => `http://${ip}:2380`) }) as EtcdClusterHave;
+
+  it('is Healthy, Degraded with a quorum, Down without one', () => {
+    expect(etcdHealth(have(IPS))).toBe('Healthy');
+    expect(etcdHealth(have(TWO_IPS, ['10.0.0.13']))).toBe('Degraded');
+    expect(etcdHealth(have(['10.0.0.11'], ['10.0.0.12', '10.0.0.13']))).toBe('Down');
+    expect(etcdHealth(null)).toBe('Down');
+  });
+
+  it('counts an added member that has not started as not healthy', () => {
+    const h = etcdCluster.parse(`${listing(TWO_IPS)}\n${listing(['10.0.0.13'], false).replace('8e9e05c52164694d', 'aaaa')}\n${healthLines(TWO_IPS)}`, { cluster: 'etcd', endpoints: [], peerURLs: IPS.map((ip) => `http://${ip}:2380`) }) as EtcdClusterHave;
+    expect(h.members).toHaveLength(3);
+    expect(etcdHealth(h)).toBe('Degraded');
+  });
+
+  it('is read from the plan observations of the observing member', async () => {
+    const { desired, members } = await load(inventory(THREE));
+    const fresh = { hasData: false, others: '' };
+    const nodes = { '10.0.0.11': fresh, '10.0.0.12': fresh, '10.0.0.13': fresh };
+    expect(clusterHealth(observations(desired, nodes, `${listing(IPS)}\n${healthLines(IPS)}`), members, 'etcd')).toBe('Healthy');
+    expect(clusterHealth(observations(desired, nodes, ''), members, 'etcd')).toBe('Down');
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * One etcd member: its config file and its place in the cluster. The config's initial-cluster
+ * settings matter only at a member's first start, so they are chosen from what the node and the
+ * running cluster say: a member with data is left alone; a new member joins a cluster that answers
+ * (`member add`, then `initial-cluster-state: existing`), else it bootstraps with the others (`new`).
+ * A member whose data the cluster no longer knows (removed earlier) has its data moved aside and rejoins.
+ */
+import { sh, writeFileAtomic } from '../shell.js';
+import { attributeChanges, file, sha256, statProbe, type FileHave } from './file.js';
+import { isUnsupported, type FieldChange, type Kind, type Unsupported } from './kind.js';
+
+export type InitialState = 'new' | 'existing';
+
+export interface EtcdMemberWant {
+  name: string;
+  confPath: string;
+  /** The config rendered for each initial-cluster-state. */
+  conf: Record<InitialState, string>;
+  /** etcd_init: `existing` always joins; `new` joins only when the other members already run a cluster. */
+  init: InitialState;
+  dataDir: string;
+  peerURL: string;
+  /** Client URLs of the other members, to ask them about the cluster. */
+  peers: string[];
+  learner: boolean;
+  /** etcd_safeguard: never move a member's data aside. */
+  safeguard: boolean;
+}
+
+export interface EtcdMemberInfo {
+  id: string;
+  started: boolean;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  learner: boolean;
+}
+
+export interface EtcdMemberHave {
+  conf: FileHave | null;
+  /** The data dir holds a member (`member/` exists). */
+  hasData: boolean;
+  /** The cluster as the other members see it; null when none of them answers. */
+  cluster: EtcdMemberInfo[] | null;
+}
+
+/** etcdctl (v3 API) against the given endpoints, with short timeouts so a down cluster does not stall a probe. */
+export const etcdctl = (endpoints: readonly string[]): string => sh`ETCDCTL_API=3 etcdctl --endpoints=${endpoints.join(',')} --dial-timeout=2s --command-timeout=5s`;
+
+const MEMBER_MARK = 'etcd-member: ';
+
+/** A probe fragment printing each member as `etcd-member: <simple format line>`, nothing when no endpoint answers. */
+export const memberListProbe = (endpoints: readonly string[]): string =>
+  endpoints.length ? `if command -v etcdctl >/dev/null; then ${etcdctl(endpoints)} member list 2>/dev/null | sed 's/^/${MEMBER_MARK}/'; fi` : 'true';
+
+/** Lines of `etcdctl member list` (simple format: `id, started|unstarted, name, peerURLs, clientURLs, isLearner`), or null when there are none. */
+export function parseMembers(out: string): EtcdMemberInfo[] | null {
+  const members = out
+    .split('\n')
+    .filter((l) => l.startsWith(MEMBER_MARK))
+    .map((l) => l.slice(MEMBER_MARK.length).split(', '))
+    .filter((f) => f.length >= 5)
+    .map(([id, status, name, peers, clients, learner]) => ({
+      id: id!,
+      started: status === 'started',
+      name: name!,
+      peerURLs: peers!.split(',').filter(Boolean),
+      clientURLs: clients!.split(',').filter(Boolean),
+      learner: learner === 'true',
+    }));
+  return members.length ? members : null;
+}
+
+/** Config lines etcd reads only when it starts without data. */
+const bootstrapOnly = (conf: string): string =>
+  conf
+    .split('\n')
+    .filter((l) => !l.startsWith('initial-'))
+    .join('\n');
+
+const CONF_MODE = 0o644;
+const CONF_OWNER = { mode: CONF_MODE, owner: 'etcd', group: 'etcd' };
+
+type Step = 'in-cluster' | 'join' | 'rejoin';
+
+function situation(w: EtcdMemberWant, h: EtcdMemberHave): { step: Step; listed: boolean; state: InitialState } {
+  const listed = h.cluster?.some((m) => m.peerURLs.includes(w.peerURL)) ?? false;
+  if (h.hasData) return h.cluster && !listed ? { step: 'rejoin', listed, state: 'existing' } : { step: 'in-cluster', listed, state: w.init };
+  return { step: 'join', listed, state: h.cluster || w.init === 'existing' ? 'existing' : 'new' };
+}
+
+export const etcdMember: Kind<EtcdMemberWant, EtcdMemberHave> = {
+  id: (w) => `etcd-member:${w.name}`,
+  probe: (w) => [statProbe(w.confPath, true), sh`[ -d ${w.dataDir + '/member'} ] && echo has-data=yes`, memberListProbe(w.peers)].join('\n'),
+  parse: (out, w): EtcdMemberHave | Unsupported => {
+    const conf = file.parse(out, { path: w.confPath, content: '', mode: CONF_MODE });
+    const have = { conf: isUnsupported(conf) ? null : conf, hasData: /^has-data=yes$/m.test(out), cluster: parseMembers(out) };
+    if (w.safeguard && situation(w, have).step === 'rejoin') {
+      return { unsupported: `the cluster no longer lists ${w.peerURL}, but ${w.dataDir} holds a member's data and etcd_safeguard forbids moving it aside` };
+    }
+    return have;
+  },
+  diff: (w, h) => {
+    const s = situation(w, h ?? { conf: null, hasData: false, cluster: null });
+    const out: FieldChange[] = [];
+    if (s.step === 'rejoin') out.push({ field: 'member', from: 'removed from the cluster', to: `rejoin: ${w.dataDir} moved aside, member add` });
+    else if (s.step === 'join' && h?.cluster && !s.listed) out.push({ field: 'member', from: null, to: `member add ${w.name}${w.learner ? ' (learner)' : ''}` });
+    const conf = w.conf[s.state];
+    const current = h?.conf?.content;
+    const same = s.step === 'in-cluster' && current !== undefined ? bootstrapOnly(current) === bootstrapOnly(conf) : h?.conf?.sha256 === sha256(conf);
+    if (!same) out.push({ field: 'content', from: h?.conf ? h.conf.sha256.slice(0, 12) : null, to: sha256(conf).slice(0, 12), text: { before: current ?? '', after: conf } });
+    return [...out, ...attributeChanges(CONF_OWNER, h?.conf ?? null)];
+  },
+  apply: (w, h) => {
+    const s = situation(w, h ?? { conf: null, hasData: false, cluster: null });
+    const lines: string[] = [];
+    if (s.step === 'rejoin') {
+      const aside = `${w.dataDir}.removed-`;
+      lines.push('systemctl stop etcd.service', sh`mv ${w.dataDir} ${aside}"$(date +%Y%m%dT%H%M%S)"`, sh`install -d -o etcd -g etcd -m 0700 ${w.dataDir}`);
+    }
+    if (s.step !== 'in-cluster' && h?.cluster && !s.listed) {
+      // A member added by an earlier, interrupted apply is already listed: not an error.
+      const add = sh`${etcdctl(w.peers)} member add ${w.name} --peer-urls=${w.peerURL}` + (w.learner ? ' --learner' : '');
+      lines.push(`out=$(${add} 2>&1) || { case "$out" in *"Peer URLs already exists"*) ;; *) echo "$out" >&2; exit 1 ;; esac; }`);
+    }
+    lines.push(writeFileAtomic(w.confPath, w.conf[s.state], CONF_OWNER));
+    return lines.join('\n');
+  },
+  effects: (w, h) => ({ destructive: h !== null && situation(w, h).step === 'rejoin' }),
+};
