@@ -30,6 +30,8 @@ export const KINDS: Record<string, Kind<any, any>> = {
   block,
   group,
   user,
+  'etcd-member': etcdMember,
+  'etcd-cluster': etcdCluster,
   'pg-role': pgRole,
   'pg-database': pgDatabase,
   'pg-conf-file': pgConfFile,
