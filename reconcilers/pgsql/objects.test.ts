@@ -29,7 +29,7 @@ all:
           - { name: dbuser_gone, state: absent }
           - { name: dbuser_monitor, comment: overridden comment }
         pg_databases:
-          - { name: app, owner: dbuser_app, revokeconn: true, schemas: [app], extensions: [pg_trgm, { name: vector, schema: app }], pool_size: 20 }
+          - { name: app, owner: dbuser_app, revokeconn: true, schemas: [app], extensions: [pg_trgm, { name: vector, schema: app }], parameters: { work_mem: 32MB, search_path: DEFAULT }, pool_size: 20 }
           - { name: hidden, pgbouncer: false, encoding: UTF8, locale: C }
           - { name: old, state: absent }
 `;
@@ -96,7 +96,11 @@ describe('PGSQL catalog objects from the inventory', () => {
     expect(pgbouncerDatabases(primary)).toBe('app                         = host=/var/run/postgresql port=5432 pool_size=20\n');
     const files = resources.filter((r) => r.kind === 'pg-conf-file').map((r) => (r.want as { path: string }).path);
     expect(files).toEqual(['/pg/data/pg_hba.conf', '/etc/pgbouncer/userlist.txt', '/etc/pgbouncer/useropts.txt', '/etc/pgbouncer/database.txt', '/etc/pgbouncer/pgb_hba.conf']);
-    expect(resources.find((r) => (r.want as { path?: string }).path === '/etc/pgbouncer/userlist.txt')!.want).toMatchObject({ secret: true, mode: 0o600, owner: 'postgres' });
+    const userlistWant = resources.find((r) => (r.want as { path?: string }).path === '/etc/pgbouncer/userlist.txt')!.want;
+    expect(userlistWant).toMatchObject({ secret: true, mode: 0o600, owner: 'postgres' });
+    // Its content is never read back from the node: the hash compares.
+    expect(KINDS['pg-conf-file']!.probe(userlistWant)).not.toContain('base64');
+    expect(KINDS['pg-conf-file']!.probe(resources.find((r) => r.kind === 'pg-conf-file')!.want)).toContain('base64');
   });
 
   it('reloads, never restarts, after a file change', () => {
@@ -174,7 +178,7 @@ describe('pg-role: the password compared by hash', () => {
 });
 
 const dbProbe = (row: Record<string, unknown> = {}, inside = { schemas: ['public', 'app'], extensions: ['plpgsql', 'pg_trgm', 'vector'] }): string =>
-  `pg=primary\n${JSON.stringify({ owner: 'dbuser_app', encoding: 'UTF8', collate: 'C', ctype: 'C', connlimit: -1, allowconn: true, isTemplate: false, comment: 'business database app', publicConnect: false, ...row })}\n${JSON.stringify(inside)}\n`;
+  `pg=primary\n${JSON.stringify({ owner: 'dbuser_app', encoding: 'UTF8', collate: 'C', ctype: 'C', connlimit: -1, allowconn: true, isTemplate: false, comment: 'business database app', publicConnect: false, config: ['work_mem=32MB'], ...row })}\n${JSON.stringify(inside)}\n`;
 
 describe('pg-database', () => {
   const app = want<PgDatabaseWant>('pg-database:app');
@@ -183,11 +187,12 @@ describe('pg-database', () => {
   it('is in sync when the catalog matches', () => expect(diff(dbProbe())).toEqual([]));
 
   it('alters owner, comment, connect privilege and missing schemas and extensions in place', () => {
-    const out = dbProbe({ owner: 'postgres', comment: null, publicConnect: true }, { schemas: ['public'], extensions: ['plpgsql'] });
+    const out = dbProbe({ owner: 'postgres', comment: null, publicConnect: true, config: ['search_path=app'] }, { schemas: ['public'], extensions: ['plpgsql'] });
     expect(diff(out)).toEqual([
       { field: 'owner', from: 'postgres', to: 'dbuser_app' },
       { field: 'comment', from: null, to: 'business database app' },
       { field: 'revokeconn', from: false, to: true },
+      { field: 'parameters', from: ['search_path=app'], to: ['work_mem=32MB'] },
       { field: 'schemas', from: null, to: ['app'] },
       { field: 'extensions', from: null, to: ['pg_trgm', 'vector'] },
     ]);

@@ -53,6 +53,9 @@ export function verifierOf(h: HostView, cluster: string, user: PgUser): string |
   return h.param('pg_pwd_enc') === 'md5' ? md5Verifier(p, user.name) : stableScramVerifier(p, cluster, user.name);
 }
 
+const settings = (p: Record<string, string | number | boolean | undefined> | undefined): Record<string, string> =>
+  Object.fromEntries(Object.entries(p ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+
 function roleWant(h: HostView, cluster: string, u: PgUser): PgRoleWant {
   const flags: Partial<Record<RoleFlag, boolean>> = {};
   for (const f of ['login', 'superuser', 'createdb', 'createrole', 'inherit', 'replication', 'bypassrls'] as const) if (u[f] !== undefined) flags[f] = u[f];
@@ -70,7 +73,7 @@ function roleWant(h: HostView, cluster: string, u: PgUser): PgRoleWant {
     comment: u.comment ?? `business user ${u.name}`,
     grant: memberships.filter((m) => !m.state || m.state === 'grant').map((m) => ({ role: m.name, admin: m.admin === true || (u.admin ?? []).includes(m.name) })),
     revoke: memberships.filter((m) => m.state === 'absent' || m.state === 'revoke').map((m) => m.name),
-    parameters: Object.fromEntries(Object.entries(u.parameters ?? {}).map(([k, v]) => [k, String(v)])),
+    parameters: settings(u.parameters),
     ...(verifier ? { password: { verifier, ...(plain !== undefined ? { plain } : {}), exact: u.pgbouncer === true } } : {}),
   };
 }
@@ -92,6 +95,7 @@ function databaseWant(h: HostView, d: PgDatabase, roles: readonly PgUser[]): PgD
     state: d.state ?? 'create',
     ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined && v !== '')),
     comment: d.comment ?? `business database ${d.name}`,
+    parameters: settings(d.parameters),
     schemas: refs(d.schemas),
     extensions: refs<{ name: string; schema?: string; version?: string | number; state?: string }>(d.extensions).map((e): PgExtensionRef => ({ ...e, ...(e.version !== undefined ? { version: String(e.version) } : {}) } as PgExtensionRef)),
     defaultPrivileges: h.param('pg_default_privileges') ?? [],

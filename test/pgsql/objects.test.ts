@@ -37,7 +37,7 @@ all:
         pg_users:
           - { name: dbuser_app, password: '${app.password}', pgbouncer: true, roles: [dbrole_readwrite], connlimit: 20, comment: app user }
         pg_databases:
-          - { name: app, owner: dbuser_app, comment: app db, schemas: [app], extensions: [ { name: pg_trgm, schema: app } ]${app.dbState ? `, state: ${app.dbState}` : ''} }
+          - { name: app, owner: dbuser_app, comment: app db, parameters: { work_mem: 32MB }, schemas: [app], extensions: [ { name: pg_trgm, schema: app } ]${app.dbState ? `, state: ${app.dbState}` : ''} }
 `;
 }
 
@@ -89,6 +89,7 @@ describe('PGSQL catalog objects on a real PostgreSQL 15', () => {
     expect(await pg.sql(`SELECT rolconnlimit, pg_has_role('dbuser_app', 'dbrole_readonly', 'MEMBER') FROM pg_roles WHERE rolname = 'dbuser_app'`)).toBe('20|t');
     expect(await pg.sql(`SELECT pg_get_userbyid(datdba), shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'app'`)).toBe('dbuser_app|app db');
     expect(await pg.sql(`SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'pg_trgm'`, 'app')).toBe('app');
+    expect(await pg.sql(`SELECT current_setting('work_mem')`, 'app')).toBe('32MB');
 
     const again = await planFor({ password: FIRST });
     expect(again.plan.changes).toEqual([]);

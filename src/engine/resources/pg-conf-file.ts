@@ -2,7 +2,7 @@
  * A configuration file that its service re-reads on reload (pg_hba.conf, pgbouncer's lists):
  * written like `file`, then the reload command runs, never a restart.
  */
-import { file, type FileHave, type FileWant } from './file.js';
+import { file, statProbe, type FileHave, type FileWant } from './file.js';
 import type { Kind } from './kind.js';
 
 export interface PgConfFileWant extends FileWant {
@@ -12,7 +12,8 @@ export interface PgConfFileWant extends FileWant {
 
 export const pgConfFile: Kind<PgConfFileWant, FileHave> = {
   id: (w) => `pg-conf-file:${w.path}`,
-  probe: (w) => file.probe(w),
+  // A secret file's content is not read back: its hash is enough to compare.
+  probe: (w) => statProbe(w.path, !w.secret),
   parse: (out, w) => file.parse(out, w),
   diff: (w, h) => file.diff(w, h),
   apply: (w, h) => `${file.apply(w, h)}\n${w.reload}`,

@@ -6,7 +6,7 @@
  * allows dropping it.
  */
 import type { FieldChange, Kind, Unsupported } from './kind.js';
-import { applySql, connectTo, ident, literal, probeSql, splitProbe, type PgConn } from './pg-psql.js';
+import { applySql, connectTo, ident, literal, probeSql, settingsChange, settingsSql, splitProbe, type PgConn } from './pg-psql.js';
 
 export interface PgObjectRef {
   name: string;
@@ -35,6 +35,8 @@ export interface PgDatabaseWant {
   revokeconn?: boolean;
   connlimit?: number;
   comment: string;
+  /** ALTER DATABASE SET; the value DEFAULT resets. */
+  parameters: Record<string, string>;
   schemas: PgObjectRef[];
   extensions: PgExtensionRef[];
   /** pg_default_privileges, set for the owner when the database is created or changed. */
@@ -58,6 +60,7 @@ export type PgDatabaseHave =
       isTemplate: boolean;
       comment: string | null;
       publicConnect: boolean;
+      config: string[];
       /** Read only when the database takes connections. */
       schemas?: string[];
       extensions?: string[];
@@ -68,8 +71,9 @@ type Present = Extract<PgDatabaseHave, { pg: 'primary' }>;
 /** The database's row, then, when it takes connections, its schemas and extensions from inside it. */
 const databaseSql = (name: string): string => `SELECT json_build_object('owner', pg_get_userbyid(datdba), 'encoding', pg_encoding_to_char(encoding),
   'collate', datcollate, 'ctype', datctype, 'connlimit', datconnlimit, 'allowconn', datallowconn, 'isTemplate', datistemplate,
-  'comment', shobj_description(oid, 'pg_database'), 'publicConnect', has_database_privilege('public', oid, 'CONNECT'))
-FROM pg_database WHERE datname = ${literal(name)};
+  'comment', shobj_description(oid, 'pg_database'), 'publicConnect', has_database_privilege('public', oid, 'CONNECT'),
+  'config', coalesce((SELECT setconfig FROM pg_db_role_setting s WHERE s.setrole = 0 AND s.setdatabase = d.oid), '{}'))
+FROM pg_database d WHERE datname = ${literal(name)};
 SELECT EXISTS (SELECT FROM pg_database WHERE datname = ${literal(name)} AND datallowconn) AS corral_inside \\gset
 \\if :corral_inside
 ${connectTo(name)}
@@ -117,6 +121,7 @@ function alterSql(w: PgDatabaseWant): string[] {
     ...(w.isTemplate !== undefined ? [`ALTER DATABASE ${db} IS_TEMPLATE ${w.isTemplate};`] : []),
     ...(w.connlimit !== undefined ? [`ALTER DATABASE ${db} CONNECTION LIMIT ${Math.trunc(w.connlimit)};`] : []),
     `COMMENT ON DATABASE ${db} IS ${literal(w.comment)};`,
+    ...settingsSql('DATABASE', w.name, w.parameters),
     ...(revoke
       ? [`REVOKE CONNECT ON DATABASE ${db} FROM PUBLIC;`, ...[...w.connectRoles, ...(w.owner ? [{ role: w.owner, grantOption: true }] : [])].map((c) => `GRANT CONNECT ON DATABASE ${db} TO ${ident(c.role)}${c.grantOption ? ' WITH GRANT OPTION' : ''};`)]
       : w.revokeconn === false
@@ -174,6 +179,7 @@ export const pgDatabase: Kind<PgDatabaseWant, PgDatabaseHave> = {
     if (w.isTemplate !== undefined && w.isTemplate !== h.isTemplate) out.push({ field: 'is_template', from: h.isTemplate, to: w.isTemplate });
     if (w.comment !== h.comment) out.push({ field: 'comment', from: h.comment, to: w.comment });
     if (w.revokeconn !== undefined && w.revokeconn === h.publicConnect) out.push({ field: 'revokeconn', from: !h.publicConnect, to: w.revokeconn });
+    out.push(...settingsChange(w.parameters, h.config));
     if (h.schemas) out.push(...objectChanges('schemas', w.schemas, h.schemas));
     if (h.extensions) out.push(...objectChanges('extensions', w.extensions, h.extensions));
     return out;

@@ -4,6 +4,7 @@
  * over SSH stdin), so no statement is ever on a command line; `-q` keeps psql from echoing it.
  */
 import { sh } from '../shell.js';
+import type { FieldChange } from './kind.js';
 
 export interface PgConn {
   /** The OS user that owns the server (pg_dbsu). */
@@ -49,3 +50,16 @@ export const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 export const literal = (value: string): string => `'${value.replace(/'/g, "''")}'`;
 /** psql's \connect takes a quoted name like an identifier. */
 export const connectTo = (db: string): string => `\\connect ${literal(db).replace(/\\/g, '\\\\')}`;
+
+/** Settings of a role or a database (ALTER ... SET), as `name=value` lines; the value DEFAULT resets. */
+const isReset = (value: string): boolean => value.toUpperCase() === 'DEFAULT';
+
+export function settingsChange(want: Record<string, string>, have: string[] | null): FieldChange[] {
+  const set = Object.entries(want).filter(([, v]) => !isReset(v)).map(([k, v]) => `${k}=${v}`);
+  const resets = Object.entries(want).filter(([, v]) => isReset(v)).map(([k]) => `${k}=`);
+  const stale = set.some((c) => !have?.includes(c)) || resets.some((k) => have?.some((c) => c.startsWith(k)));
+  return stale ? [{ field: 'parameters', from: have, to: set }] : [];
+}
+
+export const settingsSql = (what: 'ROLE' | 'DATABASE', name: string, want: Record<string, string>): string[] =>
+  Object.entries(want).map(([k, v]) => (isReset(v) ? `ALTER ${what} ${ident(name)} RESET ${ident(k)};` : `ALTER ${what} ${ident(name)} SET ${ident(k)} = ${literal(v)};`));

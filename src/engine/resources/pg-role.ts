@@ -6,7 +6,7 @@
  */
 import { REDACTED } from '../../config/secrets.js';
 import type { FieldChange, Kind } from './kind.js';
-import { applySql, ident, literal, probeSql, splitProbe, type PgConn } from './pg-psql.js';
+import { applySql, ident, literal, probeSql, settingsChange, settingsSql, splitProbe, type PgConn } from './pg-psql.js';
 import { verifies } from './pg-scram.js';
 
 export const ROLE_FLAGS = ['login', 'superuser', 'createdb', 'createrole', 'inherit', 'replication', 'bypassrls'] as const;
@@ -82,8 +82,6 @@ const passwordChanges = (w: PgRoleWant, h: Present | null): boolean =>
 /** VALID UNTIL as the probe prints it, cut to what the inventory wrote (a date compares by day). */
 const sameExpiry = (want: string, have: string | null): boolean => have !== null && have.startsWith(want.replace('T', ' ').slice(0, 19));
 
-const configOf = (w: PgRoleWant): string[] => Object.entries(w.parameters).filter(([, v]) => v.toUpperCase() !== 'DEFAULT').map(([k, v]) => `${k}=${v}`);
-
 export const pgRole: Kind<PgRoleWant, PgRoleHave> = {
   id: (w) => `pg-role:${w.name}`,
   probe: (w) => probeSql(w.conn, roleSql(w.name)),
@@ -113,10 +111,7 @@ export const pgRole: Kind<PgRoleWant, PgRoleHave> = {
       const after = [...new Set([...member.keys(), ...missing.map((g) => g.role)])].filter((r) => !extra.includes(r)).sort();
       out.push({ field: 'roles', from: h ? [...member.keys()] : null, to: after });
     }
-    const config = configOf(w);
-    const resets = Object.entries(w.parameters).filter(([, v]) => v.toUpperCase() === 'DEFAULT').map(([k]) => k);
-    const staleConfig = config.filter((c) => !h?.config.includes(c)).length > 0 || resets.some((k) => h?.config.some((c) => c.startsWith(`${k}=`)));
-    if (staleConfig) out.push({ field: 'parameters', from: h?.config ?? null, to: config });
+    out.push(...settingsChange(w.parameters, h?.config ?? null));
     if (passwordChanges(w, h)) out.push({ field: 'password', from: h ? REDACTED : null, to: REDACTED, secret: true });
     return out;
   },
@@ -133,7 +128,7 @@ export const pgRole: Kind<PgRoleWant, PgRoleHave> = {
       ...(w.expireAt !== undefined ? [`ALTER ROLE ${ident(w.name)} VALID UNTIL ${literal(w.expireAt)};`] : []),
       // The verifier, never the plain password; and kept out of the server log too.
       ...(passwordChanges(w, present) ? [`SET log_statement TO 'none';`, `ALTER ROLE ${ident(w.name)} PASSWORD ${literal(w.password!.verifier)};`, `RESET log_statement;`] : []),
-      ...Object.entries(w.parameters).map(([k, v]) => (v.toUpperCase() === 'DEFAULT' ? `ALTER ROLE ${ident(w.name)} RESET ${ident(k)};` : `ALTER ROLE ${ident(w.name)} SET ${ident(k)} = ${literal(v)};`)),
+      ...settingsSql('ROLE', w.name, w.parameters),
       `COMMENT ON ROLE ${ident(w.name)} IS ${literal(w.comment)};`,
       ...w.grant.map((g) => `GRANT ${ident(g.role)} TO ${ident(w.name)}${g.admin ? ' WITH ADMIN OPTION' : ''};`),
       ...w.revoke.map((r) => `REVOKE ${ident(r)} FROM ${ident(w.name)};`),
