@@ -74,7 +74,7 @@ function roleWant(h: HostView, cluster: string, u: PgUser): PgRoleWant {
     grant: memberships.filter((m) => !m.state || m.state === 'grant').map((m) => ({ role: m.name, admin: m.admin === true || (u.admin ?? []).includes(m.name) })),
     revoke: memberships.filter((m) => m.state === 'absent' || m.state === 'revoke').map((m) => m.name),
     parameters: settings(u.parameters),
-    ...(verifier ? { password: { verifier, ...(plain !== undefined ? { plain } : {}), exact: u.pgbouncer === true } } : {}),
+    ...(verifier ? { password: { verifier, ...(plain !== undefined ? { plain } : {}), exact: u.pgbouncer === true && h.param('pgbouncer_enabled') !== false } } : {}),
   };
 }
 

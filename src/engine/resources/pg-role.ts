@@ -126,8 +126,10 @@ export const pgRole: Kind<PgRoleWant, PgRoleHave> = {
       ...(flags.length ? [`ALTER ROLE ${ident(w.name)} ${flags.join(' ')};`] : []),
       ...(w.connlimit !== undefined ? [`ALTER ROLE ${ident(w.name)} CONNECTION LIMIT ${Math.trunc(w.connlimit)};`] : []),
       ...(w.expireAt !== undefined ? [`ALTER ROLE ${ident(w.name)} VALID UNTIL ${literal(w.expireAt)};`] : []),
-      // The verifier, never the plain password; and kept out of the server log too.
-      ...(passwordChanges(w, present) ? [`SET log_statement TO 'none';`, `ALTER ROLE ${ident(w.name)} PASSWORD ${literal(w.password!.verifier)};`, `RESET log_statement;`] : []),
+      // The verifier, never the plain password; kept out of the server log, and out of psql's error text should it fail.
+      ...(passwordChanges(w, present)
+        ? ['\\set VERBOSITY terse', `SET log_statement TO 'none';`, `SET log_min_error_statement TO 'panic';`, `ALTER ROLE ${ident(w.name)} PASSWORD ${literal(w.password!.verifier)};`, 'RESET log_statement;', 'RESET log_min_error_statement;']
+        : []),
       ...settingsSql('ROLE', w.name, w.parameters),
       `COMMENT ON ROLE ${ident(w.name)} IS ${literal(w.comment)};`,
       ...w.grant.map((g) => `GRANT ${ident(g.role)} TO ${ident(w.name)}${g.admin ? ' WITH ADMIN OPTION' : ''};`),
