@@ -30,6 +30,8 @@ export function etcdEndpoints(hosts: readonly HostView[]): string[] {
     .map(clientURL);
 }
 
+const membersOf = (hosts: readonly HostView[], cluster: string): HostView[] => hosts.filter((h) => membership(h, 'etcd') === cluster);
+
 /** The member that observes the cluster's membership and health: the lowest etcd_seq. */
 const observer = (members: readonly HostView[]): HostView => [...members].sort((a, b) => (a.param('etcd_seq') ?? 0) - (b.param('etcd_seq') ?? 0))[0]!;
 
@@ -71,7 +73,7 @@ export const etcd: Reconciler = {
   desired({ cluster, hosts, facts }) {
     const out: ModuleDesired = { resources: new Map(), edges: [], notes: [] };
     // The whole cluster, also under --limit: a limited run must neither shrink initial-cluster nor remove members it did not select.
-    const members = hosts.filter((h) => membership(h, 'etcd') === cluster.name);
+    const members = membersOf(hosts, cluster.name);
     const anchor = observer(members);
     const whole = clusterWant(cluster.name, members);
     const membershipId = etcdCluster.id(whole);
@@ -109,8 +111,13 @@ export const etcd: Reconciler = {
   },
 };
 
-/** The health of an etcd cluster, from the observations of a plan (those of its observing member). */
-export function clusterHealth(observations: readonly Observation[], members: readonly HostView[], name: string): EtcdHealth {
+/**
+ * The health of etcd cluster `name` of the inventory `hosts`, from a plan's observations (those of
+ * its observing member, the lowest etcd_seq): Down when that member could not be observed.
+ */
+export function clusterHealth(observations: readonly Observation[], hosts: readonly HostView[], name: string): EtcdHealth {
+  const members = membersOf(hosts, name);
+  if (!members.length) return 'Down';
   const id = etcdCluster.id(clusterWant(name, members));
   const obs = observations.find((o) => o.host === observer(members).name);
   return etcdHealth(obs?.ok ? ((obs.states[id] ?? null) as EtcdClusterHave | null) : null);

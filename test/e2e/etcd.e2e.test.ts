@@ -1,0 +1,77 @@
+/**
+ * ETCD on three bare lab nodes: a 3-member cluster in one apply, a member removed (destructive,
+ * explicit in the CLI) and added back, with etcd's own view checked by etcdctl on the nodes.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { lab, labEnv, onNode } from '../helpers/lab.js';
+
+const CLI = join(import.meta.dirname, '../../bin/corral.js');
+const THREE = join(import.meta.dirname, '../fixtures/lab-etcd');
+// The same inventory with n3 left as a plain node: no longer an etcd member.
+const TWO = mkdtempSync(join(tmpdir(), 'corral-etcd-'));
+const three = readFileSync(join(THREE, 'pigsty.yml'), 'utf8');
+writeFileSync(join(TWO, 'pigsty.yml'), three.replace('        10.213.0.13: { etcd_seq: 3 }\n', '').replace('  vars:\n    admin_ip', '    nodes:\n      hosts: { 10.213.0.13: {} }\n  vars:\n    admin_ip'));
+
+/** The built CLI, as an operator runs it. */
+function corral(...argv: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...argv], { env: { ...process.env, ...labEnv }, maxBuffer: 16 * 1024 * 1024 }, (e, stdout, stderr) => {
+      resolve({ code: e ? Number(e.code ?? 1) : 0, out: stdout + stderr });
+    });
+  });
+}
+
+const etcdctl = (node: string, args: string): Promise<string> => onNode(node, `ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 ${args} 2>&1`);
+/** `name peerURL` of each started member, sorted. */
+const members = async (node: string): Promise<string[]> =>
+  (await etcdctl(node, 'member list')).trim().split('\n').map((l) => l.split(', ')).map((f) => `${f[1]} ${f[2]} ${f[3]}`).sort();
+
+describe('ETCD on three lab nodes', () => {
+  beforeAll(async () => {
+    await lab('down', '--wipe');
+    await lab('up', '3');
+  }, 5 * 60_000);
+
+  it('builds a healthy 3-member cluster from bare nodes in one apply; the next plan is empty', async () => {
+    const applied = await corral('apply', THREE, '--yes');
+    expect(applied.out).toContain('the nodes converged');
+    expect(applied.code).toBe(0);
+    const again = await corral('plan', THREE, '--detailed-exitcode');
+    expect(again.out).toContain('No changes');
+    expect(again.out).toMatch(/TLS .* RBAC .* not built/);
+    expect(again.code).toBe(0);
+    expect(await members('n2')).toEqual(['started etcd-1 http://10.213.0.11:2380', 'started etcd-2 http://10.213.0.12:2380', 'started etcd-3 http://10.213.0.13:2380']);
+    expect((await etcdctl('n1', 'endpoint health --cluster')).match(/ is healthy/g)).toHaveLength(3);
+    // One cluster: a key written on n1 is read on n3; the data lives where Pigsty keeps it.
+    await etcdctl('n1', 'put corral-e2e written-on-n1');
+    expect(await etcdctl('n3', 'get --print-value-only corral-e2e')).toBe('written-on-n1\n');
+    expect(await onNode('n3', 'test -d /data/etcd/member && systemctl show -p ExecStart etcd')).toContain('--config-file /etc/etcd/etcd.conf');
+  }, 5 * 60_000);
+
+  it('removes a member the inventory drops only as a destructive change, which an explicit apply makes', async () => {
+    const planned = JSON.parse((await corral('plan', TWO, '--format', 'json')).out) as { changes: { host: string; resource: string; destructive: boolean }[] };
+    expect(planned.changes.map((c) => `${c.host} ${c.resource} ${c.destructive}`)).toEqual(['10.213.0.11 etcd-cluster:etcd true']);
+    const applied = await corral('apply', TWO, '--yes');
+    expect(applied.code).toBe(0);
+    expect(await members('n1')).toEqual(['started etcd-1 http://10.213.0.11:2380', 'started etcd-2 http://10.213.0.12:2380']);
+    expect((await etcdctl('n1', 'endpoint health --cluster')).match(/ is healthy/g)).toHaveLength(2);
+    expect((await corral('plan', TWO, '--detailed-exitcode')).code).toBe(0);
+  }, 3 * 60_000);
+
+  it('adds it back: its old data moved aside, member add, started as existing; 3 healthy members', async () => {
+    const planned = JSON.parse((await corral('plan', THREE, '--format', 'json')).out) as { changes: { host: string; resource: string; destructive: boolean }[] };
+    expect(planned.changes.filter((c) => c.resource === 'etcd-member:etcd-3')).toEqual([expect.objectContaining({ host: '10.213.0.13', destructive: true })]);
+    const applied = await corral('apply', THREE, '--yes');
+    expect(applied.out).toContain('the nodes converged');
+    expect(applied.code).toBe(0);
+    expect(await members('n3')).toEqual(['started etcd-1 http://10.213.0.11:2380', 'started etcd-2 http://10.213.0.12:2380', 'started etcd-3 http://10.213.0.13:2380']);
+    expect((await etcdctl('n2', 'endpoint health --cluster')).match(/ is healthy/g)).toHaveLength(3);
+    expect(await etcdctl('n3', 'get --print-value-only corral-e2e')).toBe('written-on-n1\n');
+    expect(await onNode('n3', 'ls -d /data/etcd.removed-*')).toMatch(/\/data\/etcd\.removed-\d{8}T\d{6}/);
+    expect((await corral('plan', THREE, '--detailed-exitcode')).code).toBe(0);
+  }, 3 * 60_000);
+});
