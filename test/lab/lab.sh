@@ -367,8 +367,9 @@ inotify_restore() {
 repo_server_up() {
   local pid i
   if live_pid "$RUN/http.pid" http.server >/dev/null; then return 0; fi
+  # Daemons must not inherit a caller's lock descriptor (`flock /tmp/corral-lab.lock lab.sh up` holds it on fd 3): they would hold the lock forever.
   setsid "$HOST_PYTHON" -m http.server "$REPO_PORT" --bind "$HOST_IP" --directory "$REPO" \
-    >>"$LOGS/http.log" 2>&1 </dev/null 9>&- &
+    >>"$LOGS/http.log" 2>&1 </dev/null 3>&- 4>&- 5>&- 9>&- &
   pid=$!
   echo "$pid" >"$RUN/http.pid"
   for i in $(seq 100); do
@@ -502,7 +503,7 @@ launch_node() {
   net_node_up "$name"
   for d in $(cg_dirs "$name"); do mkdir -p "$d"; done
   : >"$RUN/$name.starting"
-  setsid bash "$SELF" __supervise "$name" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
+  setsid bash "$SELF" __supervise "$name" >>"$LOGS/$name.log" 2>&1 </dev/null 3>&- 4>&- 5>&- 9>&- &
   local i
   for i in $(seq 100); do sup_pid "$name" >/dev/null && break; sleep 0.05; done
   sup_pid "$name" >/dev/null || die "$name: supervisor did not start (see $LOGS/$name.log)"
