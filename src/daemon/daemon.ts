@@ -59,6 +59,8 @@ export interface DaemonEvents {
   invalid?(revision: Revision, at: string): void;
   /** Units' states changed while the revision in force was being synced (after each unit's sync). */
   progress?(revision: string, units: ClusterStatus[]): void;
+  /** A unit's sync of the revision in force starts (its plan, then its apply). */
+  syncing?(cluster: string, revision: string, trigger: Trigger): void;
   /** A unit's sync that applied something finished. */
   synced?(entry: HistoryEntry): void;
 }
@@ -357,6 +359,7 @@ export class Daemon implements DaemonApi {
     const ctx: RunContext = { validated: current.validated, transport: this.opts.transport, ssh, revision: current.revision, cluster: { module: status.module, name: this.clusterNameOf(status) } };
     try {
       this.setStatus(u, { sync: 'Syncing' });
+      this.opts.events?.syncing?.(status.name, current.revision, trigger);
       const planning = await planRun(ctx);
       const plan = planning.plan;
       u.lastPlan = this.savePlan(status.name, plan);

@@ -20,6 +20,7 @@ import { createTransport } from '../../src/transport/index.js';
 import type { ClusterStatus } from '../../src/daemon/types.js';
 import { startGitServer, type GitServer, type TestRepo } from '../helpers/git-server.js';
 import { lab, LAB_KEY, LAB_KNOWN_HOSTS, onNode } from '../helpers/lab.js';
+import { until } from '../helpers/until.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const FLEET = readFileSync(join(ROOT, 'test/fixtures/lab-fleet/pigsty.yml'), 'utf8');
@@ -34,16 +35,6 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 120_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 describe('the daemon on a git server and the lab', () => {

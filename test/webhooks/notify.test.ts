@@ -15,6 +15,9 @@ import { buildNotifiers, type ForgeKind } from '../../webhooks/notifiers/index.j
 import { COMMENT_MARKER, type Notice } from '../../webhooks/notifiers/types.js';
 import { Outbox } from '../../webhooks/outbox.js';
 import { startFakeForge, type FakeForge } from '../helpers/fake-forge.js';
+import { until as untilValue } from '../helpers/until.js';
+
+const until = (what: string, ok: () => boolean, ms = 10_000): Promise<true> => untilValue(what, () => ok() || undefined, ms, 20);
 
 const TOKEN = 'forge-token-0123456789';
 const LOGIN = 'corral-bot[bot]';
@@ -41,14 +44,6 @@ function outbox(dir: string, f: FakeForge | undefined, kind: ForgeKind, extra: P
   const o = new Outbox({ store: new StateStore(dir), notifiers, metrics, logger: pino({ level: 'silent' }), baseDelayMs: 50, maxDelayMs: 200, maxAttempts: 4 });
   cleanups.push(() => o.stop());
   return o;
-}
-
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const status = (state: 'pending' | 'success' | 'failure', description: string, sha = SHA): Notice => ({ kind: 'status', sha, context: 'corral/sync', state, description, targetUrl: 'http://127.0.0.1:8080/' });
