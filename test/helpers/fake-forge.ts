@@ -157,7 +157,7 @@ function checkDocumented(table: Documented[], call: Call, auth: (h: Call['header
   for (const [k, v] of Object.entries(body)) {
     const want = doc.body.fields[k];
     if (!want) out.push(`${where}: undocumented field ${k}`);
-    else if (Array.isArray(want) ? !want.includes(v as string) : typeof v !== want) out.push(`${where}: field ${k}=${JSON.stringify(v)} is not ${Array.isArray(want) ? `one of ${want.join('|')}` : `a ${want as string}`}`);
+    else if (Array.isArray(want) ? !want.includes(v) : typeof v !== want) out.push(`${where}: field ${k}=${JSON.stringify(v)} is not ${Array.isArray(want) ? `one of ${want.join('|')}` : `a ${want as string}`}`);
   }
   return out;
 }
