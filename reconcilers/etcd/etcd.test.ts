@@ -52,6 +52,8 @@ interface NodeState {
   hasData: boolean;
   /** What `member list` against the other members prints. */
   others: string;
+  /** etcd.service runs the package's default etcd. */
+  foreign?: boolean;
 }
 
 /** Observations where everything but etcd's own state is in place, so the plan shows only membership and config. */
@@ -67,7 +69,7 @@ function observations(d: Desired, nodes: Record<string, NodeState>, cluster = ''
       else if (r.kind === 'service') states[id] = { enabled: true, running: true };
       else if (r.kind === 'etcd-member') {
         const n = nodes[h.host]!;
-        states[id] = etcdMember.parse(`${n.conf !== undefined ? confProbe(n.conf) : 'absent\n'}${n.hasData ? 'has-data=yes\n' : ''}${n.others}`, w as unknown as EtcdMemberWant);
+        states[id] = etcdMember.parse(`${n.conf !== undefined ? confProbe(n.conf) : 'absent\n'}${n.hasData ? 'has-data=yes\n' : ''}${n.foreign ? 'foreign=yes\n' : ''}${n.others}`, w as unknown as EtcdMemberWant);
       } else if (r.kind === 'etcd-cluster') states[id] = etcdCluster.parse(cluster, r.want as never);
     }
     return { host: h.host, ok: true as const, facts: ASSUMED_FACTS, states, durationMs: 1 };
@@ -129,6 +131,14 @@ describe('ETCD reconciler', () => {
       expect(c.fields[0]!.text!.after).toContain('initial-cluster-state: "new"');
     }
     expect(p.changes.some((c) => c.destructive)).toBe(false);
+  });
+
+  it("stops the package's default etcd so that the member's own starts", async () => {
+    const { desired } = await load(inventory(THREE));
+    const running = (ip: string): NodeState => ({ conf: memberOf(desired, ip).conf.new, hasData: false, others: '', foreign: ip === '10.0.0.12' });
+    const { plan: p, scripts } = plan(desired, observations(desired, { '10.0.0.11': running('10.0.0.11'), '10.0.0.12': running('10.0.0.12'), '10.0.0.13': running('10.0.0.13') }), 'r');
+    expect(p.changes.map((c) => `${c.host} ${c.action} ${c.resource} ${c.fields.map((f) => f.field).join(',')}`)).toEqual(['10.0.0.12 update etcd-member:etcd-2 process', '10.0.0.12 restart service:etcd ']);
+    expect(scripts.get(p.changes[0]!.id)).toContain('systemctl stop etcd.service');
   });
 
   it('is in sync when a running member only has other initial-cluster settings (etcd reads them once)', async () => {

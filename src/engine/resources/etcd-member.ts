@@ -40,6 +40,8 @@ export interface EtcdMemberHave {
   conf: FileHave | null;
   /** The data dir holds a member (`member/` exists). */
   hasData: boolean;
+  /** etcd.service runs an etcd that does not read our config: the one Debian's package starts at install. */
+  foreign: boolean;
   /** The cluster as the other members see it; null when none of them answers. */
   cluster: EtcdMemberInfo[] | null;
 }
@@ -78,6 +80,10 @@ const bootstrapOnly = (conf: string): string =>
     .filter((l) => !l.startsWith('initial-'))
     .join('\n');
 
+/** Sets `cmd` to the command line of the etcd that etcd.service runs, empty when it runs none. */
+const RUNNING_ETCD = `pid=$(systemctl show -p MainPID --value etcd.service 2>/dev/null || true); cmd=$([ "\${pid:-0}" != 0 ] && tr '\\0' ' ' < /proc/$pid/cmdline || true)`;
+const OURS = `case "$cmd" in *--config-file*) true ;; *) false ;; esac`;
+
 const CONF_MODE = 0o644;
 const CONF_OWNER = { mode: CONF_MODE, owner: 'etcd', group: 'etcd' };
 
@@ -91,18 +97,19 @@ function situation(w: EtcdMemberWant, h: EtcdMemberHave): { step: Step; listed: 
 
 export const etcdMember: Kind<EtcdMemberWant, EtcdMemberHave> = {
   id: (w) => `etcd-member:${w.name}`,
-  probe: (w) => [statProbe(w.confPath, true), sh`[ -d ${w.dataDir + '/member'} ] && echo has-data=yes`, memberListProbe(w.peers)].join('\n'),
+  probe: (w) => [statProbe(w.confPath, true), sh`[ -d ${w.dataDir + '/member'} ] && echo has-data=yes`, `${RUNNING_ETCD}; [ -n "$cmd" ] && ! ${OURS} && echo foreign=yes`, memberListProbe(w.peers)].join('\n'),
   parse: (out, w): EtcdMemberHave | Unsupported => {
     const conf = file.parse(out, { path: w.confPath, content: '', mode: CONF_MODE });
-    const have = { conf: isUnsupported(conf) ? null : conf, hasData: /^has-data=yes$/m.test(out), cluster: parseMembers(out) };
+    const have = { conf: isUnsupported(conf) ? null : conf, hasData: /^has-data=yes$/m.test(out), foreign: /^foreign=yes$/m.test(out), cluster: parseMembers(out) };
     if (w.safeguard && situation(w, have).step === 'rejoin') {
       return { unsupported: `the cluster no longer lists ${w.peerURL}, but ${w.dataDir} holds a member's data and etcd_safeguard forbids moving it aside` };
     }
     return have;
   },
   diff: (w, h) => {
-    const s = situation(w, h ?? { conf: null, hasData: false, cluster: null });
+    const s = situation(w, h ?? { conf: null, hasData: false, foreign: false, cluster: null });
     const out: FieldChange[] = [];
+    if (h?.foreign) out.push({ field: 'process', from: 'etcd without --config-file (the package default)', to: 'stopped, then started as a member' });
     if (s.step === 'rejoin') out.push({ field: 'member', from: 'removed from the cluster', to: `rejoin: ${w.dataDir} moved aside, member add` });
     else if (s.step === 'join' && h?.cluster && !s.listed) out.push({ field: 'member', from: null, to: `member add ${w.name}${w.learner ? ' (learner)' : ''}` });
     const conf = w.conf[s.state];
@@ -112,8 +119,9 @@ export const etcdMember: Kind<EtcdMemberWant, EtcdMemberHave> = {
     return [...out, ...attributeChanges(CONF_OWNER, h?.conf ?? null)];
   },
   apply: (w, h) => {
-    const s = situation(w, h ?? { conf: null, hasData: false, cluster: null });
-    const lines: string[] = [];
+    const s = situation(w, h ?? { conf: null, hasData: false, foreign: false, cluster: null });
+    // Installing the package may have started its default etcd since the plan was made: a `start` would leave it running.
+    const lines: string[] = [`${RUNNING_ETCD}; if [ -n "$cmd" ] && ! ${OURS}; then systemctl stop etcd.service; fi`];
     if (s.step === 'rejoin') {
       const aside = `${w.dataDir}.removed-`;
       lines.push('systemctl stop etcd.service', sh`mv ${w.dataDir} ${aside}"$(date +%Y%m%dT%H%M%S)"`, sh`install -d -o etcd -g etcd -m 0700 ${w.dataDir}`);
