@@ -14,7 +14,8 @@ import { validateInventory, type Validated } from '../config/validate.js';
 import type { Module } from '../config/clusters.js';
 import type { Settings } from '../config/settings.js';
 import type { Transport } from '../transport/types.js';
-import { applyRun, planRun, type RunContext } from '../engine/run.js';
+import { applyRun, planRun, type Planning, type RunContext } from '../engine/run.js';
+import { RECONCILERS } from '../../reconcilers/index.js';
 import { sshDefaultsFrom, type SshDefaults } from '../engine/targets.js';
 import type { Plan } from '../engine/model.js';
 import { GIT_FETCH_RESULTS, type CorralMetrics, type GitFetchResult } from './metrics.js';
@@ -367,7 +368,7 @@ export class Daemon implements DaemonApi {
       status.lastPlanId = u.lastPlan.id;
       status.driftChanges = plan.changes.length;
       status.revision = current.revision;
-      const health = this.healthOf(plan);
+      const health = this.healthOf(status, planning);
       if (!plan.changes.length) {
         this.setStatus(u, { sync: plan.unreachable.length ? 'Failed' : 'Synced', health, message: plan.unreachable.length ? this.unreachableText(plan) : `in sync with ${short(current.revision)}` });
         return;
@@ -386,7 +387,7 @@ export class Daemon implements DaemonApi {
       status.driftChanges = outcome.verify.plan.changes.length;
       this.setStatus(u, {
         sync: outcome.converged ? 'Synced' : 'Failed',
-        health: this.healthOf(outcome.verify.plan),
+        health: this.healthOf(status, outcome.verify),
         message: outcome.converged ? `synced to ${short(current.revision)}` : this.failureText(outcome.results, outcome.verify.plan),
       });
     } catch (e) {
@@ -424,9 +425,24 @@ export class Daemon implements DaemonApi {
     return status.module === 'node' && status.name.endsWith('.node') ? status.name.slice(0, -'.node'.length) : status.name;
   }
 
-  private healthOf(plan: Plan): ClusterStatus['health'] {
-    if (!plan.unreachable.length) return 'Healthy';
-    return plan.unreachable.length === plan.hosts.length ? 'Unreachable' : 'Degraded';
+  /** The module's own reading when it has one (Patroni, etcd), else whether the nodes answered. */
+  private healthOf(status: ClusterStatus, planning: Planning): ClusterStatus['health'] {
+    const { plan } = planning;
+    const validated = this.current!.validated;
+    const cluster = validated.clusters.find((c) => c.module === status.module && c.name === this.clusterNameOf(status));
+    const reconciler = RECONCILERS.find((r) => r.module === status.module);
+    if (plan.unreachable.length === plan.hosts.length && plan.hosts.length) {
+      delete status.healthMessage;
+      return 'Unreachable';
+    }
+    if (reconciler?.health && cluster) {
+      const h = reconciler.health({ cluster, hosts: validated.hosts, observations: planning.observations });
+      if (h.problems.length) status.healthMessage = h.problems.join('; ').slice(0, 500);
+      else delete status.healthMessage;
+      return h.status;
+    }
+    delete status.healthMessage;
+    return plan.unreachable.length ? 'Degraded' : 'Healthy';
   }
 
   private unreachableText(plan: Plan): string {

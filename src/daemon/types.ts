@@ -7,7 +7,8 @@ import type { Plan } from '../engine/model.js';
 
 /** Argo CD's sync states, plus Invalid (the revision failed validation) and Suspended. */
 export type SyncStatus = 'Synced' | 'OutOfSync' | 'Invalid' | 'Syncing' | 'Failed' | 'Suspended' | 'Unknown';
-export type HealthStatus = 'Healthy' | 'Degraded' | 'Unreachable' | 'Unknown';
+/** Down: the module's service is not serving (no Patroni leader, no etcd quorum); Unreachable: no node answers SSH. */
+export type HealthStatus = 'Healthy' | 'Degraded' | 'Down' | 'Unreachable' | 'Unknown';
 
 export interface ClusterPolicy {
   sync: 'manual' | 'auto';
@@ -30,6 +31,8 @@ export interface ClusterStatus {
   message?: string;
   lastPlanId?: string;
   lastSyncAt?: string;
+  /** What the module says of its health (a replica lagging, role drift), when it says anything. */
+  healthMessage?: string;
   /** Changes in the last drift check's plan. */
   driftChanges: number;
   policy: ClusterPolicy;

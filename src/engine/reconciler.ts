@@ -5,7 +5,7 @@
  */
 import type { Cluster, Module } from '../config/clusters.js';
 import type { HostView } from '../config/hosts.js';
-import type { CrossEdge, Facts } from './model.js';
+import type { CrossEdge, Facts, Observation } from './model.js';
 import { KINDS, type Resource } from './resources/index.js';
 
 export interface ReconcileInput {
@@ -23,9 +23,24 @@ export interface ModuleDesired {
   notes: { host: string; resource: string; message: string }[];
 }
 
+/** A cluster's health as its module reads it from one plan's observations (no extra round trip). */
+export interface ModuleHealth {
+  status: 'Healthy' | 'Degraded' | 'Down';
+  /** What is wrong, one line each; also what is worth knowing while Healthy (a primary that is not pg_role's). */
+  problems: string[];
+}
+
+export interface HealthInput {
+  cluster: Cluster;
+  hosts: readonly HostView[];
+  observations: readonly Observation[];
+}
+
 export interface Reconciler {
   module: Module;
   desired(input: ReconcileInput): ModuleDesired;
+  /** Modules whose service has a health of its own (Patroni, etcd); others are healthy when their nodes answer. */
+  health?(input: HealthInput): ModuleHealth;
 }
 
 /** Builds a module's resources: `add('file', {...}, [deps])` returns the new resource's id for later deps. */

@@ -27,7 +27,7 @@ const SYNC_TONE: Record<SyncStatus, string> = {
   Suspended: 'idle',
   Unknown: 'idle',
 };
-const HEALTH_TONE: Record<HealthStatus, string> = { Healthy: 'good', Degraded: 'warn', Unreachable: 'bad', Unknown: 'idle' };
+const HEALTH_TONE: Record<HealthStatus, string> = { Healthy: 'good', Degraded: 'warn', Down: 'bad', Unreachable: 'bad', Unknown: 'idle' };
 
 const badge = (text: string, tone: string | undefined): string => `<span class="badge ${tone ?? 'idle'}">${esc(text)}</span>`;
 
@@ -97,7 +97,7 @@ function clusterRow(c: ClusterStatus): string {
     `<td><strong>${esc(c.name)}</strong></td>`,
     `<td>${esc(c.module)}</td>`,
     `<td>${badge(c.sync, SYNC_TONE[c.sync])}<span class="policy">${esc(policy)}</span></td>`,
-    `<td>${badge(c.health, HEALTH_TONE[c.health])}</td>`,
+    `<td>${badge(c.health, HEALTH_TONE[c.health])}${c.healthMessage ? `<div class="policy">${esc(c.healthMessage)}</div>` : ''}</td>`,
     `<td>${rev(c.revision)}</td>`,
     `<td>${when(c.lastSyncAt)}</td>`,
     `<td class="num">${esc(c.driftChanges)}</td>`,

@@ -19,7 +19,7 @@ export function sanitizeText(text: string): string {
 const clean = (s: string | undefined): string | undefined => (s === undefined ? undefined : sanitizeText(s));
 
 export function sanitizeCluster(c: ClusterStatus): ClusterStatus {
-  return c.message === undefined ? c : { ...c, message: clean(c.message) };
+  return { ...c, ...(c.message === undefined ? {} : { message: clean(c.message) }), ...(c.healthMessage === undefined ? {} : { healthMessage: clean(c.healthMessage) }) };
 }
 
 export function sanitizeHistory(h: HistoryEntry): HistoryEntry {
