@@ -5,7 +5,8 @@
  * (or GitLab's token) is checked over those bytes in constant time (401; with no secret configured
  * every delivery is refused, there is no unsigned mode); the JSON is parsed (400); a delivery seen
  * before is answered 200 and dropped; the rest is remembered on disk, answered 202 at once, and
- * acted on after the answer. Requests are rate limited per client address (429).
+ * acted on after the answer. Requests are rate limited per client address (429). `GET /api/webhooks`
+ * lists the last deliveries with what became of each.
  */
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
@@ -27,6 +28,19 @@ export interface WebhookOptions {
   perMinute?: number;
 }
 
+/** A delivery as `GET /api/webhooks` shows it: what came, and what Corral made of it. */
+export interface DeliveryRecord {
+  at: string;
+  provider: string;
+  event: string;
+  delivery?: string;
+  status: number;
+  result: WebhookResult;
+  message: string;
+}
+
+const RECENT_KEPT = 50;
+
 interface ProviderParams {
   provider: string;
 }
@@ -35,7 +49,14 @@ const isProvider = (p: string): p is Provider => (PROVIDERS as readonly string[]
 
 export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opts) => {
   const { metrics, seen } = opts;
+  // The last deliveries, newest first: a webhook that "does nothing" is debugged here, not by guessing.
+  const recent: DeliveryRecord[] = [];
   const count = (provider: string, event: string, result: WebhookResult): void => metrics.webhookRequest(isProvider(provider) ? provider : 'other', event, result);
+  const remember = (r: Omit<DeliveryRecord, 'at'>): void => {
+    recent.unshift({ at: new Date().toISOString(), ...r });
+    recent.length = Math.min(recent.length, RECENT_KEPT);
+  };
+  app.get('/api/webhooks', () => ({ deliveries: recent }));
 
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: opts.bodyLimit ?? 5 * 1024 * 1024 }, (_req, body, done) => done(null, body));
   await app.register(rateLimit, {
@@ -47,7 +68,9 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const { status, body, headers } = toResponse(err, req.id);
     const provider = (req.params as ProviderParams | undefined)?.provider ?? '';
-    if (status !== 429) count(provider, '', status >= 500 ? 'error' : 'rejected');
+    const result = status >= 500 ? 'error' : 'rejected';
+    if (status !== 429) count(provider, '', result);
+    remember({ provider: provider.slice(0, 40), event: String(req.headers['x-github-event'] ?? req.headers['x-gitlab-event'] ?? req.headers['x-gitea-event'] ?? '').slice(0, 60), status, result, message: body.message });
     if (status >= 500) req.log.error({ err }, 'webhook failed');
     else req.log.warn({ status, provider, error: body.error }, `webhook refused: ${body.message}`);
     return reply.code(status).headers(headers).send(body);
@@ -76,12 +99,14 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
     const keys = SeenDeliveries.keysOf(provider, deliveryId, raw);
     if (seen.has(keys)) {
       count(provider, eventName, 'duplicate');
+      remember({ provider, event: eventName.slice(0, 60), ...(deliveryId ? { delivery: deliveryId.slice(0, 80) } : {}), status: 200, result: 'duplicate', message: 'received before; dropped' });
       req.log.info({ provider, event: eventName, delivery: deliveryId }, 'webhook: delivery seen before, dropped');
       return reply.code(200).send({ result: 'duplicate', message: 'this delivery was received before; nothing to do' });
     }
     seen.add(keys);
     const { result, message } = opts.dispatch(provider, receiver.parse(eventName, body), deliveryId);
     count(provider, eventName, result);
+    remember({ provider, event: eventName.slice(0, 60), ...(deliveryId ? { delivery: deliveryId.slice(0, 80) } : {}), status: result === 'accepted' ? 202 : 200, result, message });
     req.log.info({ provider, event: eventName, delivery: deliveryId, result }, `webhook: ${message}`);
     return reply.code(result === 'accepted' ? 202 : 200).send({ result, message });
   });

@@ -223,6 +223,22 @@ describe('GitHub webhooks with GitHub’s sample payloads', () => {
     expect(await counter(h.metrics, 'provider="github",event="other",result="rejected"')).toBe(2);
   });
 
+  it('GET /api/webhooks lists the last deliveries, newest first, with what became of each', async () => {
+    const h = await harness({ branch: 'main' });
+    await github(h, 'push', { ref: 'refs/heads/main', after: 'a'.repeat(40) }, { signature: 'sha256=00' });
+    await github(h, 'push', { ref: 'refs/heads/feature', after: 'b'.repeat(40) }, { delivery: 'd-2' });
+    await github(h, 'push', { ref: 'refs/heads/main', after: 'c'.repeat(40) }, { delivery: 'd-3' });
+    const list = (await h.app.inject('/api/webhooks')).json<{ deliveries: { provider: string; event: string; delivery?: string; status: number; result: string; message: string }[] }>().deliveries;
+    expect(list.map((d) => [d.status, d.result, d.delivery])).toEqual([
+      [202, 'accepted', 'd-3'],
+      [200, 'ignored', 'd-2'],
+      [401, 'rejected', undefined],
+    ]);
+    expect(list[1]!.message).toBe('push to feature; Corral follows main');
+    expect(list[2]!.message).toBe('missing or invalid signature for this body');
+    expect(list[2]!.event).toBe('push');
+  });
+
   it('an unknown provider is 404 and names the ones there are', async () => {
     const h = await harness();
     const res = await h.app.inject({ method: 'POST', url: '/webhooks/bitbucket', headers: { 'content-type': 'application/json' }, payload: '{}' });
