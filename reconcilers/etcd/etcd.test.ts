@@ -163,8 +163,7 @@ describe('ETCD reconciler', () => {
     expect(add.fields[1]!.text!.after).toContain('initial-cluster-state: "existing"');
     expect(add.destructive).toBe(false);
     const script = scripts.get(add.id)!;
-    expect(script).toContain('--endpoints=http://10.0.0.11:2379,http://10.0.0.12:2379');
-    expect(script).toContain('member add etcd-3 --peer-urls=http://10.0.0.13:2380');
+    expect(script).toContain('ETCDCTL_API=3 etcdctl --endpoints=http://10.0.0.11:2379,http://10.0.0.12:2379 --dial-timeout=2s --command-timeout=5s member add etcd-3 --peer-urls=http://10.0.0.13:2380 2>&1');
     // Its service starts after the member was added and the config written.
     const start = p.changes.find((c) => c.host === '10.0.0.13' && c.kind === 'service');
     expect(p.changes.indexOf(start!)).toBeGreaterThan(p.changes.indexOf(add));
@@ -190,7 +189,7 @@ describe('ETCD reconciler', () => {
     const remove = p.changes[0]!;
     expect(remove.destructive).toBe(true);
     expect(remove.fields).toEqual([{ field: 'members', from: ['etcd-3 http://10.0.0.13:2380'], to: 'member remove' }]);
-    expect(scripts.get(remove.id)).toContain('member remove 8e9e05c52164694f');
+    expect(scripts.get(remove.id)).toBe('ETCDCTL_API=3 etcdctl --endpoints=http://10.0.0.11:2379,http://10.0.0.12:2379 --dial-timeout=2s --command-timeout=5s member remove 8e9e05c52164694f');
     expect(renderText(p)).toContain('etcd-cluster:etcd');
   });
 

@@ -31,6 +31,8 @@ export function etcdConf(c: EtcdConf): string {
     `election-timeout: ${c.electionTimeout}`,
     `heartbeat-interval: ${c.heartbeatInterval}`,
     'quota-backend-bytes: 17179869184',
+    // Patroni's etcd3 client speaks the gRPC gateway (/v3/...), which a config file leaves off.
+    'enable-grpc-gateway: true',
     'auto-compaction-mode: periodic',
     'auto-compaction-retention: "24h"',
     'logger: zap',

@@ -52,7 +52,7 @@ export const etcdCluster: Kind<EtcdClusterWant, EtcdClusterHave> = {
     const gone = unwanted(w, h);
     return gone.length ? [{ field: 'members', from: gone.map(label), to: 'member remove' }] : [];
   },
-  apply: (w, h) => unwanted(w, h).map((m) => sh`${etcdctl(w.endpoints)} member remove ${m.id}`).join('\n'),
+  apply: (w, h) => unwanted(w, h).map((m) => etcdctl(w.endpoints) + sh` member remove ${m.id}`).join('\n'),
   effects: (w, h) => ({ destructive: unwanted(w, h).length > 0 }),
 };
 

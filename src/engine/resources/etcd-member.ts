@@ -128,7 +128,7 @@ export const etcdMember: Kind<EtcdMemberWant, EtcdMemberHave> = {
     }
     if (s.step !== 'in-cluster' && h?.cluster && !s.listed) {
       // A member added by an earlier, interrupted apply is already listed: not an error.
-      const add = sh`${etcdctl(w.peers)} member add ${w.name} --peer-urls=${w.peerURL}` + (w.learner ? ' --learner' : '');
+      const add = etcdctl(w.peers) + sh` member add ${w.name} --peer-urls=${w.peerURL}` + (w.learner ? ' --learner' : '');
       lines.push(`out=$(${add} 2>&1) || { case "$out" in *"Peer URLs already exists"*) ;; *) echo "$out" >&2; exit 1 ;; esac; }`);
     }
     lines.push(writeFileAtomic(w.confPath, w.conf[s.state], CONF_OWNER));
