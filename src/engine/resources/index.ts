@@ -8,6 +8,13 @@ import { hostname, timezone } from './system.js';
 import { kernelModule, sysctl } from './kernel.js';
 import { block } from './block.js';
 import { group, user } from './account.js';
+import { symlink } from './symlink.js';
+import { reload } from './reload.js';
+import { patroniMember } from './patroni-member.js';
+import { patroniLeader } from './patroni-leader.js';
+import { patroniDcs } from './patroni-dcs.js';
+import { patroniRestart } from './patroni-restart.js';
+import { pgbackrestStanza } from './pgbackrest-stanza.js';
 import { etcdMember } from './etcd-member.js';
 import { etcdCluster } from './etcd-cluster.js';
 import { pgRole } from './pg-role.js';
@@ -35,6 +42,13 @@ export const KINDS: Record<string, Kind<any, any>> = {
   'pg-role': pgRole,
   'pg-database': pgDatabase,
   'pg-conf-file': pgConfFile,
+  symlink,
+  reload,
+  'patroni-member': patroniMember,
+  'patroni-leader': patroniLeader,
+  'patroni-dcs': patroniDcs,
+  'patroni-restart': patroniRestart,
+  'pgbackrest-stanza': pgbackrestStanza,
 };
 
 export type KindName = keyof typeof KINDS;

@@ -1,0 +1,170 @@
+/**
+ * PGSQL: a PostgreSQL cluster run by Patroni on etcd, with pgbouncer, HAProxy services and
+ * pgBackRest on every member, laid out as Pigsty lays it out. The primary (pg_role: primary)
+ * bootstraps first; replicas start after it runs and clone through Patroni. Parameter changes go
+ * through Patroni's DCS; those that need a restart restart one member at a time, replicas first.
+ */
+import type { HostView } from '../../src/config/hosts.js';
+import { membership } from '../../src/config/clusters.js';
+import { resourceList, type ModuleDesired, type ReconcileInput, type Reconciler } from '../../src/engine/reconciler.js';
+import { sha256 } from '../../src/engine/resources/file.js';
+import type { PatroniTarget } from '../../src/engine/resources/patroni-api.js';
+import type { PgService } from '../../src/types/inventory.gen.js';
+import { etcdEndpoints } from '../etcd/index.js';
+import { pgHbaPath } from './hba.js';
+import { hbaPeers, sqlObjects } from './objects.js';
+import {
+  createclusterConf,
+  dcsConfig,
+  haproxyDefaults,
+  haproxyMain,
+  haproxyService,
+  instanceName,
+  patroniUnit,
+  patroniYml,
+  pgbackrestConf,
+  pgbouncerIni,
+  rtoPlan,
+} from './templates.js';
+
+/** How long a member may take to start: initdb on the primary, a base backup on a replica. */
+const START_TIMEOUT_SECONDS = 900;
+
+/** Debian ships one PostgreSQL major per release; other versions come from PGDG or Pigsty's repo. */
+const DEBIAN_POSTGRES: Record<string, string> = { '11': '15', '12': '15', '13': '17' };
+
+/** Replication lag a healthy replica stays under: pg_rpo, Pigsty's bound on data loss at failover. */
+export const lagLimitBytes = (h: HostView): number => h.int('pg_rpo') || 1048576;
+
+export const patroniTarget = (h: HostView): PatroniTarget => ({ config: '/etc/patroni/patroni.yml', api: `http://${h.name}:${h.int('patroni_port') ?? 8008}` });
+
+/** Services of the cluster: pg_default_services then pg_services (a later one of the same name wins). */
+export function servicesOf(h: HostView): PgService[] {
+  const byName = new Map<string, PgService>();
+  for (const s of [...(h.param('pg_default_services') ?? []), ...(h.param('pg_services') ?? [])]) byName.set(s.name, s);
+  return [...byName.values()];
+}
+
+function memberResources(h: HostView, input: ReconcileInput, primary: HostView, notes: ModuleDesired['notes']): { list: ReturnType<typeof resourceList>['list']; ids: { service: string; member: string; restart: string; dcs?: string } } {
+  const { cluster } = input;
+  const r = resourceList('pgsql', cluster.name);
+  const f = input.facts(h.name);
+  const version = String(h.str('pg_version'));
+  const dbsu = h.str('pg_dbsu') ?? 'postgres';
+  const name = instanceName(h);
+  const target = patroniTarget(h);
+
+  const shipped = f.osId === 'debian' ? DEBIAN_POSTGRES[f.osVersion] : undefined;
+  if (shipped && shipped !== version && !h.param('repo_upstream')?.some((u) => /pgdg|pigsty/i.test(`${u.name} ${u.module ?? ''}`))) {
+    notes.push({ host: h.name, resource: 'packages:pgsql', message: `pg_version ${version} is not in Debian ${f.osVersion} (it ships PostgreSQL ${shipped}) and no PGDG or Pigsty repo is configured: postgresql-${version} cannot be installed` });
+  }
+
+  const noMainCluster = r.add('file', { path: '/etc/postgresql-common/createcluster.conf', content: createclusterConf, mode: 0o644 });
+  const pkg = r.add('packages', { name: 'pgsql', manager: f.packageManager === 'dnf' ? 'dnf' : 'apt', packages: [`postgresql-${version}`, 'patroni', 'python3-etcd', 'pgbouncer', 'haproxy', 'pgbackrest', 'curl'] }, [noMainCluster]);
+  // Debian's umbrella unit would start any `<ver>/main` cluster on 5432, the port Patroni's PostgreSQL takes.
+  r.add('service', { name: 'postgresql', enabled: false, running: false }, [pkg]);
+
+  // Pigsty's layout: /pg -> <pg_fs_main>/<cluster>-<version>, everything of the instance under it.
+  const fsMain = h.str('pg_fs_main') ?? '/data/postgres';
+  const home = `${fsMain}/${cluster.name}-${version}`;
+  const owned = { owner: dbsu, group: dbsu };
+  r.add('directory', { path: fsMain, mode: 0o755 });
+  r.add('directory', { path: home, mode: 0o700, ...owned }, [pkg]);
+  r.add('symlink', { path: '/pg', target: home });
+  for (const sub of ['bin', 'conf', 'tmp', 'spool', 'backup', 'cert', 'log']) r.add('directory', { path: `/pg/${sub}`, mode: 0o700, ...owned });
+  const logDirs = [h.str('pg_log_dir') ?? '/pg/log/postgres', h.str('patroni_log_dir') ?? '/pg/log/patroni', h.str('pgbouncer_log_dir') ?? '/pg/log/pgbouncer', h.str('pgbackrest_log_dir') ?? '/pg/log/pgbackrest'];
+  for (const dir of logDirs) r.add('directory', { path: dir, mode: 0o750, ...owned });
+  const data = h.str('pg_data') ?? '/pg/data';
+  r.add('directory', { path: data, mode: 0o700, ...owned });
+
+  // Pigsty's bin dir /usr/pgsql/bin is a link to the installed major's binaries.
+  const binDir = h.str('pg_bin_dir') ?? '/usr/pgsql/bin';
+  if (binDir === '/usr/pgsql/bin') r.add('symlink', { path: '/usr/pgsql', target: `/usr/lib/postgresql/${version}` });
+
+  if (h.param('pgbackrest_enabled') !== false) r.add('file', { path: '/etc/pgbackrest/pgbackrest.conf', content: pgbackrestConf(h), mode: 0o640, owner: dbsu, group: dbsu });
+
+  const yml = patroniYml({ h, etcd: etcdEndpoints(input.hosts), binDir, hbaFile: pgHbaPath(h) });
+  const unit = patroniUnit(dbsu);
+  r.add('file', { path: `/pg/conf/${name}.yml`, content: yml, mode: 0o600, ...owned, secret: true });
+  r.add('directory', { path: '/etc/patroni', mode: 0o755 });
+  r.add('symlink', { path: target.config, target: `/pg/conf/${name}.yml` });
+  r.add('file', { path: '/etc/systemd/system/patroni.service', content: unit, mode: 0o644 });
+  // No config as a dependency: restarting Patroni stops PostgreSQL. Config changes reload instead.
+  const service = r.add('service', { name: 'patroni', enabled: true, running: true }, [pkg]);
+  r.add('reload', { name: 'patroni', sha256: sha256(yml + unit) }, [service]);
+  const member = r.add('patroni-member', { ...target, name, timeoutSeconds: START_TIMEOUT_SECONDS, lagLimitBytes: lagLimitBytes(h) }, [service]);
+
+  const dcs = dcsConfig(h);
+  let dcsId: string | undefined;
+  if (h === primary) {
+    const leader = r.add('patroni-leader', { ...target, cluster: cluster.name, primary: name, timeoutSeconds: 120 }, [member]);
+    dcsId = r.add('patroni-dcs', { ...target, cluster: cluster.name, ...dcs }, [leader]);
+  }
+  const rto = rtoPlan(h);
+  const restart = r.add(
+    'patroni-restart',
+    { ...target, name, parameters: dcs.parameters, port: h.int('pg_port') ?? 5432, socketDir: h.str('pg_localhost') ?? '/var/run/postgresql', dbsu, timeoutSeconds: 300, settleSeconds: rto.loopWait * 3 + 5 },
+    [member, dcsId],
+  );
+
+  // Roles, databases, HBA and pgbouncer's lists: they act once this member runs.
+  for (const res of sqlObjects(h, cluster.name, hbaPeers(input))) r.list.push({ ...res, deps: [...(res.deps ?? []), member] });
+
+  if (h.param('pgbouncer_enabled') !== false) {
+    // After the lists it includes: pgbouncer refuses to start without them.
+    const ini = r.add('file', { path: '/etc/pgbouncer/pgbouncer.ini', content: pgbouncerIni(h), mode: 0o600, ...owned }, [pkg]);
+    r.add('service', { name: 'pgbouncer', enabled: true, running: true }, [pkg, ini]);
+  }
+
+  // HAProxy: one listener per service, servers picked among the cluster's members.
+  const defaults = r.add('file', { path: '/etc/default/haproxy', content: haproxyDefaults, mode: 0o644 }, [pkg]);
+  const files = [{ path: '/etc/haproxy/haproxy.cfg', content: haproxyMain() }];
+  const ctx = { cluster: cluster.name, members: cluster.members, rto, defaultDest: h.str('pg_default_service_dest') ?? 'pgbouncer' };
+  for (const svc of servicesOf(h)) files.push({ path: `/etc/haproxy/${cluster.name}-${svc.name}.cfg`, content: haproxyService(svc, ctx) });
+  for (const file of files) r.add('file', { ...file, mode: 0o644 }, [pkg]);
+  const haproxy = r.add('service', { name: 'haproxy', enabled: true, running: true }, [pkg, defaults]);
+  r.add('reload', { name: 'haproxy', sha256: sha256(files.map((x) => x.content).join('\0')) }, [haproxy]);
+
+  if (h === primary && h.param('pgbackrest_enabled') !== false) {
+    r.add('pgbackrest-stanza', { stanza: cluster.name, dbsu, initBackup: h.param('pgbackrest_init_backup') !== false }, [member, dcsId]);
+  }
+  return { list: r.list, ids: { service, member, restart, ...(dcsId ? { dcs: dcsId } : {}) } };
+}
+
+export const pgsql: Reconciler = {
+  module: 'pgsql',
+  desired(input) {
+    const out: ModuleDesired = { resources: new Map(), edges: [], notes: [] };
+    const { cluster, hosts } = input;
+    // The whole cluster, also under --limit: the intended primary may be outside the selection.
+    const all = hosts.filter((h) => membership(h, 'pgsql') === cluster.name);
+    const primary = all.find((h) => h.str('pg_role') === 'primary');
+    if (!primary) {
+      for (const h of cluster.members) out.notes.push({ host: h.name, resource: 'pgsql', message: `cluster ${cluster.name} has no member with pg_role: primary: nothing is done` });
+      return out;
+    }
+    const etcdHosts = hosts.filter((h) => membership(h, 'etcd') !== undefined);
+    const ids = new Map<string, { service: string; member: string; restart: string; dcs?: string }>();
+    for (const h of cluster.members) {
+      const m = memberResources(h, input, primary, out.notes);
+      out.resources.set(h.name, m.list);
+      ids.set(h.name, m.ids);
+      // etcd runs before Patroni needs it.
+      for (const e of etcdHosts) out.edges.push({ before: { host: e.name, resource: 'service:etcd' }, after: { host: h.name, resource: m.ids.service } });
+    }
+    const p = ids.get(primary.name);
+    const replicas = cluster.members.filter((h) => h !== primary);
+    let previous: string | undefined;
+    for (const h of replicas) {
+      const m = ids.get(h.name)!;
+      // Replicas clone from a running primary.
+      if (p) out.edges.push({ before: { host: primary.name, resource: p.member }, after: { host: h.name, resource: m.service } });
+      // Rolling restart: after the DCS change, one replica after the other, the primary last.
+      if (p?.dcs) out.edges.push({ before: { host: primary.name, resource: p.dcs }, after: { host: h.name, resource: m.restart } });
+      if (previous) out.edges.push({ before: { host: previous, resource: ids.get(previous)!.restart }, after: { host: h.name, resource: m.restart } });
+      if (p) out.edges.push({ before: { host: h.name, resource: m.restart }, after: { host: primary.name, resource: p.restart } });
+      previous = h.name;
+    }
+    return out;
+  },
+};

@@ -1,0 +1,211 @@
+/** PGSQL's desired state and its Patroni kinds as data: no node, no SSH. */
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { validateInventory } from '../../src/config/validate.js';
+import { ASSUMED_FACTS } from '../../src/engine/facts.js';
+import type { Desired, Observation } from '../../src/engine/model.js';
+import { plan } from '../../src/engine/plan.js';
+import { renderJson, renderText } from '../../src/engine/render.js';
+import type { Resource } from '../../src/engine/resources/kind.js';
+import { patroniLeader, type PatroniLeaderWant } from '../../src/engine/resources/patroni-leader.js';
+import { patroniRestart, type PatroniRestartWant } from '../../src/engine/resources/patroni-restart.js';
+import { patroniDcs, type PatroniDcsWant } from '../../src/engine/resources/patroni-dcs.js';
+import { patroniMember, type PatroniMemberWant } from '../../src/engine/resources/patroni-member.js';
+import { tmpRepo } from '../../test/helpers/tmp.js';
+import { pgsql } from './index.js';
+import { pgHealth } from './health.js';
+import { selectMembers } from './templates.js';
+
+const INVENTORY = (version = 15) => `
+all:
+  children:
+    etcd:
+      hosts:
+        10.0.0.11: { etcd_seq: 1 }
+        10.0.0.12: { etcd_seq: 2 }
+        10.0.0.13: { etcd_seq: 3 }
+      vars: { etcd_cluster: etcd }
+    pg-test:
+      hosts:
+        10.0.0.11: { pg_seq: 1, pg_role: primary }
+        10.0.0.12: { pg_seq: 2, pg_role: replica }
+        10.0.0.13: { pg_seq: 3, pg_role: replica, pg_offline_query: true }
+      vars:
+        pg_cluster: pg-test
+        pg_version: ${version}
+        pg_replication_password: Secret.Repl.1
+        patroni_password: Secret.Api.2
+        pg_users: [ { name: app, password: Secret.User.3, pgbouncer: true } ]
+        pg_databases: [ { name: app, owner: app } ]
+        pg_parameters: { work_mem: 8MB }
+`;
+
+async function desired(version = 15) {
+  const v = await validateInventory(tmpRepo({ 'pigsty.yml': INVENTORY(version) }));
+  expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]);
+  const cluster = v.clusters.find((c) => c.module === 'pgsql')!;
+  return pgsql.desired({ cluster, hosts: v.hosts, facts: () => ASSUMED_FACTS });
+}
+const fileOn = (list: Resource[] | undefined, path: string): string => (list!.find((r) => (r.want as { path?: string }).path === path)!.want as { content: string }).content;
+
+describe('PGSQL desired state', async () => {
+  const out = await desired();
+  const n1 = out.resources.get('10.0.0.11');
+  const n2 = out.resources.get('10.0.0.12');
+
+  it("writes patroni.yml with Pigsty's identity, etcd3 hosts and watchdog off, as a secret file", () => {
+    const file = n2!.find((r) => (r.want as { path?: string }).path === '/pg/conf/pg-test-2.yml')!.want as { content: string; secret: boolean };
+    expect(file.secret).toBe(true);
+    expect(parse(file.content)).toMatchObject({
+      scope: 'pg-test',
+      namespace: '/pg/',
+      name: 'pg-test-2',
+      watchdog: { mode: 'off' },
+      etcd3: { hosts: '10.0.0.11:2379,10.0.0.12:2379,10.0.0.13:2379' },
+      restapi: { listen: '10.0.0.12:8008' },
+      postgresql: { data_dir: '/pg/data' },
+      bootstrap: { dcs: { postgresql: { parameters: { work_mem: '8MB' } } } },
+    });
+    // YAML 1.1 readers (PyYAML) would take a bare off for false.
+    expect(file.content).toContain('mode: "off"');
+  });
+
+  it('lays out /pg as Pigsty does and keeps Debian from starting its own cluster', () => {
+    expect(n1!.find((r) => r.kind === 'symlink' && (r.want as { path: string }).path === '/pg')!.want).toEqual({ path: '/pg', target: '/data/postgres/pg-test-15' });
+    expect(fileOn(n1, '/etc/postgresql-common/createcluster.conf')).toContain('create_main_cluster = false');
+    expect(n1!.find((r) => r.kind === 'service' && (r.want as { name: string }).name === 'postgresql')!.want).toMatchObject({ enabled: false, running: false });
+  });
+
+  it('starts replicas after the primary runs, and etcd before any Patroni', () => {
+    expect(out.edges).toContainEqual({ before: { host: '10.0.0.11', resource: 'patroni-member:pg-test-1' }, after: { host: '10.0.0.12', resource: 'service:patroni' } });
+    expect(out.edges).toContainEqual({ before: { host: '10.0.0.13', resource: 'service:etcd' }, after: { host: '10.0.0.11', resource: 'service:patroni' } });
+    expect(out.edges.filter((e) => e.after.host === '10.0.0.11' && e.after.resource === 'service:patroni').map((e) => e.before.resource)).toEqual(['service:etcd', 'service:etcd', 'service:etcd']);
+  });
+
+  it('orders a rolling restart: DCS change, then replicas one by one, the primary last', () => {
+    expect(out.edges).toContainEqual({ before: { host: '10.0.0.11', resource: 'patroni-dcs:pg-test' }, after: { host: '10.0.0.12', resource: 'patroni-restart:pg-test-2' } });
+    expect(out.edges).toContainEqual({ before: { host: '10.0.0.12', resource: 'patroni-restart:pg-test-2' }, after: { host: '10.0.0.13', resource: 'patroni-restart:pg-test-3' } });
+    expect(out.edges).toContainEqual({ before: { host: '10.0.0.13', resource: 'patroni-restart:pg-test-3' }, after: { host: '10.0.0.11', resource: 'patroni-restart:pg-test-1' } });
+    // Only the intended primary holds the cluster-wide resources.
+    expect(n2!.some((r) => r.kind === 'patroni-dcs' || r.kind === 'patroni-leader')).toBe(false);
+  });
+
+  it("renders Pigsty's services with selector, backup and dest semantics on every member", () => {
+    const replica = fileOn(n2, '/etc/haproxy/pg-test-replica.cfg');
+    expect(replica).toContain('bind *:5434');
+    expect(replica).toContain('http-check send meth OPTIONS uri /read-only');
+    expect(replica).toContain('server pg-test-1 10.0.0.11:6432 check port 8008 weight 100 backup');
+    expect(replica).toContain('server pg-test-2 10.0.0.12:6432 check port 8008 weight 100\n');
+    const offline = fileOn(n1, '/etc/haproxy/pg-test-offline.cfg');
+    expect(offline).toContain('server pg-test-3 10.0.0.13:5432 check port 8008 weight 100\n');
+    expect(offline).toContain('server pg-test-2 10.0.0.12:5432 check port 8008 weight 100 backup');
+    expect(offline).not.toContain('pg-test-1 ');
+    expect(fileOn(n1, '/etc/haproxy/pg-test-primary.cfg')).toMatch(/bind \*:5433[\s\S]*uri \/primary/);
+    expect(fileOn(n1, '/etc/haproxy/pg-test-default.cfg')).toContain('server pg-test-3 10.0.0.13:5432');
+  });
+
+  it('includes the SQL objects engineer’s pgbouncer lists', () => {
+    const ini = fileOn(n1, '/etc/pgbouncer/pgbouncer.ini');
+    expect(ini).toContain('%include /etc/pgbouncer/database.txt');
+    expect(ini).toContain('auth_hba_file             = /etc/pgbouncer/pgb_hba.conf');
+    expect(n1!.findIndex((r) => (r.want as { path?: string }).path === '/etc/pgbouncer/database.txt')).toBeLessThan(n1!.findIndex((r) => (r.want as { path?: string }).path === '/etc/pgbouncer/pgbouncer.ini'));
+  });
+
+  it('never shows a password in a plan of bare nodes', () => {
+    const d: Desired = { hosts: [...out.resources].map(([host, resources]) => ({ host, target: { host } as never, resources })), edges: out.edges };
+    const observations: Observation[] = d.hosts.map((h) => ({ host: h.host, ok: true, facts: ASSUMED_FACTS, states: {}, durationMs: 1 }));
+    const p = plan(d, observations, 'r1');
+    const shown = renderText(p.plan) + renderJson(p.plan);
+    for (const secret of ['Secret.Repl.1', 'Secret.Api.2', 'Secret.User.3']) expect(shown).not.toContain(secret);
+  });
+
+  it('says at plan time that a PostgreSQL version is not available', async () => {
+    const other = await desired(16);
+    expect(other.notes.find((n) => n.resource === 'packages:pgsql')?.message).toMatch(/pg_version 16 is not in Debian 12 \(it ships PostgreSQL 15\)/);
+    expect(out.notes.filter((n) => n.resource === 'packages:pgsql')).toEqual([]);
+  });
+});
+
+describe('member selectors', async () => {
+  const v = await validateInventory(tmpRepo({ 'pigsty.yml': INVENTORY() }));
+  const members = v.hosts.filter((h) => h.has('pg_cluster'));
+  const names = (s: string) => selectMembers(s, members).map((h) => h.str('pg_seq'));
+  it('reads the JMESPath subset of Pigsty services', () => {
+    expect(names('[]')).toEqual(['1', '2', '3']);
+    expect(names('[? pg_role == `primary` || pg_role == `offline` ]')).toEqual(['1']);
+    expect(names('[? pg_role == `offline` || pg_offline_query ]')).toEqual(['3']);
+    expect(names('[? pg_role == `replica` && !pg_offline_query]')).toEqual(['2']);
+    expect(names("[? (pg_seq == `2`) || pg_role == 'primary' ]")).toEqual(['1', '2']);
+  });
+});
+
+const target = { config: '/etc/patroni/patroni.yml', api: 'http://10.0.0.11:8008' };
+
+describe('patroni-leader: switch over only when pg_role changed', () => {
+  const w: PatroniLeaderWant = { ...target, cluster: 'pg-test', primary: 'pg-test-1', timeoutSeconds: 60 };
+  const probe = (leader: string, recorded?: string) =>
+    `cluster=${JSON.stringify({ members: [{ name: leader, role: 'leader', state: 'running' }, { name: 'pg-test-9', role: 'replica', state: 'running' }] })}\nconfig=${JSON.stringify(recorded ? { ttl: 30, corral_intended_primary: recorded } : { ttl: 30 })}\n`;
+  it('records the intention on a new cluster, without a switchover', () => {
+    const h = patroniLeader.parse(probe('pg-test-1'), w) as never;
+    expect(patroniLeader.diff(w, h)).toEqual([{ field: 'intended primary', from: null, to: 'pg-test-1' }]);
+    expect(patroniLeader.apply(w, h)).not.toContain(' switchover ');
+  });
+  it('leaves a failover alone: drift, not a change', () => {
+    expect(patroniLeader.diff(w, patroniLeader.parse(probe('pg-test-2', 'pg-test-1'), w) as never)).toEqual([]);
+  });
+  it('switches over when the inventory names another primary than the one recorded', () => {
+    const h = patroniLeader.parse(probe('pg-test-2', 'pg-test-2'), w) as never;
+    expect(patroniLeader.diff(w, h)).toEqual([{ field: 'leader (switchover)', from: 'pg-test-2', to: 'pg-test-1' }]);
+    expect(patroniLeader.apply(w, h)).toMatch(/python3 - \/etc\/patroni\/patroni.yml switchover pg-test-1 60/);
+    expect(patroniLeader.effects!(w, h)).toEqual({ restarts: true });
+  });
+});
+
+describe('parameters: reload or restart, as the server says', () => {
+  const params = { work_mem: '16MB', shared_buffers: '256MB' };
+  const dcsWant: PatroniDcsWant = { ...target, cluster: 'pg-test', settings: { ttl: 30 }, parameters: params };
+  const restartWant: PatroniRestartWant = { ...target, name: 'pg-test-1', parameters: params, port: 5432, socketDir: '/var/run/postgresql', dbsu: 'postgres', timeoutSeconds: 60, settleSeconds: 10 };
+  const config = (p: Record<string, unknown>) => `config=${JSON.stringify({ ttl: 30, postgresql: { parameters: p } })}\n`;
+  const node = (p: Record<string, unknown>, pending = false) => `${config(p)}patroni=${JSON.stringify({ state: 'running', pending_restart: pending })}\npostmaster=max_connections,shared_buffers,wal_level\n`;
+
+  it('a reload-only parameter changes the DCS and restarts nothing', () => {
+    const current = { work_mem: '8MB', shared_buffers: '256MB' };
+    expect(patroniDcs.diff(dcsWant, patroniDcs.parse(config(current), dcsWant) as never)).toEqual([{ field: 'postgresql.parameters.work_mem', from: '8MB', to: '16MB' }]);
+    expect(patroniDcs.apply(dcsWant, patroniDcs.parse(config(current), dcsWant) as never)).toContain('{"postgresql":{"parameters":{"work_mem":"16MB"}}}');
+    expect(patroniRestart.diff(restartWant, patroniRestart.parse(node(current), restartWant) as never)).toEqual([]);
+  });
+  it('a postmaster parameter plans a restart of each member, and a pending restart is finished', () => {
+    const current = { work_mem: '16MB', shared_buffers: '128MB' };
+    expect(patroniRestart.diff(restartWant, patroniRestart.parse(node(current), restartWant) as never)).toEqual([{ field: 'restart', from: null, to: 'for shared_buffers' }]);
+    expect(patroniRestart.diff(restartWant, patroniRestart.parse(node(params, true), restartWant) as never)).toEqual([{ field: 'restart', from: 'pending_restart', to: 'pending_restart' }]);
+    expect(patroniRestart.diff(restartWant, patroniRestart.parse(node(params), restartWant) as never)).toEqual([]);
+  });
+  it('"on" and true, "100" and 100 are the same DCS value', () => {
+    const w = { ...dcsWant, parameters: { hot_standby_feedback: 'on', log_min_duration_statement: 100 } };
+    expect(patroniDcs.diff(w, patroniDcs.parse(config({ hot_standby_feedback: 'on', log_min_duration_statement: '100' }), w) as never)).toEqual([]);
+  });
+});
+
+describe('health and role drift', () => {
+  const member = (name: string, role: string, state = 'running', lagging: boolean | null = false) => ({ name, role, state, lagging });
+  const all = ['pg-test-1', 'pg-test-2', 'pg-test-3'];
+  it('Healthy: a leader, every replica running and not lagging', () => {
+    expect(pgHealth('pg-test-1', all, [member('pg-test-1', 'leader'), member('pg-test-2', 'replica'), member('pg-test-3', 'replica')])).toEqual({ status: 'Healthy', leader: 'pg-test-1', intendedPrimary: 'pg-test-1', roleDrift: false, problems: [] });
+  });
+  it('Degraded with role drift after a failover with the old primary gone', () => {
+    const h = pgHealth('pg-test-1', all, [member('pg-test-2', 'leader'), member('pg-test-3', 'replica')]);
+    expect(h).toMatchObject({ status: 'Degraded', leader: 'pg-test-2', roleDrift: true });
+    expect(h.problems).toEqual(['pg-test-1 is not a member of the Patroni cluster']);
+  });
+  it('Degraded when a replica lags or is stopped; Down without a leader', () => {
+    expect(pgHealth('pg-test-1', all, [member('pg-test-1', 'leader'), member('pg-test-2', 'replica', 'running', true), member('pg-test-3', 'replica', 'stopped')]).problems).toEqual(['pg-test-2 lags behind the leader', 'pg-test-3 is stopped']);
+    expect(pgHealth('pg-test-1', all, [member('pg-test-1', 'replica', 'stopped'), member('pg-test-2', 'replica')]).status).toBe('Down');
+    expect(pgHealth('pg-test-1', all, null)).toMatchObject({ status: 'Down', problems: ['no member answered on the Patroni REST API'] });
+  });
+  it('patroni-member keeps the cluster view with the lag as a side of the limit', () => {
+    const w: PatroniMemberWant = { ...target, name: 'pg-test-1', timeoutSeconds: 60, lagLimitBytes: 1000 };
+    const out = `patroni=${JSON.stringify({ state: 'running', role: 'master' })}\ncluster=${JSON.stringify({ members: [{ name: 'pg-test-1', role: 'leader', state: 'running' }, { name: 'pg-test-2', role: 'replica', state: 'running', lag: 5000 }, { name: 'pg-test-3', role: 'replica', state: 'running', lag: 'unknown' }] })}\n`;
+    expect(patroniMember.parse(out, w)).toEqual({ state: 'running', role: 'master', cluster: [member('pg-test-1', 'leader'), member('pg-test-2', 'replica', 'running', true), member('pg-test-3', 'replica', 'running', null)] });
+    expect(patroniMember.diff(w, null)).toEqual([{ field: 'state', from: null, to: 'running' }]);
+  });
+});

@@ -1,0 +1,380 @@
+/**
+ * The files PGSQL writes, laid out as Pigsty's pgsql role writes them: /pg -> /data/postgres/<cls>-<ver>,
+ * patroni.yml in /pg/conf (linked from /etc/patroni), the patroni unit, pgbouncer.ini,
+ * pgbackrest.conf and one HAProxy listener file per service in /etc/haproxy.
+ */
+import { stringify } from 'yaml';
+import type { HostView } from '../../src/config/hosts.js';
+import type { PgService } from '../../src/types/inventory.gen.js';
+import type { DcsValue } from '../../src/engine/resources/patroni-dcs.js';
+import { PGBOUNCER_DIR } from './objects.js';
+
+/** The addresses Pigsty calls `intra`: where replicas and admins connect from. */
+const INTRANET = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
+
+export const instanceName = (h: HostView): string => `${h.str('pg_cluster')}-${h.str('pg_seq')}`;
+
+export interface RtoPlan {
+  ttl: number;
+  loopWait: number;
+  retryTimeout: number;
+  primaryStartTimeout: number;
+  /** HAProxy health-check timing, Pigsty's [inter, fastinter, downinter, rise, fall]. */
+  check: { inter: string; fastinter: string; downinter: string; rise: number; fall: number };
+}
+
+/** pg_rto names a row of pg_rto_plan; a plain number of seconds (older Pigsty) is read as the TTL. */
+export function rtoPlan(h: HostView): RtoPlan {
+  const key = h.str('pg_rto') ?? 'norm';
+  const row = h.param('pg_rto_plan')?.[key];
+  if (row) {
+    const [ttl, loop, retry, start, , inter, fastinter, downinter, rise, fall] = row.map(String);
+    return { ttl: Number(ttl), loopWait: Number(loop), retryTimeout: Number(retry), primaryStartTimeout: Number(start), check: { inter: inter!, fastinter: fastinter!, downinter: downinter!, rise: Number(rise), fall: Number(fall) } };
+  }
+  const ttl = Number(key) || 30;
+  const third = Math.ceil(ttl / 3);
+  return { ttl, loopWait: third, retryTimeout: third, primaryStartTimeout: third, check: { inter: '2s', fastinter: '1s', downinter: '2s', rise: 3, fall: 3 } };
+}
+
+/**
+ * Patroni's cluster-wide settings and PostgreSQL parameters: written once by the bootstrap section,
+ * kept in the DCS afterwards. pg_parameters win over the template's values.
+ */
+export function dcsConfig(h: HostView): { settings: Record<string, DcsValue>; parameters: Record<string, DcsValue> } {
+  const rto = rtoPlan(h);
+  const rpo = h.int('pg_rpo') ?? 1048576;
+  const cluster = h.str('pg_cluster')!;
+  const maxConn = h.int('pg_max_conn') ?? 250;
+  const parameters: Record<string, DcsValue> = {
+    max_connections: maxConn,
+    superuser_reserved_connections: 10,
+    wal_level: 'logical',
+    wal_log_hints: 'on',
+    max_wal_senders: 50,
+    max_replication_slots: 50,
+    hot_standby_feedback: 'on',
+    wal_receiver_status_interval: '1s',
+    password_encryption: h.str('pg_pwd_enc') ?? 'scram-sha-256',
+    shared_preload_libraries: h.str('pg_libs') ?? 'pg_stat_statements, auto_explain',
+    track_commit_timestamp: 'on',
+    logging_collector: 'on',
+    log_destination: 'csvlog',
+    log_directory: h.str('pg_log_dir') ?? '/pg/log/postgres',
+    log_filename: 'postgresql-%a.log',
+    log_truncate_on_rotation: 'on',
+    log_min_duration_statement: 100,
+    ...(h.param('pgbackrest_enabled') !== false ? { archive_mode: 'on', archive_timeout: 300, archive_command: `pgbackrest --stanza=${cluster} archive-push %p` } : {}),
+  };
+  for (const [k, v] of Object.entries(h.param('pg_parameters') ?? {})) if (v !== undefined) parameters[k] = v;
+  return {
+    settings: {
+      ttl: rto.ttl,
+      loop_wait: rto.loopWait,
+      retry_timeout: rto.retryTimeout,
+      primary_start_timeout: rto.primaryStartTimeout,
+      maximum_lag_on_failover: rpo,
+      synchronous_mode: rpo === 0,
+      failsafe_mode: true,
+    },
+    parameters,
+  };
+}
+
+export interface PatroniYmlInput {
+  h: HostView;
+  /** etcd client URLs, `http://10.213.0.11:2379`. */
+  etcd: string[];
+  binDir: string;
+  /** Where pg_hba.conf lives; outside the data dir it is passed to PostgreSQL as hba_file. */
+  hbaFile: string;
+}
+
+/** /pg/conf/<instance>.yml: the member's Patroni configuration. Holds passwords: written as a secret file. */
+export function patroniYml({ h, etcd, binDir, hbaFile }: PatroniYmlInput): string {
+  const ip = h.name;
+  const port = h.int('pg_port') ?? 5432;
+  const data = h.str('pg_data') ?? '/pg/data';
+  const dbsu = h.str('pg_dbsu') ?? 'postgres';
+  const repl = { username: h.str('pg_replication_username') ?? 'replicator', password: h.str('pg_replication_password') ?? '' };
+  const pwdEnc = h.str('pg_pwd_enc') ?? 'scram-sha-256';
+  const listen = (h.str('pg_listen') ?? '0.0.0.0').replace('${ip}', ip).replace('${lo}', '127.0.0.1');
+  const { settings, parameters } = dcsConfig(h);
+  const dbsuPassword = h.str('pg_dbsu_password');
+  const protocol = etcd[0]?.startsWith('https://') ? 'https' : 'http';
+  const config = {
+    scope: h.str('pg_cluster'),
+    namespace: `${h.str('pg_namespace') ?? '/pg'}/`,
+    name: instanceName(h),
+    log: { level: 'INFO' },
+    etcd3: { hosts: etcd.map((u) => u.replace(/^https?:\/\//, '')).join(','), protocol },
+    restapi: {
+      listen: `${ip}:${h.int('patroni_port') ?? 8008}`,
+      connect_address: `${ip}:${h.int('patroni_port') ?? 8008}`,
+      authentication: { username: h.str('patroni_username') ?? 'postgres', password: h.str('patroni_password') ?? '' },
+    },
+    ctl: { insecure: true },
+    tags: { nofailover: false, clonefrom: true, noloadbalance: false, nosync: false, version: String(h.str('pg_version')) },
+    watchdog: { mode: h.str('patroni_watchdog_mode') ?? 'off' },
+    bootstrap: {
+      dcs: { ...settings, postgresql: { use_pg_rewind: true, use_slots: true, parameters } },
+      method: 'initdb',
+      initdb: [
+        ...(h.param('pg_checksum') !== false ? ['data-checksums'] : []),
+        { encoding: h.str('pg_encoding') ?? 'UTF8' },
+        { locale: h.str('pg_locale') ?? 'C' },
+        { 'auth-local': 'peer' },
+        { 'auth-host': pwdEnc },
+      ],
+      // Appended to initdb's pg_hba.conf, so replicas can clone before the HBA rules are rendered.
+      pg_hba: INTRANET.flatMap((net) => [`host replication ${repl.username} ${net} ${pwdEnc}`, `host postgres ${repl.username} ${net} ${pwdEnc}`]),
+    },
+    postgresql: {
+      bin_dir: binDir,
+      data_dir: data,
+      config_dir: data,
+      pgpass: '/pg/tmp/pgpass',
+      listen: `${listen}:${port}`,
+      connect_address: `${ip}:${port}`,
+      use_unix_socket: true,
+      parameters: {
+        unix_socket_directories: h.str('pg_localhost') ?? '/var/run/postgresql',
+        ...(hbaFile !== `${data}/pg_hba.conf` ? { hba_file: hbaFile } : {}),
+      },
+      authentication: {
+        superuser: { username: dbsu, ...(dbsuPassword ? { password: dbsuPassword } : {}) },
+        replication: repl,
+        rewind: repl,
+      },
+      use_pg_rewind: true,
+      remove_data_directory_on_rewind_failure: true,
+      create_replica_methods: ['basebackup'],
+      basebackup: [{ checkpoint: 'fast' }, { 'max-rate': '1000M' }],
+    },
+  };
+  // YAML 1.1 output quotes `on`/`off`, which Patroni's PyYAML would read as booleans.
+  return `# managed by corral (PGSQL): ${instanceName(h)}\n` + stringify(config, { version: '1.1', aliasDuplicateObjects: false });
+}
+
+export function patroniUnit(dbsu: string): string {
+  return `# managed by corral (PGSQL)
+[Unit]
+Description=Patroni: high-availability PostgreSQL
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+User=${dbsu}
+Group=${dbsu}
+ExecStart=/usr/bin/patroni /etc/patroni/patroni.yml
+ExecReload=/bin/kill -s HUP $MAINPID
+# Stop only Patroni: it stops PostgreSQL itself, cleanly.
+KillMode=process
+TimeoutSec=30
+TimeoutStopSec=120
+Restart=no
+LimitNOFILE=16777216
+OOMScoreAdjust=-1000
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+/** Debian's postgresql-common creates and starts a `<ver>/main` cluster at install unless told not to. */
+export const createclusterConf = '# managed by corral (PGSQL): Patroni creates the cluster\ncreate_main_cluster = false\n';
+
+export function pgbouncerIni(h: HostView): string {
+  const listen = h.str('pg_listen') ?? '0.0.0.0';
+  const addr = listen === '0.0.0.0' || listen === '*' ? '*' : listen.replace('${ip}', h.name).replace('${lo}', '127.0.0.1');
+  const dbsu = h.str('pg_dbsu') ?? 'postgres';
+  return `# managed by corral (PGSQL): pgbouncer for ${instanceName(h)}
+[users]
+%include ${PGBOUNCER_DIR}/useropts.txt
+
+[databases]
+%include ${PGBOUNCER_DIR}/database.txt
+
+[pgbouncer]
+pool_mode                 = ${h.str('pgbouncer_poolmode') ?? 'transaction'}
+listen_addr               = ${addr}
+listen_port               = ${h.int('pgbouncer_port') ?? 6432}
+auth_type                 = hba
+auth_file                 = ${PGBOUNCER_DIR}/userlist.txt
+auth_hba_file             = ${PGBOUNCER_DIR}/pgb_hba.conf
+admin_users               = ${dbsu}, ${h.str('pg_admin_username') ?? 'dbuser_dba'}
+stats_users               = ${dbsu}, ${h.str('pg_monitor_username') ?? 'dbuser_monitor'}
+server_reset_query        = DISCARD ALL
+unix_socket_dir           = ${h.str('pg_localhost') ?? '/var/run/postgresql'}
+pidfile                   = /var/run/postgresql/pgbouncer.pid
+logfile                   = ${h.str('pgbouncer_log_dir') ?? '/pg/log/pgbouncer'}/pgbouncer.log
+max_client_conn           = 20000
+default_pool_size         = 50
+reserve_pool_size         = 30
+reserve_pool_timeout      = 1
+server_lifetime           = 600
+max_db_connections        = 100
+max_user_connections      = 100
+ignore_startup_parameters = ${(h.param('pgbouncer_ignore_param') ?? []).join(', ')}
+client_tls_sslmode        = ${h.str('pgbouncer_sslmode') ?? 'disable'}
+`;
+}
+
+export function pgbackrestConf(h: HostView): string {
+  const cluster = h.str('pg_cluster')!;
+  const method = h.str('pgbackrest_method') ?? 'local';
+  const repo = (h.param('pgbackrest_repo') ?? {})[method] ?? {};
+  const repoLines = Object.entries(repo).map(([k, v]) => `repo1-${k.replace(/_/g, '-')}=${String(v).replace('${pg_cluster}', cluster)}`);
+  return `# managed by corral (PGSQL): pgBackRest for ${instanceName(h)}
+[${cluster}]
+pg1-path=${h.str('pg_data') ?? '/pg/data'}
+pg1-port=${h.int('pg_port') ?? 5432}
+pg1-socket-path=${h.str('pg_localhost') ?? '/var/run/postgresql'}
+
+[global]
+archive-async=y
+spool-path=/pg/spool
+start-fast=y
+expire-auto=y
+compress-type=lz4
+annotation=pg_cluster=${cluster}
+log-level-console=info
+log-level-file=info
+log-path=${h.str('pgbackrest_log_dir') ?? '/pg/log/pgbackrest'}
+${repoLines.join('\n')}
+delta=y
+`;
+}
+
+export const haproxyDefaults = 'CONFIG="/etc/haproxy"\nEXTRAOPTS="-S /run/haproxy-master.sock"\n';
+
+/** /etc/haproxy/haproxy.cfg: global and defaults; each service is a file beside it. */
+export function haproxyMain(): string {
+  return `# managed by corral (PGSQL)
+global
+    daemon
+    maxconn 20000
+    log /dev/log local0 warning
+    stats socket /run/haproxy/admin.sock mode 660 level admin expose-fd listeners
+
+defaults
+    log global
+    mode tcp
+    retries 3
+    timeout queue 3s
+    timeout connect 3s
+    timeout client 24h
+    timeout server 24h
+    timeout check 3s
+`;
+}
+
+/**
+ * A member selector, the JMESPath subset Pigsty's services use: `[]` (all members) or
+ * `[? <expr> ]` with ||, &&, !, ==, !=, parentheses, `literals`, 'strings' and variable names.
+ */
+export function selectMembers(selector: string | undefined, members: readonly HostView[]): HostView[] {
+  const s = (selector ?? '[]').trim();
+  if (s === '[]' || s === '') return [...members];
+  const m = /^\[\?(.*)\]$/s.exec(s);
+  if (!m) throw new Error(`unsupported member selector ${selector}`);
+  const expr = m[1]!;
+  return members.filter((h) => truthy(evaluate(expr, h)));
+}
+
+const truthy = (v: unknown): boolean => !(v === false || v === null || v === undefined || v === '' || (Array.isArray(v) && !v.length) || (typeof v === 'object' && v !== null && !Object.keys(v).length));
+
+/** A JMESPath literal is JSON; a bare word (`primary`) is the legacy string form. */
+function literal(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function evaluate(expr: string, h: HostView): unknown {
+  const tokens = expr.match(/\|\||&&|==|!=|!|\(|\)|`[^`]*`|'[^']*'|[A-Za-z_][A-Za-z0-9_]*/g) ?? [];
+  let i = 0;
+  const value = (): unknown => {
+    const t = tokens[i++];
+    if (t === undefined) throw new Error(`member selector ends early: ${expr}`);
+    if (t === '(') {
+      const v = or();
+      i++;
+      return v;
+    }
+    if (t === '!') return !truthy(value());
+    if (t.startsWith('`')) return literal(t.slice(1, -1).trim());
+    if (t.startsWith("'")) return t.slice(1, -1);
+    return h.get(t) ?? null;
+  };
+  const compare = (): unknown => {
+    const left = value();
+    const op = tokens[i];
+    if (op !== '==' && op !== '!=') return left;
+    i++;
+    const right = value();
+    const same = JSON.stringify(left) === JSON.stringify(right);
+    return op === '==' ? same : !same;
+  };
+  const and = (): unknown => {
+    let v = compare();
+    while (tokens[i] === '&&') {
+      i++;
+      const r = compare();
+      v = truthy(v) ? r : v;
+    }
+    return v;
+  };
+  const or = (): unknown => {
+    let v = and();
+    while (tokens[i] === '||') {
+      i++;
+      const r = and();
+      v = truthy(v) ? v : r;
+    }
+    return v;
+  };
+  return or();
+}
+
+export interface ServiceContext {
+  cluster: string;
+  members: readonly HostView[];
+  rto: RtoPlan;
+  defaultDest: string;
+}
+
+function destPort(h: HostView, dest: PgService['dest'], defaultDest: string): number {
+  const d = dest === undefined || dest === 'default' ? defaultDest : dest;
+  if (typeof d === 'number') return d;
+  if (/^\d+$/.test(String(d))) return Number(d);
+  return d === 'pgbouncer' ? (h.int('pgbouncer_port') ?? 6432) : (h.int('pg_port') ?? 5432);
+}
+
+/** One HAProxy listener: members picked by `selector`, those picked by `backup` serve only when the others are down. */
+export function haproxyService(svc: PgService, ctx: ServiceContext): string {
+  const selected = selectMembers(svc.selector, ctx.members);
+  const backups = svc.backup ? selectMembers(svc.backup, ctx.members) : [];
+  const servers = [...selected, ...backups.filter((b) => !selected.includes(b))];
+  const c = ctx.rto.check;
+  const options = svc.options ?? `inter ${c.inter} fastinter ${c.fastinter} downinter ${c.downinter} rise ${c.rise} fall ${c.fall} on-marked-down shutdown-sessions slowstart 30s maxconn 3000 maxqueue 128 weight 100`;
+  return [
+    `# managed by corral (PGSQL): service ${ctx.cluster}-${svc.name}`,
+    `listen ${ctx.cluster}-${svc.name}`,
+    `    bind ${svc.ip ?? '*'}:${svc.port}`,
+    '    mode tcp',
+    `    maxconn ${svc.maxconn ?? 5000}`,
+    `    balance ${svc.balance ?? 'roundrobin'}`,
+    '    option httpchk',
+    '    option http-keep-alive',
+    `    http-check send meth OPTIONS uri ${svc.check ?? '/'}`,
+    '    http-check expect status 200',
+    `    default-server ${options}`,
+    ...servers.map(
+      (h) => `    server ${instanceName(h)} ${h.name}:${destPort(h, svc.dest, ctx.defaultDest)} check port ${h.int('patroni_port') ?? 8008} weight ${h.int('pg_weight') ?? 100}${backups.includes(h) ? ' backup' : ''}`,
+    ),
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,58 @@
+/**
+ * A Patroni member that is up: its PostgreSQL running as the leader or as a replica. Applying it
+ * waits until Patroni reports that, so later steps (roles, the next member) find it ready.
+ * The probe also keeps the cluster as this member sees it, for health and role drift.
+ */
+import { keyValues, type Kind } from './kind.js';
+import { patroniCtl, restJson, restProbe, type PatroniTarget } from './patroni-api.js';
+
+export interface PatroniMemberWant extends PatroniTarget {
+  /** The member name, `<pg_cluster>-<pg_seq>`. */
+  name: string;
+  /** How long a start may take: initdb, or a base backup for a new replica. */
+  timeoutSeconds: number;
+  /** A replica further behind than this (bytes) counts as lagging. */
+  lagLimitBytes: number;
+}
+
+/** One member as Patroni's /cluster lists it; `lagging` is null when Patroni does not know the lag. */
+export interface ClusterMember {
+  name: string;
+  role: string;
+  state: string;
+  lagging: boolean | null;
+}
+
+export interface PatroniMemberHave {
+  state: string;
+  role: string;
+  /** The whole cluster as this member's Patroni sees it (from the DCS). */
+  cluster: ClusterMember[];
+}
+
+interface ClusterJson {
+  members?: { name: string; role?: string; state?: string; lag?: number | string }[];
+}
+
+export const LEADER_ROLES = ['leader', 'master', 'primary', 'standby_leader'];
+
+export const patroniMember: Kind<PatroniMemberWant, PatroniMemberHave> = {
+  id: (w) => `patroni-member:${w.name}`,
+  probe: (w) => restProbe(w.api, { patroni: '/patroni', cluster: '/cluster' }),
+  parse: (out, w) => {
+    const kv = keyValues(out);
+    const p = restJson<{ state?: string; role?: string }>(kv, 'patroni');
+    const members = restJson<ClusterJson>(kv, 'cluster')?.members ?? [];
+    if (!p?.state) return null;
+    const cluster = members.map((m) => ({
+      name: m.name,
+      role: m.role ?? '',
+      state: m.state ?? '',
+      // Only the lag's side of the limit is kept: the bytes change on every look.
+      lagging: LEADER_ROLES.includes(m.role ?? '') ? false : typeof m.lag === 'number' ? m.lag > w.lagLimitBytes : null,
+    }));
+    return { state: p.state, role: p.role ?? '', cluster };
+  },
+  diff: (w, h) => (h?.state === 'running' ? [] : [{ field: 'state', from: h?.state ?? null, to: 'running' }]),
+  apply: (w) => patroniCtl(w.config, 'wait-running', w.timeoutSeconds),
+};
