@@ -170,6 +170,20 @@ describe('ETCD reconciler', () => {
     expect(p.changes.filter((c) => c.host !== '10.0.0.13')).toEqual([]);
   });
 
+  it('honours etcd_learner and etcd_init: existing for a member that joins', async () => {
+    const learner = THREE.replace('10.0.0.13: { etcd_seq: 3 }', '10.0.0.13: { etcd_seq: 3, etcd_learner: true }');
+    const { desired } = await load(inventory(learner));
+    const obs = observations(desired, { '10.0.0.11': { conf: '', hasData: true, others: '' }, '10.0.0.12': { conf: '', hasData: true, others: '' }, '10.0.0.13': { hasData: false, others: listing(TWO_IPS) } });
+    const { plan: p, scripts } = plan(desired, obs, 'r');
+    const add = p.changes.find((c) => c.host === '10.0.0.13' && c.kind === 'etcd-member')!;
+    expect(scripts.get(add.id)).toContain('member add etcd-3 --peer-urls=http://10.0.0.13:2380 --learner');
+    // etcd_init: existing starts a new member as `existing` even when no other member answers (Pigsty's way of adding one).
+    const existing = await load(inventory(THREE, ', etcd_init: existing'));
+    const alone = observations(existing.desired, { '10.0.0.11': { hasData: false, others: '' }, '10.0.0.12': { hasData: false, others: '' }, '10.0.0.13': { hasData: false, others: '' } });
+    const conf = plan(existing.desired, alone, 'r').plan.changes.find((c) => c.kind === 'etcd-member')!.fields[0]!;
+    expect(conf.text!.after).toContain('initial-cluster-state: "existing"');
+  });
+
   it('a member added by an interrupted apply is not added twice', async () => {
     const { desired } = await load(inventory(THREE));
     const others = `${listing(TWO_IPS)}\n${listing(['10.0.0.13'], false).replace('8e9e05c52164694d', 'aaaa')}`;
