@@ -12,6 +12,7 @@ import type { PatroniTarget } from '../../src/engine/resources/patroni-api.js';
 import type { PgService } from '../../src/types/inventory.gen.js';
 import { etcdEndpoints } from '../etcd/index.js';
 import { pgHbaPath } from './hba.js';
+import { pgHealthFromObservations } from './health.js';
 import { hbaPeers, sqlObjects } from './objects.js';
 import {
   createclusterConf,
@@ -166,5 +167,10 @@ export const pgsql: Reconciler = {
       previous = h.name;
     }
     return out;
+  },
+  health({ cluster, observations }) {
+    const h = pgHealthFromObservations(observations, cluster.members);
+    const drift = h.roleDrift ? [`role drift: ${h.leader} leads, pg_role names ${h.intendedPrimary}; Corral does not switch back (commit a pg_role change to switch over)`] : [];
+    return { status: h.status, problems: [...h.problems, ...drift] };
   },
 };

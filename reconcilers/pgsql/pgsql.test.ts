@@ -209,3 +209,22 @@ describe('health and role drift', () => {
     expect(patroniMember.diff(w, null)).toEqual([{ field: 'state', from: null, to: 'running' }]);
   });
 });
+
+describe('health for the daemon', async () => {
+  const v = await validateInventory(tmpRepo({ 'pigsty.yml': INVENTORY() }));
+  const cluster = v.clusters.find((c) => c.module === 'pgsql')!;
+  const seen = (cluster: object[]): Observation => ({ host: '10.0.0.12', ok: true, facts: ASSUMED_FACTS, states: { 'patroni-member:pg-test-2': { state: 'running', role: 'master', cluster } }, durationMs: 1 });
+  it('reads the cluster from any member that answered and says role drift', () => {
+    const after = [
+      { name: 'pg-test-2', role: 'leader', state: 'running', lagging: false },
+      { name: 'pg-test-1', role: 'replica', state: 'running', lagging: false },
+      { name: 'pg-test-3', role: 'replica', state: 'running', lagging: false },
+    ];
+    const down: Observation = { host: '10.0.0.11', ok: false, error: 'unreachable', errorKind: 'connect' };
+    expect(pgsql.health!({ cluster, hosts: v.hosts, observations: [down, seen(after)] })).toEqual({
+      status: 'Healthy',
+      problems: ['role drift: pg-test-2 leads, pg_role names pg-test-1; Corral does not switch back (commit a pg_role change to switch over)'],
+    });
+    expect(pgsql.health!({ cluster, hosts: v.hosts, observations: [down] }).status).toBe('Down');
+  });
+});
