@@ -109,6 +109,11 @@ export const etcd: Reconciler = {
     }
     return out;
   },
+  health({ cluster, hosts, observations }) {
+    const status = clusterHealth(observations, hosts, cluster.name);
+    const problems = { Healthy: [], Degraded: ['a member is unhealthy or unreachable; the cluster keeps its quorum'], Down: ['no quorum of healthy members (or the observing member did not answer)'] }[status];
+    return { status, problems };
+  },
 };
 
 /**
