@@ -108,15 +108,6 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView, 
     [member, dcsId],
   );
 
-  // Roles, databases, HBA and pgbouncer's lists: they act once this member runs.
-  for (const res of sqlObjects(h, cluster.name, hbaPeers(input))) r.list.push({ ...res, deps: [...(res.deps ?? []), member] });
-
-  if (h.param('pgbouncer_enabled') !== false) {
-    // After the lists it includes: pgbouncer refuses to start without them.
-    const ini = r.add('file', { path: '/etc/pgbouncer/pgbouncer.ini', content: pgbouncerIni(h), mode: 0o600, ...owned }, [pkg]);
-    r.add('service', { name: 'pgbouncer', enabled: true, running: true }, [pkg, ini]);
-  }
-
   // HAProxy: one listener per service, servers picked among the cluster's members.
   const defaults = r.add('file', { path: '/etc/default/haproxy', content: haproxyDefaults, mode: 0o644 }, [pkg]);
   const files = [{ path: '/etc/haproxy/haproxy.cfg', content: haproxyMain() }];
@@ -129,6 +120,15 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView, 
   if (h === primary && h.param('pgbackrest_enabled') !== false) {
     r.add('pgbackrest-stanza', { stanza: cluster.name, dbsu, initBackup: h.param('pgbackrest_init_backup') !== false }, [member, dcsId]);
   }
+  // Roles, databases, HBA and pgbouncer's lists: they act once this member runs.
+  for (const res of sqlObjects(h, cluster.name, hbaPeers(input))) r.list.push({ ...res, deps: [...(res.deps ?? []), member] });
+
+  if (h.param('pgbouncer_enabled') !== false) {
+    // After the lists it includes (sqlObjects above): pgbouncer refuses to start without them.
+    const ini = r.add('file', { path: '/etc/pgbouncer/pgbouncer.ini', content: pgbouncerIni(h), mode: 0o600, ...owned }, [pkg]);
+    r.add('service', { name: 'pgbouncer', enabled: true, running: true }, [pkg, ini]);
+  }
+
   return { list: r.list, ids: { service, member, restart, ...(dcsId ? { dcs: dcsId } : {}) } };
 }
 

@@ -38,6 +38,7 @@ all:
         pg_users: [ { name: app, password: Secret.User.3, pgbouncer: true } ]
         pg_databases: [ { name: app, owner: app } ]
         pg_parameters: { work_mem: 8MB }
+        pg_rto: fast
 `;
 
 async function desired(version = 15) {
@@ -101,6 +102,8 @@ describe('PGSQL desired state', async () => {
     expect(offline).toContain('server pg-test-2 10.0.0.12:5432 check port 8008 weight 100 backup');
     expect(offline).not.toContain('pg-test-1 ');
     expect(fileOn(n1, '/etc/haproxy/pg-test-primary.cfg')).toMatch(/bind \*:5433[\s\S]*uri \/primary/);
+    // pg_rto fast's 0.5s, in a form HAProxy 2.6 reads.
+    expect(fileOn(n1, '/etc/haproxy/pg-test-primary.cfg')).toContain('default-server inter 1s fastinter 500ms downinter 1s rise 3 fall 3');
     expect(fileOn(n1, '/etc/haproxy/pg-test-default.cfg')).toContain('server pg-test-3 10.0.0.13:5432');
   });
 

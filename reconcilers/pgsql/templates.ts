@@ -23,13 +23,20 @@ export interface RtoPlan {
   check: { inter: string; fastinter: string; downinter: string; rise: number; fall: number };
 }
 
+/** HAProxy takes whole numbers only: Pigsty's `0.5s` is written `500ms`. */
+export function haproxyTime(t: string): string {
+  const m = /^(\d*\.\d+)s$/.exec(t.trim());
+  return m ? `${Math.round(Number(m[1]) * 1000)}ms` : t.trim();
+}
+
 /** pg_rto names a row of pg_rto_plan; a plain number of seconds (older Pigsty) is read as the TTL. */
 export function rtoPlan(h: HostView): RtoPlan {
   const key = h.str('pg_rto') ?? 'norm';
   const row = h.param('pg_rto_plan')?.[key];
   if (row) {
     const [ttl, loop, retry, start, , inter, fastinter, downinter, rise, fall] = row.map(String);
-    return { ttl: Number(ttl), loopWait: Number(loop), retryTimeout: Number(retry), primaryStartTimeout: Number(start), check: { inter: inter!, fastinter: fastinter!, downinter: downinter!, rise: Number(rise), fall: Number(fall) } };
+    const check = { inter: haproxyTime(inter!), fastinter: haproxyTime(fastinter!), downinter: haproxyTime(downinter!), rise: Number(rise), fall: Number(fall) };
+    return { ttl: Number(ttl), loopWait: Number(loop), retryTimeout: Number(retry), primaryStartTimeout: Number(start), check };
   }
   const ttl = Number(key) || 30;
   const third = Math.ceil(ttl / 3);

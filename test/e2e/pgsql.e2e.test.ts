@@ -1,0 +1,235 @@
+/**
+ * PGSQL on three lab nodes, one cluster brought up once, the scenarios in sequence: bare nodes
+ * to a healthy Patroni cluster in one apply; a reload parameter and a restart parameter (rolling,
+ * with a writer measuring the write gap); the primary's node stopped (failover, Degraded, role
+ * drift left alone); pg_role changed in git (switchover); an apply killed midway.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/cli/main.js';
+import type { Output } from '../../src/cli/output.js';
+import { validateInventory } from '../../src/config/validate.js';
+import { planRun } from '../../src/engine/run.js';
+import { createTransport } from '../../src/transport/index.js';
+import { pgHealthFromObservations, type PgHealth } from '../../reconcilers/pgsql/health.js';
+import { lab, labEnv, LAB_KEY, LAB_KNOWN_HOSTS, nodeIp, onNode } from '../helpers/lab.js';
+
+const FIXTURE = join(import.meta.dirname, '../fixtures/lab-pg');
+const ROOT = join(import.meta.dirname, '../..');
+const NODES = ['n1', 'n2', 'n3'];
+const USER = 'dbuser_test';
+const PASSWORD = 'Test.Lab.Pass';
+
+async function corral(...argv: string[]): Promise<{ code: number; out: string }> {
+  let out = '';
+  const o: Output = { print: (s) => (out += s), error: (s) => (out += s), color: false };
+  Object.assign(process.env, labEnv);
+  const code = await run(argv, o);
+  return { code, out };
+}
+
+/** The fixture with its text edited: a commit to the inventory. */
+function inventory(edit: (text: string) => string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-pg-'));
+  writeFileSync(join(dir, 'pigsty.yml'), edit(readFileSync(join(FIXTURE, 'pigsty.yml'), 'utf8')));
+  return dir;
+}
+
+/** SQL through a port of a node (HAProxy 5433/5434, pgbouncer 6432), as the pg_users user, from the host. */
+function sql(ip: string, port: number, query: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('psql', [`host=${ip} port=${port} dbname=test user=${USER} connect_timeout=3`, '-AtXq', '-c', query], { env: { ...process.env, PGPASSWORD: PASSWORD } });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`psql ${ip}:${port}: ${err}`))));
+  });
+}
+
+async function health(dir: string): Promise<PgHealth> {
+  const validated = await validateInventory(dir);
+  const transport = createTransport({ hostKeys: { knownHostsFile: LAB_KNOWN_HOSTS, mode: 'strict' }, connectTimeoutMs: 5000 });
+  try {
+    const planning = await planRun({ validated, transport, ssh: { privateKeyFile: LAB_KEY }, revision: 'e2e' });
+    const cluster = validated.clusters.find((c) => c.module === 'pgsql' && c.name === 'pg-test')!;
+    return pgHealthFromObservations(planning.observations, cluster.members);
+  } finally {
+    await transport.close();
+  }
+}
+
+/** Members as patronictl lists them on a node: name -> role/state. */
+async function members(node: string): Promise<Record<string, { role: string; state: string }>> {
+  const out = await onNode(node, 'patronictl -c /etc/patroni/patroni.yml list -f json');
+  const list = JSON.parse(out) as { Member: string; Role: string; State: string }[];
+  return Object.fromEntries(list.map((m) => [m.Member, { role: m.Role, state: m.State }]));
+}
+
+const leaderOf = async (node: string): Promise<string | undefined> => Object.entries(await members(node)).find(([, m]) => m.role === 'Leader' && m.state === 'running')?.[0];
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** A client writing through HAProxy's primary service in a loop; the longest gap between rows is the write gap. */
+function writer(ip: string): { stop: () => Promise<number> } {
+  const loop = `while :; do psql "host=${ip} port=5433 dbname=test user=${USER} connect_timeout=1" -AtXqc "insert into ticks values (clock_timestamp())" >/dev/null 2>&1; sleep 0.05; done`;
+  const child: ChildProcess = spawn('bash', ['-c', loop], { env: { ...process.env, PGPASSWORD: PASSWORD }, stdio: 'ignore', detached: true });
+  return {
+    stop: async () => {
+      process.kill(-child.pid!, 'SIGTERM');
+      const gap = await sql(ip, 5433, 'select coalesce(extract(epoch from max(gap)), 0) from (select ts - lag(ts) over (order by ts) as gap from ticks) g');
+      await sql(ip, 5433, 'truncate ticks');
+      return Number(gap);
+    },
+  };
+}
+
+describe('PGSQL on three lab nodes', () => {
+  beforeAll(async () => {
+    await lab('down', '--wipe');
+    await lab('up', '3');
+  }, 15 * 60_000);
+  afterAll(async () => {
+    await lab('up', '3');
+  }, 5 * 60_000);
+
+  it('takes bare nodes to a healthy cluster in one apply', async () => {
+    const started = Date.now();
+    const r = await corral('apply', FIXTURE, '--yes');
+    expect(r.out).toContain('the nodes converged');
+    expect(r.code).toBe(0);
+    console.log(`bare nodes to a converged cluster: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    expect((await corral('plan', FIXTURE, '--detailed-exitcode')).code).toBe(0);
+
+    const m = await members('n2');
+    expect(m['pg-test-1']).toEqual({ role: 'Leader', state: 'running' });
+    expect(Object.values(m).filter((x) => x.role === 'Replica' && x.state === 'running')).toHaveLength(2);
+    const streaming = await onNode('n1', `runuser -u postgres -- psql -AtXqc "select count(*) from pg_stat_replication where state = 'streaming'"`);
+    expect(streaming.trim()).toBe('2');
+
+    // Writes through 5433 and reads through 5434 on every member; a pgbouncer login with a pg_users password.
+    await sql(nodeIp(1), 5433, 'create table if not exists ticks (ts timestamptz)');
+    for (const [i] of NODES.entries()) {
+      await sql(nodeIp(i + 1), 5433, `insert into ticks values (now())`);
+      expect(await sql(nodeIp(i + 1), 5433, 'select pg_is_in_recovery()')).toBe('f');
+      expect(await sql(nodeIp(i + 1), 5434, 'select pg_is_in_recovery()')).toBe('t');
+      expect(await sql(nodeIp(i + 1), 6432, 'select current_user')).toBe(USER);
+    }
+    await until('the rows on a replica', 10_000, async () => (await sql(nodeIp(2), 5434, 'select count(*) from ticks')) === '3');
+    await sql(nodeIp(1), 5433, 'truncate ticks');
+
+    // pgBackRest: the stanza, a full backup, and WAL archiving that works.
+    const info = JSON.parse(await onNode('n1', 'runuser -u postgres -- pgbackrest --stanza=pg-test --output=json info')) as { status: { code: number }; backup: { type: string }[] }[];
+    expect(info[0]!.status.code).toBe(0);
+    expect(info[0]!.backup.map((b) => b.type)).toContain('full');
+    await onNode('n1', 'runuser -u postgres -- pgbackrest --stanza=pg-test check');
+
+    expect(await health(FIXTURE)).toEqual({ status: 'Healthy', leader: 'pg-test-1', intendedPrimary: 'pg-test-1', roleDrift: false, problems: [] });
+  }, 20 * 60_000);
+
+  it('applies a reload parameter without a restart, and a restart parameter with a rolling restart', async () => {
+    const startTime = (node: string) => onNode(node, `runuser -u postgres -- psql -AtXqc "select pg_postmaster_start_time()"`);
+    const before = await Promise.all(NODES.map(startTime));
+
+    const reload = inventory((t) => t.replace('work_mem: 8MB', 'work_mem: 16MB'));
+    const planned = JSON.parse((await corral('plan', reload, '--format', 'json')).out) as { changes: { kind: string; resource: string }[] };
+    expect(planned.changes.map((c) => c.resource)).toEqual(['patroni-dcs:pg-test']);
+    expect((await corral('apply', reload, '--yes')).code).toBe(0);
+    for (const n of NODES) await until(`work_mem on ${n}`, 30_000, async () => (await onNode(n, `runuser -u postgres -- psql -AtXqc "show work_mem"`)).trim() === '16MB');
+    expect(await Promise.all(NODES.map(startTime))).toEqual(before);
+
+    const restart = inventory((t) => t.replace('work_mem: 8MB', 'work_mem: 16MB\n          max_connections: 300'));
+    const plan = JSON.parse((await corral('plan', restart, '--format', 'json')).out) as { changes: { resource: string; restarts: boolean }[] };
+    expect(plan.changes.filter((c) => c.restarts).map((c) => c.resource).sort()).toEqual(['patroni-restart:pg-test-1', 'patroni-restart:pg-test-2', 'patroni-restart:pg-test-3']);
+    const w = writer(nodeIp(2));
+    const applied = await corral('apply', restart, '--yes');
+    const gap = await w.stop();
+    console.log(`rolling restart: longest write gap through HAProxy ${gap.toFixed(2)} s`);
+    expect(applied.out).toContain('the nodes converged');
+    // Replicas first, the primary last.
+    const order = ['pg-test-2', 'pg-test-3', 'pg-test-1'].map((n) => applied.out.indexOf(`✓ patroni-restart:${n}`));
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    for (const n of NODES) expect((await onNode(n, `runuser -u postgres -- psql -AtXqc "show max_connections"`)).trim()).toBe('300');
+    expect(await leaderOf('n1')).toBe('pg-test-1');
+    expect(gap).toBeGreaterThan(0);
+    expect(gap).toBeLessThan(30);
+  }, 10 * 60_000);
+
+  it('the primary node stopped: Patroni fails over, Corral reports Degraded and role drift and does not switch back', async () => {
+    const dir = inventory((t) => t.replace('work_mem: 8MB', 'work_mem: 16MB\n          max_connections: 300'));
+    const started = Date.now();
+    await lab('stop-node', 'n1');
+    const leader = await until('a new leader', 120_000, () => leaderOf('n2'));
+    console.log(`failover: new leader ${leader} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    expect(leader).not.toBe('pg-test-1');
+    await until('writes through HAProxy again', 60_000, async () => (await sql(nodeIp(2), 5433, 'select pg_is_in_recovery()')) === 'f');
+    console.log(`failover RTO seen by a client through HAProxy: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const degraded = await health(dir);
+    expect(degraded).toMatchObject({ status: 'Degraded', leader, intendedPrimary: 'pg-test-1', roleDrift: true });
+
+    await lab('start-node', 'n1');
+    await until('pg-test-1 back as a replica', 180_000, async () => (await members('n2'))['pg-test-1']?.state === 'running');
+    const back = await until('Healthy again', 60_000, async () => {
+      const h = await health(dir);
+      return h.status === 'Healthy' && h;
+    });
+    expect(back).toMatchObject({ leader, roleDrift: true });
+    const plan = JSON.parse((await corral('plan', dir, '--format', 'json')).out) as { changes: { resource: string }[] };
+    expect(plan.changes.map((c) => c.resource)).not.toContain('patroni-leader:pg-test');
+    expect((await corral('apply', dir, '--yes')).code).toBe(0);
+    expect(await leaderOf('n2')).toBe(leader);
+  }, 10 * 60_000);
+
+  it('pg_role changed in git: Corral switches over through Patroni', async () => {
+    const current = (await leaderOf('n2'))!;
+    const target = ['pg-test-2', 'pg-test-3'].find((n) => n !== current)!;
+    const seq = target.slice(-1);
+    const dir = inventory((t) =>
+      t
+        .replace('work_mem: 8MB', 'work_mem: 16MB\n          max_connections: 300')
+        .replace('{ pg_seq: 1, pg_role: primary }', '{ pg_seq: 1, pg_role: replica }')
+        .replace(`{ pg_seq: ${seq}, pg_role: replica }`, `{ pg_seq: ${seq}, pg_role: primary }`),
+    );
+    const r = await corral('apply', dir, '--yes');
+    expect(r.out).toContain(`leader (switchover): ${current} → ${target}`);
+    expect(r.out).toContain('the nodes converged');
+    expect(await leaderOf('n1')).toBe(target);
+    expect(await health(dir)).toMatchObject({ status: 'Healthy', leader: target, intendedPrimary: target, roleDrift: false });
+  }, 10 * 60_000);
+
+  it('an apply killed midway: the next apply converges and no row is lost', async () => {
+    // Back to the fixture's primary, with a restart parameter: a switchover and a rolling restart to interrupt.
+    const dir = inventory((t) => t.replace('work_mem: 8MB', 'work_mem: 16MB\n          max_connections: 200'));
+    await sql(nodeIp(1), 5433, 'insert into ticks select now() from generate_series(1, 1000)');
+    const child = spawn(process.execPath, [join(ROOT, 'bin/corral.js'), 'apply', dir, '--yes'], { env: { ...process.env, ...labEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        if (d.toString().includes('✓ patroni-')) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      child.on('exit', () => resolve());
+    });
+    const r = await corral('apply', dir, '--yes');
+    expect(r.out).toContain('the nodes converged');
+    expect((await corral('plan', dir, '--detailed-exitcode')).code).toBe(0);
+    expect(await leaderOf('n1')).toBe('pg-test-1');
+    expect(await sql(nodeIp(3), 5433, 'select count(*) from ticks')).toBe('1000');
+  }, 10 * 60_000);
+});
