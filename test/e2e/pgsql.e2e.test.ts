@@ -110,10 +110,10 @@ describe('PGSQL on three lab nodes', () => {
 
   it('takes bare nodes to a healthy cluster in one apply', async () => {
     const started = Date.now();
-    const r = await corral('apply', FIXTURE, '--yes');
-    expect(r.out).toContain('the nodes converged');
-    expect(r.code).toBe(0);
-    console.log(`bare nodes to a converged cluster: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    const first = await corral('apply', FIXTURE, '--yes');
+    console.log(`bare nodes to a cluster, one apply: ${((Date.now() - started) / 1000).toFixed(0)} s, ${first.out.includes('the nodes converged') ? 'converged' : 'NOT converged'}`);
+    // One apply must converge (asserted last); a second one here only lets the scenarios after this one start from a converged cluster.
+    if (!first.out.includes('the nodes converged')) await corral('apply', FIXTURE, '--yes');
     expect((await corral('plan', FIXTURE, '--detailed-exitcode')).code).toBe(0);
 
     const m = await members('n2');
@@ -140,6 +140,8 @@ describe('PGSQL on three lab nodes', () => {
     await onNode('n1', 'runuser -u postgres -- pgbackrest --stanza=pg-test check');
 
     expect(await health(FIXTURE)).toEqual({ status: 'Healthy', leader: 'pg-test-1', intendedPrimary: 'pg-test-1', roleDrift: false, problems: [] });
+    expect(first.out).toContain('the nodes converged');
+    expect(first.code).toBe(0);
   }, 20 * 60_000);
 
   it('applies a reload parameter without a restart, and a restart parameter with a rolling restart', async () => {

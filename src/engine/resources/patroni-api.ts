@@ -110,11 +110,17 @@ elif cmd == 'patch-config':
     if code != 200:
         sys.exit('PATCH /config refused (%s): %s' % (code, text))
 elif cmd == 'restart':
-    timeout, settle = int(args[0]), int(args[1])
+    timeout, settle, wanted = int(args[0]), int(args[1]), json.loads(args[2])
     # Patroni sets pending_restart once its loop reloaded the new DCS settings.
     end = time.time() + settle
     while time.time() < end and not get('/patroni').get('pending_restart'):
         time.sleep(1)
+    dcs = get('/config').get('postgresql', {}).get('parameters', {})
+    unset = [k for k, v in wanted.items() if str(dcs.get(k)).lower() != str(v).lower()]
+    if unset and not get('/patroni').get('pending_restart'):
+        # The DCS change did not happen (its host failed or was unreachable): a restart would change nothing.
+        print('not restarting %s: the DCS does not hold %s yet' % (me, ', '.join(unset)), file=sys.stderr)
+        sys.exit(0)
     others = [m['name'] for m in members() if m['name'] != me and m.get('state') in ('running', 'streaming')]
     if leader() == me and others:
         # The leader restarts last and as a replica: hand over to a restarted replica, restart, take back.

@@ -56,6 +56,9 @@ export const patroniRestart: Kind<PatroniRestartWant, PatroniRestartHave> = {
     if (!needed.length && !h.pendingRestart) return [];
     return [{ field: 'restart', from: h.pendingRestart ? 'pending_restart' : null, to: needed.length ? `for ${needed.join(', ')}` : 'pending_restart' }];
   },
-  apply: (w) => patroniCtl(w.config, 'restart', w.timeoutSeconds, w.settleSeconds),
+  apply: (w, h) => {
+    const needed = h ? Object.fromEntries(restartNeededFor(w, h).map((k) => [k, w.parameters[k]])) : {};
+    return patroniCtl(w.config, 'restart', w.timeoutSeconds, w.settleSeconds, JSON.stringify(needed));
+  },
   effects: () => ({ restarts: true }),
 };
