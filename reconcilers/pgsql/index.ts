@@ -92,7 +92,7 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView, 
   r.add('file', { path: '/etc/systemd/system/patroni.service', content: unit, mode: 0o644 });
   // No config as a dependency: restarting Patroni stops PostgreSQL. Config changes reload instead.
   const service = r.add('service', { name: 'patroni', enabled: true, running: true }, [pkg]);
-  r.add('reload', { name: 'patroni', sha256: sha256(yml + unit) }, [service]);
+  r.add('reload', { name: 'patroni', sha256: sha256(yml + unit), action: 'reload', firstTime: 'record' }, [service]);
   const member = r.add('patroni-member', { ...target, name, timeoutSeconds: START_TIMEOUT_SECONDS, lagLimitBytes: lagLimitBytes(h) }, [service]);
 
   const dcs = dcsConfig(h);
@@ -114,8 +114,9 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView, 
   const ctx = { cluster: cluster.name, members: cluster.members, rto, defaultDest: h.str('pg_default_service_dest') ?? 'pgbouncer' };
   for (const svc of servicesOf(h)) files.push({ path: `/etc/haproxy/${cluster.name}-${svc.name}.cfg`, content: haproxyService(svc, ctx) });
   for (const file of files) r.add('file', { ...file, mode: 0o644 }, [pkg]);
-  const haproxy = r.add('service', { name: 'haproxy', enabled: true, running: true }, [pkg, defaults]);
-  r.add('reload', { name: 'haproxy', sha256: sha256(files.map((x) => x.content).join('\0')) }, [haproxy]);
+  // Debian's package starts HAProxy on its own haproxy.cfg: Corral's first load is a restart (to read the folder), later ones reloads.
+  const haproxy = r.add('service', { name: 'haproxy', enabled: true, running: true }, [pkg]);
+  r.add('reload', { name: 'haproxy', sha256: sha256([haproxyDefaults, ...files.map((x) => x.content)].join('\0')), action: 'reload', firstTime: 'restart' }, [haproxy, defaults]);
 
   if (h === primary && h.param('pgbackrest_enabled') !== false) {
     r.add('pgbackrest-stanza', { stanza: cluster.name, dbsu, initBackup: h.param('pgbackrest_init_backup') !== false }, [member, dcsId]);
@@ -125,8 +126,11 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView, 
 
   if (h.param('pgbouncer_enabled') !== false) {
     // After the lists it includes (sqlObjects above): pgbouncer refuses to start without them.
-    const ini = r.add('file', { path: '/etc/pgbouncer/pgbouncer.ini', content: pgbouncerIni(h), mode: 0o600, ...owned }, [pkg]);
-    r.add('service', { name: 'pgbouncer', enabled: true, running: true }, [pkg, ini]);
+    const iniText = pgbouncerIni(h);
+    const ini = r.add('file', { path: '/etc/pgbouncer/pgbouncer.ini', content: iniText, mode: 0o600, ...owned }, [pkg]);
+    // Debian's package starts pgbouncer on its own ini; listen addresses change only with a restart.
+    const pgbouncer = r.add('service', { name: 'pgbouncer', enabled: true, running: true }, [pkg]);
+    r.add('reload', { name: 'pgbouncer', sha256: sha256(iniText), action: 'restart', firstTime: 'restart' }, [pgbouncer, ini]);
   }
 
   return { list: r.list, ids: { service, member, restart, ...(dcsId ? { dcs: dcsId } : {}) } };

@@ -1,7 +1,9 @@
 /**
- * A reload of a running service after files it reads changed (`systemctl reload`), for services
- * whose restart would cost more than a config change needs: Patroni (a restart stops PostgreSQL),
- * HAProxy (it drops connections). The content hash last reloaded is kept on the node.
+ * A running service made to read files it depends on that changed, without the engine's plain
+ * restart rule: Patroni reloads (a restart stops PostgreSQL), HAProxy reloads (a restart drops
+ * connections), pgbouncer restarts. The content hash last loaded is kept on the node. A service
+ * that Debian's package started with its own defaults before Corral wrote the files has no record
+ * yet: `firstTime: 'restart'` restarts it then, so its first configuration is Corral's.
  */
 import { sh } from '../shell.js';
 import type { Kind } from './kind.js';
@@ -11,6 +13,10 @@ export interface ReloadWant {
   name: string;
   /** Hash of the files the unit reads, as desired. */
   sha256: string;
+  /** What a changed hash asks for. */
+  action: 'reload' | 'restart';
+  /** What no record asks for: `record` when Corral itself started the unit with these files. */
+  firstTime: 'restart' | 'record';
 }
 
 const STATE_DIR = '/var/lib/corral/reloaded';
@@ -24,15 +30,20 @@ export const reload: Kind<ReloadWant, { sha256: string }> = {
   diff: (w, h) => (h?.sha256 === w.sha256 ? [] : [{ field: 'config', from: h?.sha256.slice(0, 12) ?? null, to: w.sha256.slice(0, 12) }]),
   // A unit that is not running reads the files when it starts: only the record is written. A unit
   // that has just started may not handle SIGHUP yet (Patroni dies of it): it gets a few seconds first.
-  apply: (w) =>
-    [
-      sh`if systemctl is-active -q ${w.name}; then`,
-      sh`  since=$(systemctl show --timestamp=unix -p ActiveEnterTimestamp --value ${w.name} | tr -d @)`,
-      `  age=$(( $(date +%s) - \${since:-0} ))`,
-      `  if [ "$age" -lt ${SETTLE_SECONDS} ]; then sleep $(( ${SETTLE_SECONDS} - age )); fi`,
-      sh`  systemctl reload ${w.name}`,
-      'fi',
-      sh`mkdir -p ${STATE_DIR}`,
-      sh`echo ${w.sha256} > ${marker(w.name)}`,
-    ].join('\n'),
+  apply: (w, h) => {
+    const action = h ? w.action : w.firstTime;
+    const act =
+      action === 'restart'
+        ? [sh`  systemctl restart ${w.name}`]
+        : action === 'reload'
+          ? [
+              sh`  since=$(systemctl show --timestamp=unix -p ActiveEnterTimestamp --value ${w.name} | tr -d @)`,
+              `  age=$(( $(date +%s) - \${since:-0} ))`,
+              `  if [ "$age" -lt ${SETTLE_SECONDS} ]; then sleep $(( ${SETTLE_SECONDS} - age )); fi`,
+              sh`  systemctl reload ${w.name}`,
+            ]
+          : ['  true'];
+    return [sh`if systemctl is-active -q ${w.name}; then`, ...act, 'fi', sh`mkdir -p ${STATE_DIR}`, sh`echo ${w.sha256} > ${marker(w.name)}`].join('\n');
+  },
+  effects: (w, h) => ({ restarts: (h ? w.action : w.firstTime) === 'restart' }),
 };
