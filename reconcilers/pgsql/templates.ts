@@ -260,7 +260,9 @@ export function haproxyMain(): string {
   return `# managed by corral (PGSQL)
 global
     daemon
-    maxconn 20000
+    # HAProxy needs about two descriptors per connection and refuses to start above the hard limit
+    # of open files (20000 in some containers).
+    maxconn 8000
     log /dev/log local0 warning
     stats socket /run/haproxy/admin.sock mode 660 level admin expose-fd listeners
 
