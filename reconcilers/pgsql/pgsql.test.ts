@@ -179,8 +179,8 @@ describe('parameters: reload or restart, as the server says', () => {
   });
   it('a postmaster parameter plans a restart of each member, and a pending restart is finished', () => {
     const current = { work_mem: '16MB', shared_buffers: '128MB' };
-    expect(patroniRestart.diff(restartWant, patroniRestart.parse(node(current), restartWant) as never)).toEqual([{ field: 'restart', from: null, to: 'for shared_buffers' }]);
-    expect(patroniRestart.diff(restartWant, patroniRestart.parse(node(params, true), restartWant) as never)).toEqual([{ field: 'restart', from: 'pending_restart', to: 'pending_restart' }]);
+    expect(patroniRestart.diff(restartWant, patroniRestart.parse(node(current), restartWant) as never)).toEqual([{ field: 'postgres restart', from: null, to: 'for shared_buffers' }]);
+    expect(patroniRestart.diff(restartWant, patroniRestart.parse(node(params, true), restartWant) as never)).toEqual([{ field: 'postgres restart', from: 'pending_restart', to: 'pending_restart' }]);
     expect(patroniRestart.diff(restartWant, patroniRestart.parse(node(params), restartWant) as never)).toEqual([]);
   });
   it('"on" and true, "100" and 100 are the same DCS value', () => {

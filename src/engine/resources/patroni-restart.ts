@@ -54,7 +54,8 @@ export const patroniRestart: Kind<PatroniRestartWant, PatroniRestartHave> = {
     if (!h) return [];
     const needed = restartNeededFor(w, h);
     if (!needed.length && !h.pendingRestart) return [];
-    return [{ field: 'restart', from: h.pendingRestart ? 'pending_restart' : null, to: needed.length ? `for ${needed.join(', ')}` : 'pending_restart' }];
+    // Not `restart`: plan.ts keeps that field name for its own service restarts, which have no script of their own.
+    return [{ field: 'postgres restart', from: h.pendingRestart ? 'pending_restart' : null, to: needed.length ? `for ${needed.join(', ')}` : 'pending_restart' }];
   },
   apply: (w, h) => {
     const needed = h ? Object.fromEntries(restartNeededFor(w, h).map((k) => [k, w.parameters[k]])) : {};
