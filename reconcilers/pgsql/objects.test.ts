@@ -237,3 +237,13 @@ describe('no password in any rendering of a plan', () => {
     expect([...p.scripts.values()].join('\n')).not.toContain(CANARY);
   });
 });
+
+describe('a bare node', () => {
+  it('no server to ask yet (no dbsu, no psql): the probe says down, so roles are planned to be created, not marked not applicable', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { probeSql } = await import('../../src/engine/resources/pg-psql.js');
+    const out = execFileSync('bash', ['-c', probeSql({ dbsu: 'corral-no-such-user', socket: '/nonexistent', port: 5432 }, 'SELECT 1;')], { encoding: 'utf8' });
+    // And pg=down parses as an absent role (the test above): created once the server runs.
+    expect(out.trim()).toBe('pg=down');
+  });
+});

@@ -97,7 +97,7 @@ function situation(w: EtcdMemberWant, h: EtcdMemberHave): { step: Step; listed: 
 
 export const etcdMember: Kind<EtcdMemberWant, EtcdMemberHave> = {
   id: (w) => `etcd-member:${w.name}`,
-  probe: (w) => [statProbe(w.confPath, true), sh`[ -d ${w.dataDir + '/member'} ] && echo has-data=yes`, `${RUNNING_ETCD}; [ -n "$cmd" ] && ! ${OURS} && echo foreign=yes`, memberListProbe(w.peers)].join('\n'),
+  probe: (w) => [statProbe(w.confPath, 'content'), sh`[ -d ${w.dataDir + '/member'} ] && echo has-data=yes`, `${RUNNING_ETCD}; [ -n "$cmd" ] && ! ${OURS} && echo foreign=yes`, memberListProbe(w.peers)].join('\n'),
   parse: (out, w): EtcdMemberHave | Unsupported => {
     const conf = file.parse(out, { path: w.confPath, content: '', mode: CONF_MODE });
     const have = { conf: isUnsupported(conf) ? null : conf, hasData: /^has-data=yes$/m.test(out), foreign: /^foreign=yes$/m.test(out), cluster: parseMembers(out) };

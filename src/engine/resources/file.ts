@@ -29,11 +29,13 @@ const MAX_DIFF_BYTES = 65536;
 
 export const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
-/** Probe shared by the kinds that manage a path (file, directory). */
-export function statProbe(path: string, withContent: boolean): string {
-  const content = withContent
-    ? sh`; if [ -f ${path} ]; then echo "sha256=$(sha256sum < ${path} | cut -d' ' -f1)"; if [ "$(stat -c %s ${path})" -le ${MAX_DIFF_BYTES} ]; then echo "content=$(base64 -w0 < ${path})"; fi; fi`
-    : '';
+/**
+ * Probe shared by the kinds that manage a path: `content` reads a file's hash and (small) content for
+ * diffs, `hash` only its hash (a secret file compared without reading it back), `none` neither (a directory).
+ */
+export function statProbe(path: string, read: 'content' | 'hash' | 'none'): string {
+  const withContent = read === 'content' ? sh`; if [ "$(stat -c %s ${path})" -le ${MAX_DIFF_BYTES} ]; then echo "content=$(base64 -w0 < ${path})"; fi` : '';
+  const content = read === 'none' ? '' : sh`; if [ -f ${path} ]; then echo "sha256=$(sha256sum < ${path} | cut -d' ' -f1)"` + withContent + '; fi';
   return sh`if [ -e ${path} ] || [ -L ${path} ]; then stat --printf 'type=%F\nowner=%U\ngroup=%G\nmode=%a\n' ${path}` + content + '; else echo absent; fi';
 }
 
@@ -55,7 +57,7 @@ export function attributeChanges(want: { mode: number; owner?: string; group?: s
 
 export const file: Kind<FileWant, FileHave> = {
   id: (w) => `file:${w.path}`,
-  probe: (w) => statProbe(w.path, true),
+  probe: (w) => statProbe(w.path, 'content'),
   parse: (out) => {
     const s = parseStat(out);
     if (!s) return null;
@@ -84,7 +86,7 @@ export interface DirectoryWant {
 
 export const directory: Kind<DirectoryWant, { type: string; owner: string; group: string; mode: number }> = {
   id: (w) => `directory:${w.path}`,
-  probe: (w) => statProbe(w.path, false),
+  probe: (w) => statProbe(w.path, 'none'),
   parse: (out) => parseStat(out),
   diff: (w, h) => [...(h && h.type !== 'directory' ? [{ field: 'type', from: h.type, to: 'directory' }] : []), ...attributeChanges(w, h)],
   apply: (w) => {

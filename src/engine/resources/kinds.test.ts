@@ -1,6 +1,10 @@
 /** Kinds as data: probe output in, parsed state out; desired and observed in, changes and shell out. */
 import { describe, expect, it } from 'vitest';
-import { file, sha256 } from './file.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { file, sha256, statProbe } from './file.js';
 import { packages } from './packages.js';
 import { service } from './service.js';
 import { sysctl, kernelModule } from './kernel.js';
@@ -105,5 +109,21 @@ describe('apt sources and hostname', () => {
   });
   it('sets the hostname', () => {
     expect(hostname.diff({ name: 'pg-test-1' }, { name: 'n1' })).toEqual([{ field: 'hostname', from: 'n1', to: 'pg-test-1' }]);
+  });
+});
+
+describe('statProbe, run by bash', () => {
+  it('hash: the hash of a secret file and no content; content: both; none: neither', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'corral-stat-')), 'userlist.txt');
+    writeFileSync(path, '"u" "SCRAM-SHA-256$4096:secret"\n');
+    const run = (read: 'content' | 'hash' | 'none'): string => execFileSync('bash', ['-c', statProbe(path, read)], { encoding: 'utf8' });
+    const hash = run('hash');
+    expect(hash).toContain(`sha256=${sha256('"u" "SCRAM-SHA-256$4096:secret"\n')}`);
+    expect(hash).not.toContain('content=');
+    expect(run('content')).toMatch(/sha256=[0-9a-f]{64}\ncontent=/);
+    expect(run('none')).not.toMatch(/sha256=|content=/);
+    // A file kind reading it back sees no change when the hash matches, even without the content.
+    const have = file.parse(hash, { path, content: '"u" "SCRAM-SHA-256$4096:secret"\n', mode: 0o644, secret: true });
+    expect(file.diff({ path, content: '"u" "SCRAM-SHA-256$4096:secret"\n', mode: 0o644, secret: true }, have as never).filter((f) => f.field === 'content')).toEqual([]);
   });
 });

@@ -13,7 +13,7 @@ export interface PgConfFileWant extends FileWant {
 export const pgConfFile: Kind<PgConfFileWant, FileHave> = {
   id: (w) => `pg-conf-file:${w.path}`,
   // A secret file's content is not read back: its hash is enough to compare.
-  probe: (w) => statProbe(w.path, !w.secret),
+  probe: (w) => statProbe(w.path, w.secret ? 'hash' : 'content'),
   parse: (out, w) => file.parse(out, w),
   diff: (w, h) => file.diff(w, h),
   apply: (w, h) => `${file.apply(w, h)}\n${w.reload}`,

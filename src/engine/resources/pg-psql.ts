@@ -26,12 +26,13 @@ export type PgState = 'down' | 'replica' | 'primary' | 'failed';
 /**
  * A probe: prints `pg=<state>`, then what the SQL prints. Only a primary's answer is read (the
  * kinds count a replica as in sync), so after a failover the new primary takes over by itself.
- * psql exits 2 when it cannot connect, 3 when a statement failed.
+ * psql exits 3 when a statement failed; any other failure (2: no connection; no psql or no dbsu yet,
+ * on a bare node) means no server to read, so the objects are planned to be created once it runs.
  */
 export const probeSql = (c: PgConn, sql: string): string =>
   [
     `out=$(${feed(c, `SELECT CASE WHEN pg_is_in_recovery() THEN 'pg=replica' ELSE 'pg=primary' END;\n${sql}\n`)}) && rc=0 || rc=$?`,
-    `case $rc in 0) printf '%s\\n' "$out" ;; 2) echo pg=down ;; *) echo pg=failed ;; esac`,
+    `case $rc in 0) printf '%s\\n' "$out" ;; 3) echo pg=failed ;; *) echo pg=down ;; esac`,
   ].join('\n');
 
 /** The state line of a probe's output, and the lines after it. */
