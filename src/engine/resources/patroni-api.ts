@@ -93,9 +93,16 @@ def switchover(candidate, timeout):
     wait(lambda: leader() == candidate, candidate + ' to lead', timeout)
 
 def restart_here(timeout):
-    code, text = call('POST', '/restart', {})
-    if code not in (200, 202):
-        sys.exit('restart of %s refused (%s): %s' % (me, code, text))
+    # Right after a switchover the old leader is still demoting, and Patroni answers 503 until it is done.
+    end = time.time() + timeout
+    while True:
+        code, text = call('POST', '/restart', {})
+        if code in (200, 202):
+            break
+        if code != 503 or time.time() > end:
+            sys.exit('restart of %s refused (%s): %s' % (me, code, text))
+        print('restart of %s refused for now (%s): %s; retrying' % (me, code, text), file=sys.stderr)
+        time.sleep(2)
     wait(lambda: get('/patroni').get('state') == 'running' and not get('/patroni').get('pending_restart'), me + ' back after restart', timeout)
 
 cmd, args = sys.argv[2], sys.argv[3:]
