@@ -93,7 +93,7 @@ def switchover(candidate, timeout):
     wait(lambda: leader() == candidate, candidate + ' to lead', timeout)
 
 def restart_here(timeout):
-    # Right after a switchover the old leader is still demoting, and Patroni answers 503 until it is done.
+    # Right after it hands over the lead, the old leader is still demoting: Patroni answers 503 until it is done.
     end = time.time() + timeout
     while True:
         code, text = call('POST', '/restart', {})
