@@ -2,34 +2,17 @@
  * The engine on real nodes: three lab nodes from bare to converged, drift found, a node down,
  * a wrong host key, a non-root user with sudo, an apply killed midway.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../src/cli/main.js';
-import type { Output } from '../../src/cli/output.js';
-import { lab, labEnv, LAB_KNOWN_HOSTS, onNode } from '../helpers/lab.js';
+import { describe, expect, it } from 'vitest';
+import { applyKilledAt, corral, lab, useBareLab, LAB_KNOWN_HOSTS, onNode } from '../helpers/lab.js';
 
 const FLEET = join(import.meta.dirname, '../fixtures/lab-fleet');
-const ROOT = join(import.meta.dirname, '../..');
 
-async function corral(...argv: string[]): Promise<{ code: number; out: string }> {
-  let out = '';
-  const o: Output = { print: (s) => (out += s), error: (s) => (out += s), color: false };
-  Object.assign(process.env, labEnv);
-  const code = await run(argv, o);
-  return { code, out };
-}
 
 describe('NODE on three lab nodes', () => {
-  beforeAll(async () => {
-    await lab('down', '--wipe');
-    await lab('up', '3');
-  }, 15 * 60_000);
-  afterAll(async () => {
-    await lab('up', '3');
-  }, 5 * 60_000);
+  useBareLab();
 
   it('takes bare nodes to the inventory in one apply, and the next plan is empty', async () => {
     const first = await corral('plan', FLEET, '--detailed-exitcode');
@@ -107,16 +90,7 @@ describe('NODE on three lab nodes', () => {
 
   it('an apply killed midway leaves nodes the next apply converges', async () => {
     await Promise.all(['n1', 'n2', 'n3'].map((n) => onNode(n, 'rm -f /etc/chrony/chrony.conf /etc/default/prometheus-node-exporter; hostnamectl set-hostname was-killed')));
-    const child = spawn(process.execPath, [join(ROOT, 'bin/corral.js'), 'apply', FLEET, '--yes'], { env: { ...process.env, ...labEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-    await new Promise<void>((resolve) => {
-      child.stdout.on('data', (d: Buffer) => {
-        if (d.toString().includes('✓')) {
-          child.kill('SIGKILL');
-          resolve();
-        }
-      });
-      child.on('exit', () => resolve());
-    });
+    await applyKilledAt(FLEET, '✓');
     const r = await corral('apply', FLEET, '--yes');
     expect(r.out).toContain('the nodes converged');
     expect(r.code).toBe(0);

@@ -8,28 +8,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../src/cli/main.js';
-import type { Output } from '../../src/cli/output.js';
+import { describe, expect, it } from 'vitest';
 import { validateInventory } from '../../src/config/validate.js';
 import { planRun } from '../../src/engine/run.js';
 import { createTransport } from '../../src/transport/index.js';
 import { pgHealthFromObservations, type PgHealth } from '../../reconcilers/pgsql/health.js';
-import { lab, labEnv, LAB_KEY, LAB_KNOWN_HOSTS, nodeIp, onNode } from '../helpers/lab.js';
+import { applyKilledAt, corral, lab, useBareLab, LAB_KEY, LAB_KNOWN_HOSTS, nodeIp, onNode } from '../helpers/lab.js';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/lab-pg');
-const ROOT = join(import.meta.dirname, '../..');
 const NODES = ['n1', 'n2', 'n3'];
 const USER = 'dbuser_test';
 const PASSWORD = 'Test.Lab.Pass';
 
-async function corral(...argv: string[]): Promise<{ code: number; out: string }> {
-  let out = '';
-  const o: Output = { print: (s) => (out += s), error: (s) => (out += s), color: false };
-  Object.assign(process.env, labEnv);
-  const code = await run(argv, o);
-  return { code, out };
-}
 
 /** The fixture with its text edited: a commit to the inventory. */
 function inventory(edit: (text: string) => string): string {
@@ -109,13 +99,7 @@ function writer(ip: string): { stop: () => Promise<number> } {
 }
 
 describe('PGSQL on three lab nodes', () => {
-  beforeAll(async () => {
-    await lab('down', '--wipe');
-    await lab('up', '3');
-  }, 15 * 60_000);
-  afterAll(async () => {
-    await lab('up', '3');
-  }, 5 * 60_000);
+  useBareLab();
 
   it('takes bare nodes to a healthy cluster in one apply', async () => {
     const started = Date.now();
@@ -239,16 +223,7 @@ describe('PGSQL on three lab nodes', () => {
     // Back to the fixture's primary, with a restart parameter: a switchover and a rolling restart to interrupt.
     const dir = inventory((t) => t.replace('work_mem: 8MB', 'work_mem: 16MB\n          max_connections: 200'));
     await sql(nodeIp(1), 5433, 'insert into ticks select now() from generate_series(1, 1000)');
-    const child = spawn(process.execPath, [join(ROOT, 'bin/corral.js'), 'apply', dir, '--yes'], { env: { ...process.env, ...labEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-    await new Promise<void>((resolve) => {
-      child.stdout.on('data', (d: Buffer) => {
-        if (d.toString().includes('✓ patroni-')) {
-          child.kill('SIGKILL');
-          resolve();
-        }
-      });
-      child.on('exit', () => resolve());
-    });
+    await applyKilledAt(dir, '✓ patroni-');
     const r = await corral('apply', dir, '--yes');
     expect(r.out).not.toContain('✗');
     expect(await clusterChanges(dir)).toEqual([]);

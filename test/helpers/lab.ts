@@ -2,9 +2,12 @@
  * The lab of real nodes (test/lab/lab.sh) as the e2e tests use it. Tests talk only to the lab's
  * own addresses (10.213.0.0/24) and loopback.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
+import { run as runCli } from '../../src/cli/main.js';
+import type { Output } from '../../src/cli/output.js';
 
 const run = promisify(execFile);
 export const LAB_DIR = process.env.CORRAL_LAB_DIR ?? '/var/lib/corral-lab';
@@ -26,3 +29,37 @@ export async function onNode(node: string, command: string): Promise<string> {
 
 /** Environment that points Corral at the lab's key and known_hosts. */
 export const labEnv = { CORRAL_SSH_KEY: LAB_KEY, CORRAL_KNOWN_HOSTS: LAB_KNOWN_HOSTS };
+
+/** `corral apply PATH --yes` (the built CLI) killed with SIGKILL as soon as its output shows `marker`. */
+export function applyKilledAt(path: string, marker: string): Promise<void> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/corral.js'), 'apply', path, '--yes'], { env: { ...process.env, ...labEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise<void>((resolve) => {
+    child.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes(marker)) {
+        child.kill('SIGKILL');
+        resolve();
+      }
+    });
+    child.on('exit', () => resolve());
+  });
+}
+
+/** The CLI in this process against the lab, its output captured. */
+export async function corral(...argv: string[]): Promise<{ code: number; out: string }> {
+  let out = '';
+  const o: Output = { print: (s) => (out += s), error: (s) => (out += s), color: false };
+  Object.assign(process.env, labEnv);
+  const code = await runCli(argv, o);
+  return { code, out };
+}
+
+/** Bare lab nodes for a test file: wiped and started before it, left up for the next file. */
+export function useBareLab(nodes = 3): void {
+  beforeAll(async () => {
+    await lab('down', '--wipe');
+    await lab('up', String(nodes));
+  }, 15 * 60_000);
+  afterAll(async () => {
+    await lab('up', String(nodes));
+  }, 5 * 60_000);
+}
