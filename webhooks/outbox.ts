@@ -108,7 +108,7 @@ export class Outbox {
       this.opts.store.write(`${DIR}/${item.id}.json`, item);
       this.items.set(item.id, item);
       // Only after the new one is safely on disk: a crash in between leaves both, and the newer wins.
-      if (pending && !this.busyWith(pending)) this.forget(pending);
+      if (pending && !this.busy.has(pending.id)) this.forget(pending);
       queued++;
     }
     this.gauge();
@@ -118,10 +118,6 @@ export class Outbox {
 
   private lane(name: string): Notifier | undefined {
     return this.opts.notifiers.find((n) => n.name === name);
-  }
-
-  private busyWith(item: Item): boolean {
-    return this.busy.has(item.id);
   }
 
   private forget(item: Item): void {
@@ -139,7 +135,11 @@ export class Outbox {
     clearTimeout(this.timer);
     const now = Date.now();
     const byLane = new Map<string, Item[]>();
-    for (const i of this.items.values()) byLane.set(i.lane, [...(byLane.get(i.lane) ?? []), i]);
+    for (const i of this.items.values()) {
+      const lane = byLane.get(i.lane);
+      if (lane) lane.push(i);
+      else byLane.set(i.lane, [i]);
+    }
     let wake = Infinity;
     for (const [lane, list] of byLane) {
       if ([...this.busy].some((id) => this.items.get(id)?.lane === lane)) continue;

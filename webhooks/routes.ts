@@ -70,7 +70,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
     const provider = (req.params as ProviderParams | undefined)?.provider ?? '';
     const result = status >= 500 ? 'error' : 'rejected';
     if (status !== 429) count(provider, '', result);
-    remember({ provider: provider.slice(0, 40), event: String(req.headers['x-github-event'] ?? req.headers['x-gitlab-event'] ?? req.headers['x-gitea-event'] ?? '').slice(0, 60), status, result, message: body.message });
+    remember({ provider: provider.slice(0, 40), event: (isProvider(provider) ? RECEIVERS[provider].eventName(req.headers) : '').slice(0, 60), status, result, message: body.message });
     if (status >= 500) req.log.error({ err }, 'webhook failed');
     else req.log.warn({ status, provider, error: body.error }, `webhook refused: ${body.message}`);
     return reply.code(status).headers(headers).send(body);
