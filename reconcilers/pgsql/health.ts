@@ -40,17 +40,18 @@ export function pgHealth(intendedPrimary: string | null, expected: readonly stri
   return { status, leader, intendedPrimary, roleDrift: Boolean(leader && intendedPrimary && leader !== intendedPrimary), problems };
 }
 
-/** The health of one cluster from a plan's observations: the first member that answered speaks for the DCS. */
-export function pgHealthFromObservations(observations: readonly Observation[], members: readonly HostView[]): PgHealth {
-  const primary = members.find((h) => h.str('pg_role') === 'primary');
-  let view: ClusterMember[] | null = null;
+/** The cluster as Patroni lists it, from a plan's observations: the first member that answered speaks for the DCS. */
+export function patroniView(observations: readonly Observation[], members: readonly HostView[]): ClusterMember[] | null {
   for (const h of members) {
     const o = observations.find((x) => x.host === h.name);
     const have = o?.ok ? (o.states[`patroni-member:${instanceName(h)}`] as PatroniMemberHave | null | undefined) : undefined;
-    if (have?.cluster.length) {
-      view = have.cluster;
-      break;
-    }
+    if (have?.cluster.length) return have.cluster;
   }
-  return pgHealth(primary ? instanceName(primary) : null, members.map(instanceName), view);
+  return null;
+}
+
+/** The health of one cluster from a plan's observations. */
+export function pgHealthFromObservations(observations: readonly Observation[], members: readonly HostView[]): PgHealth {
+  const primary = members.find((h) => h.str('pg_role') === 'primary');
+  return pgHealth(primary ? instanceName(primary) : null, members.map(instanceName), patroniView(observations, members));
 }

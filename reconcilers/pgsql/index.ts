@@ -6,13 +6,15 @@
  */
 import type { HostView } from '../../src/config/hosts.js';
 import { membership } from '../../src/config/clusters.js';
-import { resourceList, type ModuleDesired, type ReconcileInput, type Reconciler } from '../../src/engine/reconciler.js';
+import { resourceList, type Departure, type ModuleDesired, type ReconcileInput, type Reconciler } from '../../src/engine/reconciler.js';
+import type { Facts, Note } from '../../src/engine/model.js';
+import { LEADER_ROLES } from '../../src/engine/resources/patroni-member.js';
 import { sha256 } from '../../src/engine/resources/file.js';
 import type { PatroniTarget } from '../../src/engine/resources/patroni-api.js';
 import type { PgService } from '../../src/types/inventory.gen.js';
 import { etcdEndpoints } from '../etcd/index.js';
 import { pgHbaPath } from './hba.js';
-import { pgHealthFromObservations } from './health.js';
+import { patroniView, pgHealthFromObservations } from './health.js';
 import { hbaPeers, sqlObjects } from './objects.js';
 import {
   createclusterConf,
@@ -46,7 +48,15 @@ export function servicesOf(h: HostView): PgService[] {
   return [...byName.values()];
 }
 
-function memberResources(h: HostView, input: ReconcileInput, primary: HostView, notes: ModuleDesired['notes']): { list: ReturnType<typeof resourceList>['list']; ids: { service: string; member: string; restart: string; dcs?: string } } {
+/** Why `pg_version` cannot be installed on this host, if it cannot: Debian ships one major, other majors need PGDG's or Pigsty's repo. */
+export function unavailableVersion(h: HostView, f: Facts): string | undefined {
+  const version = String(h.str('pg_version'));
+  const shipped = f.osId === 'debian' ? DEBIAN_POSTGRES[f.osVersion] : undefined;
+  if (!shipped || shipped === version || h.param('repo_upstream')?.some((u) => /pgdg|pigsty/i.test(`${u.name} ${u.module ?? ''}`))) return undefined;
+  return `pg_version ${version} is not in Debian ${f.osVersion} (it ships PostgreSQL ${shipped}) and no PGDG or Pigsty repo is in repo_upstream: postgresql-${version} cannot be installed; set pg_version: ${shipped} or add a repo that has it`;
+}
+
+function memberResources(h: HostView, input: ReconcileInput, primary: HostView): { list: ReturnType<typeof resourceList>['list']; ids: { service: string; member: string; restart: string; dcs?: string } } {
   const { cluster } = input;
   const r = resourceList('pgsql', cluster.name);
   const f = input.facts(h.name);
@@ -55,10 +65,6 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView, 
   const name = instanceName(h);
   const target = patroniTarget(h);
 
-  const shipped = f.osId === 'debian' ? DEBIAN_POSTGRES[f.osVersion] : undefined;
-  if (shipped && shipped !== version && !h.param('repo_upstream')?.some((u) => /pgdg|pigsty/i.test(`${u.name} ${u.module ?? ''}`))) {
-    notes.push({ host: h.name, resource: 'packages:pgsql', message: `pg_version ${version} is not in Debian ${f.osVersion} (it ships PostgreSQL ${shipped}) and no PGDG or Pigsty repo is configured: postgresql-${version} cannot be installed` });
-  }
 
   const noMainCluster = r.add('file', { path: '/etc/postgresql-common/createcluster.conf', content: createclusterConf, mode: 0o644 });
   const pkg = r.add('packages', { name: 'pgsql', manager: f.packageManager === 'dnf' ? 'dnf' : 'apt', packages: [`postgresql-${version}`, 'patroni', 'python3-etcd', 'pgbouncer', 'haproxy', 'pgbackrest', 'curl'] }, [noMainCluster]);
@@ -150,8 +156,14 @@ export const pgsql: Reconciler = {
     }
     const etcdHosts = hosts.filter((h) => membership(h, 'etcd') !== undefined);
     const ids = new Map<string, { service: string; member: string; restart: string; dcs?: string }>();
+    const unavailable = cluster.members.map((h) => ({ h, why: unavailableVersion(h, input.facts(h.name)) })).filter((x) => x.why);
+    if (unavailable.length) {
+      // Nothing of a cluster is installed when a member could not have its PostgreSQL.
+      for (const { h, why } of unavailable) out.notes.push({ host: h.name, resource: 'packages:pgsql', message: why!, blocking: true });
+      return out;
+    }
     for (const h of cluster.members) {
-      const m = memberResources(h, input, primary, out.notes);
+      const m = memberResources(h, input, primary);
       out.resources.set(h.name, m.list);
       ids.set(h.name, m.ids);
       // etcd runs before Patroni needs it.
@@ -169,6 +181,31 @@ export const pgsql: Reconciler = {
       if (previous) out.edges.push({ before: { host: previous, resource: ids.get(previous)!.restart }, after: { host: h.name, resource: m.restart } });
       if (p) out.edges.push({ before: { host: h.name, resource: m.restart }, after: { host: primary.name, resource: p.restart } });
       previous = h.name;
+    }
+    return out;
+  },
+  departed({ cluster, hosts, observations }) {
+    const out: { departures: Departure[]; notes: Note[] } = { departures: [], notes: [] };
+    const all = hosts.filter((h) => membership(h, 'pgsql') === cluster.name);
+    const primary = all.find((h) => h.str('pg_role') === 'primary');
+    const view = patroniView(observations, all);
+    if (!primary || !view) return out;
+    const named = new Map(all.map((h) => [instanceName(h), h]));
+    const byAddress = new Map(all.map((h) => [h.address, instanceName(h)]));
+    const leader = view.find((m) => LEADER_ROLES.includes(m.role) && m.state === 'running');
+    const note = (message: string): number => out.notes.push({ host: primary.name, resource: `patroni-retire:${cluster.name}`, message });
+    for (const m of view.filter((x) => !named.has(x.name))) {
+      const what = `${m.name} (${m.host || 'no address'}) runs in ${cluster.name} but the inventory no longer names it`;
+      if (!leader) note(`${what}: the cluster has no running leader, so nothing is removed`);
+      else if (m.name === leader.name) note(`${what}, and it leads the cluster: commit a pg_role change to switch over first, then it is removed`);
+      else if (byAddress.has(m.host)) note(`${what}, and ${m.host} is ${byAddress.get(m.host)} in the inventory: renaming a member (pg_seq) is not supported; remove it in one commit, add it back in the next`);
+      else if (!m.host) note(`${what}: Patroni gives no address to reach it, so it is not removed`);
+      else if (primary.param('pg_safeguard') === true) note(`${what}: pg_safeguard is on for ${cluster.name}, so it is not removed (set pg_safeguard: false to allow it)`);
+      else {
+        const r = resourceList('pgsql', cluster.name);
+        r.add('patroni-retire', { cluster: cluster.name, name: m.name, api: `http://${m.host}:${primary.int('patroni_port') ?? 8008}` });
+        out.departures.push({ address: m.host, reachedAs: hosts.find((h) => h.address === m.host) ?? primary, resources: r.list });
+      }
     }
     return out;
   },

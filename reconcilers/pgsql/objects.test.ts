@@ -31,7 +31,7 @@ all:
         pg_databases:
           - { name: app, owner: dbuser_app, revokeconn: true, schemas: [app], extensions: [pg_trgm, { name: vector, schema: app }], parameters: { work_mem: 32MB, search_path: DEFAULT }, pool_size: 20 }
           - { name: hidden, pgbouncer: false, encoding: UTF8, locale: C }
-          - { name: old, state: absent }
+          - { name: old, owner: dbuser_gone, state: absent }
 `;
 
 const v = await validateInventory(tmpRepo({ 'pigsty.yml': INVENTORY }));
@@ -68,10 +68,13 @@ describe('PGSQL catalog objects from the inventory', () => {
     expect(verifierOf(primary, 'pg-other', u)).not.toBe(app.password!.verifier);
   });
 
-  it('orders a role after the roles it is granted and a database after its owner', () => {
+  it('orders a role after the roles it is granted and a database after its owner; drops in the reverse order', () => {
     const deps = (id: string): string[] | undefined => resources.find((r) => KINDS[r.kind]!.id(r.want) === id)!.deps;
     expect(deps('pg-role:dbrole_admin')).toEqual(['pg-role:dbrole_readwrite']);
     expect(deps('pg-database:app')).toEqual(['pg-role:dbuser_app', 'pg-role:dbrole_admin']);
+    // Going away, the other way round: the database before the role that owns it.
+    expect(deps('pg-role:dbuser_gone')).toEqual(['pg-database:old']);
+    expect(deps('pg-database:old')).toBeUndefined();
   });
 
   it('turns user and database fields into the kinds\' wants', () => {

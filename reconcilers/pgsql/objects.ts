@@ -155,11 +155,14 @@ export function sqlObjects(h: HostView, cluster: string, peers: HbaPeers = { inf
   const roles = roleList(h);
   const names = new Set(roles.map((u) => u.name));
   const roleId = (name: string | undefined): string | undefined => (name && names.has(name) ? `pg-role:${name}` : undefined);
+  const databases = h.param('pg_databases') ?? [];
   for (const u of roles) {
     const deps = (u.roles ?? []).map((m) => roleId(typeof m === 'string' ? m : m.name)).filter((d) => d !== `pg-role:${u.name}`);
+    // A role that goes is dropped after the databases it owns that go too (PostgreSQL refuses the other order).
+    if (u.state === 'absent') deps.push(...databases.filter((d) => d.state === 'absent' && d.owner === u.name).map((d) => `pg-database:${d.name}`));
     r.add('pg-role', roleWant(h, cluster, u), deps);
   }
-  for (const d of h.param('pg_databases') ?? []) r.add('pg-database', databaseWant(h, d, roles), [roleId(d.owner), roleId('dbrole_admin')]);
+  for (const d of databases) r.add('pg-database', databaseWant(h, d, roles), d.state === 'absent' ? [] : [roleId(d.owner), roleId('dbrole_admin')]);
 
   const pgReload = `if echo 'SELECT 1' | ${psql(conn)} >/dev/null 2>&1; then echo 'SELECT pg_reload_conf()' | ${psql(conn)} >/dev/null; fi`;
   r.add('pg-conf-file', { path: pgHbaPath(h), content: renderHba(h, 'postgres', peers), mode: 0o600, owner: dbsu, reload: pgReload });

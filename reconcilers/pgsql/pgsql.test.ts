@@ -1,4 +1,5 @@
 /** PGSQL's desired state and its Patroni kinds as data: no node, no SSH. */
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { validateInventory } from '../../src/config/validate.js';
@@ -7,10 +8,12 @@ import type { Desired, Observation } from '../../src/engine/model.js';
 import { plan } from '../../src/engine/plan.js';
 import { renderJson, renderText } from '../../src/engine/render.js';
 import type { Resource } from '../../src/engine/resources/kind.js';
+import { patroniCtl } from '../../src/engine/resources/patroni-api.js';
 import { patroniLeader, type PatroniLeaderWant } from '../../src/engine/resources/patroni-leader.js';
 import { patroniRestart, type PatroniRestartWant } from '../../src/engine/resources/patroni-restart.js';
 import { patroniDcs, type PatroniDcsWant } from '../../src/engine/resources/patroni-dcs.js';
 import { patroniMember, type PatroniMemberWant } from '../../src/engine/resources/patroni-member.js';
+import { patroniRetire } from '../../src/engine/resources/patroni-retire.js';
 import { tmpRepo } from '../../test/helpers/tmp.js';
 import { pgsql } from './index.js';
 import { pgHealth } from './health.js';
@@ -122,10 +125,20 @@ describe('PGSQL desired state', async () => {
     for (const secret of ['Secret.Repl.1', 'Secret.Api.2', 'Secret.User.3']) expect(shown).not.toContain(secret);
   });
 
-  it('says at plan time that a PostgreSQL version is not available', async () => {
+  it('refuses at plan time a PostgreSQL version no configured repo has: a blocking note per member, nothing to install', async () => {
     const other = await desired(16);
-    expect(other.notes.find((n) => n.resource === 'packages:pgsql')?.message).toMatch(/pg_version 16 is not in Debian 12 \(it ships PostgreSQL 15\)/);
+    expect(other.notes).toHaveLength(3);
+    for (const n of other.notes) {
+      expect(n).toMatchObject({ resource: 'packages:pgsql', blocking: true });
+      expect(n.message).toMatch(/pg_version 16 is not in Debian 12 \(it ships PostgreSQL 15\).*set pg_version: 15 or add a repo that has it/);
+    }
+    expect(other.resources.size).toBe(0);
     expect(out.notes.filter((n) => n.resource === 'packages:pgsql')).toEqual([]);
+    const p = plan({ hosts: [], edges: [] }, [], 'r1').plan;
+    p.notes.push(...other.notes);
+    p.hosts.push(...other.notes.map((n) => n.host));
+    expect(renderText(p)).toContain('✗ packages:pgsql: pg_version 16');
+    expect(renderText(p)).toContain('3 blocking: not applicable until the inventory changes');
   });
 });
 
@@ -183,6 +196,21 @@ describe('parameters: reload or restart, as the server says', () => {
     expect(patroniRestart.diff(restartWant, patroniRestart.parse(node(params, true), restartWant) as never)).toEqual([{ field: 'postgres restart', from: 'pending_restart', to: 'pending_restart' }]);
     expect(patroniRestart.diff(restartWant, patroniRestart.parse(node(params), restartWant) as never)).toEqual([]);
   });
+  it('raising max_connections rolls (replicas first); lowering it restarts the primary first, in place, as a standby may not hold less', () => {
+    const w = (max: number): PatroniRestartWant => ({ ...restartWant, parameters: { max_connections: max } });
+    const have = patroniRestart.parse(node({ max_connections: 200 }), w(300)) as never;
+    expect(patroniRestart.diff(w(300), have)).toEqual([{ field: 'postgres restart', from: null, to: 'for max_connections' }]);
+    expect(patroniRestart.apply(w(300), have)).toMatch(/restart 60 10 '\{"max_connections":300\}' rolling/);
+    expect(patroniRestart.diff(w(100), have)).toEqual([{ field: 'postgres restart', from: null, to: 'for max_connections (max_connections lowered: the primary restarts first, in place)' }]);
+    expect(patroniRestart.apply(w(100), have)).toMatch(/restart 60 10 '\{"max_connections":100\}' primary-first/);
+  });
+  it('the program the Patroni kinds run on the nodes is valid Python', () => {
+    const script = patroniCtl('/etc/patroni/patroni.yml', 'wait-leader', 1);
+    const program = script.slice(script.indexOf('\n') + 1, script.lastIndexOf('\nCORRAL_PATRONI'));
+    expect(program).toContain("elif cmd == 'restart':");
+    expect(() => execFileSync('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], { input: program, stdio: ['pipe', 'pipe', 'pipe'] })).not.toThrow();
+    expect(() => execFileSync('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], { input: program + '\n  )', stdio: ['pipe', 'pipe', 'pipe'] })).toThrow();
+  });
   it('"on" and true, "100" and 100 are the same DCS value', () => {
     const w = { ...dcsWant, parameters: { hot_standby_feedback: 'on', log_min_duration_statement: 100 } };
     expect(patroniDcs.diff(w, patroniDcs.parse(config({ hot_standby_feedback: 'on', log_min_duration_statement: '100' }), w) as never)).toEqual([]);
@@ -190,7 +218,7 @@ describe('parameters: reload or restart, as the server says', () => {
 });
 
 describe('health and role drift', () => {
-  const member = (name: string, role: string, state = 'running', lagging: boolean | null = false) => ({ name, role, state, lagging });
+  const member = (name: string, role: string, state = 'running', lagging: boolean | null = false) => ({ name, host: `10.0.0.1${name.slice(-1)}`, role, state, lagging });
   const all = ['pg-test-1', 'pg-test-2', 'pg-test-3'];
   it('Healthy: a leader, every replica running and not lagging', () => {
     expect(pgHealth('pg-test-1', all, [member('pg-test-1', 'leader'), member('pg-test-2', 'replica'), member('pg-test-3', 'replica')])).toEqual({ status: 'Healthy', leader: 'pg-test-1', intendedPrimary: 'pg-test-1', roleDrift: false, problems: [] });
@@ -207,7 +235,7 @@ describe('health and role drift', () => {
   });
   it('patroni-member keeps the cluster view with the lag as a side of the limit', () => {
     const w: PatroniMemberWant = { ...target, name: 'pg-test-1', timeoutSeconds: 60, lagLimitBytes: 1000 };
-    const out = `patroni=${JSON.stringify({ state: 'running', role: 'master' })}\ncluster=${JSON.stringify({ members: [{ name: 'pg-test-1', role: 'leader', state: 'running' }, { name: 'pg-test-2', role: 'replica', state: 'running', lag: 5000 }, { name: 'pg-test-3', role: 'replica', state: 'running', lag: 'unknown' }] })}\n`;
+    const out = `patroni=${JSON.stringify({ state: 'running', role: 'master' })}\ncluster=${JSON.stringify({ members: [{ name: 'pg-test-1', host: '10.0.0.11', role: 'leader', state: 'running' }, { name: 'pg-test-2', host: '10.0.0.12', role: 'replica', state: 'running', lag: 5000 }, { name: 'pg-test-3', host: '10.0.0.13', role: 'replica', state: 'running', lag: 'unknown' }] })}\n`;
     expect(patroniMember.parse(out, w)).toEqual({ state: 'running', role: 'master', cluster: [member('pg-test-1', 'leader'), member('pg-test-2', 'replica', 'running', true), member('pg-test-3', 'replica', 'running', null)] });
     expect(patroniMember.diff(w, null)).toEqual([{ field: 'state', from: null, to: 'running' }]);
   });
@@ -219,9 +247,9 @@ describe('health for the daemon', async () => {
   const seen = (cluster: object[]): Observation => ({ host: '10.0.0.12', ok: true, facts: ASSUMED_FACTS, states: { 'patroni-member:pg-test-2': { state: 'running', role: 'master', cluster } }, durationMs: 1 });
   it('reads the cluster from any member that answered and says role drift', () => {
     const after = [
-      { name: 'pg-test-2', role: 'leader', state: 'running', lagging: false },
-      { name: 'pg-test-1', role: 'replica', state: 'running', lagging: false },
-      { name: 'pg-test-3', role: 'replica', state: 'running', lagging: false },
+      { name: 'pg-test-2', host: '10.0.0.12', role: 'leader', state: 'running', lagging: false },
+      { name: 'pg-test-1', host: '10.0.0.11', role: 'replica', state: 'running', lagging: false },
+      { name: 'pg-test-3', host: '10.0.0.13', role: 'replica', state: 'running', lagging: false },
     ];
     const down: Observation = { host: '10.0.0.11', ok: false, error: 'unreachable', errorKind: 'connect' };
     expect(pgsql.health!({ cluster, hosts: v.hosts, observations: [down, seen(after)] })).toEqual({
@@ -229,5 +257,63 @@ describe('health for the daemon', async () => {
       problems: ['role drift: pg-test-2 leads, pg_role names pg-test-1; Corral does not switch back (commit a pg_role change to switch over)'],
     });
     expect(pgsql.health!({ cluster, hosts: v.hosts, observations: [down] }).status).toBe('Down');
+  });
+});
+
+describe('scale in: members the inventory dropped', () => {
+  const member = (name: string, host: string, role = 'replica', state = 'running') => ({ name, host, role, state, lagging: false });
+  const three = [member('pg-test-1', '10.0.0.11', 'leader'), member('pg-test-2', '10.0.0.12'), member('pg-test-3', '10.0.0.13')];
+  const observed = (cluster: object[]): Observation[] => [{ host: '10.0.0.11', ok: true, facts: ASSUMED_FACTS, states: { 'patroni-member:pg-test-1': { state: 'running', role: 'primary', cluster } }, durationMs: 1 }];
+  const departed = async (cluster: object[], edit = (t: string) => t) => {
+    const v = await validateInventory(tmpRepo({ 'pigsty.yml': edit(INVENTORY()) }));
+    const c = v.clusters.find((x) => x.module === 'pgsql')!;
+    return pgsql.departed!({ cluster: c, hosts: v.hosts, observations: observed(cluster) });
+  };
+
+  it('retires a replica Patroni still lists, on its own address, as a destructive change', async () => {
+    const out = await departed([...three, member('pg-test-4', '10.0.0.14')]);
+    expect(out.notes).toEqual([]);
+    expect(out.departures).toHaveLength(1);
+    const d = out.departures[0]!;
+    expect(d.address).toBe('10.0.0.14');
+    expect(d.reachedAs.name).toBe('10.0.0.11');
+    expect(d.resources.map((r) => [r.kind, r.want])).toEqual([['patroni-retire', { cluster: 'pg-test', name: 'pg-test-4', api: 'http://10.0.0.14:8008' }]]);
+    const desired: Desired = { hosts: [{ host: d.address, target: { name: d.address, address: d.address, port: 22, user: 'root', connection: 'ssh' }, resources: d.resources }], edges: [] };
+    const have = { patroniRunning: true, patroniEnabled: true, pgbouncerRunning: true, haproxyServices: 4 };
+    const p = plan(desired, [{ host: '10.0.0.14', ok: true, facts: ASSUMED_FACTS, states: { 'patroni-retire:pg-test-4': have }, durationMs: 1 }], 'r1').plan;
+    expect(p.changes.map((c) => [c.resource, c.destructive, c.restarts])).toEqual([['patroni-retire:pg-test-4', true, false]]);
+    const retired = { patroniRunning: false, patroniEnabled: false, pgbouncerRunning: false, haproxyServices: 0 };
+    expect(plan(desired, [{ host: '10.0.0.14', ok: true, facts: ASSUMED_FACTS, states: { 'patroni-retire:pg-test-4': retired }, durationMs: 1 }], 'r1').plan.changes).toEqual([]);
+  });
+
+  it('nothing departs when Patroni lists exactly the inventory', async () => {
+    expect(await departed(three)).toEqual({ departures: [], notes: [] });
+  });
+
+  it('pg_safeguard blocks it with a message naming the member and the way out', async () => {
+    const out = await departed([...three, member('pg-test-4', '10.0.0.14')], (t) => t.replace('pg_rto: fast', 'pg_rto: fast\n        pg_safeguard: true'));
+    expect(out.departures).toEqual([]);
+    expect(out.notes.map((n) => n.message)).toEqual(['pg-test-4 (10.0.0.14) runs in pg-test but the inventory no longer names it: pg_safeguard is on for pg-test, so it is not removed (set pg_safeguard: false to allow it)']);
+  });
+
+  it('never a leader, never without a leader, never a member renamed on a host the inventory keeps', async () => {
+    const led = await departed([member('pg-test-4', '10.0.0.14', 'leader'), member('pg-test-1', '10.0.0.11'), member('pg-test-2', '10.0.0.12')]);
+    expect(led.departures).toEqual([]);
+    expect(led.notes[0]!.message).toContain('it leads the cluster: commit a pg_role change to switch over first');
+    const leaderless = await departed([member('pg-test-1', '10.0.0.11', 'replica', 'stopped'), member('pg-test-4', '10.0.0.14')]);
+    expect(leaderless.departures).toEqual([]);
+    expect(leaderless.notes[0]!.message).toContain('no running leader');
+    const renamed = await departed([...three.slice(0, 2), member('pg-test-9', '10.0.0.13')]);
+    expect(renamed.departures).toEqual([]);
+    expect(renamed.notes[0]!.message).toContain('10.0.0.13 is pg-test-3 in the inventory: renaming a member (pg_seq) is not supported');
+  });
+
+  it("patroni-retire refuses on the node when the member leads by then, and keeps the data directory", () => {
+    const script = patroniRetire.apply({ cluster: 'pg-test', name: 'pg-test-4', api: 'http://10.0.0.14:8008' }, null);
+    expect(script.split('\n')[0]).toContain('curl -sf -m 3 -o /dev/null http://10.0.0.14:8008/primary');
+    expect(script).toContain('systemctl disable --now patroni.service');
+    expect(script).toContain('rm -f /etc/haproxy/pg-test-*.cfg');
+    expect(script).not.toMatch(/rm -rf|\/pg\/data/);
+    expect(patroniRetire.parse('patroni=active\nenabled=enabled\npgbouncer=inactive\nhaproxy=0\n', { cluster: 'pg-test', name: 'pg-test-4', api: '' })).toEqual({ patroniRunning: true, patroniEnabled: true, pgbouncerRunning: false, haproxyServices: 0 });
   });
 });

@@ -6,6 +6,7 @@ import { validateInventory, type Validated } from '../config/validate.js';
 import { createTransport } from '../transport/index.js';
 import type { Transport } from '../transport/types.js';
 import { applyRun, planRun, type Planning, type RunContext } from '../engine/run.js';
+import { blockingNotes } from '../engine/model.js';
 import { renderJson, renderMarkdown, renderText, summary } from '../engine/render.js';
 import { expandPath, type SshDefaults } from '../engine/targets.js';
 import { ansiPaint, formatProblem, noPaint } from './format-problems.js';
@@ -87,7 +88,7 @@ export async function planCommand(path: string, opts: ConnectionFlags & { format
       const saved: SavedPlan = { corralPlan: 1, revision: planning.plan.revision, fingerprint: planning.plan.fingerprint, summary: summary(planning.plan) };
       await writeFile(opts.out, JSON.stringify(saved, null, 2) + '\n');
     }
-    if (planning.plan.unreachable.length) return EXIT.invalid;
+    if (planning.plan.unreachable.length || blockingNotes(planning.plan).length) return EXIT.invalid;
     return opts.detailedExitcode && planning.plan.changes.length ? 2 : EXIT.ok;
   } finally {
     await set.transport.close();
@@ -105,7 +106,7 @@ async function confirm(out: Output): Promise<boolean> {
   return answer.trim() === 'yes';
 }
 
-export async function applyCommand(path: string, opts: ConnectionFlags & { yes?: boolean; plan?: string }, out: Output): Promise<number> {
+export async function applyCommand(path: string, opts: ConnectionFlags & { yes?: boolean; prune?: boolean; plan?: string }, out: Output): Promise<number> {
   const set = await setUp(path, opts, out);
   if (typeof set === 'number') return set;
   try {
@@ -121,6 +122,17 @@ export async function applyCommand(path: string, opts: ConnectionFlags & { yes?:
     if (!planning.plan.changes.length) {
       out.print(planning.plan.unreachable.length ? 'Nothing applied.\n' : 'Nothing to apply: the nodes already match.\n');
       return planning.plan.unreachable.length ? EXIT.invalid : EXIT.ok;
+    }
+    const blocking = blockingNotes(planning.plan);
+    if (blocking.length) {
+      out.error(`corral: not applied: ${blocking.map((n) => `${n.host}: ${n.message}`).join('; ')}\n`);
+      return EXIT.invalid;
+    }
+    // As the daemon's prune policy: removing something is never a side effect of --yes.
+    const removals = planning.plan.changes.filter((c) => c.destructive);
+    if (removals.length && !opts.prune) {
+      out.error(`corral: not applied: the plan removes ${removals.map((c) => `${c.resource} on ${c.host}`).join(', ')}; pass --prune to allow it\n`);
+      return EXIT.invalid;
     }
     if (!opts.yes && !opts.plan && !(await confirm(out))) {
       out.error('corral: not applied\n');

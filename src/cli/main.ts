@@ -56,8 +56,9 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .description('plan, ask, apply, then check the nodes converged; exit non-zero if anything failed or did not converge')
     .argument('[path]', 'repo folder or YAML file', '.')
     .option('--yes', 'apply without asking', false)
+    .option('--prune', 'allow changes that remove something (a member, a database); without it such a plan is not applied', false)
     .option('--plan <file>', 'apply only if the nodes and inventory still match this saved plan')
-    .action(async (path: string, opts: ConnectionFlags & { yes: boolean; plan?: string }) => setExit(await applyCommand(path, opts, out)));
+    .action(async (path: string, opts: ConnectionFlags & { yes: boolean; prune: boolean; plan?: string }) => setExit(await applyCommand(path, opts, out)));
 
   program
     .command('serve')

@@ -17,7 +17,7 @@ import type { Transport } from '../transport/types.js';
 import { applyRun, planRun, type Planning, type RunContext } from '../engine/run.js';
 import { RECONCILERS } from '../../reconcilers/index.js';
 import { sshDefaultsFrom, type SshDefaults } from '../engine/targets.js';
-import type { Plan } from '../engine/model.js';
+import { blockingNotes, type Plan } from '../engine/model.js';
 import { GIT_FETCH_RESULTS, type CorralMetrics, type GitFetchResult } from './metrics.js';
 import { policyFor, pollSeconds } from './policy.js';
 import { StateStore } from './store.js';
@@ -369,6 +369,11 @@ export class Daemon implements DaemonApi {
       status.driftChanges = plan.changes.length;
       status.revision = current.revision;
       const health = this.healthOf(status, planning);
+      const blocking = blockingNotes(plan);
+      if (blocking.length) {
+        this.setStatus(u, { sync: 'Failed', health, message: `not applied: ${blocking.map((n) => `${n.host}: ${n.message}`).join('; ')}` });
+        return;
+      }
       if (!plan.changes.length) {
         this.setStatus(u, { sync: plan.unreachable.length ? 'Failed' : 'Synced', health, message: plan.unreachable.length ? this.unreachableText(plan) : `in sync with ${short(current.revision)}` });
         return;

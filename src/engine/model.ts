@@ -60,7 +60,11 @@ export interface Note {
   host: string;
   resource: string;
   message: string;
+  /** The inventory asks for what cannot be had here (a PostgreSQL major no repository offers): nothing is applied until it is fixed. */
+  blocking?: boolean;
 }
+
+export const blockingNotes = (plan: Plan): Note[] => plan.notes.filter((n) => n.blocking);
 
 export interface Plan {
   revision: string;

@@ -5,7 +5,7 @@
  */
 import type { Cluster, Module } from '../config/clusters.js';
 import type { HostView } from '../config/hosts.js';
-import type { CrossEdge, Facts, Observation } from './model.js';
+import type { CrossEdge, Facts, Note, Observation } from './model.js';
 import { KINDS, type Resource } from './resources/index.js';
 
 export interface ReconcileInput {
@@ -20,7 +20,7 @@ export interface ModuleDesired {
   resources: Map<string, Resource[]>;
   edges: CrossEdge[];
   /** Parameters the module cannot honour here, said once per host: shown with the plan. */
-  notes: { host: string; resource: string; message: string }[];
+  notes: Note[];
 }
 
 /** A cluster's health as its module reads it from one plan's observations (no extra round trip). */
@@ -30,17 +30,29 @@ export interface ModuleHealth {
   problems: string[];
 }
 
-export interface HealthInput {
+/** A cluster with what one plan observed of its members. */
+export interface ObservedInput {
   cluster: Cluster;
   hosts: readonly HostView[];
   observations: readonly Observation[];
+}
+
+/** A member the cluster still runs but the inventory no longer names, and what retires it on its node. */
+export interface Departure {
+  /** The address the cluster knows the member by. */
+  address: string;
+  /** A host of the inventory whose connection settings (user, port, key) reach it too. */
+  reachedAs: HostView;
+  resources: Resource[];
 }
 
 export interface Reconciler {
   module: Module;
   desired(input: ReconcileInput): ModuleDesired;
   /** Modules whose service has a health of its own (Patroni, etcd); others are healthy when their nodes answer. */
-  health?(input: HealthInput): ModuleHealth;
+  health?(input: ObservedInput): ModuleHealth;
+  /** Modules whose clusters list their own members (Patroni): those the inventory dropped, read from one plan's observations. */
+  departed?(input: ObservedInput): { departures: Departure[]; notes: Note[] };
 }
 
 /** Builds a module's resources: `add('file', {...}, [deps])` returns the new resource's id for later deps. */

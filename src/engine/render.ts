@@ -49,7 +49,9 @@ export function summary(plan: Plan): string {
   const removes = plan.changes.filter((c) => c.destructive).length;
   if (restarts) parts.push(`${restarts} restarting a service`);
   if (removes) parts.push(`${removes} removing something`);
-  if (plan.notes.length) parts.push(`${plan.notes.length} not applicable`);
+  const blocking = plan.notes.filter((n) => n.blocking).length;
+  if (blocking) parts.push(`${blocking} blocking: not applicable until the inventory changes`);
+  if (plan.notes.length > blocking) parts.push(`${plan.notes.length - blocking} not applicable`);
   if (plan.unreachable.length) parts.push(`${plan.unreachable.length} host${plan.unreachable.length > 1 ? 's' : ''} unreachable`);
   return parts.join(', ');
 }
@@ -80,7 +82,7 @@ export function renderText(plan: Plan, opts: { color?: boolean } = {}): string {
         if (diff) for (const d of diff.split('\n')) out.push(`      ${d.startsWith('+') ? s.add(d) : d.startsWith('-') ? s.remove(d) : s.dim(d)}`);
       }
     }
-    for (const n of notes) out.push(`  ${s.change('!')} ${n.resource}: ${n.message}`);
+    for (const n of notes) out.push(`  ${n.blocking ? s.remove('✗') : s.change('!')} ${n.resource}: ${n.message}`);
   }
   if (plan.changes.length) out.push(`Plan: ${summary(plan)}.`);
   else if (plan.unreachable.length) out.push(`No changes on the hosts that answered; ${summary(plan)}.`);
@@ -133,7 +135,9 @@ export function renderMarkdown(plan: Plan): string {
     }
     out.push('', '</details>', '');
   }
-  if (plan.notes.length) out.push('**Not applicable on these nodes:**', ...plan.notes.map((n) => `- ${n.host} \`${md(n.resource)}\`: ${md(n.message)}`), '');
+  const note = (n: Plan['notes'][number]): string => `- ${n.host} \`${md(n.resource)}\`: ${md(n.message)}`;
+  if (plan.notes.some((n) => n.blocking)) out.push('**Blocking (nothing is applied until the inventory changes):**', ...plan.notes.filter((n) => n.blocking).map(note), '');
+  if (plan.notes.some((n) => !n.blocking)) out.push('**Not applicable on these nodes:**', ...plan.notes.filter((n) => !n.blocking).map(note), '');
   if (plan.unreachable.length) out.push('**Unreachable:**', ...plan.unreachable.map((u) => `- ${u.host}: ${md(u.message)}`), '');
   out.push(`<sub>${summary(plan)} · fingerprint \`${plan.fingerprint.slice(0, 12)}\`</sub>`);
   return out.join('\n') + '\n';

@@ -48,7 +48,7 @@ export function compile(v: Validated, hosts: readonly HostView[], facts: (host: 
   const desired: Desired = { hosts: [...perHost.values()], edges: [] };
   const notes: Note[] = [];
   for (const reconciler of RECONCILERS) {
-    for (const cluster of v.clusters.filter((c) => c.module === reconciler.module && (!only || (only.module === c.module && only.name === c.name)))) {
+    for (const cluster of v.clusters.filter((c) => c.module === reconciler.module && inScope(c, only))) {
       const members = cluster.members.filter((m) => selected.has(m.name));
       if (!members.length) continue;
       const out = reconciler.desired({ cluster: { ...cluster, members }, hosts: v.hosts, facts });
@@ -59,6 +59,40 @@ export function compile(v: Validated, hosts: readonly HostView[], facts: (host: 
   }
   return { desired, notes };
 }
+
+/**
+ * Members that clusters still run but the inventory dropped (a host taken out of pg-test), as
+ * their modules read them from the observations: their retirement joins `desired` on the
+ * addresses the clusters know them by, reached as an inventory host is. Only for clusters whose
+ * every member is in the run, so a --limit never retires what it did not select. Returns the
+ * hosts that gained resources (to observe them) and the modules' notes.
+ */
+function departures(ctx: RunContext, hosts: readonly HostView[], desired: Desired, observations: readonly Observation[]): { hosts: HostDesired[]; notes: Note[] } {
+  const selected = new Set(hosts.map((h) => h.name));
+  const touched = new Set<HostDesired>();
+  const notes: Note[] = [];
+  const root = ctx.validated.inventory?.root ?? '.';
+  for (const reconciler of RECONCILERS) {
+    if (!reconciler.departed) continue;
+    for (const cluster of ctx.validated.clusters.filter((c) => c.module === reconciler.module && inScope(c, ctx.cluster))) {
+      if (!cluster.members.every((m) => selected.has(m.name))) continue;
+      const out = reconciler.departed({ cluster, hosts: ctx.validated.hosts, observations });
+      notes.push(...out.notes);
+      for (const d of out.departures) {
+        let host = desired.hosts.find((h) => h.target.address === d.address);
+        if (!host) {
+          host = { host: d.address, target: { ...targetOf(d.reachedAs, ctx.ssh, root), name: d.address, address: d.address }, resources: [] };
+          desired.hosts.push(host);
+        }
+        host.resources.push(...d.resources);
+        touched.add(host);
+      }
+    }
+  }
+  return { hosts: [...touched], notes };
+}
+
+const inScope = (c: { module: Module; name: string }, only: RunContext['cluster']): boolean => !only || (only.module === c.module && only.name === c.name);
 
 export async function planRun(ctx: RunContext, knownFacts = new Map<string, Facts>()): Promise<Planning> {
   const unit = ctx.cluster && ctx.validated.clusters.find((c) => c.module === ctx.cluster!.module && c.name === ctx.cluster!.name);
@@ -78,6 +112,13 @@ export async function planRun(ctx: RunContext, knownFacts = new Map<string, Fact
     const again = await observe(ctx.transport, desired.hosts.filter((h) => wrong.some((w) => w.host === h.host)));
     observations = observations.map((o) => again.find((a) => a.host === o.host) ?? o);
   }
+  const departed = departures(ctx, hosts, desired, observations);
+  if (departed.hosts.length) {
+    for (const h of departed.hosts) targets.set(h.host, h.target);
+    const again = await observe(ctx.transport, departed.hosts);
+    observations = [...observations.filter((o) => !again.some((a) => a.host === o.host)), ...again];
+  }
+  notes.push(...departed.notes);
   const planned = makePlan(desired, observations, ctx.revision);
   planned.plan.notes.unshift(...notes.filter((n) => !planned.plan.unreachable.some((u) => u.host === n.host)));
   return { ...planned, desired, observations, targets };

@@ -37,7 +37,7 @@ describe('ETCD on three lab nodes', () => {
   }, 5 * 60_000);
 
   it('builds a healthy 3-member cluster from bare nodes in one apply; the next plan is empty', async () => {
-    const applied = await corral('apply', THREE, '--yes');
+    const applied = await corral('apply', THREE, '--yes', '--prune');
     expect(applied.out).toContain('the nodes converged');
     expect(applied.code).toBe(0);
     const again = await corral('plan', THREE, '--detailed-exitcode');
@@ -56,7 +56,11 @@ describe('ETCD on three lab nodes', () => {
     const planned = JSON.parse((await corral('plan', TWO, '--format', 'json')).out) as { changes: { host: string; resource: string; destructive: boolean }[] };
     // Besides the removal, only etcdctl's endpoint list in the login profile changes: no member restarts.
     expect(planned.changes.map((c) => `${c.host} ${c.resource} ${c.destructive}`)).toEqual(['10.213.0.11 file:/etc/profile.d/etcdctl.sh false', '10.213.0.11 etcd-cluster:etcd true', '10.213.0.12 file:/etc/profile.d/etcdctl.sh false']);
-    const applied = await corral('apply', TWO, '--yes');
+    const refused = await corral('apply', TWO, '--yes');
+    expect(refused.code).toBe(1);
+    expect(refused.out).toContain('not applied: the plan removes etcd-cluster:etcd on 10.213.0.11; pass --prune to allow it');
+    expect(await members('n1')).toHaveLength(3);
+    const applied = await corral('apply', TWO, '--yes', '--prune');
     expect(applied.code).toBe(0);
     expect(await members('n1')).toEqual(['started etcd-1 http://10.213.0.11:2380', 'started etcd-2 http://10.213.0.12:2380']);
     expect((await etcdctl('n1', 'endpoint health --cluster')).match(/ is healthy/g)).toHaveLength(2);
@@ -66,7 +70,7 @@ describe('ETCD on three lab nodes', () => {
   it('adds it back: its old data moved aside, member add, started as existing; 3 healthy members', async () => {
     const planned = JSON.parse((await corral('plan', THREE, '--format', 'json')).out) as { changes: { host: string; resource: string; destructive: boolean }[] };
     expect(planned.changes.filter((c) => c.resource === 'etcd-member:etcd-3')).toEqual([expect.objectContaining({ host: '10.213.0.13', destructive: true })]);
-    const applied = await corral('apply', THREE, '--yes');
+    const applied = await corral('apply', THREE, '--yes', '--prune');
     expect(applied.out).toContain('the nodes converged');
     expect(applied.code).toBe(0);
     expect(await members('n3')).toEqual(['started etcd-1 http://10.213.0.11:2380', 'started etcd-2 http://10.213.0.12:2380', 'started etcd-3 http://10.213.0.13:2380']);

@@ -1,8 +1,9 @@
 /**
  * PGSQL on three lab nodes, one cluster brought up once, the scenarios in sequence: bare nodes
- * to a healthy Patroni cluster in one apply; a reload parameter and a restart parameter (rolling,
+ * to a healthy Patroni cluster in one apply; a user and a database added and removed; a reload parameter and a restart parameter (rolling,
  * with a writer measuring the write gap); the primary's node stopped (failover, Degraded, role
- * drift left alone); pg_role changed in git (switchover); an apply killed midway.
+ * drift left alone); pg_role changed in git (switchover); an apply killed midway; scale out to a
+ * 4th node and in again.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -139,6 +140,47 @@ describe('PGSQL on three lab nodes', () => {
     expect(first.code).toBe(0);
   }, 20 * 60_000);
 
+  it('a new user and database in a commit: applied in place, no restart; removed only with state: absent (and --prune for the database)', async () => {
+    const startTime = (node: string) => onNode(node, `runuser -u postgres -- psql -AtXqc "select pg_postmaster_start_time()"`);
+    const before = await Promise.all(NODES.map(startTime));
+    const user = (state: string) => `\n          - { name: dbuser_new, password: New.Lab.Pass, pgbouncer: true, roles: [ dbrole_readwrite ]${state} }`;
+    const database = (state: string) => `\n          - { name: newdb, owner: dbuser_new${state} }`;
+    const withNew = (state = '') => inventory((t) => t.replace('comment: e2e writer }', `comment: e2e writer }${user(state)}`).replace('owner: dbuser_test }', `owner: dbuser_test }${database(state)}`));
+    const login = (ip: string, port: number) =>
+      new Promise<string>((resolve, reject) => {
+        const p = spawn('psql', [`host=${ip} port=${port} dbname=newdb user=dbuser_new connect_timeout=3`, '-AtXqc', 'select current_user'], { env: { ...process.env, PGPASSWORD: 'New.Lab.Pass' } });
+        let out = '';
+        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        p.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`login ${ip}:${port} failed`))));
+      });
+
+    const added = withNew();
+    const planned = JSON.parse((await corral('plan', added, '--format', 'json')).out) as { changes: { resource: string; restarts: boolean; destructive: boolean }[] };
+    expect(planned.changes.filter((c) => c.restarts || c.destructive)).toEqual([]);
+    expect(planned.changes.map((c) => c.resource)).toEqual(expect.arrayContaining(['pg-role:dbuser_new', 'pg-database:newdb']));
+    // The plan names the user, never its password.
+    expect(JSON.stringify(planned)).not.toContain('New.Lab.Pass');
+    const applied = await corral('apply', added, '--yes');
+    expect(applied.out).toContain('the nodes converged');
+    expect(applied.out).not.toContain('New.Lab.Pass');
+    expect(await login(nodeIp(2), 5433)).toBe('dbuser_new');
+    expect(await login(nodeIp(3), 6432)).toBe('dbuser_new');
+    expect(await Promise.all(NODES.map(startTime))).toEqual(before);
+
+    // state: absent drops them; the database drop is destructive, so it waits for --prune.
+    const removed = withNew(', state: absent');
+    const refused = await corral('apply', removed, '--yes');
+    expect(refused.out).toContain('pass --prune to allow it');
+    expect(await login(nodeIp(1), 5433)).toBe('dbuser_new');
+    const dropped = await corral('apply', removed, '--yes', '--prune');
+    expect(dropped.out).toContain('the nodes converged');
+    await expect(login(nodeIp(1), 5433)).rejects.toThrow();
+    expect((await onNode('n1', `runuser -u postgres -- psql -AtXqc "select count(*) from pg_roles where rolname = 'dbuser_new'"`)).trim()).toBe('0');
+    // Leaving them out of the inventory afterwards changes nothing more.
+    expect((await corral('plan', FIXTURE, '--detailed-exitcode')).code).toBe(0);
+    expect(await Promise.all(NODES.map(startTime))).toEqual(before);
+  }, 10 * 60_000);
+
   it('applies a reload parameter without a restart, and a restart parameter with a rolling restart', async () => {
     const startTime = (node: string) => onNode(node, `runuser -u postgres -- psql -AtXqc "select pg_postmaster_start_time()"`);
     const before = await Promise.all(NODES.map(startTime));
@@ -230,4 +272,43 @@ describe('PGSQL on three lab nodes', () => {
     expect(await leaderOf('n1')).toBe('pg-test-1');
     expect(await sql(nodeIp(3), 5433, 'select count(*) from ticks')).toBe('1000');
   }, 10 * 60_000);
+  it('scales out to a 4th node and in again: only with --prune, and never while pg_safeguard is on', async () => {
+    await lab('up', '4');
+    const base = (t: string) => t.replace('work_mem: 8MB', 'work_mem: 16MB\n          max_connections: 200');
+    const four = inventory((t) => base(t).replace('{ pg_seq: 3, pg_role: replica }', '{ pg_seq: 3, pg_role: replica }\n        10.213.0.14: { pg_seq: 4, pg_role: replica }'));
+    const out = await corral('apply', four, '--yes');
+    if (!out.out.includes('the nodes converged')) console.log(out.out);
+    expect(out.out).toContain('the nodes converged');
+    expect((await members('n1'))['pg-test-4']).toEqual({ role: 'Replica', state: 'streaming' });
+    // HAProxy on every member learned the new replica; reads through n4's own 5434 work.
+    for (const n of ['n1', 'n2', 'n3', 'n4']) expect(await onNode(n, 'cat /etc/haproxy/pg-test-replica.cfg')).toContain('10.213.0.14:');
+    expect(await sql(nodeIp(4), 5434, 'select pg_is_in_recovery()')).toBe('t');
+    expect(await sql(nodeIp(4), 5433, 'select count(*) from ticks')).toBe('1000');
+
+    // Scale in with pg_safeguard on: blocked, said in the plan, nothing stopped.
+    const guarded = inventory((t) => base(t).replace('pg_cluster: pg-test', 'pg_cluster: pg-test\n        pg_safeguard: true'));
+    const blocked = await corral('plan', guarded);
+    expect(blocked.out).toContain('pg-test-4 (10.213.0.14) runs in pg-test but the inventory no longer names it: pg_safeguard is on for pg-test, so it is not removed');
+    expect(blocked.out).not.toContain('patroni-retire');
+    await corral('apply', guarded, '--yes');
+    expect((await onNode('n4', 'systemctl is-active patroni')).trim()).toBe('active');
+
+    // Without pg_safeguard: a destructive change, refused without --prune, made with it.
+    const three = inventory(base);
+    const planned = JSON.parse((await corral('plan', three, '--format', 'json')).out) as { changes: { host: string; resource: string; destructive: boolean }[] };
+    expect(planned.changes.filter((c) => c.destructive).map((c) => `${c.host} ${c.resource}`)).toEqual(['10.213.0.14 patroni-retire:pg-test-4']);
+    const refused = await corral('apply', three, '--yes');
+    expect(refused.out).toContain('not applied: the plan removes patroni-retire:pg-test-4 on 10.213.0.14; pass --prune to allow it');
+    expect((await onNode('n4', 'systemctl is-active patroni')).trim()).toBe('active');
+    const pruned = await corral('apply', three, '--yes', '--prune');
+    if (!pruned.out.includes('the nodes converged')) console.log(pruned.out);
+    expect(pruned.out).toContain('the nodes converged');
+    expect((await onNode('n4', 'systemctl is-active patroni || true')).trim()).toBe('inactive');
+    // Its data is kept; Patroni forgets it once its lease ends; HAProxy no longer routes to it.
+    expect((await onNode('n4', 'test -f /pg/data/PG_VERSION && echo kept')).trim()).toBe('kept');
+    await until('pg-test-4 gone from the DCS', 120_000, async () => !('pg-test-4' in (await members('n1'))));
+    for (const n of ['n1', 'n2', 'n3']) expect(await onNode(n, 'cat /etc/haproxy/pg-test-replica.cfg')).not.toContain('10.213.0.14:');
+    expect(await health(three)).toMatchObject({ status: 'Healthy', leader: 'pg-test-1', roleDrift: false });
+    expect((await corral('plan', three, '--detailed-exitcode')).code).toBe(0);
+  }, 15 * 60_000);
 });

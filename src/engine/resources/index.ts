@@ -14,6 +14,7 @@ import { patroniMember } from './patroni-member.js';
 import { patroniLeader } from './patroni-leader.js';
 import { patroniDcs } from './patroni-dcs.js';
 import { patroniRestart } from './patroni-restart.js';
+import { patroniRetire } from './patroni-retire.js';
 import { pgbackrestStanza } from './pgbackrest-stanza.js';
 import { etcdMember } from './etcd-member.js';
 import { etcdCluster } from './etcd-cluster.js';
@@ -48,6 +49,7 @@ export const KINDS: Record<string, Kind<any, any>> = {
   'patroni-leader': patroniLeader,
   'patroni-dcs': patroniDcs,
   'patroni-restart': patroniRestart,
+  'patroni-retire': patroniRetire,
   'pgbackrest-stanza': pgbackrestStanza,
 };
 

@@ -41,9 +41,9 @@ api = 'http://' + rest['connect_address']
 auth = rest.get('authentication')
 me = conf['name']
 
-def call(method, path, body=None):
+def call(method, path, body=None, base=api):
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(api + path, data=data, method=method, headers={'Content-Type': 'application/json'})
+    req = urllib.request.Request(base + path, data=data, method=method, headers={'Content-Type': 'application/json'})
     if auth:
         token = base64.b64encode((auth['username'] + ':' + auth['password']).encode()).decode()
         req.add_header('Authorization', 'Basic ' + token)
@@ -55,8 +55,8 @@ def call(method, path, body=None):
     except Exception as e:
         return 0, str(e)
 
-def get(path):
-    code, text = call('GET', path)
+def get(path, base=api):
+    code, text = call('GET', path, None, base)
     try:
         return json.loads(text)
     except Exception:
@@ -92,18 +92,19 @@ def switchover(candidate, timeout):
         time.sleep(2)
     wait(lambda: leader() == candidate, candidate + ' to lead', timeout)
 
-def restart_here(timeout):
+def restart(base, name, timeout):
     # Right after it hands over the lead, the old leader is still demoting: Patroni answers 503 until it is done.
     end = time.time() + timeout
     while True:
-        code, text = call('POST', '/restart', {})
+        code, text = call('POST', '/restart', {}, base)
         if code in (200, 202):
             break
         if code != 503 or time.time() > end:
-            sys.exit('restart of %s refused (%s): %s' % (me, code, text))
-        print('restart of %s refused for now (%s): %s; retrying' % (me, code, text), file=sys.stderr)
+            sys.exit('restart of %s refused (%s): %s' % (name, code, text))
+        print('restart of %s refused for now (%s): %s; retrying' % (name, code, text), file=sys.stderr)
         time.sleep(2)
-    wait(lambda: get('/patroni').get('state') == 'running' and not get('/patroni').get('pending_restart'), me + ' back after restart', timeout)
+    done = lambda: get('/patroni', base).get('state') == 'running' and not get('/patroni', base).get('pending_restart')
+    wait(done, name + ' back after restart', timeout)
 
 cmd, args = sys.argv[2], sys.argv[3:]
 if cmd == 'wait-running':
@@ -117,25 +118,32 @@ elif cmd == 'patch-config':
     if code != 200:
         sys.exit('PATCH /config refused (%s): %s' % (code, text))
 elif cmd == 'restart':
-    timeout, settle, wanted = int(args[0]), int(args[1]), json.loads(args[2])
+    timeout, settle, wanted, primary_first = int(args[0]), int(args[1]), json.loads(args[2]), args[3] == 'primary-first'
     # Patroni sets pending_restart once its loop reloaded the new DCS settings.
     end = time.time() + settle
     while time.time() < end and not get('/patroni').get('pending_restart'):
         time.sleep(1)
     dcs = get('/config').get('postgresql', {}).get('parameters', {})
     unset = [k for k, v in wanted.items() if str(dcs.get(k)).lower() != str(v).lower()]
-    if unset and not get('/patroni').get('pending_restart'):
-        # The DCS change did not happen (its host failed or was unreachable): a restart would change nothing.
-        print('not restarting %s: the DCS does not hold %s yet' % (me, ', '.join(unset)), file=sys.stderr)
+    if not get('/patroni').get('pending_restart'):
+        # Either the DCS change did not happen (its host failed), or this member was restarted already (a leader, primary-first).
+        print('not restarting %s: %s' % (me, 'the DCS does not hold %s yet' % ', '.join(unset) if unset else 'no restart pending'), file=sys.stderr)
         sys.exit(0)
+    current = leader()
     others = [m['name'] for m in members() if m['name'] != me and m.get('state') in ('running', 'streaming')]
-    if leader() == me and others:
+    if primary_first:
+        # A standby's max_connections (and the like) may not be below its primary's: a decrease restarts the leader first, in place.
+        lead = next((m for m in members() if m['name'] == current), None)
+        if lead and lead['name'] != me and get('/patroni', lead['api_url'].rsplit('/', 1)[0]).get('pending_restart'):
+            restart(lead['api_url'].rsplit('/', 1)[0], lead['name'], timeout)
+        restart(api, me, timeout)
+    elif current == me and others:
         # The leader restarts last and as a replica: hand over to a restarted replica, restart, take back.
         switchover(others[0], timeout)
-        restart_here(timeout)
+        restart(api, me, timeout)
         switchover(me, timeout)
     else:
-        restart_here(timeout)
+        restart(api, me, timeout)
 else:
     sys.exit('unknown command ' + cmd)
 `;

@@ -18,6 +18,8 @@ export interface PatroniMemberWant extends PatroniTarget {
 /** One member as Patroni's /cluster lists it; `lagging` is null when Patroni does not know the lag. */
 export interface ClusterMember {
   name: string;
+  /** The address Patroni knows the member by (its connect address). */
+  host: string;
   role: string;
   state: string;
   lagging: boolean | null;
@@ -31,7 +33,7 @@ export interface PatroniMemberHave {
 }
 
 interface ClusterJson {
-  members?: { name: string; role?: string; state?: string; lag?: number | string }[];
+  members?: { name: string; host?: string; role?: string; state?: string; lag?: number | string }[];
 }
 
 export const LEADER_ROLES = ['leader', 'master', 'primary', 'standby_leader'];
@@ -46,6 +48,7 @@ export const patroniMember: Kind<PatroniMemberWant, PatroniMemberHave> = {
     if (!p?.state) return null;
     const cluster = members.map((m) => ({
       name: m.name,
+      host: m.host ?? '',
       role: m.role ?? '',
       state: m.state ?? '',
       // Only the lag's side of the limit is kept: the bytes change on every look.

@@ -2,7 +2,9 @@
  * A member's PostgreSQL restart, when a parameter that only takes effect at server start
  * (pg_settings.context = 'postmaster', as the server itself says) is about to change in the DCS,
  * or Patroni already flags the member pending_restart. A leader hands over to a replica first,
- * restarts, and takes the lead back, so the intended primary stays the primary.
+ * restarts, and takes the lead back, so the intended primary stays the primary. Lowering a
+ * parameter a standby may not hold below its primary (max_connections...) goes the other way:
+ * the first replica's step restarts the primary in place, then each replica restarts.
  */
 import { sh } from '../shell.js';
 import { keyValues, type Kind } from './kind.js';
@@ -29,6 +31,15 @@ export interface PatroniRestartHave {
   postmaster: string[];
 }
 
+/**
+ * Parameters a standby must hold at least at its primary's value (PostgreSQL refuses to run a hot
+ * standby below them): lowering one restarts the primary first, in place, then the replicas.
+ */
+const STANDBY_FLOOR = ['max_connections', 'max_prepared_transactions', 'max_locks_per_transaction', 'max_wal_senders', 'max_worker_processes'];
+
+export const lowersStandbyFloor = (w: PatroniRestartWant, h: PatroniRestartHave): string[] =>
+  restartNeededFor(w, h).filter((k) => STANDBY_FLOOR.includes(k) && Number(w.parameters[k]) < Number(h.dcs[k]));
+
 /** The parameters whose change will need this member to restart. */
 export function restartNeededFor(w: PatroniRestartWant, h: PatroniRestartHave): string[] {
   return Object.entries(w.parameters)
@@ -54,12 +65,14 @@ export const patroniRestart: Kind<PatroniRestartWant, PatroniRestartHave> = {
     if (!h) return [];
     const needed = restartNeededFor(w, h);
     if (!needed.length && !h.pendingRestart) return [];
+    const lowered = lowersStandbyFloor(w, h);
+    const order = lowered.length ? ` (${lowered.join(', ')} lowered: the primary restarts first, in place)` : '';
     // Not `restart`: plan.ts keeps that field name for its own service restarts, which have no script of their own.
-    return [{ field: 'postgres restart', from: h.pendingRestart ? 'pending_restart' : null, to: needed.length ? `for ${needed.join(', ')}` : 'pending_restart' }];
+    return [{ field: 'postgres restart', from: h.pendingRestart ? 'pending_restart' : null, to: needed.length ? `for ${needed.join(', ')}${order}` : 'pending_restart' }];
   },
   apply: (w, h) => {
     const needed = h ? Object.fromEntries(restartNeededFor(w, h).map((k) => [k, w.parameters[k]])) : {};
-    return patroniCtl(w.config, 'restart', w.timeoutSeconds, w.settleSeconds, JSON.stringify(needed));
+    return patroniCtl(w.config, 'restart', w.timeoutSeconds, w.settleSeconds, JSON.stringify(needed), h && lowersStandbyFloor(w, h).length ? 'primary-first' : 'rolling');
   },
   effects: () => ({ restarts: true }),
 };
