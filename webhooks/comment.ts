@@ -4,7 +4,7 @@
  * renderMarkdown (secret fields show as "(redacted)") and problems carry no code frame.
  */
 import { renderMarkdown } from '../src/engine/render.js';
-import type { Plan } from '../src/engine/model.js';
+import { blockingNotes, type Plan } from '../src/engine/model.js';
 import type { Problem } from '../src/config/problems.js';
 import { COMMENT_MARKER, description, type StatusState } from './notifiers/types.js';
 
@@ -71,6 +71,8 @@ export function planStatus(p: Preview): { state: StatusState; description: strin
   if (o.kind === 'error') return { state: 'error', description: description(`preview failed: ${o.message}`) };
   const { changes, unreachable } = o.plan;
   if (unreachable.length) return { state: 'failure', description: description(`${unreachable.length} host${unreachable.length > 1 ? 's' : ''} unreachable: ${unreachable.map((u) => u.host).join(', ')}`) };
+  const blocking = blockingNotes(o.plan)[0];
+  if (blocking) return { state: 'failure', description: description(`blocked: ${blocking.host}: ${blocking.message}`) };
   const clusters = new Set(changes.map((c) => `${c.module}/${c.cluster}`)).size;
   const flags = [changes.some((c) => c.restarts) ? 'restarts' : '', changes.some((c) => c.destructive) ? 'REMOVES' : ''].filter(Boolean);
   return {

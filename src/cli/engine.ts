@@ -119,14 +119,14 @@ export async function applyCommand(path: string, opts: ConnectionFlags & { yes?:
         return EXIT.invalid;
       }
     }
-    if (!planning.plan.changes.length) {
-      out.print(planning.plan.unreachable.length ? 'Nothing applied.\n' : 'Nothing to apply: the nodes already match.\n');
-      return planning.plan.unreachable.length ? EXIT.invalid : EXIT.ok;
-    }
     const blocking = blockingNotes(planning.plan);
     if (blocking.length) {
       out.error(`corral: not applied: ${blocking.map((n) => `${n.host}: ${n.message}`).join('; ')}\n`);
       return EXIT.invalid;
+    }
+    if (!planning.plan.changes.length) {
+      out.print(planning.plan.unreachable.length ? 'Nothing applied.\n' : 'Nothing to apply: the nodes already match.\n');
+      return planning.plan.unreachable.length ? EXIT.invalid : EXIT.ok;
     }
     // As the daemon's prune policy: removing something is never a side effect of --yes.
     const removals = planning.plan.changes.filter((c) => c.destructive);

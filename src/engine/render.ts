@@ -84,7 +84,8 @@ export function renderText(plan: Plan, opts: { color?: boolean } = {}): string {
     }
     for (const n of notes) out.push(`  ${n.blocking ? s.remove('✗') : s.change('!')} ${n.resource}: ${n.message}`);
   }
-  if (plan.changes.length) out.push(`Plan: ${summary(plan)}.`);
+  if (plan.notes.some((n) => n.blocking)) out.push(`Blocked, nothing is applied: ${summary(plan)}.`);
+  else if (plan.changes.length) out.push(`Plan: ${summary(plan)}.`);
   else if (plan.unreachable.length) out.push(`No changes on the hosts that answered; ${summary(plan)}.`);
   else out.push(`No changes: the nodes match the inventory${plan.notes.length ? ` (${summary(plan)})` : ''}.`);
   return out.join('\n') + '\n';
@@ -107,7 +108,8 @@ const md = (s: string): string => s.replace(/\|/g, '\\|').replace(/</g, '&lt;');
 /** Markdown for a PR comment: a summary table per cluster, details collapsed, restarts and removals called out. */
 export function renderMarkdown(plan: Plan): string {
   const out: string[] = [`### Corral plan for \`${plan.revision.slice(0, 12)}\``, ''];
-  if (!plan.changes.length) out.push('**No changes**: the nodes match the inventory.', '');
+  if (plan.notes.some((n) => n.blocking)) out.push('**Blocked**: nothing is applied until the inventory changes (see below).', '');
+  else if (!plan.changes.length) out.push('**No changes**: the nodes match the inventory.', '');
   const clusters = [...new Set(plan.changes.map((c) => `${c.module}/${c.cluster}`))].sort();
   if (clusters.length) {
     out.push('| cluster | create | update | restart | restarts a service | removes |', '|---|---:|---:|---:|---:|---:|');

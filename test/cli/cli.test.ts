@@ -109,3 +109,27 @@ describe('the installed command', () => {
     expect('code' in bad ? bad.code : 0).toBe(1);
   });
 });
+
+describe('corral plan and apply: a plan that cannot be carried out', () => {
+  // This machine as a one-member PostgreSQL cluster over the local connector, asking for a major Debian 12 does not ship.
+  const repo = tmpRepo({
+    'pigsty.yml': `
+all:
+  children:
+    pg-blocked:
+      hosts:
+        127.0.0.1: { pg_seq: 1, pg_role: primary, ansible_connection: local }
+      vars: { pg_cluster: pg-blocked, pg_version: 16 }
+`,
+  });
+
+  it('plan marks it blocking and exits 1; apply refuses before changing anything', async () => {
+    const planned = await corral('plan', repo);
+    expect(planned.stdout).toContain('✗ packages:pgsql: pg_version 16 is not in Debian 12 (it ships PostgreSQL 15)');
+    expect(planned.stdout).toContain('1 blocking: not applicable until the inventory changes');
+    expect(planned.code).toBe(1);
+    const applied = await corral('apply', repo, '--yes');
+    expect(applied.stderr).toContain('corral: not applied: 127.0.0.1: pg_version 16 is not in Debian 12');
+    expect(applied.code).toBe(1);
+  });
+});

@@ -279,7 +279,8 @@ describe('PGSQL on three lab nodes', () => {
     const out = await corral('apply', four, '--yes');
     if (!out.out.includes('the nodes converged')) console.log(out.out);
     expect(out.out).toContain('the nodes converged');
-    expect((await members('n1'))['pg-test-4']).toEqual({ role: 'Replica', state: 'streaming' });
+    expect((await members('n1'))['pg-test-4']).toEqual({ role: 'Replica', state: 'running' });
+    expect((await onNode('n1', `runuser -u postgres -- psql -AtXqc "select count(*) from pg_stat_replication where state = 'streaming'"`)).trim()).toBe('3');
     // HAProxy on every member learned the new replica; reads through n4's own 5434 work.
     for (const n of ['n1', 'n2', 'n3', 'n4']) expect(await onNode(n, 'cat /etc/haproxy/pg-test-replica.cfg')).toContain('10.213.0.14:');
     expect(await sql(nodeIp(4), 5434, 'select pg_is_in_recovery()')).toBe('t');

@@ -68,6 +68,9 @@ describe('statuses', () => {
     const s = planStatus({ pr: 1, sha: SHA, outcome: { kind: 'plan', plan: down } });
     expect(s.state).toBe('failure');
     expect(s.description.length).toBeLessThanOrEqual(140);
+    const blocked = { ...plan([]), notes: [{ host: '10.0.0.1', resource: 'packages:pgsql', message: 'pg_version 16 is not in Debian 12', blocking: true }] };
+    expect(planStatus({ pr: 1, sha: SHA, outcome: { kind: 'plan', plan: blocked } })).toEqual({ state: 'failure', description: 'blocked: 10.0.0.1: pg_version 16 is not in Debian 12' });
+    expect(planComment({ pr: 1, sha: SHA, outcome: { kind: 'plan', plan: blocked } })).toContain('**Blocked**: nothing is applied until the inventory changes');
   });
 
   it('corral/sync: pending while clusters sync or wait, failure when one failed, success when all are in sync', () => {

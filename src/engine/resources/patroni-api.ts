@@ -33,7 +33,7 @@ export function restJson<T>(kv: Map<string, string>, label: string): T | undefin
 }
 
 const PROGRAM = String.raw`
-import base64, json, sys, time, urllib.error, urllib.request
+import base64, json, subprocess, sys, time, urllib.error, urllib.request
 import yaml
 conf = yaml.safe_load(open(sys.argv[1]))
 rest = conf['restapi']
@@ -79,6 +79,20 @@ def wait(check, what, timeout):
 def running(name):
     return any(m['name'] == name and m.get('state') in ('running', 'streaming') for m in members())
 
+# pg_control keeps the values a standby checks against its primary's, under names of its own.
+CONTROL = {'max_connections': 'max_connections', 'max_worker_processes': 'max_worker_processes', 'max_wal_senders': 'max_wal_senders',
+           'max_prepared_transactions': 'max_prepared_xacts', 'max_locks_per_transaction': 'max_locks_per_xact'}
+
+def recorded_above(wanted):
+    pg = conf['postgresql']
+    out = subprocess.run([pg['bin_dir'] + '/pg_controldata', '-D', pg['data_dir']], capture_output=True, text=True).stdout
+    recorded = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(' setting:')
+        if _ and value.strip().isdigit():
+            recorded[key.strip()] = int(value)
+    return [k for k, v in wanted.items() if k in CONTROL and recorded.get(CONTROL[k], 0) > int(v)]
+
 def switchover(candidate, timeout):
     wait(leader, 'a leader', timeout)
     for _ in range(30):
@@ -119,24 +133,29 @@ elif cmd == 'patch-config':
         sys.exit('PATCH /config refused (%s): %s' % (code, text))
 elif cmd == 'restart':
     timeout, settle, wanted, primary_first = int(args[0]), int(args[1]), json.loads(args[2]), args[3] == 'primary-first'
+    unset = lambda: [k for k, v in wanted.items() if str(get('/config').get('postgresql', {}).get('parameters', {}).get(k)).lower() != str(v).lower()]
+    if primary_first and leader() == me and not recorded_above(wanted) and not unset() and not get('/patroni').get('pending_restart'):
+        sys.exit(0)  # a replica's step restarted this leader first, in place
     # Patroni sets pending_restart once its loop reloaded the new DCS settings.
     end = time.time() + settle
     while time.time() < end and not get('/patroni').get('pending_restart'):
         time.sleep(1)
-    dcs = get('/config').get('postgresql', {}).get('parameters', {})
-    unset = [k for k, v in wanted.items() if str(dcs.get(k)).lower() != str(v).lower()]
-    if not get('/patroni').get('pending_restart'):
-        # Either the DCS change did not happen (its host failed), or this member was restarted already (a leader, primary-first).
-        print('not restarting %s: %s' % (me, 'the DCS does not hold %s yet' % ', '.join(unset) if unset else 'no restart pending'), file=sys.stderr)
+    unset = unset()
+    if unset and not get('/patroni').get('pending_restart'):
+        # The DCS change did not happen (its host failed or was unreachable): a restart would change nothing.
+        print('not restarting %s: the DCS does not hold %s yet' % (me, ', '.join(unset)), file=sys.stderr)
         sys.exit(0)
     current = leader()
     others = [m['name'] for m in members() if m['name'] != me and m.get('state') in ('running', 'streaming')]
     if primary_first:
-        # A standby's max_connections (and the like) may not be below its primary's: a decrease restarts the leader first, in place.
-        lead = next((m for m in members() if m['name'] == current), None)
-        if lead and lead['name'] != me and get('/patroni', lead['api_url'].rsplit('/', 1)[0]).get('pending_restart'):
-            restart(lead['api_url'].rsplit('/', 1)[0], lead['name'], timeout)
-        restart(api, me, timeout)
+        # A standby may not run max_connections (and the like) below its primary: the primary restarts first,
+        # in place, and a replica only once it has replayed the primary's new settings (its pg_control shows them).
+        if current != me and recorded_above(wanted):
+            lead = next(m for m in members() if m['name'] == current)
+            restart(lead['api_url'].rsplit('/', 1)[0], current, timeout)
+            wait(lambda: not recorded_above(wanted), "the primary's new settings replayed on " + me, timeout)
+        if current != me or recorded_above(wanted) or get('/patroni').get('pending_restart'):
+            restart(api, me, timeout)
     elif current == me and others:
         # The leader restarts last and as a replica: hand over to a restarted replica, restart, take back.
         switchover(others[0], timeout)
