@@ -28,6 +28,7 @@ import {
   pgbackrestConf,
   pgbouncerIni,
   rtoPlan,
+  serviceMarker,
 } from './templates.js';
 
 /** How long a member may take to start: initdb on the primary, a base backup on a replica. */
@@ -120,9 +121,11 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   const ctx = { cluster: cluster.name, members: cluster.members, rto, defaultDest: h.str('pg_default_service_dest') ?? 'pgbouncer' };
   for (const svc of servicesOf(h)) files.push({ path: `/etc/haproxy/${cluster.name}-${svc.name}.cfg`, content: haproxyService(svc, ctx) });
   for (const file of files) r.add('file', { ...file, mode: 0o644 }, [pkg]);
+  // A service taken out of the inventory: its listener goes too.
+  const stale = r.add('stale-files', { dir: '/etc/haproxy', set: `${cluster.name} services`, marker: serviceMarker(cluster.name), keep: files.slice(1).map((f) => f.path.slice('/etc/haproxy/'.length)) }, [pkg]);
   // Debian's package starts HAProxy on its own haproxy.cfg: Corral's first load is a restart (to read the folder), later ones reloads.
   const haproxy = r.add('service', { name: 'haproxy', enabled: true, running: true }, [pkg]);
-  r.add('reload', { name: 'haproxy', sha256: sha256([haproxyDefaults, ...files.map((x) => x.content)].join('\0')), action: 'reload', firstTime: 'restart' }, [haproxy, defaults]);
+  r.add('reload', { name: 'haproxy', sha256: sha256([haproxyDefaults, ...files.map((x) => x.content)].join('\0')), action: 'reload', firstTime: 'restart' }, [haproxy, defaults, stale]);
 
   if (h === primary && h.param('pgbackrest_enabled') !== false) {
     r.add('pgbackrest-stanza', { stanza: cluster.name, dbsu, initBackup: h.param('pgbackrest_init_backup') !== false }, [member, dcsId]);

@@ -110,6 +110,13 @@ describe('PGSQL desired state', async () => {
     expect(fileOn(n1, '/etc/haproxy/pg-test-default.cfg')).toContain('server pg-test-3 10.0.0.13:5432');
   });
 
+  it("removes the listener of a service the inventory dropped (Corral's marked files only), before HAProxy reloads", () => {
+    const stale = n1!.find((r) => r.kind === 'stale-files')!;
+    expect(stale.want).toEqual({ dir: '/etc/haproxy', set: 'pg-test services', marker: '# managed by corral (PGSQL): service pg-test-', keep: ['pg-test-primary.cfg', 'pg-test-replica.cfg', 'pg-test-default.cfg', 'pg-test-offline.cfg'] });
+    expect(fileOn(n1, '/etc/haproxy/pg-test-replica.cfg').split('\n')[0]).toBe('# managed by corral (PGSQL): service pg-test-replica');
+    expect(n1!.find((r) => r.kind === 'reload' && (r.want as { name: string }).name === 'haproxy')!.deps).toContain('stale-files:/etc/haproxy (pg-test services)');
+  });
+
   it('includes the SQL objects engineer’s pgbouncer lists', () => {
     const ini = fileOn(n1, '/etc/pgbouncer/pgbouncer.ini');
     expect(ini).toContain('%include /etc/pgbouncer/database.txt');

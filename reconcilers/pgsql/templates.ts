@@ -362,6 +362,9 @@ function destPort(h: HostView, dest: PgService['dest'], defaultDest: string): nu
   return d === 'pgbouncer' ? (h.int('pgbouncer_port') ?? 6432) : (h.int('pg_port') ?? 5432);
 }
 
+/** The first line of each of a cluster's HAProxy service files, up to the service name. */
+export const serviceMarker = (cluster: string): string => `# managed by corral (PGSQL): service ${cluster}-`;
+
 /** One HAProxy listener: members picked by `selector`, those picked by `backup` serve only when the others are down. */
 export function haproxyService(svc: PgService, ctx: ServiceContext): string {
   const selected = selectMembers(svc.selector, ctx.members);
@@ -370,7 +373,7 @@ export function haproxyService(svc: PgService, ctx: ServiceContext): string {
   const c = ctx.rto.check;
   const options = svc.options ?? `inter ${c.inter} fastinter ${c.fastinter} downinter ${c.downinter} rise ${c.rise} fall ${c.fall} on-marked-down shutdown-sessions slowstart 30s maxconn 3000 maxqueue 128 weight 100`;
   return [
-    `# managed by corral (PGSQL): service ${ctx.cluster}-${svc.name}`,
+    `${serviceMarker(ctx.cluster)}${svc.name}`,
     `listen ${ctx.cluster}-${svc.name}`,
     `    bind ${svc.ip ?? '*'}:${svc.port}`,
     '    mode tcp',

@@ -147,7 +147,7 @@ describe('PGSQL on three lab nodes', () => {
     const before = await Promise.all(NODES.map(startTime));
     const user = (state: string) => `\n          - { name: dbuser_new, password: New.Lab.Pass, pgbouncer: true, roles: [ dbrole_readwrite ]${state} }`;
     const database = (state: string) => `\n          - { name: newdb, owner: dbuser_new${state} }`;
-    const withNew = (state = '') => inventory((t) => t.replace('comment: e2e writer }', `comment: e2e writer }${user(state)}`).replace('owner: dbuser_test }', `owner: dbuser_test }${database(state)}`));
+    const withNew = (state = '', more = (t: string) => t) => inventory((t) => more(t.replace('comment: e2e writer }', `comment: e2e writer }${user(state)}`).replace('owner: dbuser_test }', `owner: dbuser_test }${database(state)}`)));
     const login = (ip: string, port: number) =>
       new Promise<string>((resolve, reject) => {
         const p = spawn('psql', [`host=${ip} port=${port} dbname=newdb user=dbuser_new connect_timeout=3`, '-AtXqc', 'select current_user'], { env: { ...process.env, PGPASSWORD: 'New.Lab.Pass' } });
@@ -156,7 +156,8 @@ describe('PGSQL on three lab nodes', () => {
         p.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`login ${ip}:${port} failed`))));
       });
 
-    const added = withNew();
+    // With a service of its own in pg_services, which the removal below drops again.
+    const added = withNew('', (t) => t.replace('pg_cluster: pg-test', "pg_cluster: pg-test\n        pg_services: [ { name: extra, port: 5435, dest: postgres, check: /replica, selector: '[]' } ]"));
     const planned = JSON.parse((await corral('plan', added, '--format', 'json')).out) as { changes: { resource: string; restarts: boolean; destructive: boolean }[] };
     expect(planned.changes.filter((c) => c.restarts || c.destructive)).toEqual([]);
     expect(planned.changes.map((c) => c.resource)).toEqual(expect.arrayContaining(['pg-role:dbuser_new', 'pg-database:newdb']));
@@ -168,6 +169,7 @@ describe('PGSQL on three lab nodes', () => {
     expect(await login(nodeIp(2), 5433)).toBe('dbuser_new');
     expect(await login(nodeIp(3), 6432)).toBe('dbuser_new');
     expect(await Promise.all(NODES.map(startTime))).toEqual(before);
+    expect(await sql(nodeIp(1), 5435, 'select pg_is_in_recovery()')).toBe('t');
 
     // state: absent drops them; the database drop is destructive, so it waits for --prune.
     const removed = withNew(', state: absent');
@@ -178,6 +180,8 @@ describe('PGSQL on three lab nodes', () => {
     expect(dropped.out).toContain('the nodes converged');
     await expect(login(nodeIp(1), 5433)).rejects.toThrow();
     expect((await onNode('n1', `runuser -u postgres -- psql -AtXqc "select count(*) from pg_roles where rolname = 'dbuser_new'"`)).trim()).toBe('0');
+    // The service left the inventory: its listener is gone from every member.
+    for (const n of NODES) expect(await onNode(n, 'ls /etc/haproxy; ss -Hltn sport = :5435')).not.toMatch(/pg-test-extra|:5435/);
     // Leaving them out of the inventory afterwards changes nothing more.
     expect((await corral('plan', FIXTURE, '--detailed-exitcode')).code).toBe(0);
     expect(await Promise.all(NODES.map(startTime))).toEqual(before);

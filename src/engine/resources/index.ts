@@ -15,6 +15,7 @@ import { patroniLeader } from './patroni-leader.js';
 import { patroniDcs } from './patroni-dcs.js';
 import { patroniRestart } from './patroni-restart.js';
 import { patroniRetire } from './patroni-retire.js';
+import { staleFiles } from './stale-files.js';
 import { pgbackrestStanza } from './pgbackrest-stanza.js';
 import { etcdMember } from './etcd-member.js';
 import { etcdCluster } from './etcd-cluster.js';
@@ -50,6 +51,7 @@ export const KINDS: Record<string, Kind<any, any>> = {
   'patroni-dcs': patroniDcs,
   'patroni-restart': patroniRestart,
   'patroni-retire': patroniRetire,
+  'stale-files': staleFiles,
   'pgbackrest-stanza': pgbackrestStanza,
 };
 

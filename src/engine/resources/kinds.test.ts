@@ -1,7 +1,7 @@
 /** Kinds as data: probe output in, parsed state out; desired and observed in, changes and shell out. */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { file, sha256, statProbe } from './file.js';
@@ -12,6 +12,7 @@ import { block } from './block.js';
 import { user } from './account.js';
 import { aptSourcesOnly } from './apt-source.js';
 import { hostname } from './system.js';
+import { staleFiles } from './stale-files.js';
 import { quote, sh } from '../shell.js';
 
 describe('shell quoting', () => {
@@ -125,5 +126,24 @@ describe('statProbe, run by bash', () => {
     // A file kind reading it back sees no change when the hash matches, even without the content.
     const have = file.parse(hash, { path, content: '"u" "SCRAM-SHA-256$4096:secret"\n', mode: 0o644, secret: true });
     expect(file.diff({ path, content: '"u" "SCRAM-SHA-256$4096:secret"\n', mode: 0o644, secret: true }, have as never).filter((f) => f.field === 'content')).toEqual([]);
+  });
+});
+
+describe('stale-files, run by bash', () => {
+  it("removes only the set's files the inventory no longer wants, and leaves other files alone", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-stale-'));
+    const marker = '# managed by corral (PGSQL): service pg-test-';
+    writeFileSync(join(dir, 'pg-test-primary.cfg'), `${marker}primary\nlisten x\n`);
+    writeFileSync(join(dir, 'pg-test-old.cfg'), `${marker}old\nlisten y\n`);
+    writeFileSync(join(dir, 'mine.cfg'), '# written by hand: pg-test-old\n');
+    writeFileSync(join(dir, "it's.cfg"), `${marker}quoted\n`);
+    const want = { dir, set: 'pg-test services', marker, keep: ['pg-test-primary.cfg'] };
+    const bash = (script: string): string => execFileSync('bash', ['-c', script], { encoding: 'utf8' });
+    const have = staleFiles.parse(bash(staleFiles.probe(want)), want);
+    expect(have).toEqual({ files: ["it's.cfg", 'pg-test-old.cfg', 'pg-test-primary.cfg'] });
+    expect(staleFiles.diff(want, have as never)).toEqual([{ field: 'stale files', from: ["it's.cfg", 'pg-test-old.cfg'], to: [] }]);
+    bash(staleFiles.apply(want, have as never));
+    expect(readdirSync(dir).sort()).toEqual(['mine.cfg', 'pg-test-primary.cfg']);
+    expect(staleFiles.diff(want, staleFiles.parse(bash(staleFiles.probe(want)), want) as never)).toEqual([]);
   });
 });
