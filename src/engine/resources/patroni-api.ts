@@ -105,6 +105,9 @@ def switchover(candidate, timeout):
         print('switchover to %s refused (%s): %s; retrying' % (candidate, code, text), file=sys.stderr)
         time.sleep(2)
     wait(lambda: leader() == candidate, candidate + ' to lead', timeout)
+    # The old leader restarts as a replica: done when it runs again, so that what follows (and the check after the apply) sees a whole cluster.
+    replica_again = lambda: any(m['name'] == current and m.get('role') in ('replica', 'sync_standby') and m.get('state') in ('running', 'streaming') for m in members())
+    wait(replica_again, current + ' running as a replica', timeout)
 
 def restart(base, name, timeout):
     # Right after it hands over the lead, the old leader is still demoting: Patroni answers 503 until it is done.
