@@ -41,7 +41,7 @@ if (!bringUp.out.includes('the nodes converged')) throw new Error(`bring-up did 
 const max = (xs) => Math.max(...xs.map((x) => x.seconds));
 const parts = {
   // Every package the cluster needs (etcd's, PostgreSQL's...), installed one after the other on a node (apt's lock): the slowest node.
-  packages: Math.max(...Object.values(Object.groupBy(durations(bringUp.out, /^packages:/), (d) => d.host)).map((ds) => ds.reduce((sum, d) => sum + d.seconds, 0))),
+  packages: Math.max(...durations(bringUp.out, /^packages:/).reduce((perHost, d) => perHost.set(d.host, (perHost.get(d.host) ?? 0) + d.seconds), new Map()).values()),
   primaryInitdb: max(durations(bringUp.out, /^patroni-member:pg-test-1$/)),
   replicaBaseBackup: max(durations(bringUp.out, /^patroni-member:pg-test-[23]$/)),
   firstFullBackup: max(durations(bringUp.out, /^pgbackrest-stanza:/)),
