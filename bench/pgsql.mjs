@@ -55,8 +55,12 @@ let restart;
 for (const max of [300, 400, 500]) {
   psql('10.213.0.12', 5433, 'truncate ticks');
   const writer = spawn('bash', ['-c', loop], { env, stdio: 'ignore', detached: true });
-  restart = apply(inventory((t) => t.replace('work_mem: 8MB', `work_mem: 8MB\n          max_connections: ${max}`)));
-  process.kill(-writer.pid, 'SIGTERM');
+  try {
+    restart = apply(inventory((t) => t.replace('work_mem: 8MB', `work_mem: 8MB\n          max_connections: ${max}`)));
+  } finally {
+    // Detached, so it outlives this process unless stopped here (a failed apply throws).
+    process.kill(-writer.pid, 'SIGTERM');
+  }
   gaps.push(Number(psql('10.213.0.12', 5433, 'select extract(epoch from max(gap)) from (select ts - lag(ts) over (order by ts) as gap from ticks) g')));
 }
 const gap = [...gaps].sort((a, b) => a - b)[1];

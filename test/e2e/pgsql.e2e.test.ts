@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { validateInventory } from '../../src/config/validate.js';
 import { planRun } from '../../src/engine/run.js';
 import { createTransport } from '../../src/transport/index.js';
@@ -86,12 +86,26 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 }
 
 /** A client writing through HAProxy's primary service in a loop; the longest gap between rows is the write gap. */
+const writers = new Set<ChildProcess>();
+// A writer is detached (its own process group): one left by a failed test would outlive the run.
+afterAll(() => {
+  for (const w of writers) {
+    try {
+      process.kill(-w.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
 function writer(ip: string): { stop: () => Promise<number> } {
   const loop = `while :; do psql "host=${ip} port=5433 dbname=test user=${USER} connect_timeout=1" -AtXqc "insert into ticks values (clock_timestamp())" >/dev/null 2>&1; sleep 0.05; done`;
   const child: ChildProcess = spawn('bash', ['-c', loop], { env: { ...process.env, PGPASSWORD: PASSWORD }, stdio: 'ignore', detached: true });
+  writers.add(child);
   return {
     stop: async () => {
       process.kill(-child.pid!, 'SIGTERM');
+      writers.delete(child);
       const gap = await sql(ip, 5433, 'select coalesce(extract(epoch from max(gap)), 0) from (select ts - lag(ts) over (order by ts) as gap from ticks) g');
       await sql(ip, 5433, 'truncate ticks');
       return Number(gap);
