@@ -144,20 +144,26 @@ elif cmd == 'restart':
     while time.time() < end and not get('/patroni').get('pending_restart'):
         time.sleep(1)
     unset = unset()
-    if unset and not get('/patroni').get('pending_restart'):
+    # Also when the DCS was lowered by an earlier, interrupted apply: this node's pg_control then still shows the higher value.
+    floor = {k: v for k, v in get('/config').get('postgresql', {}).get('parameters', {}).items() if k in CONTROL}
+    primary_first = primary_first or bool(recorded_above(floor))
+    pending = get('/patroni').get('pending_restart')
+    if unset and not pending:
         # The DCS change did not happen (its host failed or was unreachable): a restart would change nothing.
         print('not restarting %s: the DCS does not hold %s yet' % (me, ', '.join(unset)), file=sys.stderr)
         sys.exit(0)
+    if not pending and not recorded_above(floor):
+        sys.exit(0)  # restarted already (a leader, by a replica's step)
     current = leader()
     others = [m['name'] for m in members() if m['name'] != me and m.get('state') in ('running', 'streaming')]
     if primary_first:
         # A standby may not run max_connections (and the like) below its primary: the primary restarts first,
         # in place, and a replica only once it has replayed the primary's new settings (its pg_control shows them).
-        if current != me and recorded_above(wanted):
+        if current != me and recorded_above(floor):
             lead = next(m for m in members() if m['name'] == current)
             restart(lead['api_url'].rsplit('/', 1)[0], current, timeout)
-            wait(lambda: not recorded_above(wanted), "the primary's new settings replayed on " + me, timeout)
-        if current != me or recorded_above(wanted) or get('/patroni').get('pending_restart'):
+            wait(lambda: not recorded_above(floor), "the primary's new settings replayed on " + me, timeout)
+        if current != me or recorded_above(floor) or get('/patroni').get('pending_restart'):
             restart(api, me, timeout)
     elif current == me and others:
         # The leader restarts last and as a replica: hand over to a restarted replica, restart, take back.
