@@ -7,7 +7,7 @@
  */
 import type { HostView } from '../../src/config/hosts.js';
 import type { Observation } from '../../src/engine/model.js';
-import { LEADER_ROLES, type ClusterMember, type PatroniMemberHave } from '../../src/engine/resources/patroni-member.js';
+import { runningLeader, type ClusterMember, type PatroniMemberHave } from '../../src/engine/resources/patroni-member.js';
 import { instanceName } from './templates.js';
 
 export type PgHealthStatus = 'Healthy' | 'Degraded' | 'Down';
@@ -24,7 +24,7 @@ export interface PgHealth {
 
 /** Pure: the cluster as Patroni lists it (null when no member answered) against the inventory's members. */
 export function pgHealth(intendedPrimary: string | null, expected: readonly string[], members: readonly ClusterMember[] | null): PgHealth {
-  const leader = members?.find((m) => LEADER_ROLES.includes(m.role) && m.state === 'running')?.name ?? null;
+  const leader = (members && runningLeader(members)?.name) ?? null;
   const problems: string[] = [];
   if (!members) problems.push('no member answered on the Patroni REST API');
   else if (!leader) problems.push('no running leader');

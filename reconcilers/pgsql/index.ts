@@ -8,7 +8,7 @@ import type { HostView } from '../../src/config/hosts.js';
 import { membership } from '../../src/config/clusters.js';
 import { resourceList, type Departure, type ModuleDesired, type ReconcileInput, type Reconciler } from '../../src/engine/reconciler.js';
 import type { Facts, Note } from '../../src/engine/model.js';
-import { LEADER_ROLES } from '../../src/engine/resources/patroni-member.js';
+import { runningLeader } from '../../src/engine/resources/patroni-member.js';
 import { sha256 } from '../../src/engine/resources/file.js';
 import type { PatroniTarget } from '../../src/engine/resources/patroni-api.js';
 import type { PgService } from '../../src/types/inventory.gen.js';
@@ -65,7 +65,6 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   const dbsu = h.str('pg_dbsu') ?? 'postgres';
   const name = instanceName(h);
   const target = patroniTarget(h);
-
 
   const noMainCluster = r.add('file', { path: '/etc/postgresql-common/createcluster.conf', content: createclusterConf, mode: 0o644 });
   const pkg = r.add('packages', { name: 'pgsql', manager: f.packageManager === 'dnf' ? 'dnf' : 'apt', packages: [`postgresql-${version}`, 'patroni', 'python3-etcd', 'pgbouncer', 'haproxy', 'pgbackrest', 'curl'] }, [noMainCluster]);
@@ -193,9 +192,9 @@ export const pgsql: Reconciler = {
     const primary = all.find((h) => h.str('pg_role') === 'primary');
     const view = patroniView(observations, all);
     if (!primary || !view) return out;
-    const named = new Map(all.map((h) => [instanceName(h), h]));
+    const named = new Set(all.map(instanceName));
     const byAddress = new Map(all.map((h) => [h.address, instanceName(h)]));
-    const leader = view.find((m) => LEADER_ROLES.includes(m.role) && m.state === 'running');
+    const leader = runningLeader(view);
     const note = (message: string): number => out.notes.push({ host: primary.name, resource: `patroni-retire:${cluster.name}`, message });
     for (const m of view.filter((x) => !named.has(x.name))) {
       const what = `${m.name} (${m.host || 'no address'}) runs in ${cluster.name} but the inventory no longer names it`;

@@ -136,14 +136,14 @@ elif cmd == 'patch-config':
         sys.exit('PATCH /config refused (%s): %s' % (code, text))
 elif cmd == 'restart':
     timeout, settle, wanted, primary_first = int(args[0]), int(args[1]), json.loads(args[2]), args[3] == 'primary-first'
-    unset = lambda: [k for k, v in wanted.items() if str(get('/config').get('postgresql', {}).get('parameters', {}).get(k)).lower() != str(v).lower()]
-    if primary_first and leader() == me and not recorded_above(wanted) and not unset() and not get('/patroni').get('pending_restart'):
+    dcs_lacks = lambda: [k for k, v in wanted.items() if str(get('/config').get('postgresql', {}).get('parameters', {}).get(k)).lower() != str(v).lower()]
+    if primary_first and leader() == me and not recorded_above(wanted) and not dcs_lacks() and not get('/patroni').get('pending_restart'):
         sys.exit(0)  # a replica's step restarted this leader first, in place
     # Patroni sets pending_restart once its loop reloaded the new DCS settings.
     end = time.time() + settle
     while time.time() < end and not get('/patroni').get('pending_restart'):
         time.sleep(1)
-    unset = unset()
+    unset = dcs_lacks()
     # Also when the DCS was lowered by an earlier, interrupted apply: this node's pg_control then still shows the higher value.
     floor = {k: v for k, v in get('/config').get('postgresql', {}).get('parameters', {}).items() if k in CONTROL}
     primary_first = primary_first or bool(recorded_above(floor))

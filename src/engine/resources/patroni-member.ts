@@ -38,6 +38,9 @@ interface ClusterJson {
 
 export const LEADER_ROLES = ['leader', 'master', 'primary', 'standby_leader'];
 
+/** The member that leads and runs, if any. */
+export const runningLeader = (members: readonly ClusterMember[]): ClusterMember | undefined => members.find((m) => LEADER_ROLES.includes(m.role) && m.state === 'running');
+
 export const patroniMember: Kind<PatroniMemberWant, PatroniMemberHave> = {
   id: (w) => `patroni-member:${w.name}`,
   probe: (w) => restProbe(w.api, { patroni: '/patroni', cluster: '/cluster' }),
