@@ -51,10 +51,21 @@ describe('packages', () => {
   it('plans only the missing ones, in one transaction', () => {
     const have = packages.parse('chrony|4.3-2\njq|1.6-2.1\n', want);
     expect(packages.diff(want, have as never)).toEqual([{ field: 'install', from: null, to: ['curl'] }]);
-    expect(packages.apply(want, have as never)).toContain('apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold curl');
+    expect(packages.apply(want, have as never)).toContain('apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -- curl');
   });
   it('strips an architecture qualifier', () => {
     expect(packages.parse('libc6:amd64|2.36\n', want)).toEqual({ libc6: '2.36' });
+  });
+  it('passes the names after `--`, so a name that starts with `-` is never an option', () => {
+    const hostile = ['-oAPT::Get::AllowUnauthenticated=true', 'jq'];
+    for (const manager of ['apt', 'dnf'] as const) {
+      const w = { name: 'node', manager, packages: hostile };
+      for (const script of [packages.probe(w), packages.apply(w, {} as never)]) {
+        const uses = script.split(hostile[0]!).length - 1;
+        expect(uses, script).toBeGreaterThan(0);
+        expect(script.split(`-- ${hostile.join(' ')}`).length - 1, `${manager}: every use follows --: ${script}`).toBe(uses);
+      }
+    }
   });
 });
 

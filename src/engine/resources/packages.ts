@@ -1,7 +1,8 @@
 /**
  * A set of OS packages, installed in one transaction. Corral installs and never removes: a package
  * dropped from the inventory stays on the node, as with Pigsty.
- * The package-manager layer is a table, so dnf sits beside apt.
+ * The package-manager layer is a table, so dnf sits beside apt. Names always follow `--`, so a
+ * name that starts with `-` is never read as an option (the schema refuses such names too).
  */
 import { sh } from '../shell.js';
 import type { Kind } from './kind.js';
@@ -26,16 +27,16 @@ interface ManagerCommands {
 
 const MANAGERS: Record<PackageManager, ManagerCommands> = {
   apt: {
-    query: (pkgs) => sh`dpkg-query -W -f='\${Package}|\${db:Status-Abbrev}|\${Version}\n' ${pkgs} 2>/dev/null | awk -F'|' '$2 ~ /^ii/ { print $1 "|" $3 }'`,
+    query: (pkgs) => sh`dpkg-query -W -f='\${Package}|\${db:Status-Abbrev}|\${Version}\n' -- ${pkgs} 2>/dev/null | awk -F'|' '$2 ~ /^ii/ { print $1 "|" $3 }'`,
     // Lists may be stale or empty on a fresh node: refresh once and retry before failing.
     install: (pkgs) => {
-      const install = sh`apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ${pkgs}`;
+      const install = sh`apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -- ${pkgs}`;
       return `export DEBIAN_FRONTEND=noninteractive\n${install} || { apt-get update -q && ${install}; }`;
     },
   },
   dnf: {
-    query: (pkgs) => sh`rpm -q --qf '%{NAME}|%{VERSION}-%{RELEASE}\n' ${pkgs} 2>/dev/null | grep -v 'is not installed'`,
-    install: (pkgs) => sh`dnf install -y ${pkgs}`,
+    query: (pkgs) => sh`rpm -q --qf '%{NAME}|%{VERSION}-%{RELEASE}\n' -- ${pkgs} 2>/dev/null | grep -v 'is not installed'`,
+    install: (pkgs) => sh`dnf install -y -- ${pkgs}`,
   },
 };
 
