@@ -8,7 +8,7 @@ import type { Transport } from '../transport/types.js';
 import { applyRun, planRun, type Planning, type RunContext } from '../engine/run.js';
 import { blockingNotes } from '../engine/model.js';
 import { renderJson, renderMarkdown, renderText, summary } from '../engine/render.js';
-import { expandPath, type SshDefaults } from '../engine/targets.js';
+import { expandPath, sshDefaultsFrom, type SshDefaults } from '../engine/targets.js';
 import { ansiPaint, formatProblem, noPaint } from './format-problems.js';
 import { EXIT, type Output } from './output.js';
 
@@ -50,19 +50,22 @@ async function setUp(path: string, flags: ConnectionFlags, out: Output): Promise
   const root = validated.inventory.root;
   const s = validated.inventory.settings.ssh;
   const env = process.env;
-  const ssh: SshDefaults = {};
-  const user = flags.sshUser ?? env.CORRAL_SSH_USER ?? s.user;
-  const key = flags.sshKey ?? env.CORRAL_SSH_KEY ?? s.privateKeyFile;
+  const ssh = sshDefaultsFrom(s, root);
+  const user = flags.sshUser ?? env.CORRAL_SSH_USER;
+  const key = flags.sshKey ?? env.CORRAL_SSH_KEY;
   if (user) ssh.user = user;
-  if (s.port) ssh.port = s.port;
   if (key) ssh.privateKeyFile = expandPath(key, root);
   if (env.SSH_AUTH_SOCK) ssh.agent = env.SSH_AUTH_SOCK;
-  const jump = flags.jump ? parseJump(flags.jump) : s.jump;
-  if (jump) ssh.jump = jump;
+  if (flags.jump) ssh.jump = parseJump(flags.jump);
+  // Which host keys to trust is the user's call, never the repository's: a commit could otherwise
+  // point known_hosts at a file of its own or turn on accept-new.
+  const knownHosts = flags.knownHosts ?? env.CORRAL_KNOWN_HOSTS;
+  if (s.knownHostsFile && !knownHosts) out.error(`corral: warning: ignored ssh.knownHostsFile (${s.knownHostsFile}) from corral.yml; host keys are checked against ~/.ssh/known_hosts, pass --known-hosts FILE (or CORRAL_KNOWN_HOSTS) for another file\n`);
+  if (s.hostKeyPolicy === 'accept-new' && !flags.acceptNewHostKeys) out.error('corral: warning: ignored ssh.hostKeyPolicy (accept-new) from corral.yml; unknown host keys are refused, pass --accept-new-host-keys to trust new hosts\n');
   const transport = createTransport({
     hostKeys: {
-      knownHostsFile: expandPath(flags.knownHosts ?? env.CORRAL_KNOWN_HOSTS ?? s.knownHostsFile ?? '~/.ssh/known_hosts', root),
-      mode: flags.acceptNewHostKeys ? 'accept-new' : (s.hostKeyPolicy ?? 'strict'),
+      knownHostsFile: expandPath(knownHosts ?? '~/.ssh/known_hosts', root),
+      mode: flags.acceptNewHostKeys ? 'accept-new' : 'strict',
     },
     connectTimeoutMs: (s.connectTimeoutSeconds ?? 10) * 1000,
     ...(s.maxConnections ? { maxConnections: s.maxConnections } : {}),

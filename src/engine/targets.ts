@@ -21,7 +21,7 @@ export function sshDefaultsFrom(s: { user?: string; port?: number; privateKeyFil
   if (s.user) out.user = s.user;
   if (s.port) out.port = s.port;
   if (s.privateKeyFile) out.privateKeyFile = expandPath(s.privateKeyFile, root);
-  if (s.jump) out.jump = s.jump;
+  if (s.jump) out.jump = { ...s.jump, ...(s.jump.privateKeyFile ? { privateKeyFile: expandPath(s.jump.privateKeyFile, root) } : {}) };
   return out;
 }
 

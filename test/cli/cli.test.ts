@@ -1,9 +1,12 @@
 import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import type { Output } from '../../src/cli/output.js';
+import { startSshd, type Sshd } from '../helpers/sshd.js';
 import { tmpRepo } from '../helpers/tmp.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -131,5 +134,50 @@ all:
     const applied = await corral('apply', repo, '--yes');
     expect(applied.stderr).toContain('corral: not applied: 127.0.0.1: pg_version 16 is not in Debian 12');
     expect(applied.code).toBe(1);
+  });
+});
+
+describe('corral plan: which host keys to trust is the user\'s choice, not the repository\'s', () => {
+  let sshd: Sshd;
+  let home: string;
+  const savedHome = process.env.HOME;
+  // This machine through a test sshd whose host key no known_hosts file holds.
+  const repo = (): string =>
+    tmpRepo({
+      'corral.yml': 'ssh: { hostKeyPolicy: accept-new, knownHostsFile: repo_known_hosts }\n',
+      'pigsty.yml': `all: { hosts: { 127.0.0.1: { ansible_port: ${sshd.port}, ansible_ssh_private_key_file: ${sshd.clientKeyFile} } } }\n`,
+    });
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    // ~/.ssh/known_hosts is the default file: a home of the test's own keeps the real one out of it.
+    home = mkdtempSync(join(tmpdir(), 'corral-home-'));
+    process.env.HOME = home;
+  }, 300_000);
+  afterAll(async () => {
+    process.env.HOME = savedHome;
+    rmSync(home, { recursive: true, force: true });
+    await sshd?.dispose();
+  });
+
+  it("ignores corral.yml's hostKeyPolicy and knownHostsFile, says so, and refuses the unknown key", async () => {
+    const dir = repo();
+    const r = await corral('plan', dir);
+    expect(existsSync(join(dir, 'repo_known_hosts'))).toBe(false);
+    expect(r.stdout).toContain('host key not known');
+    expect(r.code).toBe(1);
+    expect(existsSync(join(home, '.ssh/known_hosts'))).toBe(false);
+    expect(r.stderr).toContain('corral: warning: ignored ssh.knownHostsFile (repo_known_hosts) from corral.yml; host keys are checked against ~/.ssh/known_hosts, pass --known-hosts FILE');
+    expect(r.stderr).toContain('corral: warning: ignored ssh.hostKeyPolicy (accept-new) from corral.yml; unknown host keys are refused, pass --accept-new-host-keys');
+  });
+
+  it('the flags still decide: --known-hosts and --accept-new-host-keys pin the new key there, without a warning', async () => {
+    const dir = repo();
+    const knownHosts = join(home, 'pinned');
+    const r = await corral('plan', dir, '--known-hosts', knownHosts, '--accept-new-host-keys');
+    expect(r.stderr).not.toContain('warning');
+    expect(r.stdout).not.toContain('unreachable');
+    expect(readFileSync(knownHosts, 'utf8')).toContain(`[127.0.0.1]:${sshd.port} `);
+    expect(existsSync(join(dir, 'repo_known_hosts'))).toBe(false);
   });
 });
