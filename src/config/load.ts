@@ -3,10 +3,10 @@
  * inventory schema, and merge them into one set of groups and hosts. Variables keep the file and
  * path they were written at, so every later problem can point back at the YAML.
  */
-import { stat } from 'node:fs/promises';
+import { lstat, realpath, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve } from 'node:path';
-import { glob } from 'tinyglobby';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { glob, isDynamicPattern } from 'tinyglobby';
 import { readSource, locate, type PathSegment, type SourceFile } from './source.js';
 import { problem, type Location, type Problem } from './problems.js';
 import { schemas } from './schema.js';
@@ -53,19 +53,45 @@ export interface Inventory {
 
 const DEFAULT_INVENTORY = 'pigsty.yml';
 
+/**
+ * The inventory's files, relative to its root. Globs never follow symlinks: a linked folder could
+ * lead out of the checkout or loop, and a chain of links multiplies the walk.
+ */
 async function inventoryFiles(root: string, settings: Settings): Promise<string[]> {
+  const options = { cwd: root, onlyFiles: true, expandDirectories: false, followSymbolicLinks: false };
   if (settings.inventory) {
     // Files merge in the order of the patterns, each pattern's matches sorted.
     const ordered = new Set<string>();
     for (const pattern of settings.inventory) {
-      const matched = await glob(pattern, { cwd: root, onlyFiles: true, expandDirectories: false, ignore: [SETTINGS_FILE] });
+      const matched = await glob(pattern, { ...options, ignore: [SETTINGS_FILE] });
+      // A pattern naming one file that the glob skipped: a symlink, which readInventoryFile then refuses by name.
+      if (!matched.length && !isDynamicPattern(pattern) && existsSync(join(root, pattern))) matched.push(pattern);
       for (const f of matched.sort()) ordered.add(f);
     }
     return [...ordered];
   }
   if (existsSync(join(root, DEFAULT_INVENTORY))) return [DEFAULT_INVENTORY];
-  const found = await glob(['**/*.yml', '**/*.yaml'], { cwd: root, onlyFiles: true, ignore: [SETTINGS_FILE, '**/node_modules/**'] });
+  const found = await glob(['**/*.yml', '**/*.yaml'], { ...options, ignore: [SETTINGS_FILE, '**/node_modules/**'] });
   return found.sort();
+}
+
+/** Why a file of the inventory may not be read, if it may not: it must be itself, inside the checkout. */
+async function refusal(realRoot: string, root: string, name: string): Promise<Problem | undefined> {
+  const at: Location = { file: name, line: 1, col: 1, pointer: '' };
+  const path = join(root, name);
+  try {
+    if ((await lstat(path)).isSymbolicLink()) {
+      return problem('io/symlink', at, `${name} is a symlink; inventory files are read without following symlinks`);
+    }
+    const real = await realpath(path);
+    const rel = relative(realRoot, real);
+    if (rel === '' || rel === '..' || rel.startsWith('../') || isAbsolute(rel)) {
+      return problem('io/outside-repo', at, `${name} resolves to a place outside the repository; it is not read`);
+    }
+  } catch (e) {
+    return problem('io/unreadable', at, `cannot read ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return undefined;
 }
 
 /** A key's location, computed on first read: most are never shown, and locating walks the document. */
@@ -216,13 +242,31 @@ export async function loadInventory(target: string): Promise<LoadResult> {
     problems.push(problem('io/no-inventory', at, settings.inventory ? `no file matches inventory: ${settings.inventory.join(', ')}` : 'no pigsty.yml and no YAML files here'));
     return { problems, texts };
   }
+  if (names.length > settings.limits.maxFiles) {
+    problems.push(problem('io/too-many', { file: names[settings.limits.maxFiles]!, line: 1, col: 1, pointer: '' }, `the inventory has ${names.length} files, over the limit of ${settings.limits.maxFiles}`));
+    return { problems, texts };
+  }
+  const realRoot = await realpath(root);
   const files: SourceFile[] = [];
   const merger = new Merger();
   const validate = schemas().validateInventory;
+  let bytesRead = 0;
   for (const name of names) {
+    const refused = isDir ? await refusal(realRoot, root, name) : undefined;
+    if (refused) {
+      problems.push(refused);
+      continue;
+    }
     const read = readSource(join(root, name), name, settings.limits);
     problems.push(...read.problems);
-    if (read.text !== undefined) texts.set(name, read.text);
+    if (read.text !== undefined) {
+      texts.set(name, read.text);
+      bytesRead += read.text.length;
+      if (bytesRead > settings.limits.maxTotalBytes) {
+        problems.push(problem('io/too-many', { file: name, line: 1, col: 1, pointer: '' }, `the inventory's files hold more than ${settings.limits.maxTotalBytes} bytes in all; the rest is not read`));
+        return { problems, texts };
+      }
+    }
     if (!read.file) continue;
     const file = read.file;
     files.push(file);

@@ -1,10 +1,10 @@
 /** corral.yml: Corral's own settings for a config repository. Optional; every field has a safe default. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_LIMITS, readSource, type Limits } from './source.js';
+import { DEFAULT_LIMITS, locate, readSource, type Limits, type SourceFile } from './source.js';
 import { schemas } from './schema.js';
 import { schemaProblems } from './schema-problems.js';
-import type { Problem } from './problems.js';
+import { problem, type Problem } from './problems.js';
 import type { CorralSettings } from '../types/inventory.gen.js';
 
 export const SETTINGS_FILE = 'corral.yml';
@@ -38,6 +38,8 @@ export function readSettings(root: string): { settings: Settings; problems: Prob
     };
   }
   const s = raw as CorralSettings;
+  const unsafe = unsafePatterns(file, s.inventory ?? []);
+  if (unsafe.length) return { settings: DEFAULT_SETTINGS, text: file.text, problems: unsafe };
   return {
     settings: {
       inventory: s.inventory,
@@ -51,4 +53,15 @@ export function readSettings(root: string): { settings: Settings; problems: Prob
     text: file.text,
     problems: [],
   };
+}
+
+/** A pattern that could leave the checkout: absolute, home-relative, or with a `..` segment, also inside braces and extglobs. */
+const LEAVES_CHECKOUT = /^(?:[/\\~]|[A-Za-z]:)|(?:^|[/\\])\.\.(?:[/\\]|$)/;
+
+function unsafePatterns(file: SourceFile, patterns: string[]): Problem[] {
+  return patterns.flatMap((pattern, i) =>
+    pattern.split(/[{},()|]/).some((part) => LEAVES_CHECKOUT.test(part))
+      ? [problem('config/unsafe-path', locate(file, ['inventory', i]), `inventory pattern "${pattern}" reaches outside the repository; patterns are relative to it`)]
+      : [],
+  );
 }

@@ -4,18 +4,21 @@
  * differences from the yaml library's 1.1 schema keep PyYAML's behaviour: `y`/`n` stay strings,
  * and dates stay strings (Ansible templates print them back as written).
  */
-import { readFileSync, statSync } from 'node:fs';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
-import type { Document, Node, Pair, Tags } from 'yaml';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
+import type { Document, Node, Pair, Tags, YAMLMap } from 'yaml';
 import { problem, type Location, type Problem } from './problems.js';
 
 export interface Limits {
   maxFileBytes: number;
+  /** All inventory files together; not settable from a repository. */
+  maxTotalBytes: number;
+  maxFiles: number;
   maxDepth: number;
   maxAliasCount: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { maxFileBytes: 4 * 1024 * 1024, maxDepth: 64, maxAliasCount: 1000 };
+export const DEFAULT_LIMITS: Limits = { maxFileBytes: 4 * 1024 * 1024, maxTotalBytes: 64 * 1024 * 1024, maxFiles: 10_000, maxDepth: 64, maxAliasCount: 1000 };
 
 export type PathSegment = string | number;
 
@@ -57,20 +60,26 @@ export interface Parsed {
 
 /** Synchronous on purpose: inventory files are small and many, and a thread-pool round trip per file costs more than the read. */
 export function readSource(absPath: string, displayPath: string, limits: Limits = DEFAULT_LIMITS): Parsed {
-  let size: number;
+  const unreadable = (e: unknown): Parsed => ({ problems: [problem('io/unreadable', wholeFile(displayPath), `cannot read ${displayPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)] });
+  let fd: number;
   try {
-    size = statSync(absPath).size;
+    // Non-blocking, so a FIFO named like an inventory file is refused instead of waited on for ever.
+    fd = openSync(absPath, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
-    return { problems: [problem('io/unreadable', wholeFile(displayPath), `cannot read ${displayPath}: ${(e as Error).message}`)] };
-  }
-  if (size > limits.maxFileBytes) {
-    return { problems: [problem('io/too-large', wholeFile(displayPath), `${displayPath} is ${size} bytes, over the limit of ${limits.maxFileBytes} bytes`)] };
+    return unreadable(e);
   }
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(absPath);
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) return { problems: [problem('io/not-a-file', wholeFile(displayPath), `${displayPath} is not a regular file`)] };
+    if (stats.size > limits.maxFileBytes) {
+      return { problems: [problem('io/too-large', wholeFile(displayPath), `${displayPath} is ${stats.size} bytes, over the limit of ${limits.maxFileBytes} bytes`)] };
+    }
+    bytes = readFileSync(fd);
   } catch (e) {
-    return { problems: [problem('io/unreadable', wholeFile(displayPath), `cannot read ${displayPath}: ${(e as Error).message}`)] };
+    return unreadable(e);
+  } finally {
+    closeSync(fd);
   }
   return parseSource(displayPath, bytes, limits);
 }
@@ -96,6 +105,8 @@ export function parseSource(displayPath: string, bytes: Uint8Array | string, lim
     lineCounter,
     prettyErrors: false,
     customTags: ansibleTags,
+    // The library's own check compares every key with every other (quadratic); structureProblems does it with a Set.
+    uniqueKeys: false,
   });
   const at = (offset: number, pointer = ''): Location => {
     const { line, col } = lineCounter.linePos(offset);
@@ -121,6 +132,7 @@ export function parseSource(displayPath: string, bytes: Uint8Array | string, lim
   // A parser that ran out of stack reports at many places; the one cause is enough.
   const tooDeep = problems.find((p) => p.code === 'yaml/too-deep');
   if (tooDeep) return { problems: [tooDeep], text };
+  if (!problems.length) problems.push(...structureProblems(doc, at));
   if (problems.length) return { problems, text };
   let value: unknown;
   try {
@@ -142,6 +154,50 @@ export function parseSource(displayPath: string, bytes: Uint8Array | string, lim
   return { file: { path: displayPath, text, doc, lineCounter, value }, text, problems };
 }
 
+const keyText = (key: unknown): string | undefined => {
+  const k = isScalar(key) ? key.value : key;
+  // `<<` merge keys are symbols: a mapping may hold several.
+  return typeof k === 'symbol' ? undefined : String(k);
+};
+
+/**
+ * Duplicate keys, and aliases inside their own anchor: `x: &a [*a]` would become a cyclic value
+ * that every later walk (depth, merge, schema) follows for ever.
+ */
+function structureProblems(doc: Document.Parsed, at: (offset: number) => Location): Problem[] {
+  const out: Problem[] = [];
+  visit(doc, {
+    Map(_, map) {
+      const first = new Map<string, Node>();
+      for (const pair of map.items) {
+        const keyNode = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
+        if (keyNode && !isScalar(keyNode) && (pair.key as Node).range) {
+          out.push(problem('yaml/syntax', at((pair.key as Node).range![0]), 'a mapping key is a plain value here, not a list or a mapping'));
+          continue;
+        }
+        const name = keyText(pair.key);
+        if (name === undefined) continue;
+        const seen = first.get(name);
+        const key = pair.key as Node;
+        if (!seen) first.set(name, key);
+        else if (key.range && seen.range) {
+          const was = at(seen.range[0]);
+          out.push(problem('yaml/duplicate-key', at(key.range[0]), `key "${name}" appears twice in one mapping; first at line ${was.line}, column ${was.col}`, { related: was }));
+        }
+      }
+    },
+    Alias(_, alias, path) {
+      const anchored = alias.resolve(doc);
+      if (anchored && path.includes(anchored) && alias.range) {
+        out.push(problem('yaml/recursive-alias', at(alias.range[0]), `alias *${alias.source} is inside its own anchor &${alias.source}: the value would contain itself`));
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return out;
+}
+
 /** Iterative, so a hostile document cannot overflow the stack here. */
 function depthOf(value: unknown): number {
   let max = 0;
@@ -154,10 +210,20 @@ function depthOf(value: unknown): number {
   return max;
 }
 
-function keyMatches(pair: Pair, segment: PathSegment): boolean {
-  const key = pair.key;
-  const k = isScalar(key) ? key.value : key;
-  return String(k) === String(segment);
+/** Each mapping's pairs by key, built on the first lookup: locating every key of a large mapping stays linear. */
+const pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function pairOf(map: YAMLMap, segment: PathSegment): Pair | undefined {
+  let index = pairIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const pair of map.items) {
+      const name = keyText(pair.key);
+      if (name !== undefined && !index.has(name)) index.set(name, pair);
+    }
+    pairIndex.set(map, index);
+  }
+  return index.get(String(segment));
 }
 
 /**
@@ -173,7 +239,7 @@ export function locate(file: SourceFile, path: readonly PathSegment[], part: 'ke
     if (isAlias(node)) node = node.resolve(file.doc);
     let next: unknown;
     if (isMap(node)) {
-      const pair = node.items.find((p) => keyMatches(p, segment));
+      const pair = pairOf(node, segment);
       if (!pair) {
         offset = holderKey;
         break;
@@ -202,7 +268,7 @@ export function locate(file: SourceFile, path: readonly PathSegment[], part: 'ke
 
 /** A few lines of source around a position, with a caret under the column. */
 export function codeFrame(text: string, line: number, col: number, context = 2): string {
-  const lines = text.split('\n');
+  const lines = linesOf(text);
   const from = Math.max(1, line - context);
   const to = Math.min(lines.length, line + context);
   const width = String(to).length;
@@ -214,4 +280,11 @@ export function codeFrame(text: string, line: number, col: number, context = 2):
     if (n === line) out.push(`  ${' '.repeat(width)} | ${' '.repeat(Math.max(0, Math.min(col - 1, 160)))}^`);
   }
   return out.join('\n');
+}
+
+/** The last text split: a file with many problems is framed many times, and splitting it each time is quadratic. */
+let splitCache: { text: string; lines: string[] } | undefined;
+function linesOf(text: string): string[] {
+  if (splitCache?.text !== text) splitCache = { text, lines: text.split('\n') };
+  return splitCache.lines;
 }

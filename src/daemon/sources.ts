@@ -1,6 +1,6 @@
 /** Where the daemon's revisions come from: a git branch (remote or local), or a folder on disk. */
 import { contentRevision } from '../util/content-revision.js';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { GitSource } from '../git/source.js';
 import type { Revision, RevisionSource } from './daemon.js';
@@ -23,12 +23,15 @@ export function folderRevisions(dir: string): RevisionSource {
     describe: `folder ${dir}`,
     latest: () => {
       const files: [string, Uint8Array][] = [];
+      // Entries as they are, links not followed (as the loader reads them): no loops, no FIFO read.
       const walk = (d: string): void => {
-        for (const name of readdirSync(d)) {
-          if (name.startsWith('.') || name === 'node_modules') continue;
-          const p = join(d, name);
-          if (statSync(p).isDirectory()) walk(p);
-          else if (/\.ya?ml$/.test(name)) files.push([relative(dir, p), readFileSync(p)]);
+        for (const entry of readdirSync(d, { withFileTypes: true })) {
+          if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+          const p = join(d, entry.name);
+          if (entry.isDirectory()) walk(p);
+          else if (!/\.ya?ml$/.test(entry.name)) continue;
+          else if (entry.isFile()) files.push([relative(dir, p), readFileSync(p)]);
+          else if (entry.isSymbolicLink()) files.push([relative(dir, p), Buffer.from(readlinkSync(p))]);
         }
       };
       walk(dir);

@@ -2,12 +2,16 @@
 import { problem, type Problem } from '../problems.js';
 import { locate } from '../source.js';
 import { schemas } from '../schema.js';
-import { didYouMean } from '../../util/did-you-mean.js';
+import { Vocabulary } from '../../util/did-you-mean.js';
 import type { VarsBlock } from '../load.js';
 import type { Check } from './context.js';
 
+/** Past this many distinct unknown names the inventory clearly has its own variables: no more typo hunting. */
+const SUGGESTIONS_LIMIT = 1000;
+
 export const unknownVars: Check = (ctx) => {
   const known = schemas().params;
+  const vocabulary = new Vocabulary(known.keys());
   const suggestion = new Map<string, string | undefined>();
   const severity = ctx.inventory.settings.strict ? 'error' : 'warning';
   const blocks: VarsBlock[] = [];
@@ -17,7 +21,7 @@ export const unknownVars: Check = (ctx) => {
   for (const block of blocks) {
     for (const key of Object.keys(block.vars)) {
       if (known.has(key) || key.startsWith('ansible_')) continue;
-      if (!suggestion.has(key)) suggestion.set(key, didYouMean(key, known.keys()));
+      if (!suggestion.has(key)) suggestion.set(key, suggestion.size < SUGGESTIONS_LIMIT ? vocabulary.closest(key) : undefined);
       const hint = suggestion.get(key);
       out.push(problem('vars/unknown', locate(block.file, [...block.path, key], 'key'), `unknown variable "${key}"${hint ? `; did you mean "${hint}"?` : ''}`, { severity }));
     }

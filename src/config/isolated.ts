@@ -1,0 +1,65 @@
+/**
+ * Validation of untrusted revisions in a worker thread with a time and a heap limit, so that no
+ * revision, however small or hostile, stalls the daemon's event loop or grows its memory. The
+ * worker is the gate: an invalid revision's problems come from it; a valid one is validated again
+ * here, for the objects planning needs (a revision that finished within the limits there does here).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { packageRoot } from '../util/package-root.js';
+import { problem, type Problem } from './problems.js';
+import { validateInventory, type Validated } from './validate.js';
+
+export interface IsolationLimits {
+  timeoutMs: number;
+  maxHeapMb: number;
+}
+
+export const DEFAULT_ISOLATION: IsolationLimits = { timeoutMs: 30_000, maxHeapMb: 512 };
+
+/** What the worker posts back. */
+export interface GateOutcome {
+  valid: boolean;
+  problems: Problem[];
+  texts: [string, string][];
+}
+
+/** The compiled worker: beside this module in dist/, or in dist/ when this module runs from src/ (tests). */
+function workerScript(): string {
+  const beside = fileURLToPath(new URL('./validate-worker.js', import.meta.url));
+  return existsSync(beside) ? beside : join(packageRoot, 'dist/src/config/validate-worker.js');
+}
+
+function inWorker(target: string, limits: IsolationLimits): Promise<GateOutcome> {
+  return new Promise((resolve) => {
+    const worker = new Worker(workerScript(), {
+      workerData: { target },
+      resourceLimits: { maxOldGenerationSizeMb: limits.maxHeapMb, maxYoungGenerationSizeMb: Math.min(64, limits.maxHeapMb / 4) },
+      stdout: true,
+      stderr: true,
+    });
+    let settled = false;
+    const finish = (outcome: GateOutcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void worker.terminate();
+      resolve(outcome);
+    };
+    const refuse = (message: string): void => finish({ valid: false, problems: [problem('limit/exceeded', { file: '.', line: 1, col: 1, pointer: '' }, message)], texts: [] });
+    const timer = setTimeout(() => refuse(`validation did not finish within ${limits.timeoutMs} ms; the revision is refused`), limits.timeoutMs);
+    worker.once('message', (outcome: GateOutcome) => finish(outcome));
+    worker.once('error', (e: Error & { code?: string }) =>
+      refuse(e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `validation needed more than ${limits.maxHeapMb} MiB of memory; the revision is refused` : `validation failed: ${e.message}`),
+    );
+    worker.once('exit', (code) => refuse(`validation stopped (exit code ${code}) before it finished`));
+  });
+}
+
+export async function validateIsolated(target: string, limits: IsolationLimits = DEFAULT_ISOLATION): Promise<Validated> {
+  const gate = await inWorker(target, limits);
+  if (!gate.valid) return { hosts: [], clusters: [], problems: gate.problems, valid: false, texts: new Map(gate.texts) };
+  return validateInventory(target);
+}
