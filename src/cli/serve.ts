@@ -33,6 +33,7 @@ export interface ServeOptions {
   forgeTokenFile?: string;
   forgeLogin?: string;
   previewForks: boolean;
+  allowLocalPreviews: boolean;
   slackWebhookFile?: string;
   notifyWebhook?: string[];
   notifySecretFile?: string;
@@ -119,6 +120,7 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
     ...(opts.publicUrl ?? env.CORRAL_PUBLIC_URL ? { publicUrl: opts.publicUrl ?? env.CORRAL_PUBLIC_URL } : {}),
   });
   const daemon = new Daemon({ source, stateDir, transport, metrics, logger, ssh, version, neverAutoApply: Boolean(opts.watch), events: forge.events });
+  forge.previews?.connectWith({ inForce: () => daemon.inForce(), allowLocal: opts.allowLocalPreviews });
   const token = env.CORRAL_API_TOKEN;
   const app = buildServer({ api: daemon, metrics, logger, ...(token ? { token } : {}) });
   app.register(webhookRoutes, forge.routes(daemon));

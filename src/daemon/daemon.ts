@@ -159,6 +159,11 @@ export class Daemon implements DaemonApi {
     return this.current?.validated.inventory?.settings;
   }
 
+  /** The validated revision in force: previews reach hosts as it does. */
+  inForce(): Validated | undefined {
+    return this.current?.validated;
+  }
+
   // ---- lifecycle -----------------------------------------------------------------------------
 
   async start(): Promise<void> {

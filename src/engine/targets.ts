@@ -13,6 +13,11 @@ export interface SshDefaults {
   privateKeyFile?: string;
   agent?: string;
   jump?: { address: string; port?: number; user?: string; privateKeyFile?: string };
+  /**
+   * Targets decided before the run, by host name (a preview's: the revision in force's). When
+   * set, the run reads no connection variable of its inventory; a host not here gets the defaults.
+   */
+  fixedTargets?: ReadonlyMap<string, Target>;
 }
 
 /** corral.yml's `ssh` settings as defaults; paths relative to the repository. */
@@ -31,22 +36,49 @@ export function expandPath(path: string, base: string): string {
   return isAbsolute(path) ? path : resolve(base, path);
 }
 
+/** What a host's own variables say about reaching it; unset fields fall back to the defaults. */
+interface HostConnection {
+  address: string;
+  port?: number | undefined;
+  user?: string | undefined;
+  privateKeyFile?: string | undefined;
+  local?: boolean;
+}
+
 export function targetOf(h: HostView, ssh: SshDefaults, base: string): Target {
-  const key = h.str('ansible_ssh_private_key_file') ?? ssh.privateKeyFile;
-  const target: Target = {
-    name: h.name,
+  if (ssh.fixedTargets) return ssh.fixedTargets.get(h.name) ?? defaultTarget(h.name, ssh);
+  const key = h.str('ansible_ssh_private_key_file');
+  return reach(h.name, {
     address: h.address,
-    port: h.int('ansible_port') ?? ssh.port ?? 22,
-    user: h.str('ansible_user') ?? ssh.user ?? 'root',
-    connection: h.str('ansible_connection') === 'local' ? 'local' : 'ssh',
+    port: h.int('ansible_port'),
+    user: h.str('ansible_user'),
+    privateKeyFile: key ? expandPath(key, base) : undefined,
+    local: h.str('ansible_connection') === 'local',
+  }, ssh);
+}
+
+/** A host reached with the defaults alone, over SSH at its inventory name. */
+export function defaultTarget(name: string, ssh: SshDefaults): Target {
+  return reach(name, { address: name }, ssh);
+}
+
+/** Paths in `ssh` are absolute (sshDefaultsFrom, the flags). */
+function reach(name: string, own: HostConnection, ssh: SshDefaults): Target {
+  const target: Target = {
+    name,
+    address: own.address,
+    port: own.port ?? ssh.port ?? 22,
+    user: own.user ?? ssh.user ?? 'root',
+    connection: own.local ? 'local' : 'ssh',
   };
-  if (key) target.privateKeyFile = expandPath(key, base);
+  const key = own.privateKeyFile ?? ssh.privateKeyFile;
+  if (key) target.privateKeyFile = key;
   if (ssh.agent) target.agent = ssh.agent;
   if (ssh.jump) {
     const j = ssh.jump;
     target.jump = { name: j.address, address: j.address, port: j.port ?? 22, user: j.user ?? target.user };
     const jk = j.privateKeyFile ?? ssh.privateKeyFile;
-    if (jk) target.jump.privateKeyFile = expandPath(jk, base);
+    if (jk) target.jump.privateKeyFile = jk;
   }
   return target;
 }
