@@ -1,8 +1,8 @@
 /**
  * Validation of untrusted revisions in a worker thread with a time and a heap limit, so that no
  * revision, however small or hostile, stalls the daemon's event loop or grows its memory. The
- * worker is the gate: an invalid revision's problems come from it; a valid one is validated again
- * here, for the objects planning needs (a revision that finished within the limits there does here).
+ * worker parses, checks and judges; a valid revision comes back as plain values, from which only
+ * the groups and host views are rebuilt here (linear, no parse).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../util/package-root.js';
 import { problem, type Problem } from './problems.js';
-import { validateInventory, type Validated } from './validate.js';
+import { fromPlain, type PlainValidated, type Validated } from './validate.js';
 
 export interface IsolationLimits {
   timeoutMs: number;
@@ -20,11 +20,7 @@ export interface IsolationLimits {
 export const DEFAULT_ISOLATION: IsolationLimits = { timeoutMs: 30_000, maxHeapMb: 512 };
 
 /** What the worker posts back. */
-export interface GateOutcome {
-  valid: boolean;
-  problems: Problem[];
-  texts: [string, string][];
-}
+export type GateOutcome = { valid: true; plain: PlainValidated } | { valid: false; problems: Problem[]; texts: [string, string][] };
 
 /** The compiled worker: beside this module in dist/, or in dist/ when this module runs from src/ (tests). */
 function workerScript(): string {
@@ -61,5 +57,5 @@ function inWorker(target: string, limits: IsolationLimits): Promise<GateOutcome>
 export async function validateIsolated(target: string, limits: IsolationLimits = DEFAULT_ISOLATION): Promise<Validated> {
   const gate = await inWorker(target, limits);
   if (!gate.valid) return { hosts: [], clusters: [], problems: gate.problems, valid: false, texts: new Map(gate.texts) };
-  return validateInventory(target);
+  return fromPlain(gate.plain);
 }

@@ -114,6 +114,11 @@ class Merger {
   readonly problems: Problem[] = [];
   /** First place each (group or host, variable) was set: duplicates across files are errors. */
   private readonly varSites = new Map<string, { block: VarsBlock; group: string }>();
+  /** Each group's hosts as a set too: a group of 100,000 hosts must not compare each with all. */
+  private readonly hostSets = new Map<string, Set<string>>();
+
+  /** `reporting: false` when the problems are known already: locating them would parse the files again. */
+  constructor(private readonly reporting: boolean) {}
 
   add(file: SourceFile): void {
     const doc = file.value;
@@ -154,7 +159,12 @@ class Merger {
         }
         for (const key of Object.keys(block.vars)) this.claim(`host ${host}`, name, block, key);
         h.entries.push({ group: name, block });
-        if (!def.hosts.includes(host)) def.hosts.push(host);
+        let listed = this.hostSets.get(name);
+        if (!listed) this.hostSets.set(name, (listed = new Set()));
+        if (!listed.has(host)) {
+          listed.add(host);
+          def.hosts.push(host);
+        }
       }
     }
     if (isObject(node.children)) {
@@ -176,7 +186,7 @@ class Merger {
     // Locations are costly to compute, so only a problem computes them.
     const sameFile = first.block.file === block.file;
     const conflict = !sameFile || (first.group !== group && JSON.stringify(first.block.vars[key]) !== JSON.stringify(block.vars[key]));
-    if (!conflict) return;
+    if (!conflict || !this.reporting) return;
     const at = locate(block.file, [...block.path, key], 'key');
     const firstAt = locate(first.block.file, [...first.block.path, key], 'key');
     const where = `${firstAt.file}:${firstAt.line}:${firstAt.col}`;
@@ -233,7 +243,7 @@ export async function loadInventory(target: string): Promise<LoadResult> {
   if (isDir) {
     const read = readSettings(root);
     settings = read.settings;
-    problems.push(...read.problems);
+    for (const p of read.problems) problems.push(p);
     if (read.text !== undefined) texts.set(SETTINGS_FILE, read.text);
   }
   const names = isDir ? await inventoryFiles(root, settings) : [basename(abs)];
@@ -248,7 +258,6 @@ export async function loadInventory(target: string): Promise<LoadResult> {
   }
   const realRoot = await realpath(root);
   const files: SourceFile[] = [];
-  const merger = new Merger();
   const validate = schemas().validateInventory;
   let bytesRead = 0;
   for (const name of names) {
@@ -258,7 +267,7 @@ export async function loadInventory(target: string): Promise<LoadResult> {
       continue;
     }
     const read = readSource(join(root, name), name, settings.limits);
-    problems.push(...read.problems);
+    for (const p of read.problems) problems.push(p);
     if (read.text !== undefined) {
       texts.set(name, read.text);
       bytesRead += read.text.length;
@@ -268,12 +277,19 @@ export async function loadInventory(target: string): Promise<LoadResult> {
       }
     }
     if (!read.file) continue;
-    const file = read.file;
-    files.push(file);
-    if (!validate(file.value ?? null)) problems.push(...schemaProblems(file, validate.errors ?? []));
-    merger.add(file);
+    files.push(read.file);
+    if (!validate(read.file.value ?? null)) for (const p of schemaProblems(read.file, validate.errors ?? [])) problems.push(p);
   }
+  const merged = mergeInventory(root, settings, files);
+  // A loop, not a spread: a hostile inventory can make more problems than the stack holds arguments.
+  for (const p of merged.problems) problems.push(p);
+  return { inventory: merged.inventory, problems, texts };
+}
+
+/** Groups and hosts from files already read and checked, in the order given. */
+export function mergeInventory(root: string, settings: Settings, files: SourceFile[], reporting = true): { inventory: Inventory; problems: Problem[] } {
+  const merger = new Merger(reporting);
+  for (const file of files) merger.add(file);
   merger.finish();
-  problems.push(...merger.problems);
-  return { inventory: { root, settings, files, groups: merger.groups, hosts: merger.hosts }, problems, texts };
+  return { inventory: { root, settings, files, groups: merger.groups, hosts: merger.hosts }, problems: merger.problems };
 }

@@ -84,6 +84,38 @@ export function readSource(absPath: string, displayPath: string, limits: Limits 
   return parseSource(displayPath, bytes, limits);
 }
 
+/** A file's parse options: the ones its positions were first computed with, when a document is parsed again. */
+const parseOptions = (lineCounter: LineCounter) =>
+  ({
+    version: '1.1',
+    merge: true,
+    lineCounter,
+    prettyErrors: false,
+    customTags: ansibleTags,
+    // The library's own check compares every key with every other (quadratic); structureProblems does it with a Set.
+    uniqueKeys: false,
+  }) as const;
+
+/**
+ * A file read elsewhere (a worker) from its text and value: the document, needed only to locate a
+ * problem, is parsed on first use.
+ */
+export function sourceFromValue(path: string, text: string, value: unknown): SourceFile {
+  let parsed: { doc: Document.Parsed; lineCounter: LineCounter } | undefined;
+  const parse = () => {
+    if (parsed) return parsed;
+    const lineCounter = new LineCounter();
+    return (parsed = { doc: parseDocument(text, parseOptions(lineCounter)), lineCounter });
+  };
+  return {
+    path,
+    text,
+    value,
+    get doc() { return parse().doc; },
+    get lineCounter() { return parse().lineCounter; },
+  };
+}
+
 export function parseSource(displayPath: string, bytes: Uint8Array | string, limits: Limits = DEFAULT_LIMITS): Parsed {
   let text: string;
   if (typeof bytes === 'string') text = bytes;
@@ -99,15 +131,7 @@ export function parseSource(displayPath: string, bytes: Uint8Array | string, lim
     }
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, {
-    version: '1.1',
-    merge: true,
-    lineCounter,
-    prettyErrors: false,
-    customTags: ansibleTags,
-    // The library's own check compares every key with every other (quadratic); structureProblems does it with a Set.
-    uniqueKeys: false,
-  });
+  const doc = parseDocument(text, parseOptions(lineCounter));
   const at = (offset: number, pointer = ''): Location => {
     const { line, col } = lineCounter.linePos(offset);
     return { file: displayPath, line, col, pointer };
@@ -132,7 +156,7 @@ export function parseSource(displayPath: string, bytes: Uint8Array | string, lim
   // A parser that ran out of stack reports at many places; the one cause is enough.
   const tooDeep = problems.find((p) => p.code === 'yaml/too-deep');
   if (tooDeep) return { problems: [tooDeep], text };
-  if (!problems.length) problems.push(...structureProblems(doc, at));
+  if (!problems.length) for (const p of structureProblems(doc, at)) problems.push(p);
   if (problems.length) return { problems, text };
   let value: unknown;
   try {

@@ -1,5 +1,7 @@
 /** The whole front half of Corral: load, check against the schema, run the cross-field rules. */
-import { loadInventory, type Inventory } from './load.js';
+import { loadInventory, mergeInventory, type Inventory } from './load.js';
+import type { Settings } from './settings.js';
+import { sourceFromValue } from './source.js';
 import { hostViews, type HostView } from './hosts.js';
 import { clustersOf, type Cluster } from './clusters.js';
 import { CHECKS } from './checks/index.js';
@@ -25,7 +27,7 @@ export async function validateInventory(target: string): Promise<Validated> {
     hosts = hostViews(loaded.inventory);
     clusters = clustersOf(hosts);
     const ctx = { inventory: loaded.inventory, hosts, clusters };
-    for (const check of CHECKS) problems.push(...check(ctx));
+    for (const check of CHECKS) for (const p of check(ctx)) problems.push(p);
   }
   const unique = dedupe(problems).sort(byPosition);
   const result: Validated = { hosts, clusters, problems: unique, valid: !hasErrors(unique), texts: loaded.texts };
@@ -42,4 +44,26 @@ function dedupe(problems: Problem[]): Problem[] {
     seen.add(key);
     return true;
   });
+}
+
+/** What a validation elsewhere (a worker) sends of a valid revision: plain data. */
+export interface PlainValidated {
+  root: string;
+  settings: Settings;
+  files: { path: string; text: string; value: unknown }[];
+  problems: Problem[];
+  texts: [string, string][];
+}
+
+export function toPlain(v: Validated): PlainValidated | undefined {
+  if (!v.valid || !v.inventory) return undefined;
+  const { root, settings, files } = v.inventory;
+  return { root, settings, files: files.map((f) => ({ path: f.path, text: f.text, value: f.value })), problems: v.problems, texts: [...v.texts] };
+}
+
+/** A valid revision rebuilt from its plain form: merged and viewed again, not parsed, schema-checked or checked again. */
+export function fromPlain(p: PlainValidated): Validated {
+  const { inventory } = mergeInventory(p.root, p.settings, p.files.map((f) => sourceFromValue(f.path, f.text, f.value)), false);
+  const hosts = hostViews(inventory);
+  return { inventory, hosts, clusters: clustersOf(hosts), problems: p.problems, valid: true, texts: new Map(p.texts) };
 }

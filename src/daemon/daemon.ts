@@ -10,7 +10,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { validateInventory, type Validated } from '../config/validate.js';
+import type { Validated } from '../config/validate.js';
+import { validateIsolated, type IsolationLimits } from '../config/isolated.js';
 import type { Module } from '../config/clusters.js';
 import type { Settings } from '../config/settings.js';
 import type { Transport } from '../transport/types.js';
@@ -53,6 +54,8 @@ export interface DaemonOptions {
   /** Watch mode: plan everything, apply only what the API asks for. */
   neverAutoApply?: boolean;
   random?: () => number;
+  /** Bounds of a revision's validation (a worker thread); defaults suit any real inventory. */
+  validation?: IsolationLimits;
 }
 
 export interface DaemonEvents {
@@ -231,7 +234,7 @@ export class Daemon implements DaemonApi {
       return;
     }
     this.git.fetchedRevision = latest.revision;
-    const validated = await validateInventory(latest.dir);
+    const validated = await validateIsolated(latest.dir, this.opts.validation);
     if (!validated.valid) {
       const first = validated.problems.find((p) => p.severity === 'error')!;
       this.git.invalidAt = `${first.file}:${first.line}:${first.col} ${first.message}`;
@@ -240,7 +243,7 @@ export class Daemon implements DaemonApi {
       // After a restart the last good revision is loaded again, so the fleet stays managed by it.
       if (!this.current && this.git.lastGoodRevision && this.opts.source.at) {
         const good = await this.opts.source.at(this.git.lastGoodRevision).catch(() => undefined);
-        const goodValidated = good && (await validateInventory(good.dir));
+        const goodValidated = good && (await validateIsolated(good.dir, this.opts.validation));
         if (good && goodValidated?.valid) this.adopt(good, goodValidated, trigger);
       }
       for (const u of this.units.values()) this.setStatus(u, { sync: 'Invalid', message: `revision ${short(latest.revision)} is invalid: ${this.git.invalidAt}` });

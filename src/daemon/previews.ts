@@ -11,7 +11,8 @@
  * its scripts on the daemon's own machine (`ansible_connection: local`) is refused unless allowed.
  */
 import type { Logger } from 'pino';
-import { validateInventory, type Validated } from '../config/validate.js';
+import type { Validated } from '../config/validate.js';
+import { validateIsolated } from '../config/isolated.js';
 import type { GitSource } from '../git/source.js';
 import { planRun } from '../engine/run.js';
 import { defaultTarget, sshDefaultsFrom, targetOf, type SshDefaults } from '../engine/targets.js';
@@ -123,7 +124,8 @@ export class Previews {
       const head = await this.o.git.fetchRef(pr.ref);
       // The forge may have moved on since it sent the event: preview what the ref holds now.
       sha = head.sha;
-      const validated = await validateInventory(await this.o.git.checkout(sha));
+      // A PR is the least trusted input of all: validated in a worker with a time and heap limit.
+      const validated = await validateIsolated(await this.o.git.checkout(sha));
       if (!validated.valid) {
         result = { pr: pr.number, sha, outcome: { kind: 'invalid', problems: validated.problems } };
       } else {

@@ -149,6 +149,10 @@ describe('the daemon validates in a worker with a time and a heap limit', () => 
     const good = await validateIsolated(tmpRepo({ 'pigsty.yml': INVENTORY }));
     expect(good.valid).toBe(true);
     expect(good.clusters.map((c) => c.name)).toContain('pg-a');
+    // Rebuilt from plain values; a location is still found (its file parsed on demand).
+    const host = good.hosts.find((h) => h.name === '10.10.10.11')!;
+    expect(host.get('pg_role')).toBe('primary');
+    expect(host.definitions('pg_seq').map((d) => [d.at.file, d.at.line, d.at.col])).toEqual([['pigsty.yml', 4, 39]]);
     const bad = await validateIsolated(tmpRepo({ 'pigsty.yml': 'x: &a [*a]\n' }));
     expect(bad.problems.map((p) => [p.code, p.file, p.line, p.col])).toEqual([['yaml/recursive-alias', 'pigsty.yml', 1, 8]]);
     expect(bad.texts.get('pigsty.yml')).toBe('x: &a [*a]\n');
