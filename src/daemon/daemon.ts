@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Validated } from '../config/validate.js';
-import { validateIsolated, type IsolationLimits } from '../config/isolated.js';
+import { validateIsolated } from '../config/isolated.js';
 import type { Module } from '../config/clusters.js';
 import type { Settings } from '../config/settings.js';
 import type { Transport } from '../transport/types.js';
@@ -54,8 +54,6 @@ export interface DaemonOptions {
   /** Watch mode: plan everything, apply only what the API asks for. */
   neverAutoApply?: boolean;
   random?: () => number;
-  /** Bounds of a revision's validation (a worker thread); defaults suit any real inventory. */
-  validation?: IsolationLimits;
 }
 
 export interface DaemonEvents {
@@ -234,7 +232,7 @@ export class Daemon implements DaemonApi {
       return;
     }
     this.git.fetchedRevision = latest.revision;
-    const validated = await validateIsolated(latest.dir, this.opts.validation);
+    const validated = await validateIsolated(latest.dir);
     if (!validated.valid) {
       const first = validated.problems.find((p) => p.severity === 'error')!;
       this.git.invalidAt = `${first.file}:${first.line}:${first.col} ${first.message}`;
@@ -243,7 +241,7 @@ export class Daemon implements DaemonApi {
       // After a restart the last good revision is loaded again, so the fleet stays managed by it.
       if (!this.current && this.git.lastGoodRevision && this.opts.source.at) {
         const good = await this.opts.source.at(this.git.lastGoodRevision).catch(() => undefined);
-        const goodValidated = good && (await validateIsolated(good.dir, this.opts.validation));
+        const goodValidated = good && (await validateIsolated(good.dir));
         if (good && goodValidated?.valid) this.adopt(good, goodValidated, trigger);
       }
       for (const u of this.units.values()) this.setStatus(u, { sync: 'Invalid', message: `revision ${short(latest.revision)} is invalid: ${this.git.invalidAt}` });
