@@ -1,8 +1,10 @@
 /**
  * The pull request comment and the `corral/plan` status of a preview. Pure: a preview's outcome
  * in, Markdown and a status out. Secrets never reach here unredacted: plans are rendered with
- * renderMarkdown (secret fields show as "(redacted)") and problems carry no code frame.
+ * renderMarkdown (secret fields show as "(redacted)", URLs without their passwords) and problems
+ * carry no code frame; the problems' and errors' own text loses URL passwords here.
  */
+import { redactUrlCredentials } from '../src/config/secrets.js';
 import { renderMarkdown } from '../src/engine/render.js';
 import { blockingNotes, type Plan } from '../src/engine/model.js';
 import type { Problem } from '../src/config/problems.js';
@@ -23,7 +25,8 @@ export interface Preview {
 export const COMMENT_LIMIT = 60_000;
 const PROBLEMS_SHOWN = 50;
 
-const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/</g, '&lt;');
+/** Free text for the comment: no URL password, and no Markdown table or HTML breaking out. */
+const esc = (s: string): string => redactUrlCredentials(s).replace(/\|/g, '\\|').replace(/</g, '&lt;');
 
 /** A Markdown plan cut to `limit`: whole collapsed sections while they fit, then a link to the rest. */
 export function fitPlan(markdown: string, limit: number, planUrl: string | undefined): string {
@@ -63,20 +66,18 @@ export function planComment(p: Preview, limit = COMMENT_LIMIT): string {
 }
 
 export function planStatus(p: Preview): { state: StatusState; description: string } {
+  const status = (state: StatusState, text: string): { state: StatusState; description: string } => ({ state, description: description(redactUrlCredentials(text)) });
   const o = p.outcome;
   if (o.kind === 'invalid') {
     const first = o.problems.find((x) => x.severity === 'error');
-    return { state: 'failure', description: description(first ? `invalid: ${first.file}:${first.line}:${first.col} ${first.message}` : 'invalid') };
+    return status('failure', first ? `invalid: ${first.file}:${first.line}:${first.col} ${first.message}` : 'invalid');
   }
-  if (o.kind === 'error') return { state: 'error', description: description(`preview failed: ${o.message}`) };
+  if (o.kind === 'error') return status('error', `preview failed: ${o.message}`);
   const { changes, unreachable } = o.plan;
-  if (unreachable.length) return { state: 'failure', description: description(`${unreachable.length} host${unreachable.length > 1 ? 's' : ''} unreachable: ${unreachable.map((u) => u.host).join(', ')}`) };
+  if (unreachable.length) return status('failure', `${unreachable.length} host${unreachable.length > 1 ? 's' : ''} unreachable: ${unreachable.map((u) => u.host).join(', ')}`);
   const blocking = blockingNotes(o.plan)[0];
-  if (blocking) return { state: 'failure', description: description(`blocked: ${blocking.host}: ${blocking.message}`) };
+  if (blocking) return status('failure', `blocked: ${blocking.host}: ${blocking.message}`);
   const clusters = new Set(changes.map((c) => `${c.module}/${c.cluster}`)).size;
   const flags = [changes.some((c) => c.restarts) ? 'restarts' : '', changes.some((c) => c.destructive) ? 'REMOVES' : ''].filter(Boolean);
-  return {
-    state: 'success',
-    description: description(changes.length ? `${changes.length} change${changes.length > 1 ? 's' : ''} in ${clusters} cluster${clusters > 1 ? 's' : ''}${flags.length ? ` (${flags.join(', ')})` : ''}` : 'no changes'),
-  };
+  return status('success', changes.length ? `${changes.length} change${changes.length > 1 ? 's' : ''} in ${clusters} cluster${clusters > 1 ? 's' : ''}${flags.length ? ` (${flags.join(', ')})` : ''}` : 'no changes');
 }

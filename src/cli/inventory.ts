@@ -2,13 +2,13 @@
 import { relative, join } from 'node:path';
 import { stringify } from 'yaml';
 import { validateInventory } from '../config/validate.js';
-import { redactVar } from '../config/secrets.js';
+import { redactUrlCredentials, redactVar } from '../config/secrets.js';
 import { EXIT, type Output } from './output.js';
 
 export async function inventoryCommand(path: string, opts: { host?: string; format: 'yaml' | 'json'; origins: boolean }, out: Output): Promise<number> {
   const result = await validateInventory(path);
   if (!result.inventory) {
-    for (const p of result.problems) out.error(`${p.file}:${p.line}:${p.col} ${p.severity} ${p.message} [${p.code}]\n`);
+    for (const p of result.problems) out.error(redactUrlCredentials(`${p.file}:${p.line}:${p.col} ${p.severity} ${p.message} [${p.code}]\n`));
     return EXIT.usage;
   }
   const root = result.inventory.root;

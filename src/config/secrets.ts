@@ -2,13 +2,37 @@
  * Secrets are marked in the schema with `x-secret: true`. A mask per parameter is built from the
  * schema once; redaction happens at rendering, for every output. Values under names that look
  * like secrets (a user's own `app_password`, an app's `PGADMIN_DEFAULT_PASSWORD`) are redacted
- * too: a false positive costs a hidden value, a false negative a leaked one.
+ * too: a false positive costs a hidden value, a false negative a leaked one. So is the password
+ * of any URL in any string (`postgres://app:***@10.0.0.1/db`), whatever the name it sits under.
  */
 import { deref, schemas, type JsonSchema, type Located } from './schema.js';
 
 export const REDACTED = '(redacted)';
 
 const SECRET_NAME = /passw|secret|token|private_?key|cipher_pass|credential|api_?key|_pass$|^pass$/i;
+
+/**
+ * `scheme://userinfo@`. The userinfo runs to the last `@` before the path, so an unencoded `@` in
+ * a password (`app:p@ss@host`) is cut out whole; whitespace, quotes and backticks end a URL in text.
+ * The scheme's length is bounded so a long run of letters (a hex blob in a diff) stays linear.
+ */
+const URL_USERINFO = /([a-z][a-z0-9+.-]{0,30}:\/\/)([^\s/"`]+)@/gi;
+
+/** Text with the password of every URL in it hidden: `https://user:***@host/`, or `https://***@host/` for a bare token. */
+export function redactUrlCredentials(text: string): string {
+  return text.replace(URL_USERINFO, (_match, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(':');
+    return `${scheme}${colon < 0 ? '' : userinfo.slice(0, colon + 1)}***@`;
+  });
+}
+
+/** A copy with URL credentials hidden in every string it holds, however deep. */
+export function withoutUrlCredentials<T>(value: T): T {
+  if (typeof value === 'string') return redactUrlCredentials(value) as T;
+  if (Array.isArray(value)) return value.map(withoutUrlCredentials) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutUrlCredentials(v)])) as T;
+  return value;
+}
 
 interface Mask {
   secret?: boolean;
@@ -63,7 +87,7 @@ function redactValue(value: unknown, mask: Mask | null, name: string): unknown {
     for (const [k, v] of Object.entries(value)) out[k] = redactValue(v, mask?.props?.get(k) ?? mask?.rest ?? null, k);
     return out;
   }
-  return value;
+  return typeof value === 'string' ? redactUrlCredentials(value) : value;
 }
 
 /** A copy of one variable's value with every secret replaced by `(redacted)`. */
@@ -89,4 +113,28 @@ export function isSecretPath(path: readonly (string | number)[]): boolean {
     if (typeof seg === 'string') name = seg;
   }
   return Boolean(mask?.secret) || SECRET_NAME.test(name);
+}
+
+let secretKeys: Set<string> | undefined;
+
+/** Key names the schema marks secret anywhere (`pg_admin_password`, pg_users' `password`), or whose every member is (`nginx_users`). */
+function schemaSecretKeys(): Set<string> {
+  if (!secretKeys) {
+    const keys = new Set<string>();
+    const visit = (name: string, mask: Mask | null): void => {
+      if (!mask) return;
+      if (mask.secret) keys.add(name);
+      for (const [k, m] of mask.props ?? []) visit(k, m);
+      visit(name, mask.items ?? null);
+      visit(name, mask.rest ?? null);
+    };
+    for (const param of schemas().params.keys()) visit(param, maskFor(param));
+    secretKeys = keys;
+  }
+  return secretKeys;
+}
+
+/** Whether a key holds a secret wherever it is written, judged by its name alone (for source text, where no path is known). */
+export function isSecretKey(name: string): boolean {
+  return SECRET_NAME.test(name) || schemaSecretKeys().has(name);
 }

@@ -1,11 +1,12 @@
 /**
  * Renderings of a plan: text for terminals (colour on a TTY, unified diffs for files), JSON, and
- * Markdown for PR comments. Secrets are redacted here, once, for every output.
+ * Markdown for PR comments. Secrets are redacted here, once, for every output: secret fields, and
+ * the password of any URL in any value, diff, reason or message.
  */
 import { createTwoFilesPatch } from 'diff';
 import type { Change, Plan } from './model.js';
 import type { FieldChange } from './resources/kind.js';
-import { REDACTED } from '../config/secrets.js';
+import { REDACTED, withoutUrlCredentials } from '../config/secrets.js';
 
 export interface Style {
   add: (s: string) => string;
@@ -32,6 +33,12 @@ function value(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** The plan as any rendering may show it: a secret field keeps its name, never its value; no URL keeps its password. */
+function shown(plan: Plan): Plan {
+  const clean = withoutUrlCredentials(plan);
+  return { ...clean, changes: clean.changes.map((c) => ({ ...c, fields: c.fields.map((f) => (f.secret ? { field: f.field, from: REDACTED, to: REDACTED, secret: true } : f)) })) };
+}
+
 /** One field's change, redacted when secret; files get a unified diff. */
 export function fieldText(f: FieldChange): { line: string; diff?: string } {
   if (f.secret) return { line: `${f.field}: changed ${REDACTED}` };
@@ -56,7 +63,8 @@ export function summary(plan: Plan): string {
   return parts.join(', ');
 }
 
-export function renderText(plan: Plan, opts: { color?: boolean } = {}): string {
+export function renderText(raw: Plan, opts: { color?: boolean } = {}): string {
+  const plan = shown(raw);
   const s = opts.color ? color : plain;
   const out: string[] = [s.bold(`Plan for revision ${plan.revision.slice(0, 12)}`) + s.dim(` (fingerprint ${plan.fingerprint.slice(0, 12)})`)];
   for (const host of plan.hosts) {
@@ -92,21 +100,23 @@ export function renderText(plan: Plan, opts: { color?: boolean } = {}): string {
 }
 
 /** The plan as data, secrets redacted (a secret field keeps its name, never its value or diff). */
-export function renderJson(plan: Plan): string {
-  const redacted = {
+export function renderJson(raw: Plan): string {
+  const plan = shown(raw);
+  const withDiffs = {
     ...plan,
     changes: plan.changes.map((c) => ({
       ...c,
-      fields: c.fields.map((f) => (f.secret ? { field: f.field, from: REDACTED, to: REDACTED, secret: true } : { field: f.field, from: f.from, to: f.to, ...(f.text ? { diff: fieldText(f).diff } : {}) })),
+      fields: c.fields.map((f) => (f.secret ? f : { field: f.field, from: f.from, to: f.to, ...(f.text ? { diff: fieldText(f).diff } : {}) })),
     })),
   };
-  return JSON.stringify(redacted, null, 2) + '\n';
+  return JSON.stringify(withDiffs, null, 2) + '\n';
 }
 
 const md = (s: string): string => s.replace(/\|/g, '\\|').replace(/</g, '&lt;');
 
 /** Markdown for a PR comment: a summary table per cluster, details collapsed, restarts and removals called out. */
-export function renderMarkdown(plan: Plan): string {
+export function renderMarkdown(raw: Plan): string {
+  const plan = shown(raw);
   const out: string[] = [`### Corral plan for \`${plan.revision.slice(0, 12)}\``, ''];
   if (plan.notes.some((n) => n.blocking)) out.push('**Blocked**: nothing is applied until the inventory changes (see below).', '');
   else if (!plan.changes.length) out.push('**No changes**: the nodes match the inventory.', '');

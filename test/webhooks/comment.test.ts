@@ -5,6 +5,7 @@ import { COMMENT_LIMIT, planComment, planStatus } from '../../webhooks/comment.j
 import { COMMENT_MARKER } from '../../webhooks/notifiers/types.js';
 import { syncStatus } from '../../webhooks/reporter.js';
 import type { ClusterStatus } from '../../src/daemon/types.js';
+import { URL_CANARY, URL_HOST, planWithUrlCredentials } from '../helpers/url-credentials.js';
 
 const SHA = 'f00dfeed'.padEnd(40, '1');
 const CANARY = 'Canary-Pa55word-7f3a';
@@ -57,6 +58,28 @@ describe('the plan comment', () => {
     expect(body).toContain('| `pigsty.yml:12:9` | schema/type | pg_port is "x"; expected an integer |');
     expect(body).toContain('Nothing would be applied');
     expect(planStatus({ pr: 2, sha: SHA, outcome: { kind: 'invalid', problems: [{ file: 'pigsty.yml', line: 12, col: 9, code: 'schema/type', severity: 'error', message: 'bad' } as never] } })).toEqual({ state: 'failure', description: 'invalid: pigsty.yml:12:9 bad' });
+  });
+});
+
+describe('URL credentials', () => {
+  const withUrl = `https://mirror:${URL_CANARY}@${URL_HOST}/debian`;
+  const invalid = { kind: 'invalid' as const, problems: [{ file: 'pigsty.yml', line: 3, col: 5, code: 'schema/pattern', severity: 'error', message: `repo_endpoint is "${withUrl} x", which does not match`, pointer: '' } as never] };
+
+  it('no URL password in the plan, the problems or the error of a comment; the hosts stay', () => {
+    for (const outcome of [{ kind: 'plan' as const, plan: planWithUrlCredentials() }, invalid, { kind: 'error' as const, message: `fetch ${withUrl} failed` }]) {
+      const body = planComment({ pr: 7, sha: SHA, outcome });
+      expect(body, outcome.kind).not.toContain(URL_CANARY);
+      expect(body, outcome.kind).toContain(`mirror:***@${URL_HOST}`);
+    }
+  });
+
+  it('nor in the corral/plan status', () => {
+    const blocked = { ...planWithUrlCredentials(), unreachable: [], notes: [{ host: '10.0.0.1', resource: 'apt-sources', message: `${withUrl} has no release here`, blocking: true }] };
+    for (const outcome of [invalid, { kind: 'error' as const, message: `fetch ${withUrl} failed` }, { kind: 'plan' as const, plan: blocked }]) {
+      const { description } = planStatus({ pr: 7, sha: SHA, outcome });
+      expect(description, outcome.kind).not.toContain(URL_CANARY);
+      expect(description, outcome.kind).toContain(`mirror:***@${URL_HOST}`);
+    }
   });
 });
 

@@ -1,19 +1,19 @@
 /**
  * A second line of defence before anything leaves over HTTP. Plans arrive redacted (renderJson's
- * shape) and messages should hold no credentials, but a bug upstream must not become a leak here:
- * secret fields are redacted again, and credentials in URLs (a git remote with a token in it, in a
- * fetch error) are cut out, as Flux's sanitized errors do.
+ * shape) and messages should hold no credentials, but a bug upstream (or a plan record saved by an
+ * older version) must not become a leak here: secret fields are redacted again, and credentials in
+ * URLs (a git remote with a token in it, in a fetch error; a password in a repo's baseurl) are cut
+ * out, as Flux's sanitized errors do.
  */
-import { REDACTED } from '../../config/secrets.js';
+import { REDACTED, redactUrlCredentials, withoutUrlCredentials } from '../../config/secrets.js';
 import type { Change } from '../../engine/model.js';
 import type { ClusterStatus, DaemonStatus, HistoryEntry, PlanRecord } from '../types.js';
 
-const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@]+@/gi;
 const SECRET_QUERY = /([?&][^=&#\s]*(?:token|secret|passw|sig|key|auth|credential)[^=&#\s]*=)[^&#\s]*/gi;
 
-/** Text with the credentials of any URL in it replaced: `https://(redacted)@host/...`, `?token=(redacted)`. */
+/** Text with the credentials of any URL in it replaced: `https://user:***@host/...`, `?token=(redacted)`. */
 export function sanitizeText(text: string): string {
-  return text.replace(URL_USERINFO, `$1${REDACTED}@`).replace(SECRET_QUERY, `$1${REDACTED}`);
+  return redactUrlCredentials(text).replace(SECRET_QUERY, `$1${REDACTED}`);
 }
 
 const clean = (s: string | undefined): string | undefined => (s === undefined ? undefined : sanitizeText(s));
@@ -40,8 +40,8 @@ const MIN_LEAK_LENGTH = 4;
 
 /**
  * The record with every `secret: true` field redacted, and any value such a field carried cut out of
- * the text and Markdown renderings too. `leaked` says a secret value had reached this point (a bug
- * upstream, worth a log line without the value).
+ * the text and Markdown renderings too; no URL in it keeps its password. `leaked` says a secret had
+ * reached this point (a bug upstream or an old record, worth a log line without the value).
  */
 export function redactPlanRecord(rec: PlanRecord): { record: PlanRecord; leaked: boolean } {
   const leaks = new Set<string>();
@@ -56,11 +56,13 @@ export function redactPlanRecord(rec: PlanRecord): { record: PlanRecord; leaked:
       return { field: f.field, from: REDACTED, to: REDACTED, secret: true };
     }),
   }));
-  let { text, markdown } = rec;
+  let text = redactUrlCredentials(rec.text);
+  let markdown = redactUrlCredentials(rec.markdown);
+  const urlLeaked = text !== rec.text || markdown !== rec.markdown;
   for (const leak of leaks) {
     if (leak.length < MIN_LEAK_LENGTH) continue;
     text = text.split(leak).join(REDACTED);
     markdown = markdown.split(leak).join(REDACTED);
   }
-  return { record: { ...rec, plan: { ...rec.plan, changes }, text, markdown }, leaked: leaks.size > 0 };
+  return { record: { ...rec, plan: withoutUrlCredentials({ ...rec.plan, changes }), text, markdown }, leaked: leaks.size > 0 || urlLeaked };
 }

@@ -147,7 +147,7 @@ describe('secrets', () => {
       for (const secret of ['ghp_abcdef123456', 's3cr3t-pass', 'glpat-999', 'pw-1234']) expect(body, `${url} ${secret}`).not.toContain(secret);
     }
     const status = (await h.app.inject('/api/status')).json<DaemonStatus>();
-    expect(status.source).toBe('https://(redacted)@github.com/ops/fleet.git');
-    expect(status.git.lastError).toBe('fetch https://(redacted)@git.example.test/ops/fleet.git?private_token=(redacted)&ref=main: 401');
+    expect(status.source).toBe('https://x-access-token:***@github.com/ops/fleet.git');
+    expect(status.git.lastError).toBe('fetch https://bot:***@git.example.test/ops/fleet.git?private_token=(redacted)&ref=main: 401');
   });
 });
