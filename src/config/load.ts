@@ -3,8 +3,8 @@
  * inventory schema, and merge them into one set of groups and hosts. Variables keep the file and
  * path they were written at, so every later problem can point back at the YAML.
  */
-import { lstat, realpath, stat } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import { existsSync, lstatSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import { readSource, locate, type PathSegment, type SourceFile } from './source.js';
@@ -75,15 +75,15 @@ async function inventoryFiles(root: string, settings: Settings): Promise<string[
   return found.sort();
 }
 
-/** Why a file of the inventory may not be read, if it may not: it must be itself, inside the checkout. */
-async function refusal(realRoot: string, root: string, name: string): Promise<Problem | undefined> {
+/** Why a file of the inventory may not be read, if it may not: it must be itself, inside the checkout. Synchronous, as readSource is. */
+function refusal(realRoot: string, root: string, name: string): Problem | undefined {
   const at: Location = { file: name, line: 1, col: 1, pointer: '' };
   const path = join(root, name);
   try {
-    if ((await lstat(path)).isSymbolicLink()) {
+    if (lstatSync(path).isSymbolicLink()) {
       return problem('io/symlink', at, `${name} is a symlink; inventory files are read without following symlinks`);
     }
-    const real = await realpath(path);
+    const real = realpathSync.native(path);
     const rel = relative(realRoot, real);
     if (rel === '' || rel === '..' || rel.startsWith('../') || isAbsolute(rel)) {
       return problem('io/outside-repo', at, `${name} resolves to a place outside the repository; it is not read`);
@@ -261,7 +261,7 @@ export async function loadInventory(target: string): Promise<LoadResult> {
   const validate = schemas().validateInventory;
   let bytesRead = 0;
   for (const name of names) {
-    const refused = isDir ? await refusal(realRoot, root, name) : undefined;
+    const refused = isDir ? refusal(realRoot, root, name) : undefined;
     if (refused) {
       problems.push(refused);
       continue;
