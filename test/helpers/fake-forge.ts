@@ -30,6 +30,7 @@ export interface FakeForge {
   apiUrl: string;
   statuses: FakeStatus[];
   comments: Map<number, FakeComment[]>;
+  /** `METHOD /path` of every request, the path under the API base (or whole, for one outside it). */
   requests: string[];
   violations: string[];
   /** Answer every request with this status (a forge outage); undefined: behave. */
@@ -218,7 +219,11 @@ export async function startFakeForge(kind: ForgeKind, o: { login: string; token:
 
   const handle = (req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const url = new URL(req.url, 'http://fake');
-    if (!url.pathname.startsWith(prefix)) return reply.code(404).send({ message: 'Not Found' });
+    if (!url.pathname.startsWith(prefix)) {
+      // Recorded too (by its whole path), so a request that climbed out of the API is seen.
+      requests.push(`${req.method} ${url.pathname}`);
+      return reply.code(404).send({ message: 'Not Found' });
+    }
     const call: Call = { method: req.method, path: decodeURIComponentSafe(url.pathname.slice(prefix.length)), query: Object.fromEntries(url.searchParams), body: req.body ?? undefined, headers: req.headers };
     requests.push(`${call.method} ${call.path}`);
     if (failing) return reply.code(failing).send({ message: 'the fake forge is failing on purpose' });

@@ -11,6 +11,9 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CorralMetrics } from '../../src/daemon/metrics.js';
 import { StateStore } from '../../src/daemon/store.js';
+import type { ForgeApi, ForgeSettings } from '../../webhooks/notifiers/forge.js';
+import { giteaApi, githubApi } from '../../webhooks/notifiers/github.js';
+import { gitlabApi } from '../../webhooks/notifiers/gitlab.js';
 import { buildNotifiers, type ForgeKind } from '../../webhooks/notifiers/index.js';
 import { COMMENT_MARKER, type Notice } from '../../webhooks/notifiers/types.js';
 import { Outbox } from '../../webhooks/outbox.js';
@@ -79,6 +82,49 @@ describe.each(['github', 'gitlab', 'gitea'] as const)('%s: statuses and the one 
     await until('status', () => f.statuses.length === 1);
     expect(f.statuses[0]!.state).toBe(kind === 'gitlab' ? 'failed' : 'failure');
     expect(f.violations).toEqual([]);
+  });
+});
+
+describe.each(['github', 'gitlab', 'gitea'] as const)('%s: what comes from outside never leaves the repository’s API prefix', (kind) => {
+  const API: Record<ForgeKind, (s: ForgeSettings) => ForgeApi> = { github: githubApi, gitlab: gitlabApi, gitea: giteaApi };
+  const PREFIX = kind === 'gitlab' ? '/projects/acme%2Ffleet/' : '/repos/acme/fleet/';
+  const settings = (f: FakeForge, repository = 'acme/fleet'): ForgeSettings => ({ apiUrl: f.apiUrl, repository, token: TOKEN, login: LOGIN });
+
+  it('the notifier refuses a sha that is not a commit id and a PR number that is not one, for good and without a request', async () => {
+    const f = await forge(kind);
+    const [notifier] = buildNotifiers({ forge: { kind, ...settings(f) } });
+    for (const sha of ['../../user/keys', '..', `${SHA}/../../../user/keys`, SHA.slice(1), '']) {
+      await expect(notifier!.deliver(status('pending', 'x', sha)), sha).rejects.toMatchObject({ name: 'DeliveryError', retryable: false });
+    }
+    for (const pr of [Number.NaN, -1, 0, 1.5]) await expect(notifier!.deliver(comment('x', pr)), String(pr)).rejects.toMatchObject({ retryable: false });
+    expect(f.requests).toEqual([]);
+  });
+
+  it('below the notifier, every value is one encoded path segment: shas, PR numbers and comment ids stay inside the prefix', async () => {
+    const f = await forge(kind);
+    const api = API[kind](settings(f));
+    const hostile = ['../../user/keys', '%2e%2e/%2e%2e/user', '..%2F..%2Fuser', 'x?admin=1#', '. .'];
+    for (const value of hostile) {
+      await api.postStatus(value, { state: 'pending', context: 'c', description: 'd' }).catch(() => undefined);
+      await api.createComment(value as unknown as number, 'body').catch(() => undefined);
+      await api.updateComment(7, value as unknown as number, 'body').catch(() => undefined);
+    }
+    expect(f.requests.length).toBe(hostile.length * 3);
+    for (const r of f.requests) expect(r.split(' ')[1]!.startsWith(PREFIX), r).toBe(true);
+    // Dot segments, which URL parsers resolve even encoded, are refused before any request.
+    for (const dots of ['.', '..']) await expect(api.postStatus(dots, { state: 'pending', context: 'c', description: 'd' })).rejects.toMatchObject({ retryable: false });
+    expect(f.requests.length).toBe(hostile.length * 3);
+  });
+
+  it('a repository that would climb out or add segments is refused when the notifier is built', async () => {
+    const f = await forge(kind);
+    const bad = ['../..', 'acme/..', '../../user', 'acme//fleet', '/acme/fleet', './fleet', '', ...(kind === 'gitlab' ? [] : ['acme', 'acme/fleet/extra'])];
+    for (const repository of bad) expect(() => API[kind](settings(f, repository)), repository).toThrow();
+    if (kind === 'gitlab') {
+      // A subgroup's project is one segment, its slashes encoded, as GitLab asks.
+      await API[kind](settings(f, 'acme/infra/fleet')).postStatus(SHA, { state: 'success', context: 'c', description: 'd' });
+      expect(f.requests).toEqual([`POST /projects/acme%2Finfra%2Ffleet/statuses/${SHA}`]);
+    }
   });
 });
 

@@ -4,6 +4,8 @@
  * account Corral posts as, so a user who quotes the marker never gets their comment overwritten.
  */
 import type { NotificationProvider } from '../../src/daemon/metrics.js';
+import { COMMIT_SHA } from '../receivers/types.js';
+import { DeliveryError } from './http.js';
 import { COMMENT_MARKER, description, type Notice, type Notifier, type StatusState } from './types.js';
 
 export interface ForgeComment {
@@ -30,6 +32,29 @@ export interface ForgeSettings {
   token: string;
   /** The account Corral posts as; asked from the forge when not given. */
   login?: string;
+}
+
+/** One segment of a forge API path, encoded; `.`, `..` and empty are refused, since URL parsers resolve dot segments even when encoded. */
+function pathSegment(value: string | number): string {
+  const s = String(value);
+  if (s === '' || s === '.' || s === '..') throw new DeliveryError(`${JSON.stringify(s)} cannot be a segment of a forge API path`, false);
+  return encodeURIComponent(s);
+}
+
+/**
+ * A forge API path in which every interpolated value is one encoded segment, so no value (a sha
+ * from a webhook, a repository name, an id from an answer) can add segments or climb out of the
+ * repository's prefix: apiPath`/repos/${owner}/${name}/statuses/${sha}`.
+ */
+export function apiPath(literals: TemplateStringsArray, ...values: (string | number)[]): string {
+  return values.reduce<string>((path, value, i) => path + pathSegment(value) + literals[i + 1]!, literals[0]!);
+}
+
+/** The parts of a repository's path (owner/name; GitLab: group/subgroup/name), each a real path segment. */
+export function repositoryParts(repository: string): string[] {
+  const parts = repository.split('/');
+  parts.forEach(pathSegment);
+  return parts;
 }
 
 /** Pages of a listing, following `?page=`, until a short page: enough for any PR's comments. */
@@ -60,6 +85,9 @@ export function forgeNotifier(api: ForgeApi): Notifier {
     provider: api.provider,
     accepts: (n) => n.kind === 'status' || n.kind === 'comment',
     async deliver(n: Notice) {
+      // What comes from a webhook never reaches an API path unchecked: refused, not retried.
+      if (n.kind === 'status' && !COMMIT_SHA.test(n.sha)) throw new DeliveryError(`${api.provider} status: ${JSON.stringify(n.sha.slice(0, 80))} is not a commit id`, false);
+      if (n.kind === 'comment' && !(Number.isSafeInteger(n.pr) && n.pr > 0)) throw new DeliveryError(`${api.provider} comment: ${JSON.stringify(n.pr)} is not a pull request number`, false);
       if (n.kind === 'status') {
         await api.postStatus(n.sha, { state: n.state, context: n.context, description: description(n.description), ...(n.targetUrl ? { targetUrl: n.targetUrl } : {}) });
       } else if (n.kind === 'comment') {

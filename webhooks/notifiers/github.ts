@@ -4,7 +4,7 @@
  * in paging: Gitea lists all of an issue's comments at once.
  */
 import type { NotificationProvider } from '../../src/daemon/metrics.js';
-import { allPages, cachedLogin, type ForgeApi, type ForgeSettings } from './forge.js';
+import { allPages, apiPath, cachedLogin, repositoryParts, type ForgeApi, type ForgeSettings } from './forge.js';
 import { sendJson } from './http.js';
 import { field, str } from '../receivers/types.js';
 
@@ -23,7 +23,8 @@ const GITEA: Dialect = { provider: 'gitea', headers: (token) => ({ authorization
 
 function githubShaped(d: Dialect, s: ForgeSettings): ForgeApi {
   const base = s.apiUrl.replace(/\/+$/, '');
-  const repo = s.repository.split('/').map(encodeURIComponent).join('/');
+  const [owner, name, ...more] = repositoryParts(s.repository);
+  if (!owner || !name || more.length) throw new Error(`the ${d.provider} repository must be owner/name, not ${JSON.stringify(s.repository)}`);
   const call = (label: string, method: string, path: string, body?: unknown) => sendJson(`${d.provider} ${label}`, `${base}${path}`, { method, headers: d.headers(s.token), body });
   return {
     provider: d.provider,
@@ -33,20 +34,20 @@ function githubShaped(d: Dialect, s: ForgeSettings): ForgeApi {
     }),
     listComments: async (pr) => {
       const list = async (query: string) => {
-        const { body } = await call('list comments', 'GET', `/repos/${repo}/issues/${pr}/comments${query}`);
+        const { body } = await call('list comments', 'GET', apiPath`/repos/${owner}/${name}/issues/${pr}/comments` + query);
         return (body as { id: number; body?: string; user?: { login?: string } }[]).map((c) => ({ id: c.id, body: c.body ?? '', login: c.user?.login ?? '' }));
       };
       const size = d.pageSize;
       return size ? allPages((page) => list(`?${size.param}=${size.max}&page=${page}`), size.max) : list('');
     },
     createComment: async (pr, body) => {
-      await call('create comment', 'POST', `/repos/${repo}/issues/${pr}/comments`, { body });
+      await call('create comment', 'POST', apiPath`/repos/${owner}/${name}/issues/${pr}/comments`, { body });
     },
     updateComment: async (_pr, id, body) => {
-      await call('update comment', 'PATCH', `/repos/${repo}/issues/comments/${id}`, { body });
+      await call('update comment', 'PATCH', apiPath`/repos/${owner}/${name}/issues/comments/${id}`, { body });
     },
     postStatus: async (sha, st) => {
-      await call('create status', 'POST', `/repos/${repo}/statuses/${sha}`, { state: st.state, context: st.context, description: st.description, ...(st.targetUrl ? { target_url: st.targetUrl } : {}) });
+      await call('create status', 'POST', apiPath`/repos/${owner}/${name}/statuses/${sha}`, { state: st.state, context: st.context, description: st.description, ...(st.targetUrl ? { target_url: st.targetUrl } : {}) });
     },
   };
 }

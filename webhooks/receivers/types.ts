@@ -56,4 +56,22 @@ export function field(obj: unknown, ...path: string[]): unknown {
 
 export const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 export const ZERO_SHA = /^0+$/;
+/** A git commit id: SHA-1 (40 hex characters) or SHA-256 (64). */
+export const COMMIT_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/i;
+
+/**
+ * Why an event's commit ids are not commit ids, if they are not: they end up in forge API paths
+ * (`/repos/o/r/statuses/<sha>`), so `../../user/keys` must never get that far. A push's `after`
+ * may be absent (the generic sender need not say).
+ */
+export function shaProblem(e: ForgeEvent): string | undefined {
+  const shas: [string, string][] = [];
+  if (e.type === 'push' && e.after) shas.push(["the push's after", e.after]);
+  if (e.type === 'pull-request') {
+    shas.push(["the pull request's head commit", e.pr.headSha]);
+    if (e.mergeSha !== undefined) shas.push(["the pull request's merge commit", e.mergeSha]);
+  }
+  const bad = shas.find(([, sha]) => !COMMIT_SHA.test(sha));
+  return bad && `${bad[0]} ${JSON.stringify(bad[1].slice(0, 80))} is not a commit id (40 or 64 hex characters)`;
+}
 export const ANY_BRANCH = '*';
