@@ -8,13 +8,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sign } from '@octokit/webhooks-methods';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CorralMetrics } from '../../src/daemon/metrics.js';
 import { StateStore } from '../../src/daemon/store.js';
 import { SeenDeliveries } from '../../webhooks/deliveries.js';
 import { dispatcher } from '../../webhooks/dispatch.js';
+import { buildNotifiers } from '../../webhooks/notifiers/index.js';
+import { Outbox } from '../../webhooks/outbox.js';
 import type { PullRequest } from '../../webhooks/receivers/types.js';
 import { webhookRoutes } from '../../webhooks/routes.js';
+import { startFakeForge } from '../helpers/fake-forge.js';
+import { until } from '../helpers/until.js';
 
 interface Example {
   name: string;
@@ -35,7 +40,9 @@ interface Harness {
 
 const dirs: string[] = [];
 let apps: FastifyInstance[] = [];
+const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
   await Promise.all(apps.map((a) => a.close()));
   apps = [];
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -205,6 +212,61 @@ describe('GitHub webhooks with GitHub’s sample payloads', () => {
     expect(form.statusCode).toBe(415);
     expect(h.nudges).toBe(0);
     expect(await counter(h.metrics, 'provider="github",event="other",result="rejected"')).toBe(3);
+  });
+
+  it('a body that is not JSON is 415 before any signature is checked, however it is signed', async () => {
+    const h = await harness();
+    const body = '{"ref": "refs/heads/main"}';
+    const signature = await sign(SECRET, body);
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/jsonp', 'text/json', undefined]) {
+      const res = await h.app.inject({ method: 'POST', url: '/webhooks/github', headers: { ...(type ? { 'content-type': type } : {}), 'x-github-event': 'push', 'x-hub-signature-256': signature }, payload: body });
+      expect(res.statusCode, String(type)).toBe(415);
+      expect(res.json()).toMatchObject({ error: 'unsupported-media-type' });
+      expect(res.json<{ message: string }>().message).toMatch(/set the webhook's content type to application\/json/);
+    }
+    // Unsigned too: the content type is looked at first.
+    expect((await h.app.inject({ method: 'POST', url: '/webhooks/github', headers: { 'content-type': 'text/plain', 'x-github-event': 'push' }, payload: body })).statusCode).toBe(415);
+    // JSON with parameters is JSON.
+    expect((await h.app.inject({ method: 'POST', url: '/webhooks/github', headers: { 'content-type': 'Application/JSON; charset=utf-8', 'x-github-event': 'push', 'x-hub-signature-256': signature }, payload: body })).statusCode).toBe(202);
+    expect(h.nudges).toBe(1);
+  });
+
+  it('a commit id that is not one (head.sha "../../user/keys") is refused with 400 and never reaches the forge', async () => {
+    const opened = structuredClone(examplesOf('pull_request').find((s) => s.action === 'opened')!) as { pull_request: { head: { sha: string }; base: { ref: string } } };
+    const h = await harness({ branch: opened.pull_request.base.ref, previewForks: true });
+    const f = await startFakeForge('github', { login: 'corral-bot', token: 'forge-token-0123456789' });
+    const outbox = new Outbox({ store: new StateStore(h.stateDir), notifiers: buildNotifiers({ forge: { kind: 'github', apiUrl: f.apiUrl, repository: 'acme/fleet', token: 'forge-token-0123456789' } }), metrics: h.metrics, logger: pino({ level: 'silent' }), baseDelayMs: 10 });
+    outbox.start();
+    closers.push(() => outbox.stop(), () => f.close());
+    // What a preview does first: a pending status on the head it was given.
+    const previewed = (): void => void h.previews.splice(0).forEach((pr) => outbox.enqueue({ kind: 'status', sha: pr.headSha, context: 'corral/plan', state: 'pending', description: 'planning' }));
+
+    for (const sha of ['../../user/keys', 'a'.repeat(39), 'g'.repeat(40), `${'a'.repeat(40)}/../../x`]) {
+      opened.pull_request.head.sha = sha;
+      const res = await github(h, 'pull_request', opened);
+      previewed();
+      expect(res.statusCode, sha).toBe(400);
+      expect(res.json()).toMatchObject({ error: 'bad-request', message: `the pull request's head commit ${JSON.stringify(sha)} is not a commit id (40 or 64 hex characters)` });
+    }
+    // A refused delivery is not remembered: sent again with a good sha, it is taken.
+    opened.pull_request.head.sha = 'c0ffee'.padEnd(40, '0');
+    expect((await github(h, 'pull_request', opened)).statusCode).toBe(202);
+    previewed();
+    await until('the good head’s status', () => f.statuses.length === 1 || undefined, 5_000, 20);
+    expect(f.requests).toEqual([`POST /repos/acme/fleet/statuses/${'c0ffee'.padEnd(40, '0')}`]);
+  });
+
+  it('GitLab and generic deliveries with a commit id that is not one are refused too', async () => {
+    const h = await harness();
+    const mr = { object_kind: 'merge_request', object_attributes: { iid: 7, action: 'open', target_branch: 'main', source_project_id: 1, target_project_id: 1, last_commit: { id: '../../user/keys' } } };
+    const res = await h.app.inject({ method: 'POST', url: '/webhooks/gitlab', headers: { 'content-type': 'application/json', 'x-gitlab-event': 'Merge Request Hook', 'x-gitlab-token': SECRET }, payload: JSON.stringify(mr) });
+    expect(res.statusCode).toBe(400);
+    const merged = { object_kind: 'merge_request', object_attributes: { ...mr.object_attributes, action: 'merge', last_commit: { id: 'a'.repeat(40) }, merge_commit_sha: '../x' } };
+    expect((await h.app.inject({ method: 'POST', url: '/webhooks/gitlab', headers: { 'content-type': 'application/json', 'x-gitlab-event': 'Merge Request Hook', 'x-gitlab-token': SECRET }, payload: JSON.stringify(merged) })).json<{ message: string }>().message).toMatch(/merge commit "\.\.\/x" is not a commit id/);
+    const push = JSON.stringify({ ref: 'refs/heads/main', after: 'HEAD~1' });
+    const generic = await h.app.inject({ method: 'POST', url: '/webhooks/generic', headers: { 'content-type': 'application/json', 'x-corral-signature-256': await sign(SECRET, push) }, payload: push });
+    expect(generic.statusCode).toBe(400);
+    expect(h.nudges + h.previews.length).toBe(0);
   });
 
   it('with no secret configured, every delivery is refused and the answer says why', async () => {

@@ -9,11 +9,13 @@ export type ErrorCode =
   | 'forbidden'
   | 'not-found'
   | 'method-not-allowed'
+  | 'request-timeout'
   | 'conflict'
   | 'payload-too-large'
   | 'unsupported-media-type'
   | 'too-many-requests'
   | 'not-ready'
+  | 'overloaded'
   | 'internal';
 
 export interface ErrorBody {
@@ -29,7 +31,7 @@ export class HttpError extends Error {
     readonly statusCode: number,
     readonly code: ErrorCode,
     message: string,
-    /** Response headers that go with it (WWW-Authenticate on a 401). */
+    /** Response headers that go with it (WWW-Authenticate on a 401, Retry-After on a 503). */
     readonly headers: Record<string, string> = {},
   ) {
     super(message);
@@ -44,6 +46,7 @@ const BY_STATUS: Record<number, ErrorCode> = {
   403: 'forbidden',
   404: 'not-found',
   405: 'method-not-allowed',
+  408: 'request-timeout',
   409: 'conflict',
   413: 'payload-too-large',
   415: 'unsupported-media-type',

@@ -1,6 +1,6 @@
 /**
  * The daemon's HTTP face: one fastify instance with an encapsulated plugin per area (probes, api,
- * metrics, page), request ids, redacted logs and one error handler.
+ * metrics, page), request ids, redacted logs, deadlines for slow clients and one error handler.
  *
  *   GET  /healthz  /readyz  /metrics  /
  *   GET  /api/status  /api/clusters  /api/clusters/:name  /api/plans/:id[?format=json|markdown|text]
@@ -26,7 +26,20 @@ export interface ServerOptions {
   logger: Logger;
   /** Bearer token for the changing endpoints (CORRAL_API_TOKEN); without one they answer 403. */
   token?: string;
+  /** Deadlines for clients (defaults: DEFAULT_TIMEOUTS); a client that stalls is cut, and what it sent is freed. */
+  timeouts?: Partial<HttpTimeouts>;
 }
+
+export interface HttpTimeouts {
+  /** The request line and headers must arrive within this (node's headersTimeout). */
+  headersMs: number;
+  /** The whole request, headers and body (fastify's requestTimeout): 408, then the connection is closed. */
+  requestMs: number;
+  /** A connection without any traffic for this long is closed (fastify's connectionTimeout). */
+  idleMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 60_000, idleMs: 60_000 };
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 /** An incoming id is reused only when it is short and plain, so it is safe in a header and a log line. */
@@ -57,8 +70,14 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   if (token && token.length < MIN_TOKEN_LENGTH) log.warn(`the API token is shorter than ${MIN_TOKEN_LENGTH} characters: use a long random one (openssl rand -hex 32)`);
   if (!token) log.info('no API token: sync, suspend and resume over HTTP are off (set CORRAL_API_TOKEN)');
 
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
   const app = Fastify({
     loggerInstance: log,
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.idleMs,
+    // Node checks the headers and request deadlines on a sweep, every 30 s by default, which would let
+    // a deadline slip by as much: sweep at a tenth of the headers deadline, at least every second.
+    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.round(timeouts.headersMs / 10))) },
     genReqId: (req) => {
       const given = req.headers[REQUEST_ID_HEADER];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
