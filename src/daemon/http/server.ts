@@ -9,7 +9,7 @@
  * More areas (webhooks) register on the returned instance before listen(), in their own scope.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { REDACTED } from '../../config/secrets.js';
 import type { CorralMetrics } from '../metrics.js';
@@ -63,9 +63,42 @@ export const REDACT_PATHS = [
 
 const MIN_TOKEN_LENGTH = 16;
 
+/** Query parameters whose values are credentials: token, access_token, private_token, key, api-key, secret, password, sig, signature... */
+const SECRET_QUERY_PARAM = /^(?:.*[_-])?(?:token|key|secret|password|sig|signature)$/i;
+
+const decodedName = (name: string): string => {
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' '));
+  } catch {
+    return name;
+  }
+};
+
+/** The URL with the values of credential-like query parameters replaced, so a token sent in a query string is never logged. */
+export function redactQuery(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = url
+    .slice(q + 1)
+    .split('&')
+    .map((param) => {
+      const eq = param.indexOf('=');
+      return eq >= 0 && SECRET_QUERY_PARAM.test(decodedName(param.slice(0, eq))) ? `${param.slice(0, eq)}=${REDACTED}` : param;
+    });
+  return `${url.slice(0, q)}?${params.join('&')}`;
+}
+
+/**
+ * A request as its log lines show it: fastify's fields, with the query's secrets redacted. Typed
+ * loosely, since anything logged under `req` comes through here.
+ */
+function requestForLog(req: Partial<Pick<FastifyRequest, 'method' | 'url' | 'host' | 'ip' | 'socket'>>): Record<string, unknown> {
+  return { method: req.method, url: typeof req.url === 'string' ? redactQuery(req.url) : undefined, host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+}
+
 export function buildServer(opts: ServerOptions): FastifyInstance {
   // Typed as fastify's logger, so the instance's type stays the plain FastifyInstance.
-  const log: FastifyBaseLogger = opts.logger.child({ component: 'http' }, { redact: { paths: REDACT_PATHS, censor: REDACTED } });
+  const log: FastifyBaseLogger = opts.logger.child({ component: 'http' }, { redact: { paths: REDACT_PATHS, censor: REDACTED }, serializers: { req: requestForLog } });
   const token = opts.token || undefined;
   if (token && token.length < MIN_TOKEN_LENGTH) log.warn(`the API token is shorter than ${MIN_TOKEN_LENGTH} characters: use a long random one (openssl rand -hex 32)`);
   if (!token) log.info('no API token: sync, suspend and resume over HTTP are off (set CORRAL_API_TOKEN)');
