@@ -7,6 +7,7 @@
  *   POST /api/clusters/:name/{sync,suspend,resume}   (Authorization: Bearer <token>)
  *
  * More areas (webhooks) register on the returned instance before listen(), in their own scope.
+ * A known path asked with a method it does not take is 405 with `Allow`; an unknown path is 404.
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -96,6 +97,12 @@ function requestForLog(req: Partial<Pick<FastifyRequest, 'method' | 'url' | 'hos
   return { method: req.method, url: typeof req.url === 'string' ? redactQuery(req.url) : undefined, host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
 }
 
+/** `/api/clusters/:name` -> a RegExp for the concrete paths the route serves. */
+function routePattern(url: string): RegExp {
+  const segments = url.split('/').map((s) => (s.startsWith(':') ? '[^/]*' : s === '*' ? '.*' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  return new RegExp(`^${segments.join('/')}$`);
+}
+
 export function buildServer(opts: ServerOptions): FastifyInstance {
   // Typed as fastify's logger, so the instance's type stays the plain FastifyInstance.
   const log: FastifyBaseLogger = opts.logger.child({ component: 'http' }, { redact: { paths: REDACT_PATHS, censor: REDACTED }, serializers: { req: requestForLog } });
@@ -129,8 +136,18 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return reply.code(status).headers(headers).type('application/json; charset=utf-8').send(body);
   });
 
+  // Every route, also those of areas registered later, so a known path asked with another method is a 405.
+  const routes: { method: string; path: RegExp }[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, path: routePattern(r.url) });
+  });
+
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '';
+    const allowed = [...new Set(routes.filter((r) => r.path.test(path)).map((r) => r.method))];
+    if (allowed.length) {
+      return reply.code(405).header('allow', allowed.join(', ')).send({ error: 'method-not-allowed', message: `${req.method} is not allowed on ${path.slice(0, 200)}; use ${allowed.join(', ')}` });
+    }
     return reply.code(404).send({ error: 'not-found', message: `no route for ${req.method} ${path.slice(0, 200)}` });
   });
 
