@@ -14,6 +14,8 @@ import { createHash } from 'node:crypto';
 import { writeFileAtomic, type StateStore } from '../src/daemon/store.js';
 
 const FILE = 'webhooks/deliveries.log';
+/** What Corral kept before the journal: `[{key, at}]` with the keys in clear. Read once, then removed. */
+const LEGACY_FILE = 'webhooks/deliveries.json';
 /** A line a crash cut short matches nothing, and is dropped by the rewrite at start. */
 const LINE = /^(\d+) ([0-9a-f]{32})$/;
 /** Lines the journal may hold beyond twice the keys kept, so a small journal is not rewritten at every delivery. */
@@ -52,12 +54,15 @@ export class SeenDeliveries {
     this.maxKeys = o.maxKeys ?? 100_000;
     this.maxAgeMs = o.maxAgeMs ?? 7 * 24 * 3600_000;
     this.now = o.now ?? Date.now;
+    const legacy = store.read<{ key: string; at: number }[]>(LEGACY_FILE, []);
+    for (const { key, at } of legacy) this.seen.set(digest(key), at);
     for (const line of readText(this.path).split('\n')) {
       const m = LINE.exec(line);
       if (m) this.seen.set(m[2]!, Number(m[1]));
     }
     this.forgetOld();
     this.rewrite();
+    if (legacy.length) store.remove(LEGACY_FILE);
   }
 
   private get path(): string {

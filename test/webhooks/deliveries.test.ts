@@ -2,7 +2,8 @@
  * The replay store: kept by time (over the forges' retry windows) rather than by count, bounded
  * in size, and kept across restarts, also when a crash cut its last write short.
  */
-import { appendFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -24,6 +25,18 @@ function store(): StateStore {
 const delivery = (n: number): string[] => SeenDeliveries.keysOf('github', `guid-${n}`, Buffer.from(JSON.stringify({ n })));
 
 describe('deliveries seen', () => {
+  it('deliveries kept by an earlier Corral (deliveries.json, keys in clear) are still known, and the old file goes', () => {
+    const s = store();
+    const body = Buffer.from(JSON.stringify({ n: 7 }));
+    const clear = [`github:id:guid-7`, `github:body:${createHash('sha256').update(body).digest('hex')}`];
+    s.write('webhooks/deliveries.json', clear.map((key) => ({ key, at: Date.now() - HOUR })));
+    const seen = new SeenDeliveries(s);
+    expect(seen.has(SeenDeliveries.keysOf('github', 'guid-7', Buffer.from('{}')))).toBe(true);
+    expect(seen.has(SeenDeliveries.keysOf('github', 'made-up', body))).toBe(true);
+    expect(existsSync(s.path('webhooks/deliveries.json'))).toBe(false);
+    expect(new SeenDeliveries(s).has(SeenDeliveries.keysOf('github', 'guid-7', Buffer.from('{}')))).toBe(true);
+  });
+
   it('delivery 1 is still a duplicate after 5,000 other deliveries, and after a restart', () => {
     const s = store();
     const seen = new SeenDeliveries(s);

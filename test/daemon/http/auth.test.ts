@@ -135,9 +135,10 @@ describe('with a token configured', () => {
     }
   });
 
-  test('GET on a changing endpoint is not a route', async () => {
+  test('GET on a changing endpoint is 405 and changes nothing', async () => {
     const res = await h.app.inject({ method: 'GET', url: '/api/clusters/pg-test/sync', headers: bearer(TOKEN) });
-    expect(res.statusCode).toBe(404);
+    expect(res.statusCode).toBe(405);
+    expect(res.headers.allow).toBe('POST');
     expect(h.api.calls.sync).toEqual([]);
   });
 });

@@ -98,8 +98,8 @@ describe('errors', () => {
     expect(res.statusCode).toBe(404);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(res.json()).toEqual({ error: 'not-found', message: 'no route for GET /nope' });
-    const del = await app.inject({ method: 'DELETE', url: '/api/clusters/pg-test' });
-    expect(del.json()).toEqual({ error: 'not-found', message: 'no route for DELETE /api/clusters/pg-test' });
+    const del = await app.inject({ method: 'DELETE', url: '/nope/pg-test' });
+    expect(del.json()).toEqual({ error: 'not-found', message: 'no route for DELETE /nope/pg-test' });
   });
 
   test('a failure inside the daemon: 500 with a generic message and the request id, never the error text or a stack', async () => {
