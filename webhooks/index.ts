@@ -33,6 +33,8 @@ export interface ForgeOptions {
   branch: string;
   previewForks: boolean;
   publicUrl?: string;
+  /** Per provider, a file on this machine holding the shared secret (corral serve --webhook-secret-file). */
+  webhookSecretFiles?: Partial<Record<Provider, string>>;
 }
 
 export interface ForgeIntegration {
@@ -45,20 +47,32 @@ export interface ForgeIntegration {
 }
 
 /**
- * The shared secret of a provider: the file corral.yml names (in the revision in force, never a
- * PR's), else CORRAL_WEBHOOK_SECRET. Read at each delivery, so a rotated secret needs no restart.
+ * The shared secret of a provider: the file the daemon's flags name, else CORRAL_WEBHOOK_SECRET.
+ * Read at each delivery, so a rotated secret needs no restart. Never a file a repository names: a
+ * commit could make a file of known content the key, and so let anyone sign deliveries.
  */
-export function webhookSecret(daemon: Pick<Daemon, 'settings'>, provider: Provider, logger: Logger): string | undefined {
-  const file = daemon.settings()?.webhooks[provider]?.secretFile;
+export function webhookSecret(files: ForgeOptions['webhookSecretFiles'], provider: Provider, logger: Logger): string | undefined {
+  const file = files?.[provider];
   if (file) {
     try {
       return readFileSync(file, 'utf8').trim() || undefined;
     } catch (e) {
-      logger.error({ provider, file, err: (e as Error).message }, 'cannot read the webhook secret file named in corral.yml');
+      logger.error({ provider, file, err: (e as Error).message }, 'cannot read the webhook secret file named by --webhook-secret-file');
       return undefined;
     }
   }
   return process.env.CORRAL_WEBHOOK_SECRET || undefined;
+}
+
+/** corral.yml's `webhooks.<provider>.secretFile`, which earlier versions read: said once per revision, not honoured. */
+function ignoredSecretFiles(daemon: Pick<Daemon, 'settings'>, logger: Logger): (provider: Provider) => void {
+  let said: object | undefined;
+  return (provider) => {
+    const settings = daemon.settings();
+    if (!settings?.webhooks[provider]?.secretFile || said === settings) return;
+    said = settings;
+    logger.warn({ provider }, `corral.yml sets webhooks.${provider}.secretFile: ignored, a repository does not choose which file of this machine is read; use corral serve --webhook-secret-file ${provider}=FILE`);
+  };
 }
 
 export function forgeIntegration(o: ForgeOptions): ForgeIntegration {
@@ -73,8 +87,12 @@ export function forgeIntegration(o: ForgeOptions): ForgeIntegration {
     ...(previews ? { previews } : {}),
     routes: (daemon) => {
       const dispatch = dispatcher({ branch: o.branch, nudge: () => daemon.nudge('webhook'), previewForks: o.previewForks, ...(previews ? { preview: (pr) => previews.request(pr) } : {}) });
+      const sayIgnored = ignoredSecretFiles(daemon, logger);
       return {
-        secretFor: (provider) => webhookSecret(daemon, provider, logger),
+        secretFor: (provider) => {
+          sayIgnored(provider);
+          return webhookSecret(o.webhookSecretFiles, provider, logger);
+        },
         seen: new SeenDeliveries(store),
         metrics: o.metrics,
         dispatch: (_provider, event) => dispatch(event),

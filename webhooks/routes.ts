@@ -144,7 +144,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
     const eventName = receiver.eventName(req.headers);
     const secret = opts.secretFor(provider);
     if (!secret) {
-      throw new HttpError(401, 'unauthorized', `no webhook secret is configured for ${provider}: set CORRAL_WEBHOOK_SECRET or webhooks.${provider}.secretFile in corral.yml; unsigned deliveries are never accepted`);
+      throw new HttpError(401, 'unauthorized', `no webhook secret is configured for ${provider}: set CORRAL_WEBHOOK_SECRET or corral serve --webhook-secret-file ${provider}=FILE; unsigned deliveries are never accepted`);
     }
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     if (!receiver.verify(req.headers, raw, secret)) {

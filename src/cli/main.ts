@@ -80,6 +80,7 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .option('--forge-login <login>', 'the account Corral posts as (asked from the forge when not given)')
     .option('--preview-forks', 'also preview pull requests from forks (they make Corral contact the hosts their inventory names)', false)
     .option('--allow-local-previews', "let a pull request's ansible_connection: local run Corral's probe scripts on this machine (refused by default)", false)
+    .option('--webhook-secret-file <provider=file...>', 'per provider (github, gitlab, gitea, generic), a file holding the webhook secret (default: env CORRAL_WEBHOOK_SECRET for all)')
     .option('--slack-webhook-file <file>', 'file holding a Slack-compatible incoming webhook URL (or env CORRAL_SLACK_WEBHOOK_URL)')
     .option('--notify-webhook <url...>', 'generic JSON webhooks for sync events, signed with CORRAL_NOTIFY_SECRET (or --notify-secret-file)')
     .option('--notify-secret-file <file>', 'file holding the HMAC secret of the generic webhooks')

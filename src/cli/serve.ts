@@ -15,6 +15,7 @@ import type { GitSource } from '../git/source.js';
 import { forgeIntegration } from '../../webhooks/index.js';
 import { webhookRoutes } from '../../webhooks/routes.js';
 import { DEFAULT_API, type ForgeKind, type NotifyConfig } from '../../webhooks/notifiers/index.js';
+import { PROVIDERS, type Provider } from '../../webhooks/receivers/index.js';
 
 export interface ServeOptions {
   repo?: string;
@@ -34,6 +35,7 @@ export interface ServeOptions {
   forgeLogin?: string;
   previewForks: boolean;
   allowLocalPreviews: boolean;
+  webhookSecretFile?: string[];
   slackWebhookFile?: string;
   notifyWebhook?: string[];
   notifySecretFile?: string;
@@ -62,6 +64,17 @@ async function notifyConfig(opts: ServeOptions): Promise<NotifyConfig | string> 
     c.webhooks = opts.notifyWebhook.map((url) => ({ url, secret }));
   }
   return c;
+}
+
+/** `--webhook-secret-file github=/etc/corral/github.secret ...`, or what is wrong with it. */
+function webhookSecretFiles(given: string[] = []): Partial<Record<Provider, string>> | string {
+  const files: Partial<Record<Provider, string>> = {};
+  for (const item of given) {
+    const [provider, file] = [item.slice(0, item.indexOf('=')), item.slice(item.indexOf('=') + 1)];
+    if (!(PROVIDERS as readonly string[]).includes(provider) || !file) return `--webhook-secret-file takes PROVIDER=FILE with a provider of ${PROVIDERS.join(', ')}; got ${JSON.stringify(item)}`;
+    files[provider as Provider] = resolve(file);
+  }
+  return files;
 }
 
 const fromFile = async (file: string): Promise<string> => (await readFile(file, 'utf8')).trim();
@@ -104,6 +117,11 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
     out.error(`corral serve: ${notify}\n`);
     return 2;
   }
+  const secretFiles = webhookSecretFiles(opts.webhookSecretFile);
+  if (typeof secretFiles === 'string') {
+    out.error(`corral serve: ${secretFiles}\n`);
+    return 2;
+  }
   const stateDir = resolve(opts.stateDir);
   const gitSource = (dir: string): GitSource => createGitSource({ url: opts.repo!, branch: opts.branch, stateDir: resolve(stateDir, dir), credentials: gitCredentials(opts.gitTokenFile) });
   const source = opts.watch ? folderRevisions(resolve(opts.watch)) : gitRevisions(gitSource('git'), `${opts.repo} (${opts.branch})`);
@@ -117,6 +135,7 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
     ssh,
     branch: opts.branch,
     previewForks: opts.previewForks,
+    webhookSecretFiles: secretFiles,
     ...(opts.publicUrl ?? env.CORRAL_PUBLIC_URL ? { publicUrl: opts.publicUrl ?? env.CORRAL_PUBLIC_URL } : {}),
   });
   const daemon = new Daemon({ source, stateDir, transport, metrics, logger, ssh, version, neverAutoApply: Boolean(opts.watch), events: forge.events });

@@ -178,7 +178,7 @@ export interface SyncPolicy {
 }
 export interface WebhookSecret {
   /**
-   * Absolute path, on the machine running Corral, of a file holding the shared secret (never the secret itself: the repository is not the place for it).
+   * Not read: a repository does not choose which file of the daemon's machine is read (a file of known content would let anyone sign deliveries). Kept so that older repositories stay valid; the daemon says it ignores it. Use corral serve --webhook-secret-file PROVIDER=FILE.
    */
   secretFile: string;
 }

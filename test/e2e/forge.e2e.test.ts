@@ -94,6 +94,7 @@ describe('pull requests, webhooks and statuses, on a git server, the lab and a f
       branch: 'main',
       previewForks: false,
       publicUrl: 'http://corral.test:8080',
+      webhookSecretFiles: { github: join(stateDir, 'github-webhook.secret') },
     });
     const daemon = new Daemon({ source: gitRevisions(git('git'), 'fleet'), stateDir, transport, metrics, logger, ssh: { privateKeyFile: LAB_KEY }, version: 'test', events: forge.events });
     const app = buildServer({ api: daemon, metrics, logger });
@@ -131,7 +132,7 @@ describe('pull requests, webhooks and statuses, on a git server, the lab and a f
     stateDir = mkdtempSync(join(tmpdir(), 'corral-forge-'));
     const secretFile = join(stateDir, 'github-webhook.secret');
     writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
-    const settings = `sync:\n  pollInterval: 1h\n  defaults: { sync: auto, driftInterval: 1h }\nwebhooks:\n  github: { secretFile: ${secretFile} }\n`;
+    const settings = 'sync:\n  pollInterval: 1h\n  defaults: { sync: auto, driftInterval: 1h }\n';
     await repo.commit({ 'pigsty.yml': WITH_CANARY, 'corral.yml': settings }, 'the lab fleet');
     await repo.push();
     await startCorral();

@@ -35,6 +35,11 @@ describe('corral serve: forge and notifier flags', () => {
     expectRefused(await serve('--forge', 'gitlab', '--forge-repo', 'acme/fleet'), '--forge gitlab needs --forge-api');
   });
 
+  it('a webhook secret file not given as PROVIDER=FILE', async () => {
+    expectRefused(await serve('--webhook-secret-file', '/etc/corral/github.secret'), '--webhook-secret-file takes PROVIDER=FILE with a provider of github, gitlab, gitea, generic');
+    expectRefused(await serve('--webhook-secret-file', 'bitbucket=/x'), 'got "bitbucket=/x"');
+  });
+
   it('a generic webhook without a signing secret', async () => {
     expectRefused(await serve('--notify-webhook', 'http://127.0.0.1:9/hook'), '--notify-webhook needs a signing secret: CORRAL_NOTIFY_SECRET');
   });
