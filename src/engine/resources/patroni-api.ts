@@ -79,6 +79,14 @@ def wait(check, what, timeout):
 def running(name):
     return any(m['name'] == name and m.get('state') in ('running', 'streaming') for m in members())
 
+def streamed_to(name):
+    # Patroni calls a replica running once its PostgreSQL accepts connections; it is ready once the leader streams WAL to it.
+    lead = next((m for m in members() if m.get('role') in ('leader', 'master', 'standby_leader') and m.get('state') == 'running'), None)
+    if lead is None or lead['name'] == name:
+        return lead is not None
+    base = lead.get('api_url', '').rsplit('/patroni', 1)[0] or api
+    return any(r.get('application_name') == name and r.get('state') == 'streaming' for r in get('/patroni', base).get('replication', []))
+
 # pg_control keeps the values a standby checks against its primary's, under names of its own.
 CONTROL = {'max_connections': 'max_connections', 'max_worker_processes': 'max_worker_processes', 'max_wal_senders': 'max_wal_senders',
            'max_prepared_transactions': 'max_prepared_xacts', 'max_locks_per_transaction': 'max_locks_per_xact'}
@@ -125,7 +133,7 @@ def restart(base, name, timeout):
 
 cmd, args = sys.argv[2], sys.argv[3:]
 if cmd == 'wait-running':
-    wait(lambda: running(me), me + ' running', int(args[0]))
+    wait(lambda: running(me) and streamed_to(me), me + ' running (a replica: streaming from the leader)', int(args[0]))
 elif cmd == 'wait-leader':
     wait(lambda: leader() is not None, 'a leader', int(args[0]))
 elif cmd == 'switchover':
