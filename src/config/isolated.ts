@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../util/package-root.js';
 import { problem, type Problem } from './problems.js';
+import { wholeFile } from './source.js';
 import { fromPlain, type PlainValidated, type Validated } from './validate.js';
 
 export interface IsolationLimits {
@@ -44,7 +45,7 @@ function inWorker(target: string, limits: IsolationLimits): Promise<GateOutcome>
       void worker.terminate();
       resolve(outcome);
     };
-    const refuse = (message: string): void => finish({ valid: false, problems: [problem('limit/exceeded', { file: '.', line: 1, col: 1, pointer: '' }, message)], texts: [] });
+    const refuse = (message: string): void => finish({ valid: false, problems: [problem('limit/exceeded', wholeFile('.'), message)], texts: [] });
     const timer = setTimeout(() => refuse(`validation did not finish within ${limits.timeoutMs} ms; the revision is refused`), limits.timeoutMs);
     worker.once('message', (outcome: GateOutcome) => finish(outcome));
     worker.once('error', (e: Error & { code?: string }) =>

@@ -7,7 +7,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { existsSync, lstatSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { glob, isDynamicPattern } from 'tinyglobby';
-import { readSource, locate, type PathSegment, type SourceFile } from './source.js';
+import { readSource, locate, unreadable, wholeFile, type PathSegment, type SourceFile } from './source.js';
 import { problem, type Location, type Problem } from './problems.js';
 import { schemas } from './schema.js';
 import { schemaProblems } from './schema-problems.js';
@@ -64,7 +64,7 @@ async function inventoryFiles(root: string, settings: Settings): Promise<string[
     const ordered = new Set<string>();
     for (const pattern of settings.inventory) {
       const matched = await glob(pattern, { ...options, ignore: [SETTINGS_FILE] });
-      // A pattern naming one file that the glob skipped: a symlink, which readInventoryFile then refuses by name.
+      // A pattern naming one file that the glob skipped: a symlink, which `refusal` then refuses by name.
       if (!matched.length && !isDynamicPattern(pattern) && existsSync(join(root, pattern))) matched.push(pattern);
       for (const f of matched.sort()) ordered.add(f);
     }
@@ -77,7 +77,7 @@ async function inventoryFiles(root: string, settings: Settings): Promise<string[
 
 /** Why a file of the inventory may not be read, if it may not: it must be itself, inside the checkout. Synchronous, as readSource is. */
 function refusal(realRoot: string, root: string, name: string): Problem | undefined {
-  const at: Location = { file: name, line: 1, col: 1, pointer: '' };
+  const at = wholeFile(name);
   const path = join(root, name);
   try {
     if (lstatSync(path).isSymbolicLink()) {
@@ -89,7 +89,7 @@ function refusal(realRoot: string, root: string, name: string): Problem | undefi
       return problem('io/outside-repo', at, `${name} resolves to a place outside the repository; it is not read`);
     }
   } catch (e) {
-    return problem('io/unreadable', at, `cannot read ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    return unreadable(name, e);
   }
   return undefined;
 }
@@ -233,8 +233,7 @@ export async function loadInventory(target: string): Promise<LoadResult> {
   try {
     isDir = (await stat(abs)).isDirectory();
   } catch (e) {
-    const at: Location = { file: target, line: 1, col: 1, pointer: '' };
-    return { problems: [problem('io/unreadable', at, `cannot read ${target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)], texts: new Map() };
+    return { problems: [unreadable(target, e)], texts: new Map() };
   }
   const root = isDir ? abs : dirname(abs);
   const problems: Problem[] = [];
@@ -248,20 +247,19 @@ export async function loadInventory(target: string): Promise<LoadResult> {
   }
   const names = isDir ? await inventoryFiles(root, settings) : [basename(abs)];
   if (!names.length) {
-    const at: Location = { file: isDir ? relative(process.cwd(), root) || '.' : target, line: 1, col: 1, pointer: '' };
-    problems.push(problem('io/no-inventory', at, settings.inventory ? `no file matches inventory: ${settings.inventory.join(', ')}` : 'no pigsty.yml and no YAML files here'));
+    problems.push(problem('io/no-inventory', wholeFile(isDir ? relative(process.cwd(), root) || '.' : target), settings.inventory ? `no file matches inventory: ${settings.inventory.join(', ')}` : 'no pigsty.yml and no YAML files here'));
     return { problems, texts };
   }
   if (names.length > settings.limits.maxFiles) {
-    problems.push(problem('io/too-many', { file: names[settings.limits.maxFiles]!, line: 1, col: 1, pointer: '' }, `the inventory has ${names.length} files, over the limit of ${settings.limits.maxFiles}`));
+    problems.push(problem('io/too-many', wholeFile(names[settings.limits.maxFiles]!), `the inventory has ${names.length} files, over the limit of ${settings.limits.maxFiles}`));
     return { problems, texts };
   }
-  const realRoot = await realpath(root);
+  const realRoot = isDir ? await realpath(root) : undefined;
   const files: SourceFile[] = [];
   const validate = schemas().validateInventory;
   let bytesRead = 0;
   for (const name of names) {
-    const refused = isDir ? refusal(realRoot, root, name) : undefined;
+    const refused = realRoot === undefined ? undefined : refusal(realRoot, root, name);
     if (refused) {
       problems.push(refused);
       continue;
@@ -272,7 +270,7 @@ export async function loadInventory(target: string): Promise<LoadResult> {
       texts.set(name, read.text);
       bytesRead += read.text.length;
       if (bytesRead > settings.limits.maxTotalBytes) {
-        problems.push(problem('io/too-many', { file: name, line: 1, col: 1, pointer: '' }, `the inventory's files hold more than ${settings.limits.maxTotalBytes} bytes in all; the rest is not read`));
+        problems.push(problem('io/too-many', wholeFile(name), `the inventory's files hold more than ${settings.limits.maxTotalBytes} bytes in all; the rest is not read`));
         return { problems, texts };
       }
     }

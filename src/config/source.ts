@@ -49,7 +49,12 @@ export function pointerOf(path: readonly PathSegment[]): string {
   return path.map((s) => '/' + String(s).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
 }
 
-const wholeFile = (path: string): Location => ({ file: path, line: 1, col: 1, pointer: '' });
+/** A problem of a whole file (it cannot be read, or is too big), located at its start. */
+export const wholeFile = (path: string): Location => ({ file: path, line: 1, col: 1, pointer: '' });
+
+export const unreadable = (path: string, e: unknown): Problem => problem('io/unreadable', wholeFile(path), `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+
+const tooLarge = (path: string, size: number, limits: Limits): Problem => problem('io/too-large', wholeFile(path), `${path} is ${size} bytes, over the limit of ${limits.maxFileBytes} bytes`);
 
 /** A file read: parsed when it could be; its text whenever it was text, so problems can show it. */
 export interface Parsed {
@@ -60,24 +65,23 @@ export interface Parsed {
 
 /** Synchronous on purpose: inventory files are small and many, and a thread-pool round trip per file costs more than the read. */
 export function readSource(absPath: string, displayPath: string, limits: Limits = DEFAULT_LIMITS): Parsed {
-  const unreadable = (e: unknown): Parsed => ({ problems: [problem('io/unreadable', wholeFile(displayPath), `cannot read ${displayPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)] });
   let fd: number;
   try {
     // Non-blocking, so a FIFO named like an inventory file is refused instead of waited on for ever.
     fd = openSync(absPath, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
-    return unreadable(e);
+    return { problems: [unreadable(displayPath, e)] };
   }
   let bytes: Uint8Array;
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) return { problems: [problem('io/not-a-file', wholeFile(displayPath), `${displayPath} is not a regular file`)] };
     if (stats.size > limits.maxFileBytes) {
-      return { problems: [problem('io/too-large', wholeFile(displayPath), `${displayPath} is ${stats.size} bytes, over the limit of ${limits.maxFileBytes} bytes`)] };
+      return { problems: [tooLarge(displayPath, stats.size, limits)] };
     }
     bytes = readFileSync(fd);
   } catch (e) {
-    return unreadable(e);
+    return { problems: [unreadable(displayPath, e)] };
   } finally {
     closeSync(fd);
   }
@@ -121,7 +125,7 @@ export function parseSource(displayPath: string, bytes: Uint8Array | string, lim
   if (typeof bytes === 'string') text = bytes;
   else {
     if (bytes.length > limits.maxFileBytes) {
-      return { problems: [problem('io/too-large', wholeFile(displayPath), `${displayPath} is ${bytes.length} bytes, over the limit of ${limits.maxFileBytes} bytes`)] };
+      return { problems: [tooLarge(displayPath, bytes.length, limits)] };
     }
     if (bytes.includes(0)) return { problems: [problem('io/binary', wholeFile(displayPath), `${displayPath} is binary (it holds NUL bytes)`)] };
     try {
@@ -194,17 +198,19 @@ function structureProblems(doc: Document.Parsed, at: (offset: number) => Locatio
     Map(_, map) {
       const first = new Map<string, Node>();
       for (const pair of map.items) {
-        const keyNode = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
-        if (keyNode && !isScalar(keyNode) && (pair.key as Node).range) {
-          out.push(problem('yaml/syntax', at((pair.key as Node).range![0]), 'a mapping key is a plain value here, not a list or a mapping'));
+        // A parsed document's keys are nodes with ranges; anything else has no place to report.
+        const key = pair.key as Node | null;
+        if (!key?.range) continue;
+        const keyNode = isAlias(key) ? key.resolve(doc) : key;
+        if (keyNode && !isScalar(keyNode)) {
+          out.push(problem('yaml/syntax', at(key.range[0]), 'a mapping key is a plain value here, not a list or a mapping'));
           continue;
         }
-        const name = keyText(pair.key);
+        const name = keyText(key);
         if (name === undefined) continue;
         const seen = first.get(name);
-        const key = pair.key as Node;
         if (!seen) first.set(name, key);
-        else if (key.range && seen.range) {
+        else if (seen.range) {
           const was = at(seen.range[0]);
           out.push(problem('yaml/duplicate-key', at(key.range[0]), `key "${name}" appears twice in one mapping; first at line ${was.line}, column ${was.col}`, { related: was }));
         }

@@ -9,9 +9,12 @@ import type { Check } from './context.js';
 /** Past this many distinct unknown names the inventory clearly has its own variables: no more typo hunting. */
 const SUGGESTIONS_LIMIT = 1000;
 
+/** The parameters' names by length, built once: the schemas do not change while Corral runs. */
+let vocabulary: Vocabulary | undefined;
+
 export const unknownVars: Check = (ctx) => {
   const known = schemas().params;
-  const vocabulary = new Vocabulary(known.keys());
+  vocabulary ??= new Vocabulary(known.keys());
   const suggestion = new Map<string, string | undefined>();
   const severity = ctx.inventory.settings.strict ? 'error' : 'warning';
   const blocks: VarsBlock[] = [];
