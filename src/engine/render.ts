@@ -33,10 +33,13 @@ function value(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** A secret field as any output may show it: its name, never its value or its text. */
+export const redactedField = (f: FieldChange): FieldChange => ({ field: f.field, from: REDACTED, to: REDACTED, secret: true });
+
 /** The plan as any rendering may show it: a secret field keeps its name, never its value; no URL keeps its password. */
 function shown(plan: Plan): Plan {
   const clean = withoutUrlCredentials(plan);
-  return { ...clean, changes: clean.changes.map((c) => ({ ...c, fields: c.fields.map((f) => (f.secret ? { field: f.field, from: REDACTED, to: REDACTED, secret: true } : f)) })) };
+  return { ...clean, changes: clean.changes.map((c) => ({ ...c, fields: c.fields.map((f) => (f.secret ? redactedField(f) : f)) })) };
 }
 
 /** One field's change, redacted when secret; files get a unified diff. */

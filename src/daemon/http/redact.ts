@@ -7,6 +7,7 @@
  */
 import { REDACTED, redactUrlCredentials, withoutUrlCredentials } from '../../config/secrets.js';
 import type { Change } from '../../engine/model.js';
+import { redactedField } from '../../engine/render.js';
 import type { ClusterStatus, DaemonStatus, HistoryEntry, PlanRecord } from '../types.js';
 
 const SECRET_QUERY = /([?&][^=&#\s]*(?:token|secret|passw|sig|key|auth|credential)[^=&#\s]*=)[^&#\s]*/gi;
@@ -53,7 +54,7 @@ export function redactPlanRecord(rec: PlanRecord): { record: PlanRecord; leaked:
         const s = typeof v === 'string' || typeof v === 'number' ? String(v) : v === undefined || v === null ? '' : JSON.stringify(v);
         if (s && s !== REDACTED) leaks.add(s);
       }
-      return { field: f.field, from: REDACTED, to: REDACTED, secret: true };
+      return redactedField(f);
     }),
   }));
   let text = redactUrlCredentials(rec.text);
