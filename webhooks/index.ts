@@ -64,13 +64,15 @@ export function webhookSecret(files: ForgeOptions['webhookSecretFiles'], provide
   return process.env.CORRAL_WEBHOOK_SECRET || undefined;
 }
 
-/** corral.yml's `webhooks.<provider>.secretFile`, which earlier versions read: said once per revision, not honoured. */
+/** corral.yml's `webhooks.<provider>.secretFile`, which earlier versions read: said once per revision and provider, not honoured. */
 function ignoredSecretFiles(daemon: Pick<Daemon, 'settings'>, logger: Logger): (provider: Provider) => void {
-  let said: object | undefined;
+  const said = new WeakMap<object, Set<Provider>>();
   return (provider) => {
     const settings = daemon.settings();
-    if (!settings?.webhooks[provider]?.secretFile || said === settings) return;
-    said = settings;
+    if (!settings?.webhooks[provider]?.secretFile) return;
+    const providers = said.get(settings) ?? new Set();
+    if (providers.has(provider)) return;
+    said.set(settings, providers.add(provider));
     logger.warn({ provider }, `corral.yml sets webhooks.${provider}.secretFile: ignored, a repository does not choose which file of this machine is read; use corral serve --webhook-secret-file ${provider}=FILE`);
   };
 }

@@ -40,7 +40,7 @@ describe('where a webhook secret comes from', () => {
   const known = mkdtempSync(join(tmpdir(), 'corral-known-'));
   const knownFile = join(known, 'debian_version');
   writeFileSync(knownFile, '12.8\n');
-  const fromRepo: Settings = { ...DEFAULT_SETTINGS, webhooks: { github: { secretFile: knownFile } } };
+  const fromRepo: Settings = { ...DEFAULT_SETTINGS, webhooks: { github: { secretFile: knownFile }, gitea: { secretFile: knownFile } } };
 
   it("a file named in the repository's corral.yml is not read, and the daemon says so once", () => {
     delete process.env.CORRAL_WEBHOOK_SECRET;
@@ -50,6 +50,10 @@ describe('where a webhook secret comes from', () => {
     const warnings = logs.filter((l) => l.includes('webhooks.github.secretFile: ignored'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('--webhook-secret-file github=FILE');
+    // Each provider that sets one is named, once.
+    expect(routes.secretFor('gitea')).toBeUndefined();
+    expect(routes.secretFor('gitea')).toBeUndefined();
+    expect(logs.filter((l) => l.includes('webhooks.gitea.secretFile: ignored'))).toHaveLength(1);
   });
 
   it('the file of --webhook-secret-file, else CORRAL_WEBHOOK_SECRET', () => {
