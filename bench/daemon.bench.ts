@@ -17,6 +17,7 @@ import { createGitSource } from '../src/git/source.js';
 import { createTransport } from '../src/transport/index.js';
 import { runGit, startGitServer } from '../test/helpers/git-server.js';
 import { ensureTestUsers, SUDO_USER } from '../test/helpers/sshd.js';
+import { testAuthority } from '../test/helpers/pki.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const run = promisify(execFile);
@@ -95,7 +96,7 @@ it('a no-op sync of 100 hosts', async () => {
   writeFileSync(join(repo, 'corral.yml'), 'sync:\n  defaults: { sync: auto, driftInterval: 1h }\n');
   const metrics = new CorralMetrics();
   const transport = createTransport({ hostKeys: { knownHostsFile: join(dir, 'known_hosts'), mode: 'strict' }, maxConnections: 128 });
-  const daemon = new Daemon({ source: folderRevisions(repo), stateDir: join(dir, 'state'), transport, metrics, logger: pino({ level: 'silent' }), ssh: { privateKeyFile: join(dir, 'client') }, version: 'bench' });
+  const daemon = new Daemon({ source: folderRevisions(repo), stateDir: join(dir, 'state'), transport, metrics, logger: pino({ level: 'silent' }), ssh: { privateKeyFile: join(dir, 'client') }, version: 'bench', pki: await testAuthority() });
   await daemon.start();
   expect(daemon.cluster('nodes')?.status.sync).toBe('Synced');
   const before = daemon.cluster('nodes')!.status.lastPlanId;
@@ -121,7 +122,7 @@ it('commit to sync start, by poll and by API', async () => {
   await repo.push();
   const stateDir = mkdtempSync(join(tmpdir(), 'corral-latency-'));
   const transport = createTransport({ hostKeys: { knownHostsFile: '/dev/null', mode: 'strict' } });
-  const daemon = new Daemon({ source: gitRevisions(createGitSource({ url: server.repoUrl('fleet'), branch: 'main', stateDir: join(stateDir, 'git') }), 'fleet'), stateDir, transport, metrics: new CorralMetrics(), logger: pino({ level: 'silent' }), ssh: {}, version: 'bench' });
+  const daemon = new Daemon({ source: gitRevisions(createGitSource({ url: server.repoUrl('fleet'), branch: 'main', stateDir: join(stateDir, 'git') }), 'fleet'), stateDir, transport, metrics: new CorralMetrics(), logger: pino({ level: 'silent' }), ssh: {}, version: 'bench', pki: await testAuthority() });
   await daemon.start();
   const started = async (sha: string): Promise<number> => {
     for (;;) {

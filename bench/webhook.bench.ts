@@ -17,6 +17,7 @@ import { createTransport } from '../src/transport/index.js';
 import { forgeIntegration } from '../webhooks/index.js';
 import { webhookRoutes } from '../webhooks/routes.js';
 import { startGitServer, type GitServer } from '../test/helpers/git-server.js';
+import { testAuthority } from '../test/helpers/pki.js';
 
 const PUSHES = 100;
 const SECRET = 'bench-webhook-secret';
@@ -37,9 +38,9 @@ async function measure(server: GitServer, name: string, pollInterval: string, an
   const metrics = new CorralMetrics();
   const transport = createTransport({ hostKeys: { knownHostsFile: '/dev/null', mode: 'strict' } });
   const started = new Map<string, number>();
-  const forge = forgeIntegration({ stateDir, metrics, logger, notify: {}, transport, ssh: {}, branch: 'main', previewForks: false });
+  const forge = forgeIntegration({ stateDir, metrics, logger, notify: {}, transport, ssh: {}, previewPki: await testAuthority(), branch: 'main', previewForks: false });
   const events = { ...forge.events, syncing: (_c: string, rev: string) => void (started.has(rev) || started.set(rev, performance.now())) };
-  const daemon = new Daemon({ source: gitRevisions(createGitSource({ url: repo.url, branch: 'main', stateDir: join(stateDir, 'git') }), name), stateDir, transport, metrics, logger, ssh: {}, version: 'bench', events });
+  const daemon = new Daemon({ source: gitRevisions(createGitSource({ url: repo.url, branch: 'main', stateDir: join(stateDir, 'git') }), name), stateDir, transport, metrics, logger, ssh: {}, version: 'bench', pki: await testAuthority(), events });
   const app = buildServer({ api: daemon, metrics, logger });
   process.env.CORRAL_WEBHOOK_SECRET = SECRET;
   await app.register(webhookRoutes, forge.routes(daemon));

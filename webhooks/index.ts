@@ -4,6 +4,7 @@
  * outbox that delivers them.
  */
 import { readFileSync } from 'node:fs';
+import type { CertificateIssuer } from '../src/pki/authority.js';
 import type { Logger } from 'pino';
 import type { CorralMetrics } from '../src/daemon/metrics.js';
 import type { Daemon, DaemonEvents } from '../src/daemon/daemon.js';
@@ -30,6 +31,8 @@ export interface ForgeOptions {
   previewGit?: GitSource;
   transport: Transport;
   ssh: SshDefaults;
+  /** The issuer previews plan with: one that never writes. */
+  previewPki: CertificateIssuer;
   branch: string;
   previewForks: boolean;
   publicUrl?: string;
@@ -82,7 +85,7 @@ export function forgeIntegration(o: ForgeOptions): ForgeIntegration {
   const logger = o.logger.child({ component: 'forge' });
   const outbox = new Outbox({ store, notifiers: buildNotifiers(o.notify), metrics: o.metrics, logger });
   const notify = (n: Notice): void => void outbox.enqueue(n);
-  const previews = o.previewGit && o.notify.forge ? new Previews({ git: o.previewGit, transport: o.transport, ssh: o.ssh, store, logger, notify, ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) }) : undefined;
+  const previews = o.previewGit && o.notify.forge ? new Previews({ git: o.previewGit, transport: o.transport, ssh: o.ssh, pki: o.previewPki, store, logger, notify, ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) }) : undefined;
   return {
     events: reporter(notify, o.publicUrl),
     outbox,

@@ -7,10 +7,12 @@ import { plan } from '../../src/engine/plan.js';
 import { renderText } from '../../src/engine/render.js';
 import { etcdCluster, etcdHealth, type EtcdClusterHave } from '../../src/engine/resources/etcd-cluster.js';
 import { etcdMember, type EtcdMemberWant } from '../../src/engine/resources/etcd-member.js';
+import { etcdAuth, type EtcdAuthHave, type EtcdAuthWant } from '../../src/engine/resources/etcd-auth.js';
 import { sha256 } from '../../src/engine/resources/file.js';
-import type { Resource } from '../../src/engine/resources/kind.js';
+import type { Resource, Unsupported } from '../../src/engine/resources/kind.js';
 import { tmpRepo } from '../../test/helpers/tmp.js';
 import { clusterHealth, etcd, etcdEndpoints } from './index.js';
+import { certificatesFor } from '../../test/helpers/pki.js';
 
 const inventory = (hosts: string, vars = ''): string => `
 all:
@@ -31,7 +33,7 @@ async function load(text: string): Promise<{ hosts: HostView[]; desired: Desired
   const v = await validateInventory(tmpRepo({ 'pigsty.yml': text }));
   expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]);
   const cluster = v.clusters.find((c) => c.module === 'etcd')!;
-  const out = etcd.desired({ cluster, hosts: v.hosts, facts: () => ASSUMED_FACTS });
+  const out = etcd.desired({ cluster, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v) });
   const target = (name: string) => ({ name, address: name, port: 22, user: 'root', connection: 'ssh' as const });
   return { hosts: v.hosts, notes: out.notes, desired: { hosts: [...out.resources].map(([host, resources]) => ({ host, target: target(host), resources })), edges: out.edges } };
 }
@@ -41,9 +43,9 @@ const memberOf = (d: Desired, host: string): EtcdMemberWant => on(d, host).find(
 
 /** `etcdctl member list` lines (simple format) for the given members, as the probes print them. */
 const listing = (ips: readonly string[], started = true): string =>
-  ips.map((ip, i) => `etcd-member: ${(0x8e9e05c52164694dn + BigInt(i)).toString(16)}, ${started ? 'started' : 'unstarted'}, ${started ? `etcd-${ip.slice(-1)}` : ''}, http://${ip}:2380, ${started ? `http://${ip}:2379` : ''}, false`).join('\n');
+  ips.map((ip, i) => `etcd-member: ${(0x8e9e05c52164694dn + BigInt(i)).toString(16)}, ${started ? 'started' : 'unstarted'}, ${started ? `etcd-${ip.slice(-1)}` : ''}, https://${ip}:2380, ${started ? `https://${ip}:2379` : ''}, false`).join('\n');
 const healthLines = (up: readonly string[], down: readonly string[] = []): string =>
-  [...up.map((ip) => `etcd-health: http://${ip}:2379 is healthy: successfully committed proposal: took = 2.1ms`), ...down.map((ip) => `etcd-health: http://${ip}:2379 is unhealthy: failed to commit proposal: context deadline exceeded`)].join('\n');
+  [...up.map((ip) => `etcd-health: https://${ip}:2379 is healthy: successfully committed proposal: took = 2.1ms`), ...down.map((ip) => `etcd-health: https://${ip}:2379 is unhealthy: failed to commit proposal: context deadline exceeded`)].join('\n');
 const confProbe = (content: string): string => `type=regular file\nowner=etcd\ngroup=etcd\nmode=644\nsha256=${sha256(content)}\ncontent=${Buffer.from(content).toString('base64')}\n`;
 
 interface NodeState {
@@ -65,12 +67,13 @@ function observations(d: Desired, nodes: Record<string, NodeState>, cluster = ''
       const id = `${r.kind}:${String(w.path ?? w.name ?? w.cluster)}`;
       if (r.kind === 'packages') states[id] = { 'etcd-server': '3.4.23', 'etcd-client': '3.4.23' };
       else if (r.kind === 'directory') states[id] = { type: 'directory', owner: w.owner, group: w.group, mode: w.mode };
-      else if (r.kind === 'file') states[id] = { type: 'regular file', owner: 'root', group: 'root', mode: w.mode, sha256: sha256(w.content as string), content: w.content };
+      else if (r.kind === 'file') states[id] = { type: 'regular file', owner: w.owner ?? 'root', group: w.group ?? w.owner ?? 'root', mode: w.mode, sha256: sha256(w.content as string), content: w.content };
       else if (r.kind === 'service') states[id] = { enabled: true, running: true };
       else if (r.kind === 'etcd-member') {
         const n = nodes[h.host]!;
         states[id] = etcdMember.parse(`${n.conf !== undefined ? confProbe(n.conf) : 'absent\n'}${n.hasData ? 'has-data=yes\n' : ''}${n.foreign ? 'foreign=yes\n' : ''}${n.others}`, w as unknown as EtcdMemberWant);
       } else if (r.kind === 'etcd-cluster') states[id] = etcdCluster.parse(cluster, r.want as never);
+      else if (r.kind === 'etcd-auth') states[id] = { enabled: true, users: Object.fromEntries((w.users as { name: string }[]).map((u) => [u.name, 'ok'])) };
     }
     return { host: h.host, ok: true as const, facts: ASSUMED_FACTS, states, durationMs: 1 };
   });
@@ -85,9 +88,9 @@ describe('ETCD reconciler', () => {
     expect(conf).toContain('initial-cluster-token: "etcd"');
     expect(conf).toContain('initial-cluster-state: "new"');
     // Sorted by address, whatever the inventory order.
-    expect(conf).toContain('initial-cluster: "etcd-1=http://10.0.0.11:2380,etcd-2=http://10.0.0.12:2380,etcd-3=http://10.0.0.13:2380"');
-    expect(conf).toContain('listen-client-urls: "http://10.0.0.12:2379,http://127.0.0.1:2379"');
-    expect(conf).toContain('advertise-client-urls: "http://10.0.0.12:2379"');
+    expect(conf).toContain('initial-cluster: "etcd-1=https://10.0.0.11:2380,etcd-2=https://10.0.0.12:2380,etcd-3=https://10.0.0.13:2380"');
+    expect(conf).toContain('listen-client-urls: "https://10.0.0.12:2379,https://127.0.0.1:2379"');
+    expect(conf).toContain('advertise-client-urls: "https://10.0.0.12:2379"');
     expect(conf).toContain('heartbeat-interval: 150\n');
     expect(conf).toContain('election-timeout: 1000\n');
     expect(memberOf(desired, '10.0.0.12').conf.existing).toContain('initial-cluster-state: "existing"');
@@ -101,7 +104,7 @@ describe('ETCD reconciler', () => {
 
   it('gives patroni the etcd group as client URLs, sorted by address', async () => {
     const { hosts } = await load(inventory(THREE, ', etcd_port: 12379'));
-    expect(etcdEndpoints(hosts)).toEqual(['http://10.0.0.11:12379', 'http://10.0.0.12:12379', 'http://10.0.0.13:12379']);
+    expect(etcdEndpoints(hosts)).toEqual(['https://10.0.0.11:12379', 'https://10.0.0.12:12379', 'https://10.0.0.13:12379']);
   });
 
   it('observes membership from the lowest etcd_seq, and removes members before others join', async () => {
@@ -113,11 +116,76 @@ describe('ETCD reconciler', () => {
     ]);
   });
 
-  it('says that TLS and RBAC are not built', async () => {
-    const { notes } = await load(inventory(THREE));
-    expect(notes.map((n) => n.host)).toEqual(['10.0.0.11']);
-    expect(notes[0]!.message).toMatch(/TLS.*RBAC.*not built/);
+  it('serves https with the member certificate from Corral\'s CA, peers checked by it', async () => {
+    const { desired, notes } = await load(inventory(THREE));
+    expect(notes).toEqual([]);
+    const conf = memberOf(desired, '10.0.0.12').conf.new;
+    expect(conf).toContain('listen-peer-urls: "https://10.0.0.12:2380"');
+    expect(conf).toMatch(/client-transport-security:\n {2}cert-file: "\/etc\/etcd\/server.crt"\n {2}key-file: "\/etc\/etcd\/server.key"\n {2}trusted-ca-file: "\/etc\/etcd\/ca.crt"/);
+    expect(conf).toMatch(/peer-transport-security:\n(?: {2}.*\n){3} {2}client-cert-auth: true/);
+    const files = new Map(on(desired, '10.0.0.12').filter((r) => r.kind === 'file').map((r) => [(r.want as { path: string }).path, r.want as { content: string; mode: number; owner?: string; secret?: boolean }]));
+    expect(files.get('/etc/etcd/ca.crt')!.content).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(files.get('/etc/etcd/server.key')).toMatchObject({ mode: 0o600, owner: 'etcd', secret: true });
+    expect(files.get('/etc/etcd/etcd.pass')).toMatchObject({ content: 'Etcd.Root', mode: 0o640, owner: 'root', group: 'etcd', secret: true });
+    // The member starts only once its certificate and root's password are on the node.
+    const deps = on(desired, '10.0.0.12').find((r) => r.kind === 'etcd-member')!.deps!;
+    expect(deps).toEqual(expect.arrayContaining(['file:/etc/etcd/server.crt', 'file:/etc/etcd/server.key', 'file:/etc/etcd/ca.crt', 'file:/etc/etcd/etcd.pass']));
   });
+
+  it('asks for a certificate per member with Pigsty\'s SANs and cert_validity', async () => {
+    const v = await validateInventory(tmpRepo({ 'pigsty.yml': inventory(THREE, ', cert_validity: 365d') }));
+    const cluster = v.clusters.find((c) => c.module === 'etcd')!;
+    const requests = etcd.certificates!({ cluster, hosts: v.hosts });
+    expect(requests.find((r) => r.id === 'etcd/10.0.0.12')).toEqual({ id: 'etcd/10.0.0.12', commonName: 'etcd-2', organizationalUnit: 'etcd', dns: ['localhost', 'etcd-2'], ips: ['127.0.0.1', '10.0.0.12'], validityDays: 365 });
+  });
+
+  it('turns RBAC on: root, and a user per PGSQL cluster with read-write on its prefix', async () => {
+    const { desired } = await load(inventory(THREE, ', etcd_root_password: Root.Secret.9'));
+    const anchor = on(desired, '10.0.0.11');
+    const auth = anchor.find((r) => r.kind === 'etcd-auth')!;
+    expect(auth.want).toMatchObject({ cluster: 'etcd', users: [{ name: 'pg-test', prefix: '/pg/pg-test/' }], passwordsFile: '/etc/etcd/users.pass' });
+    const passwords = anchor.find((r) => (r.want as { path?: string }).path === '/etc/etcd/users.pass')!.want;
+    // pg_etcd_password is empty: Pigsty's password is the cluster's name.
+    expect(passwords).toMatchObject({ content: 'pg-test:pg-test\n', mode: 0o600, secret: true });
+    expect(on(desired, '10.0.0.12').some((r) => r.kind === 'etcd-auth')).toBe(false);
+    // Off on a new cluster: the plan turns it on; no password is in a script or a field.
+    const obs = observations(desired, { '10.0.0.11': { hasData: false, others: '' }, '10.0.0.12': { hasData: false, others: '' }, '10.0.0.13': { hasData: false, others: '' } }).map((o) =>
+      o.ok && o.host === '10.0.0.11' ? { ...o, states: { ...o.states, 'etcd-auth:etcd': etcdAuth.parse('auth=off\n', auth.want as EtcdAuthWant) } } : o,
+    );
+    const { plan: p, scripts } = plan(desired, obs, 'r');
+    const change = p.changes.find((c) => c.kind === 'etcd-auth')!;
+    expect(change.fields.map((f) => f.field)).toEqual(['user pg-test', 'auth']);
+    const script = scripts.get(change.id)!;
+    expect(script).toContain('auth enable');
+    expect(script).toContain('role grant-permission pg-test --prefix=true readwrite /pg/pg-test/');
+    expect(script).not.toContain('Root.Secret.9');
+    expect(renderText(p)).not.toContain('Root.Secret.9');
+    expect(JSON.stringify(p)).not.toContain('Root.Secret.9');
+  });
+
+  it('reads RBAC as it runs: a user whose login fails is set again; root failing to log in is reported', async () => {
+    const { desired } = await load(inventory(THREE));
+    const want = on(desired, '10.0.0.11').find((r) => r.kind === 'etcd-auth')!.want as EtcdAuthWant;
+    expect(etcdAuth.diff(want, etcdAuth.parse('auth=on\nroot=ok\nuser.pg-test=ok\n', want) as EtcdAuthHave)).toEqual([]);
+    expect(etcdAuth.diff(want, etcdAuth.parse('auth=on\nroot=ok\nuser.pg-test=wrong\n', want) as EtcdAuthHave).map((f) => f.field)).toEqual(['user pg-test']);
+    expect((etcdAuth.parse('auth=on\n', want) as Unsupported).unsupported).toContain('root does not log in');
+    expect(etcdAuth.parse('auth=unknown\n', want)).toBeNull();
+  });
+
+  it('leaves a running plain-http member alone rather than cut it off from its peers', async () => {
+    const { desired } = await load(inventory(THREE));
+    const plain = memberOf(desired, '10.0.0.11').conf.existing.replaceAll('https://', 'http://');
+    const state = etcdMember.parse(`${confProbe(plain)}has-data=yes\n`, memberOf(desired, '10.0.0.11'));
+    expect((state as Unsupported).unsupported).toContain('plain http');
+  });
+
+  it('refuses a password etcdctl would cut at a blank', async () => {
+    const { desired, notes } = await load(inventory(THREE, ", etcd_root_password: 'two words'"));
+    expect(desired.hosts).toEqual([]);
+    expect(notes.map((n) => [n.host, (n as { blocking?: boolean }).blocking])).toEqual([['10.0.0.11', true]]);
+    expect(notes[0]!.message).toContain('etcd_root_password holds a space');
+  });
+
 
   it('bootstraps a new cluster: every member starts with `new`, no member add', async () => {
     const { desired } = await load(inventory(THREE));
@@ -143,7 +211,7 @@ describe('ETCD reconciler', () => {
 
   it('is in sync when a running member only has other initial-cluster settings (etcd reads them once)', async () => {
     const { desired } = await load(inventory(TWO));
-    const old = (ip: string): string => memberOf(desired, ip).conf.existing.replace('initial-cluster: "', 'initial-cluster: "etcd-0=http://10.0.0.10:2380,');
+    const old = (ip: string): string => memberOf(desired, ip).conf.existing.replace('initial-cluster: "', 'initial-cluster: "etcd-0=https://10.0.0.10:2380,');
     const running = (ip: string): NodeState => ({ conf: old(ip), hasData: true, others: listing(TWO_IPS) });
     const { plan: p } = plan(desired, observations(desired, { '10.0.0.11': running('10.0.0.11'), '10.0.0.12': running('10.0.0.12') }, `${listing(TWO_IPS)}\n${healthLines(TWO_IPS)}`), 'r');
     expect(p.changes).toEqual([]);
@@ -163,7 +231,11 @@ describe('ETCD reconciler', () => {
     expect(add.fields[1]!.text!.after).toContain('initial-cluster-state: "existing"');
     expect(add.destructive).toBe(false);
     const script = scripts.get(add.id)!;
-    expect(script).toContain('ETCDCTL_API=3 etcdctl --endpoints=http://10.0.0.11:2379,http://10.0.0.12:2379 --dial-timeout=2s --command-timeout=5s member add etcd-3 --peer-urls=http://10.0.0.13:2380 2>&1');
+    expect(script).toContain('etcdctl --endpoints=https://10.0.0.11:2379,https://10.0.0.12:2379 --dial-timeout=2s --command-timeout=5s member add etcd-3 --peer-urls=https://10.0.0.13:2380;');
+    // root logs in from the node's password file; the CA travels in the script (a new node has no ca.crt yet).
+    expect(script).toContain('ETCDCTL_USER="root:$(cat /etc/etcd/etcd.pass)"');
+    expect(script).toContain('-----BEGIN CERTIFICATE-----');
+    expect(script).not.toContain('Etcd.Root');
     // Its service starts after the member was added and the config written.
     const start = p.changes.find((c) => c.host === '10.0.0.13' && c.kind === 'service');
     expect(p.changes.indexOf(start!)).toBeGreaterThan(p.changes.indexOf(add));
@@ -176,7 +248,7 @@ describe('ETCD reconciler', () => {
     const obs = observations(desired, { '10.0.0.11': { conf: '', hasData: true, others: '' }, '10.0.0.12': { conf: '', hasData: true, others: '' }, '10.0.0.13': { hasData: false, others: listing(TWO_IPS) } });
     const { plan: p, scripts } = plan(desired, obs, 'r');
     const add = p.changes.find((c) => c.host === '10.0.0.13' && c.kind === 'etcd-member')!;
-    expect(scripts.get(add.id)).toContain('member add etcd-3 --peer-urls=http://10.0.0.13:2380 --learner');
+    expect(scripts.get(add.id)).toContain('member add etcd-3 --peer-urls=https://10.0.0.13:2380 --learner');
     // etcd_init: existing starts a new member as `existing` even when no other member answers (Pigsty's way of adding one).
     const existing = await load(inventory(THREE, ', etcd_init: existing'));
     const alone = observations(existing.desired, { '10.0.0.11': { hasData: false, others: '' }, '10.0.0.12': { hasData: false, others: '' }, '10.0.0.13': { hasData: false, others: '' } });
@@ -202,8 +274,8 @@ describe('ETCD reconciler', () => {
     expect(p.changes.map((c) => `${c.host} ${c.resource}`)).toEqual(['10.0.0.11 etcd-cluster:etcd']);
     const remove = p.changes[0]!;
     expect(remove.destructive).toBe(true);
-    expect(remove.fields).toEqual([{ field: 'members', from: ['etcd-3 http://10.0.0.13:2380'], to: 'member remove' }]);
-    expect(scripts.get(remove.id)).toBe('ETCDCTL_API=3 etcdctl --endpoints=http://10.0.0.11:2379,http://10.0.0.12:2379 --dial-timeout=2s --command-timeout=5s member remove 8e9e05c52164694f');
+    expect(remove.fields).toEqual([{ field: 'members', from: ['etcd-3 https://10.0.0.13:2380'], to: 'member remove' }]);
+    expect(scripts.get(remove.id)).toContain('etcdctl --endpoints=https://10.0.0.11:2379,https://10.0.0.12:2379 --dial-timeout=2s --command-timeout=5s member remove 8e9e05c52164694f;');
     expect(renderText(p)).toContain('etcd-cluster:etcd');
   });
 
@@ -231,17 +303,17 @@ describe('ETCD reconciler', () => {
   it('under --limit keeps the whole cluster in initial-cluster and removes nothing', async () => {
     const v = await validateInventory(tmpRepo({ 'pigsty.yml': inventory(THREE) }));
     const cluster = v.clusters.find((c) => c.module === 'etcd')!;
-    const out = etcd.desired({ cluster: { ...cluster, members: cluster.members.filter((m) => m.name === '10.0.0.13') }, hosts: v.hosts, facts: () => ASSUMED_FACTS });
+    const out = etcd.desired({ cluster: { ...cluster, members: cluster.members.filter((m) => m.name === '10.0.0.13') }, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v) });
     expect([...out.resources.keys()]).toEqual(['10.0.0.13']);
     expect(out.resources.get('10.0.0.13')!.some((r) => r.kind === 'etcd-cluster')).toBe(false);
-    expect((out.resources.get('10.0.0.13')!.find((r) => r.kind === 'etcd-member')!.want as EtcdMemberWant).conf.new).toContain('etcd-1=http://10.0.0.11:2380');
+    expect((out.resources.get('10.0.0.13')!.find((r) => r.kind === 'etcd-member')!.want as EtcdMemberWant).conf.new).toContain('etcd-1=https://10.0.0.11:2380');
   });
 });
 
 const TWO_IPS = ['10.0.0.11', '10.0.0.12'];
 
 describe('etcd health', () => {
-  const have = (up: string[], down: string[] = [], members = [...up, ...down]): EtcdClusterHave => etcdCluster.parse(`${listing(members)}\n${healthLines(up, down)}`, { cluster: 'etcd', endpoints: [], peerURLs: members.map((ip) => `http://${ip}:2380`) }) as EtcdClusterHave;
+  const have = (up: string[], down: string[] = [], members = [...up, ...down]): EtcdClusterHave => etcdCluster.parse(`${listing(members)}\n${healthLines(up, down)}`, { cluster: 'etcd', client: { endpoints: [], ca: '' }, peerURLs: members.map((ip) => `https://${ip}:2380`) }) as EtcdClusterHave;
 
   it('is Healthy, Degraded with a quorum, Down without one', () => {
     expect(etcdHealth(have(IPS))).toBe('Healthy');
@@ -251,7 +323,7 @@ describe('etcd health', () => {
   });
 
   it('counts an added member that has not started as not healthy', () => {
-    const h = etcdCluster.parse(`${listing(TWO_IPS)}\n${listing(['10.0.0.13'], false).replace('8e9e05c52164694d', 'aaaa')}\n${healthLines(TWO_IPS)}`, { cluster: 'etcd', endpoints: [], peerURLs: IPS.map((ip) => `http://${ip}:2380`) }) as EtcdClusterHave;
+    const h = etcdCluster.parse(`${listing(TWO_IPS)}\n${listing(['10.0.0.13'], false).replace('8e9e05c52164694d', 'aaaa')}\n${healthLines(TWO_IPS)}`, { cluster: 'etcd', client: { endpoints: [], ca: '' }, peerURLs: IPS.map((ip) => `https://${ip}:2380`) }) as EtcdClusterHave;
     expect(h.members).toHaveLength(3);
     expect(etcdHealth(h)).toBe('Degraded');
   });

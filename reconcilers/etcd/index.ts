@@ -1,22 +1,26 @@
 /**
- * ETCD: an etcd cluster from the hosts with `etcd_seq`, laid out as Pigsty lays it out
- * (/etc/etcd/etcd.conf, etcd.service, data in etcd_data), bootstrapped once, then grown and shrunk
- * through `etcdctl member add/remove`. Plain http without auth: Pigsty's TLS and RBAC are not built
- * (said in the plan's notes).
+ * ETCD: an etcd cluster from the hosts with `etcd_seq`, laid out as Pigsty v4 lays it out
+ * (/etc/etcd/etcd.conf, etcd.service, data in etcd_data, certificates from Corral's CA in
+ * /etc/etcd), bootstrapped once, then grown and shrunk through `etcdctl member add/remove`.
+ * https for clients and peers; RBAC on: root (etcd_root_password) and one user per PGSQL
+ * cluster with read-write on its own prefix, which its Patroni logs in as.
  */
 import { membership } from '../../src/config/clusters.js';
 import type { HostView } from '../../src/config/hosts.js';
 import type { Observation } from '../../src/engine/model.js';
-import { resourceList, type ModuleDesired, type Reconciler } from '../../src/engine/reconciler.js';
-import { etcdCluster, etcdHealth, type EtcdClusterHave, type EtcdHealth } from '../../src/engine/resources/etcd-cluster.js';
-import type { EtcdMemberWant, InitialState } from '../../src/engine/resources/etcd-member.js';
-import { etcdConf, etcdctlProfile, etcdUnit } from './templates.js';
+import { resourceList, type Certificates, type ModuleDesired, type Reconciler } from '../../src/engine/reconciler.js';
+import { etcdCluster, etcdClusterId, etcdHealth, type EtcdClusterHave, type EtcdHealth } from '../../src/engine/resources/etcd-cluster.js';
+import { etcdAuthId, type EtcdAuthWant, type EtcdUser } from '../../src/engine/resources/etcd-auth.js';
+import { ROOT_PASSWORD_FILE, type EtcdClient, type EtcdMemberWant, type InitialState } from '../../src/engine/resources/etcd-member.js';
+import type { Note } from '../../src/engine/model.js';
+import { memberCertificate } from '../../src/pki/requests.js';
+import { ETCD_TLS, etcdConf, etcdctlProfile, etcdUnit } from './templates.js';
 
 const CONF_PATH = '/etc/etcd/etcd.conf';
 const byName = (a: HostView, b: HostView): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const port = (h: HostView): number => h.param('etcd_port') ?? 2379;
-const clientURL = (h: HostView): string => `http://${h.name}:${port(h)}`;
-const peerURL = (h: HostView): string => `http://${h.name}:${h.param('etcd_peer_port') ?? 2380}`;
+const clientURL = (h: HostView): string => `https://${h.name}:${port(h)}`;
+const peerURL = (h: HostView): string => `https://${h.name}:${h.param('etcd_peer_port') ?? 2380}`;
 const instance = (h: HostView): string => `${h.param('etcd_cluster') ?? 'etcd'}-${h.param('etcd_seq') ?? 0}`;
 
 /**
@@ -35,12 +39,28 @@ const membersOf = (hosts: readonly HostView[], cluster: string): HostView[] => h
 /** The member that observes the cluster's membership and health: the lowest etcd_seq. */
 const observer = (members: readonly HostView[]): HostView => [...members].sort((a, b) => (a.param('etcd_seq') ?? 0) - (b.param('etcd_seq') ?? 0))[0]!;
 
-const clusterWant = (name: string, members: readonly HostView[]): { cluster: string; endpoints: string[]; peerURLs: string[] } => {
+const clusterWant = (name: string, members: readonly HostView[], ca: string): { cluster: string; client: EtcdClient; peerURLs: string[] } => {
   const sorted = [...members].sort(byName);
-  return { cluster: name, endpoints: sorted.map(clientURL), peerURLs: sorted.map(peerURL) };
+  return { cluster: name, client: { endpoints: sorted.map(clientURL), ca }, peerURLs: sorted.map(peerURL) };
 };
 
-function memberWant(h: HostView, members: readonly HostView[]): EtcdMemberWant {
+const certificateId = (h: HostView): string => `etcd/${h.name}`;
+
+/** Patroni's etcd login for each PGSQL cluster, as Pigsty names it: user and role `<pg_cluster>`, password pg_etcd_password (else the cluster's name). */
+export function etcdLogins(hosts: readonly HostView[]): (EtcdUser & { password: string })[] {
+  const byCluster = new Map<string, EtcdUser & { password: string }>();
+  for (const h of hosts) {
+    const name = membership(h, 'pgsql');
+    if (name === undefined || byCluster.has(name)) continue;
+    byCluster.set(name, { name, prefix: `${h.str('pg_namespace') ?? '/pg'}/${name}/`, password: h.str('pg_etcd_password') || name });
+  }
+  return [...byCluster.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** etcdctl reads a password from stdin up to the first blank: one with a space or tab could not be set as it is written. */
+const unsettable = (password: string): boolean => /\s/.test(password);
+
+function memberWant(h: HostView, members: readonly HostView[], ca: string): EtcdMemberWant {
   const dataDir = h.param('etcd_data') ?? '/data/etcd';
   const render = (state: InitialState): string =>
     etcdConf({
@@ -62,26 +82,41 @@ function memberWant(h: HostView, members: readonly HostView[]): EtcdMemberWant {
     init: h.param('etcd_init') ?? 'new',
     dataDir,
     peerURL: peerURL(h),
-    peers: members.filter((m) => m.name !== h.name).sort(byName).map(clientURL),
+    peers: { endpoints: members.filter((m) => m.name !== h.name).sort(byName).map(clientURL), ca },
     learner: h.param('etcd_learner') === true,
     safeguard: h.param('etcd_safeguard') === true,
   };
 }
 
+/** The cluster Patroni uses: the one whose members are in the `etcd` group (Pigsty's groups['etcd']). */
+const servesPatroni = (members: readonly HostView[]): boolean => members.some((h) => h.groups.includes('etcd'));
+
+function authWant(name: string, members: readonly HostView[], certificates: Certificates, logins: readonly EtcdUser[]): EtcdAuthWant {
+  return { cluster: name, client: clusterWant(name, members, certificates.ca).client, users: logins.map(({ name: user, prefix }) => ({ name: user, prefix })), passwordsFile: USERS_PASSWORD_FILE };
+}
+
+const USERS_PASSWORD_FILE = '/etc/etcd/users.pass';
+
 export const etcd: Reconciler = {
   module: 'etcd',
-  desired({ cluster, hosts, facts }) {
+  certificates: ({ cluster }) =>
+    cluster.members.map((h) =>
+      memberCertificate({ id: certificateId(h), address: h.name, commonName: instance(h), organizationalUnit: 'etcd', names: [instance(h)], validity: h.str('cert_validity') }),
+    ),
+  desired({ cluster, hosts, facts, certificates }) {
     const out: ModuleDesired = { resources: new Map(), edges: [], notes: [] };
     // The whole cluster, also under --limit: a limited run must neither shrink initial-cluster nor remove members it did not select.
     const members = membersOf(hosts, cluster.name);
     const anchor = observer(members);
-    const whole = clusterWant(cluster.name, members);
+    const whole = clusterWant(cluster.name, members, certificates.ca);
     const membershipId = etcdCluster.id(whole);
-    out.notes.push({
-      host: anchor.name,
-      resource: membershipId,
-      message: "Pigsty's etcd TLS (CA, server certs, https URLs) and RBAC (root user, etcd_root_password, auth enable) are not built: etcd serves plain http without auth",
-    });
+    const logins = servesPatroni(members) ? etcdLogins(hosts) : [];
+    const rootPassword = anchor.str('etcd_root_password') ?? 'Etcd.Root';
+    const blocked = passwordProblems(anchor, rootPassword, logins);
+    if (blocked.length) {
+      out.notes.push(...blocked);
+      return out;
+    }
     for (const h of cluster.members) {
       const f = facts(h.name);
       const r = resourceList('etcd', cluster.name);
@@ -95,14 +130,27 @@ export const etcd: Reconciler = {
       // Debian's package starts its own etcd (data in /var/lib/etcd/default, localhost only) at install;
       // the unit below takes the service over and the first config change restarts it as a member.
       const pkg = r.add('packages', { name: 'etcd', manager: f.packageManager, packages: f.packageManager === 'apt' ? ['etcd-server', 'etcd-client'] : ['etcd'] });
-      const want = memberWant(h, members);
+      const want = memberWant(h, members, certificates.ca);
       const confDir = r.add('directory', { path: '/etc/etcd', mode: 0o750, owner: 'etcd', group: 'etcd' }, [pkg]);
       const dataDir = r.add('directory', { path: want.dataDir, mode: 0o700, owner: 'etcd', group: 'etcd' }, [pkg]);
-      const member = r.add('etcd-member', want, [confDir, dataDir]);
+      // etcd reads its certificate files on each new connection: a renewed certificate needs no restart.
+      const cert = certificates.get(certificateId(h));
+      const owned = { owner: 'etcd', group: 'etcd' };
+      const tls = [
+        r.add('file', { path: ETCD_TLS.ca, content: certificates.ca, mode: 0o644, ...owned }, [confDir]),
+        r.add('file', { path: ETCD_TLS.cert, content: cert.certificate, mode: 0o644, ...owned }, [confDir]),
+        r.add('file', { path: ETCD_TLS.key, content: cert.key, mode: 0o600, ...owned, secret: true }, [confDir]),
+      ];
+      const rootPass = r.add('file', { path: ROOT_PASSWORD_FILE, content: rootPassword, mode: 0o640, owner: 'root', group: 'etcd', secret: true }, [confDir]);
+      const member = r.add('etcd-member', want, [confDir, dataDir, ...tls, rootPass]);
       const unit = r.add('file', { path: '/etc/systemd/system/etcd.service', content: etcdUnit(want.dataDir), mode: 0o644 }, [pkg]);
-      r.add('file', { path: '/etc/profile.d/etcdctl.sh', content: etcdctlProfile(whole.endpoints), mode: 0o644 });
+      r.add('file', { path: '/etc/profile.d/etcdctl.sh', content: etcdctlProfile(whole.client.endpoints, ROOT_PASSWORD_FILE), mode: 0o644 });
       const svc = r.add('service', { name: 'etcd', enabled: true, running: true }, [pkg, unit, member]);
-      if (h.name === anchor.name) r.add('etcd-cluster', whole, [svc]);
+      if (h.name === anchor.name) {
+        const state = r.add('etcd-cluster', whole, [svc]);
+        const passwords = r.add('file', { path: USERS_PASSWORD_FILE, content: logins.map((l) => `${l.name}:${l.password}\n`).join(''), mode: 0o600, secret: true }, [confDir]);
+        r.add('etcd-auth', authWant(cluster.name, members, certificates, logins), [state, passwords, rootPass]);
+      }
       // Members leave before new ones join, so that the cluster's membership always matches a new member's initial-cluster.
       else out.edges.push({ before: { host: anchor.name, resource: membershipId }, after: { host: h.name, resource: member } });
       out.resources.set(h.name, r.list);
@@ -123,7 +171,20 @@ export const etcd: Reconciler = {
 export function clusterHealth(observations: readonly Observation[], hosts: readonly HostView[], name: string): EtcdHealth {
   const members = membersOf(hosts, name);
   if (!members.length) return 'Down';
-  const id = etcdCluster.id(clusterWant(name, members));
+  const id = etcdClusterId(name);
   const obs = observations.find((o) => o.host === observer(members).name);
   return etcdHealth(obs?.ok ? ((obs.states[id] ?? null) as EtcdClusterHave | null) : null);
+}
+
+/** Passwords etcdctl could not set as written: the cluster is left alone rather than built with another password than Patroni's. */
+function passwordProblems(anchor: HostView, root: string, logins: readonly { name: string; password: string }[]): Note[] {
+  const bad = [...(unsettable(root) ? ['etcd_root_password'] : []), ...logins.filter((l) => unsettable(l.password)).map((l) => `pg_etcd_password of ${l.name}`)];
+  return bad.map((what) => ({ host: anchor.name, resource: 'etcd', blocking: true, message: `${what} holds a space or tab, which etcdctl cannot take from stdin; choose a password without blanks` }));
+}
+
+/** Where Patroni's etcd login is made: the etcd cluster of the `etcd` group, on its observing member. */
+export function etcdAuthRef(hosts: readonly HostView[]): { host: string; resource: string } | undefined {
+  const members = hosts.filter((h) => h.groups.includes('etcd') && membership(h, 'etcd') !== undefined);
+  const name = members[0] && membership(members[0], 'etcd');
+  return name === undefined ? undefined : { host: observer(membersOf(hosts, name)).name, resource: etcdAuthId(name) };
 }

@@ -1,4 +1,4 @@
-/** The files ETCD writes, laid out as Pigsty's etcd role writes them (TLS left out: see the module's notes). */
+/** The files ETCD writes, laid out as Pigsty's etcd role writes them: https for clients and peers, certificates in /etc/etcd. */
 
 export interface EtcdConf {
   name: string;
@@ -14,9 +14,16 @@ export interface EtcdConf {
   heartbeatInterval: number;
 }
 
-/** /etc/etcd/etcd.conf: etcd's YAML config file. Logs go to the journal rather than Pigsty's /var/log/etcd.log. */
+export const ETCD_TLS = { ca: '/etc/etcd/ca.crt', cert: '/etc/etcd/server.crt', key: '/etc/etcd/server.key' };
+
+/**
+ * /etc/etcd/etcd.conf: etcd's YAML config file. Logs go to the journal rather than Pigsty's
+ * /var/log/etcd.log. Peers must show a certificate of the CA (Pigsty leaves that off); clients
+ * authenticate with a user and password (RBAC), as Patroni does.
+ */
 export function etcdConf(c: EtcdConf): string {
-  const peer = `http://${c.ip}:${c.peerPort}`;
+  const peer = `https://${c.ip}:${c.peerPort}`;
+  const tls = [`  cert-file: "${ETCD_TLS.cert}"`, `  key-file: "${ETCD_TLS.key}"`, `  trusted-ca-file: "${ETCD_TLS.ca}"`];
   return [
     '# managed by corral (ETCD)',
     `name: ${c.name}`,
@@ -26,8 +33,8 @@ export function etcdConf(c: EtcdConf): string {
     `initial-cluster: "${c.initialCluster.join(',')}"`,
     `initial-advertise-peer-urls: "${peer}"`,
     `listen-peer-urls: "${peer}"`,
-    `listen-client-urls: "http://${c.ip}:${c.port},http://127.0.0.1:${c.port}"`,
-    `advertise-client-urls: "http://${c.ip}:${c.port}"`,
+    `listen-client-urls: "https://${c.ip}:${c.port},https://127.0.0.1:${c.port}"`,
+    `advertise-client-urls: "https://${c.ip}:${c.port}"`,
     `election-timeout: ${c.electionTimeout}`,
     `heartbeat-interval: ${c.heartbeatInterval}`,
     'quota-backend-bytes: 17179869184',
@@ -35,6 +42,11 @@ export function etcdConf(c: EtcdConf): string {
     'enable-grpc-gateway: true',
     'auto-compaction-mode: periodic',
     'auto-compaction-retention: "24h"',
+    'client-transport-security:',
+    ...tls,
+    'peer-transport-security:',
+    ...tls,
+    '  client-cert-auth: true',
     'logger: zap',
     'log-level: info',
     '',
@@ -73,6 +85,18 @@ export function etcdUnit(dataDir: string): string {
 }
 
 /** /etc/profile.d/etcdctl.sh: etcdctl in a login shell talks to this cluster, as Pigsty sets it up. */
-export function etcdctlProfile(endpoints: readonly string[]): string {
-  return ['# managed by corral (ETCD)', 'alias e="etcdctl"', 'alias em="etcdctl member"', 'export ETCDCTL_API=3', `export ETCDCTL_ENDPOINTS="${endpoints.join(',')}"`, ''].join('\n');
+export function etcdctlProfile(endpoints: readonly string[], rootPasswordFile: string): string {
+  return [
+    '# managed by corral (ETCD)',
+    'alias e="etcdctl"',
+    'alias em="etcdctl member"',
+    'export ETCDCTL_API=3',
+    `export ETCDCTL_ENDPOINTS="${endpoints.join(',')}"`,
+    `export ETCDCTL_CACERT=${ETCD_TLS.ca}`,
+    `export ETCDCTL_CERT=${ETCD_TLS.cert}`,
+    `export ETCDCTL_KEY=${ETCD_TLS.key}`,
+    // Only root can read the password file: other users get no credentials rather than an error.
+    `[ -r ${rootPasswordFile} ] && export ETCDCTL_USER="root:$(cat ${rootPasswordFile})"`,
+    '',
+  ].join('\n');
 }

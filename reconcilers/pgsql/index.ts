@@ -12,7 +12,8 @@ import { runningLeader } from '../../src/engine/resources/patroni-member.js';
 import { sha256 } from '../../src/engine/resources/file.js';
 import type { PatroniTarget } from '../../src/engine/resources/patroni-api.js';
 import type { PgService } from '../../src/types/inventory.gen.js';
-import { etcdEndpoints } from '../etcd/index.js';
+import { etcdAuthRef, etcdEndpoints, etcdLogins } from '../etcd/index.js';
+import { memberCertificate } from '../../src/pki/requests.js';
 import { pgHbaPath } from './hba.js';
 import { patroniView, pgHealthFromObservations } from './health.js';
 import { hbaPeers, sqlObjects } from './objects.js';
@@ -25,6 +26,7 @@ import {
   instanceName,
   patroniUnit,
   patroniYml,
+  PG_TLS,
   pgbackrestConf,
   pgbouncerIni,
   rtoPlan,
@@ -40,7 +42,15 @@ const DEBIAN_POSTGRES: Record<string, string> = { '11': '15', '12': '15', '13': 
 /** Replication lag a healthy replica stays under: pg_rpo, Pigsty's bound on data loss at failover. */
 export const lagLimitBytes = (h: HostView): number => h.int('pg_rpo') || 1048576;
 
-export const patroniTarget = (h: HostView): PatroniTarget => ({ config: '/etc/patroni/patroni.yml', api: `http://${h.name}:${h.int('patroni_port') ?? 8008}` });
+const restScheme = (h: HostView): string => (h.param('patroni_ssl_enabled') === true ? 'https' : 'http');
+
+export const patroniTarget = (h: HostView): PatroniTarget => ({
+  config: '/etc/patroni/patroni.yml',
+  api: `${restScheme(h)}://${h.name}:${h.int('patroni_port') ?? 8008}`,
+  ...(h.param('patroni_ssl_enabled') === true ? { caFile: PG_TLS.ca } : {}),
+});
+
+const certificateId = (h: HostView): string => `pgsql/${instanceName(h)}`;
 
 /** Services of the cluster: pg_default_services then pg_services (a later one of the same name wins). */
 export function servicesOf(h: HostView): PgService[] {
@@ -78,7 +88,13 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   r.add('directory', { path: fsMain, mode: 0o755 });
   r.add('directory', { path: home, mode: 0o700, ...owned }, [pkg]);
   r.add('symlink', { path: '/pg', target: home });
-  for (const sub of ['bin', 'conf', 'tmp', 'spool', 'backup', 'cert', 'log']) r.add('directory', { path: `/pg/${sub}`, mode: 0o700, ...owned });
+  const dirs = new Map(['bin', 'conf', 'tmp', 'spool', 'backup', 'cert', 'log'].map((sub) => [sub, r.add('directory', { path: `/pg/${sub}`, mode: 0o700, ...owned })]));
+  // PostgreSQL, pgbouncer and Patroni read the certificate when they (re)load it: a renewed one takes effect at the next reload.
+  const cert = input.certificates.get(certificateId(h));
+  const certDir = dirs.get('cert');
+  r.add('file', { path: PG_TLS.ca, content: input.certificates.ca, mode: 0o644, ...owned }, [certDir]);
+  r.add('file', { path: PG_TLS.cert, content: cert.certificate, mode: 0o644, ...owned }, [certDir]);
+  r.add('file', { path: PG_TLS.key, content: cert.key, mode: 0o600, ...owned, secret: true }, [certDir]);
   const logDirs = [h.str('pg_log_dir') ?? '/pg/log/postgres', h.str('patroni_log_dir') ?? '/pg/log/patroni', h.str('pgbouncer_log_dir') ?? '/pg/log/pgbouncer', h.str('pgbackrest_log_dir') ?? '/pg/log/pgbackrest'];
   for (const dir of logDirs) r.add('directory', { path: dir, mode: 0o750, ...owned });
   const data = h.str('pg_data') ?? '/pg/data';
@@ -90,7 +106,8 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
 
   if (h.param('pgbackrest_enabled') !== false) r.add('file', { path: '/etc/pgbackrest/pgbackrest.conf', content: pgbackrestConf(h), mode: 0o640, owner: dbsu, group: dbsu });
 
-  const yml = patroniYml({ h, etcd: etcdEndpoints(input.hosts), binDir, hbaFile: pgHbaPath(h) });
+  const login = etcdLogins(input.hosts).find((l) => l.name === cluster.name)!;
+  const yml = patroniYml({ h, etcd: etcdEndpoints(input.hosts), etcdLogin: { username: login.name, password: login.password }, binDir, hbaFile: pgHbaPath(h) });
   const unit = patroniUnit(dbsu);
   r.add('file', { path: `/pg/conf/${name}.yml`, content: yml, mode: 0o600, ...owned, secret: true });
   r.add('directory', { path: '/etc/patroni', mode: 0o755 });
@@ -146,6 +163,10 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
 
 export const pgsql: Reconciler = {
   module: 'pgsql',
+  certificates: ({ cluster }) =>
+    cluster.members.map((h) =>
+      memberCertificate({ id: certificateId(h), address: h.name, commonName: instanceName(h), organizationalUnit: 'postgres', names: [cluster.name, instanceName(h)], validity: h.str('cert_validity') }),
+    ),
   desired(input) {
     const out: ModuleDesired = { resources: new Map(), edges: [], notes: [] };
     const { cluster, hosts } = input;
@@ -157,6 +178,7 @@ export const pgsql: Reconciler = {
       return out;
     }
     const etcdHosts = hosts.filter((h) => membership(h, 'etcd') !== undefined);
+    const login = etcdAuthRef(hosts);
     const ids = new Map<string, { service: string; member: string; restart: string; dcs?: string }>();
     const unavailable = cluster.members.map((h) => ({ h, why: unavailableVersion(h, input.facts(h.name)) })).filter((x) => x.why);
     if (unavailable.length) {
@@ -170,6 +192,8 @@ export const pgsql: Reconciler = {
       ids.set(h.name, m.ids);
       // etcd runs before Patroni needs it.
       for (const e of etcdHosts) out.edges.push({ before: { host: e.name, resource: 'service:etcd' }, after: { host: h.name, resource: m.ids.service } });
+      // Patroni logs in to etcd as its cluster's user.
+      if (login) out.edges.push({ before: login, after: { host: h.name, resource: m.ids.service } });
     }
     const p = ids.get(primary.name);
     const replicas = cluster.members.filter((h) => h !== primary);
@@ -205,7 +229,8 @@ export const pgsql: Reconciler = {
       else if (primary.param('pg_safeguard') === true) note(`${what}: pg_safeguard is on for ${cluster.name}, so it is not removed (set pg_safeguard: false to allow it)`);
       else {
         const r = resourceList('pgsql', cluster.name);
-        r.add('patroni-retire', { cluster: cluster.name, name: m.name, api: `http://${m.host}:${primary.int('patroni_port') ?? 8008}` });
+        const { caFile } = patroniTarget(primary);
+        r.add('patroni-retire', { cluster: cluster.name, name: m.name, api: `${restScheme(primary)}://${m.host}:${primary.int('patroni_port') ?? 8008}`, ...(caFile ? { caFile } : {}) });
         out.departures.push({ address: m.host, reachedAs: hosts.find((h) => h.address === m.host) ?? primary, resources: r.list });
       }
     }

@@ -18,6 +18,7 @@ import { tmpRepo } from '../../test/helpers/tmp.js';
 import { pgsql } from './index.js';
 import { pgHealth } from './health.js';
 import { selectMembers } from './templates.js';
+import { certificatesFor } from '../../test/helpers/pki.js';
 
 const INVENTORY = (version = 15) => `
 all:
@@ -48,7 +49,7 @@ async function desired(version = 15) {
   const v = await validateInventory(tmpRepo({ 'pigsty.yml': INVENTORY(version) }));
   expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]);
   const cluster = v.clusters.find((c) => c.module === 'pgsql')!;
-  return pgsql.desired({ cluster, hosts: v.hosts, facts: () => ASSUMED_FACTS });
+  return pgsql.desired({ cluster, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v) });
 }
 const fileOn = (list: Resource[] | undefined, path: string): string => (list!.find((r) => (r.want as { path?: string }).path === path)!.want as { content: string }).content;
 
@@ -74,6 +75,41 @@ describe('PGSQL desired state', async () => {
     expect(file.content).toContain('mode: "off"');
   });
 
+  it('talks to etcd over https as the cluster user, and turns PostgreSQL ssl on with the member certificate', () => {
+    const yml = parse(fileOn(n2, '/pg/conf/pg-test-2.yml')) as Record<string, Record<string, unknown>>;
+    expect(yml.etcd3).toEqual({ hosts: '10.0.0.11:2379,10.0.0.12:2379,10.0.0.13:2379', protocol: 'https', cacert: '/pg/cert/ca.crt', cert: '/pg/cert/server.crt', key: '/pg/cert/server.key', username: 'pg-test', password: 'pg-test' });
+    expect(yml.bootstrap).toMatchObject({ dcs: { postgresql: { parameters: { ssl: 'on', ssl_cert_file: '/pg/cert/server.crt', ssl_key_file: '/pg/cert/server.key', ssl_ca_file: '/pg/cert/ca.crt' } } } });
+    // Patroni's REST API stays plain http unless patroni_ssl_enabled.
+    expect(yml.restapi).not.toHaveProperty('certfile');
+    expect(yml.ctl).toEqual({ insecure: true });
+    const key = n2!.find((r) => (r.want as { path?: string }).path === '/pg/cert/server.key')!;
+    expect(key.want).toMatchObject({ mode: 0o600, owner: 'postgres', secret: true });
+    expect(key.deps).toEqual(['directory:/pg/cert']);
+    expect(fileOn(n2, '/pg/cert/server.crt')).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(fileOn(n2, '/etc/pgbouncer/pgbouncer.ini')).toContain('client_tls_sslmode        = disable\n');
+    expect(fileOn(n2, '/etc/pgbouncer/pgbouncer.ini')).not.toContain('client_tls_key_file');
+  });
+
+  it('asks for a certificate per member as Pigsty issues it: <cls>-<seq>, the cluster name, the address', async () => {
+    const v = await validateInventory(tmpRepo({ 'pigsty.yml': INVENTORY(15) }));
+    const requests = pgsql.certificates!({ cluster: v.clusters.find((c) => c.module === 'pgsql')!, hosts: v.hosts });
+    expect(requests[1]).toEqual({ id: 'pgsql/pg-test-2', commonName: 'pg-test-2', organizationalUnit: 'postgres', dns: ['localhost', 'pg-test', 'pg-test-2'], ips: ['127.0.0.1', '10.0.0.12'], validityDays: 7300 });
+  });
+
+  it('with patroni_ssl_enabled and pgbouncer_sslmode: the REST API and pgbouncer serve TLS, and Corral reaches them with the CA', async () => {
+    const text = INVENTORY(15).replace('pg_rto: fast', 'pg_rto: fast\n        patroni_ssl_enabled: true\n        pgbouncer_sslmode: require\n        pg_etcd_password: Etcd.Pg.4');
+    const v = await validateInventory(tmpRepo({ 'pigsty.yml': text }));
+    const o = pgsql.desired({ cluster: v.clusters.find((c) => c.module === 'pgsql')!, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v) });
+    const list = o.resources.get('10.0.0.12');
+    const yml = parse(fileOn(list, '/pg/conf/pg-test-2.yml')) as Record<string, Record<string, unknown>>;
+    expect(yml.restapi).toMatchObject({ certfile: '/pg/cert/server.crt', keyfile: '/pg/cert/server.key', cafile: '/pg/cert/ca.crt' });
+    expect(yml.ctl).toMatchObject({ insecure: false, cacert: '/pg/cert/ca.crt' });
+    expect(yml.etcd3).toMatchObject({ username: 'pg-test', password: 'Etcd.Pg.4' });
+    expect(list!.find((r) => r.kind === 'patroni-member')!.want).toMatchObject({ api: 'https://10.0.0.12:8008', caFile: '/pg/cert/ca.crt' });
+    expect(patroniMember.probe(list!.find((r) => r.kind === 'patroni-member')!.want as never)).toContain('curl -s --cacert /pg/cert/ca.crt -m 3 https://10.0.0.12:8008/patroni');
+    expect(fileOn(list, '/etc/pgbouncer/pgbouncer.ini')).toContain('client_tls_sslmode        = require\nclient_tls_key_file       = /pg/cert/server.key\nclient_tls_cert_file      = /pg/cert/server.crt\nclient_tls_ca_file        = /pg/cert/ca.crt\n');
+  });
+
   it('lays out /pg as Pigsty does and keeps Debian from starting its own cluster', () => {
     expect(n1!.find((r) => r.kind === 'symlink' && (r.want as { path: string }).path === '/pg')!.want).toEqual({ path: '/pg', target: '/data/postgres/pg-test-15' });
     expect(fileOn(n1, '/etc/postgresql-common/createcluster.conf')).toContain('create_main_cluster = false');
@@ -83,7 +119,9 @@ describe('PGSQL desired state', async () => {
   it('starts replicas after the primary runs, and etcd before any Patroni', () => {
     expect(out.edges).toContainEqual({ before: { host: '10.0.0.11', resource: 'patroni-member:pg-test-1' }, after: { host: '10.0.0.12', resource: 'service:patroni' } });
     expect(out.edges).toContainEqual({ before: { host: '10.0.0.13', resource: 'service:etcd' }, after: { host: '10.0.0.11', resource: 'service:patroni' } });
-    expect(out.edges.filter((e) => e.after.host === '10.0.0.11' && e.after.resource === 'service:patroni').map((e) => e.before.resource)).toEqual(['service:etcd', 'service:etcd', 'service:etcd']);
+    expect(out.edges.filter((e) => e.after.host === '10.0.0.11' && e.after.resource === 'service:patroni').map((e) => e.before.resource)).toEqual(['service:etcd', 'service:etcd', 'service:etcd', 'etcd-auth:etcd']);
+    // Patroni logs in to etcd once its cluster's user exists, made on the etcd cluster's observing member.
+    expect(out.edges).toContainEqual({ before: { host: '10.0.0.11', resource: 'etcd-auth:etcd' }, after: { host: '10.0.0.12', resource: 'service:patroni' } });
   });
 
   it('orders a rolling restart: DCS change, then replicas one by one, the primary last', () => {
@@ -317,7 +355,7 @@ describe('scale in: members the inventory dropped', () => {
 
   it("patroni-retire refuses on the node when the member leads by then, and keeps the data directory", () => {
     const script = patroniRetire.apply({ cluster: 'pg-test', name: 'pg-test-4', api: 'http://10.0.0.14:8008' }, null);
-    expect(script.split('\n')[0]).toContain('curl -sf -m 3 -o /dev/null http://10.0.0.14:8008/primary');
+    expect(script.split('\n')[0]).toContain('curl -sf -o /dev/null -m 3 http://10.0.0.14:8008/primary');
     expect(script).toContain('systemctl disable --now patroni.service');
     expect(script).toContain('rm -f /etc/haproxy/pg-test-*.cfg');
     expect(script).not.toMatch(/rm -rf|\/pg\/data/);

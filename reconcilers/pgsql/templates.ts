@@ -14,6 +14,9 @@ const INTRANET = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
 
 export const instanceName = (h: HostView): string => `${h.str('pg_cluster')}-${h.str('pg_seq')}`;
 
+/** Where Pigsty puts a member's certificate, used by PostgreSQL, Patroni (REST and its etcd client) and pgbouncer. */
+export const PG_TLS = { ca: '/pg/cert/ca.crt', cert: '/pg/cert/server.crt', key: '/pg/cert/server.key' };
+
 export interface RtoPlan {
   ttl: number;
   loopWait: number;
@@ -70,6 +73,11 @@ export function dcsConfig(h: HostView): { settings: Record<string, DcsValue>; pa
     log_filename: 'postgresql-%a.log',
     log_truncate_on_rotation: 'on',
     log_min_duration_statement: 100,
+    // So Pigsty's `hostssl` HBA rules can match; a reload (not a restart) turns it on in a running cluster.
+    ssl: 'on',
+    ssl_cert_file: PG_TLS.cert,
+    ssl_key_file: PG_TLS.key,
+    ssl_ca_file: PG_TLS.ca,
     ...(h.param('pgbackrest_enabled') !== false ? { archive_mode: 'on', archive_timeout: 300, archive_command: `pgbackrest --stanza=${cluster} archive-push %p` } : {}),
   };
   for (const [k, v] of Object.entries(h.param('pg_parameters') ?? {})) if (v !== undefined) parameters[k] = v;
@@ -89,15 +97,17 @@ export function dcsConfig(h: HostView): { settings: Record<string, DcsValue>; pa
 
 export interface PatroniYmlInput {
   h: HostView;
-  /** etcd client URLs, `http://10.213.0.11:2379`. */
+  /** etcd client URLs, `https://10.213.0.11:2379`. */
   etcd: string[];
+  /** Patroni's etcd login (Pigsty: user `<pg_cluster>`, password pg_etcd_password or the cluster's name). */
+  etcdLogin: { username: string; password: string };
   binDir: string;
   /** Where pg_hba.conf lives; outside the data dir it is passed to PostgreSQL as hba_file. */
   hbaFile: string;
 }
 
 /** /pg/conf/<instance>.yml: the member's Patroni configuration. Holds passwords: written as a secret file. */
-export function patroniYml({ h, etcd, binDir, hbaFile }: PatroniYmlInput): string {
+export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile }: PatroniYmlInput): string {
   const ip = h.name;
   const port = h.int('pg_port') ?? 5432;
   const data = h.str('pg_data') ?? '/pg/data';
@@ -107,19 +117,20 @@ export function patroniYml({ h, etcd, binDir, hbaFile }: PatroniYmlInput): strin
   const listen = (h.str('pg_listen') ?? '0.0.0.0').replace('${ip}', ip).replace('${lo}', '127.0.0.1');
   const { settings, parameters } = dcsConfig(h);
   const dbsuPassword = h.str('pg_dbsu_password');
-  const protocol = etcd[0]?.startsWith('https://') ? 'https' : 'http';
+  const restTls = h.param('patroni_ssl_enabled') === true;
   const config = {
     scope: h.str('pg_cluster'),
     namespace: `${h.str('pg_namespace') ?? '/pg'}/`,
     name: instanceName(h),
     log: { level: 'INFO' },
-    etcd3: { hosts: etcd.map((u) => u.replace(/^https?:\/\//, '')).join(','), protocol },
+    etcd3: { hosts: etcd.map((u) => u.replace(/^https?:\/\//, '')).join(','), protocol: 'https', cacert: PG_TLS.ca, cert: PG_TLS.cert, key: PG_TLS.key, ...etcdLogin },
     restapi: {
       listen: `${ip}:${h.int('patroni_port') ?? 8008}`,
       connect_address: `${ip}:${h.int('patroni_port') ?? 8008}`,
+      ...(restTls ? { cafile: PG_TLS.ca, certfile: PG_TLS.cert, keyfile: PG_TLS.key, verify_client: 'none' } : {}),
       authentication: { username: h.str('patroni_username') ?? 'postgres', password: h.str('patroni_password') ?? '' },
     },
-    ctl: { insecure: true },
+    ctl: restTls ? { insecure: false, cacert: PG_TLS.ca, certfile: PG_TLS.cert, keyfile: PG_TLS.key } : { insecure: true },
     tags: { nofailover: false, clonefrom: true, noloadbalance: false, nosync: false, version: String(h.str('pg_version')) },
     watchdog: { mode: h.str('patroni_watchdog_mode') ?? 'off' },
     bootstrap: {
@@ -223,8 +234,14 @@ server_lifetime           = 600
 max_db_connections        = 100
 max_user_connections      = 100
 ignore_startup_parameters = ${(h.param('pgbouncer_ignore_param') ?? []).join(', ')}
-client_tls_sslmode        = ${h.str('pgbouncer_sslmode') ?? 'disable'}
-`;
+${pgbouncerTls(h.str('pgbouncer_sslmode') ?? 'disable')}`;
+}
+
+/** Client TLS with the member's certificate, unless pgbouncer_sslmode is disable (Pigsty's default). */
+function pgbouncerTls(mode: string): string {
+  const lines = [`client_tls_sslmode        = ${mode}`];
+  if (mode !== 'disable') lines.push(`client_tls_key_file       = ${PG_TLS.key}`, `client_tls_cert_file      = ${PG_TLS.cert}`, `client_tls_ca_file        = ${PG_TLS.ca}`);
+  return lines.join('\n') + '\n';
 }
 
 export function pgbackrestConf(h: HostView): string {

@@ -11,6 +11,8 @@ import { renderJson, renderMarkdown, renderText, summary } from '../engine/rende
 import { expandPath, sshDefaultsFrom, type SshDefaults } from '../engine/targets.js';
 import { ansiPaint, formatProblem, noPaint } from './format-problems.js';
 import { EXIT, type Output } from './output.js';
+import { resolve } from 'node:path';
+import { openAuthority, type CertificateIssuer } from '../pki/authority.js';
 
 export interface ConnectionFlags {
   limit?: string;
@@ -19,6 +21,7 @@ export interface ConnectionFlags {
   knownHosts?: string;
   acceptNewHostKeys?: boolean;
   jump?: string;
+  pkiDir?: string;
 }
 
 /** A plan saved with --out, applied with --plan: it holds no secrets, only what to check. */
@@ -72,7 +75,17 @@ async function setUp(path: string, flags: ConnectionFlags, out: Output): Promise
     ...(s.maxPerHost ? { maxPerHost: s.maxPerHost } : {}),
   });
   const limit = flags.limit?.split(',').map((x) => x.trim()).filter(Boolean);
-  return { transport, ctx: { validated, transport, ssh, revision: worktreeRevision(validated), ...(limit?.length ? { limit } : {}) } };
+  const pkiDir = resolve(flags.pkiDir ?? 'pki');
+  let pki: CertificateIssuer;
+  try {
+    // Issuing is bookkeeping on this machine, not a change to the fleet: plan issues too, so apply --plan matches it.
+    pki = await openAuthority(pkiDir, { create: true });
+  } catch (e) {
+    await transport.close();
+    out.error(`corral: the certificate authority in ${pkiDir}: ${(e as Error).message} (--pki-dir or CORRAL_PKI_DIR names another folder)\n`);
+    return EXIT.usage;
+  }
+  return { transport, ctx: { validated, transport, ssh, pki, revision: worktreeRevision(validated), ...(limit?.length ? { limit } : {}) } };
 }
 
 function render(planning: Planning, format: string, color: boolean): string {

@@ -10,6 +10,9 @@ import { serveCommand, type ServeOptions } from './serve.js';
 import { historyCommand, syncCommand } from './client.js';
 import { EXIT, processOutput, type Output } from './output.js';
 
+/** The CLI and the daemon share one CA by default, so that neither replaces the other's certificates on the nodes. */
+const defaultPkiDir = (): string => process.env.CORRAL_PKI_DIR ?? join(process.env.CORRAL_STATE_DIR ?? '/var/lib/corral', 'pki');
+
 export function buildProgram(out: Output, setExit: (code: number) => void): Command {
   const { version } = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
   const program = new Command('corral')
@@ -42,7 +45,8 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
       .option('--ssh-key <file>', 'SSH private key (env CORRAL_SSH_KEY)')
       .option('--known-hosts <file>', 'known_hosts file (env CORRAL_KNOWN_HOSTS; default ~/.ssh/known_hosts)')
       .option('--accept-new-host-keys', 'trust a host key on first use and pin it; a changed key is still refused', false)
-      .option('--jump <user@host:port>', 'reach the nodes through this bastion');
+      .option('--jump <user@host:port>', 'reach the nodes through this bastion')
+      .option('--pki-dir <dir>', "Corral's certificate authority, created on first use (env CORRAL_PKI_DIR; default: <state dir>/pki)", defaultPkiDir());
 
   connection(program.command('plan'))
     .description('observe the nodes and show what apply would change; changes nothing')
@@ -67,6 +71,7 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .option('--branch <name>', 'branch to follow', 'main')
     .option('--watch <dir>', 'a plain folder instead of git: every saved change is validated and planned, and nothing is applied unless asked')
     .option('--state-dir <dir>', 'where history, plans and the clone live', process.env.CORRAL_STATE_DIR ?? '/var/lib/corral')
+    .option('--pki-dir <dir>', "Corral's certificate authority, created on first use (env CORRAL_PKI_DIR; default: STATE_DIR/pki)", process.env.CORRAL_PKI_DIR)
     .option('--listen <host:port>', 'HTTP address of the API, page and /metrics', process.env.CORRAL_LISTEN ?? '127.0.0.1:8080')
     .option('--ssh-user <user>', 'SSH user when the inventory sets no ansible_user (env CORRAL_SSH_USER)')
     .option('--ssh-key <file>', 'SSH private key (env CORRAL_SSH_KEY)')

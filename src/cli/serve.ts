@@ -1,6 +1,7 @@
 /** `corral serve`: the daemon. Sources: a git repository (URL or local path) or a folder watched on disk. */
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { openAuthority, previewAuthority, type CertificateIssuer } from '../pki/authority.js';
 import { pino } from 'pino';
 import { createTransport } from '../transport/index.js';
 import { createGitSource, type Credentials } from '../git/source.js';
@@ -22,6 +23,7 @@ export interface ServeOptions {
   branch: string;
   watch?: string;
   stateDir: string;
+  pkiDir?: string;
   listen: string;
   sshUser?: string;
   sshKey?: string;
@@ -123,6 +125,14 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
     return 2;
   }
   const stateDir = resolve(opts.stateDir);
+  const pkiDir = resolve(opts.pkiDir ?? join(stateDir, 'pki'));
+  let pki: CertificateIssuer;
+  try {
+    pki = await openAuthority(pkiDir, { create: true });
+  } catch (e) {
+    out.error(`corral serve: the certificate authority in ${pkiDir}: ${(e as Error).message} (--pki-dir names another folder)\n`);
+    return 2;
+  }
   const gitSource = (dir: string): GitSource => createGitSource({ url: opts.repo!, branch: opts.branch, stateDir: resolve(stateDir, dir), credentials: gitCredentials(opts.gitTokenFile) });
   const source = opts.watch ? folderRevisions(resolve(opts.watch)) : gitRevisions(gitSource('git'), `${opts.repo} (${opts.branch})`);
   const forge = forgeIntegration({
@@ -133,12 +143,13 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
     ...(opts.watch ? {} : { previewGit: gitSource('previews') }),
     transport,
     ssh,
+    previewPki: await previewAuthority(pkiDir),
     branch: opts.branch,
     previewForks: opts.previewForks,
     webhookSecretFiles: secretFiles,
     ...(opts.publicUrl ?? env.CORRAL_PUBLIC_URL ? { publicUrl: opts.publicUrl ?? env.CORRAL_PUBLIC_URL } : {}),
   });
-  const daemon = new Daemon({ source, stateDir, transport, metrics, logger, ssh, version, neverAutoApply: Boolean(opts.watch), events: forge.events });
+  const daemon = new Daemon({ source, stateDir, transport, metrics, logger, ssh, pki, version, neverAutoApply: Boolean(opts.watch), events: forge.events });
   forge.previews?.connectWith({ inForce: () => daemon.inForce(), allowLocal: opts.allowLocalPreviews });
   const token = env.CORRAL_API_TOKEN;
   const app = buildServer({ api: daemon, metrics, logger, ...(token ? { token } : {}) });

@@ -16,6 +16,7 @@ import type { Module } from '../config/clusters.js';
 import type { Settings } from '../config/settings.js';
 import type { Transport } from '../transport/types.js';
 import { applyRun, planRun, type Planning, type RunContext } from '../engine/run.js';
+import type { CertificateIssuer } from '../pki/authority.js';
 import { RECONCILERS } from '../../reconcilers/index.js';
 import { sshDefaultsFrom, type SshDefaults } from '../engine/targets.js';
 import { blockingNotes, type Plan } from '../engine/model.js';
@@ -48,6 +49,8 @@ export interface DaemonOptions {
   metrics: CorralMetrics;
   logger: Logger;
   ssh: SshDefaults;
+  /** Corral's CA (outside the repository): certificates for the members, issued before each plan. */
+  pki: CertificateIssuer;
   version: string;
   /** Told what happens to revisions and syncs: the forge reporter listens here. */
   events?: DaemonEvents;
@@ -363,7 +366,7 @@ export class Daemon implements DaemonApi {
     let applied = false;
     // The daemon's own flags win over the repository's corral.yml; host key policy is never the repository's to set.
     const ssh = { ...sshDefaultsFrom(current.validated.inventory!.settings.ssh, current.validated.inventory!.root), ...this.opts.ssh };
-    const ctx: RunContext = { validated: current.validated, transport: this.opts.transport, ssh, revision: current.revision, cluster: { module: status.module, name: this.clusterNameOf(status) } };
+    const ctx: RunContext = { validated: current.validated, transport: this.opts.transport, ssh, revision: current.revision, pki: this.opts.pki, cluster: { module: status.module, name: this.clusterNameOf(status) } };
     try {
       this.setStatus(u, { sync: 'Syncing' });
       this.opts.events?.syncing?.(status.name, current.revision, trigger);

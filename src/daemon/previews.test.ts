@@ -12,6 +12,7 @@ import { tmpRepo } from '../../test/helpers/tmp.js';
 import type { Notice } from '../../webhooks/notifiers/types.js';
 import { Previews, previewTargets, type PreviewConnections } from './previews.js';
 import { StateStore } from './store.js';
+import { testAuthority } from '../../test/helpers/pki.js';
 
 const ssh = (name: string, extra: Partial<Target> = {}): Target => ({ name, address: name, port: 22, user: 'root', connection: 'ssh', ...extra });
 
@@ -89,7 +90,7 @@ describe('Previews: a PR\'s connection settings never reach the transport', () =
     const targets: Target[] = [];
     const transport: Transport = { exec: (t, script, o) => (targets.push(t), real.exec(t, script, o)), stats: () => real.stats(), close: () => real.close() };
     const notices: Notice[] = [];
-    const previews = new Previews({ git: createGitSource({ url: repo, branch: 'main', stateDir: tmp('corral-previews-') }), transport, ssh: { privateKeyFile: sshd.clientKeyFile }, store: new StateStore(tmp('corral-state-')), logger: pino({ level: 'silent' }), notify: (n) => notices.push(n) });
+    const previews = new Previews({ git: createGitSource({ url: repo, branch: 'main', stateDir: tmp('corral-previews-') }), transport, ssh: { privateKeyFile: sshd.clientKeyFile }, pki: await testAuthority(), store: new StateStore(tmp('corral-state-')), logger: pino({ level: 'silent' }), notify: (n) => notices.push(n) });
     if (connections) previews.connectWith(connections);
     previews.request({ number: 1, headSha: sha, ref: 'refs/pull/1/head', baseBranch: 'main', fromFork: false });
     await previews.idle();

@@ -15,6 +15,7 @@ import type { Validated } from '../config/validate.js';
 import { validateIsolated } from '../config/isolated.js';
 import type { GitSource } from '../git/source.js';
 import { planRun } from '../engine/run.js';
+import type { CertificateIssuer } from '../pki/authority.js';
 import { defaultTarget, sshDefaultsFrom, targetOf, type SshDefaults } from '../engine/targets.js';
 import type { Target, Transport } from '../transport/types.js';
 import { planComment, planStatus, type Preview } from '../../webhooks/comment.js';
@@ -31,6 +32,8 @@ export interface PreviewOptions {
   transport: Transport;
   /** The daemon's own SSH settings (its flags); they win over the corral.yml of the revision in force. */
   ssh: SshDefaults;
+  /** Never writes: a PR's new members get placeholder certificates, issued only when merged and applied. */
+  pki: CertificateIssuer;
   store: StateStore;
   logger: Logger;
   notify(notice: Notice): void;
@@ -135,7 +138,7 @@ export class Previews {
           log.warn({ hosts }, 'preview refused: ansible_connection local');
           result = { pr: pr.number, sha, outcome: { kind: 'error', message: `refused: ansible_connection: local on ${hosts} would run Corral's scripts on the daemon's own machine; previews allow it only with corral serve --allow-local-previews` } };
         } else {
-          const planning = await planRun({ validated, transport: this.o.transport, ssh: { ...reach.defaults, fixedTargets: reach.targets }, revision: sha });
+          const planning = await planRun({ validated, transport: this.o.transport, ssh: { ...reach.defaults, fixedTargets: reach.targets }, revision: sha, pki: this.o.pki });
           const record = writePlanRecord(this.o.store, `pr-${pr.number}`, planning.plan, PLANS_KEPT_PER_PR);
           const planUrl = this.link(`/api/plans/${record.id}?format=markdown`);
           result = { pr: pr.number, sha, outcome: { kind: 'plan', plan: planning.plan, ...(planUrl ? { planUrl } : {}) } };

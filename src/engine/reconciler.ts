@@ -7,13 +7,26 @@ import type { Cluster, Module } from '../config/clusters.js';
 import type { HostView } from '../config/hosts.js';
 import type { CrossEdge, Facts, Note, Observation } from './model.js';
 import { KINDS, type Resource } from './resources/index.js';
+import type { CertificateRequest, IssuedCertificate } from '../pki/authority.js';
+
+/** The certificates a run issued (from Corral's CA, outside the repository) for the modules' requests. */
+export interface Certificates {
+  /** PEM of the CA, installed on nodes as ca.crt. */
+  ca: string;
+  /** The certificate issued for a request's id; a module asks only for ids it requested. */
+  get(id: string): IssuedCertificate;
+}
 
 export interface ReconcileInput {
   cluster: Cluster;
   /** Every host of the inventory, for modules that look across clusters (etcd endpoints, say). */
   hosts: readonly HostView[];
   facts: (host: string) => Facts;
+  certificates: Certificates;
 }
+
+/** What a module needs to know to say which certificates its members need: no facts, so certificates are issued once, before compiling. */
+export type CertificateInput = Pick<ReconcileInput, 'cluster' | 'hosts'>;
 
 export interface ModuleDesired {
   /** Resources per host name. */
@@ -48,6 +61,8 @@ export interface Departure {
 
 export interface Reconciler {
   module: Module;
+  /** Certificates the cluster's members need (TLS): issued by the edge before `desired` runs. */
+  certificates?(input: CertificateInput): CertificateRequest[];
   desired(input: ReconcileInput): ModuleDesired;
   /** Modules whose service has a health of its own (Patroni, etcd); others are healthy when their nodes answer. */
   health?(input: ObservedInput): ModuleHealth;

@@ -14,12 +14,16 @@ import { plan as makePlan, type Planned } from './plan.js';
 import { applyPlan, type ApplyEvent, type ChangeResult } from './apply.js';
 import type { Desired, Facts, HostDesired, Note, Observation } from './model.js';
 import { targetOf, type SshDefaults } from './targets.js';
+import type { Certificates } from './reconciler.js';
+import type { CertificateIssuer, CertificateRequest } from '../pki/authority.js';
 
 export interface RunContext {
   validated: Validated;
   transport: Transport;
   ssh: SshDefaults;
   revision: string;
+  /** Issues the certificates the modules ask for (a preview's issuer never writes). */
+  pki: CertificateIssuer;
   /** Cluster names or host names/IPs; hosts outside are left out of the run. */
   limit?: string[];
   /** Only this cluster's module, on its members: the daemon's reconcile unit. */
@@ -42,20 +46,41 @@ export function selectHosts(v: Validated, limit: readonly string[] | undefined):
   return v.hosts.filter((h) => picked.has(h));
 }
 
-export function compile(v: Validated, hosts: readonly HostView[], facts: (host: string) => Facts, targets: Map<string, Target>, only?: RunContext['cluster']): { desired: Desired; notes: Note[] } {
+/** Each module's clusters in the run, with only their selected members; clusters with none are left out. */
+function* clustersInRun(v: Validated, hosts: readonly HostView[], only: RunContext['cluster']): Generator<{ reconciler: (typeof RECONCILERS)[number]; cluster: Validated['clusters'][number] }> {
   const selected = new Set(hosts.map((h) => h.name));
-  const perHost = new Map<string, HostDesired>(hosts.map((h) => [h.name, { host: h.name, target: targets.get(h.name)!, resources: [] }]));
-  const desired: Desired = { hosts: [...perHost.values()], edges: [] };
-  const notes: Note[] = [];
   for (const reconciler of RECONCILERS) {
     for (const cluster of v.clusters.filter((c) => c.module === reconciler.module && inScope(c, only))) {
       const members = cluster.members.filter((m) => selected.has(m.name));
-      if (!members.length) continue;
-      const out = reconciler.desired({ cluster: { ...cluster, members }, hosts: v.hosts, facts });
-      for (const [host, resources] of out.resources) perHost.get(host)?.resources.push(...resources);
-      desired.edges.push(...out.edges);
-      notes.push(...out.notes);
+      if (members.length) yield { reconciler, cluster: { ...cluster, members } };
     }
+  }
+}
+
+/** The certificates the run's clusters need, issued before compiling (compiling stays pure). */
+export async function issueCertificates(v: Validated, hosts: readonly HostView[], pki: CertificateIssuer, only?: RunContext['cluster']): Promise<Certificates> {
+  const requests: CertificateRequest[] = [];
+  for (const { reconciler, cluster } of clustersInRun(v, hosts, only)) requests.push(...(reconciler.certificates?.({ cluster, hosts: v.hosts }) ?? []));
+  const issued = await pki.issue(requests);
+  return {
+    ca: pki.ca,
+    get(id) {
+      const cert = issued.get(id);
+      if (!cert) throw new Error(`no certificate was requested for ${id}`);
+      return cert;
+    },
+  };
+}
+
+export function compile(v: Validated, hosts: readonly HostView[], facts: (host: string) => Facts, certificates: Certificates, targets: Map<string, Target>, only?: RunContext['cluster']): { desired: Desired; notes: Note[] } {
+  const perHost = new Map<string, HostDesired>(hosts.map((h) => [h.name, { host: h.name, target: targets.get(h.name)!, resources: [] }]));
+  const desired: Desired = { hosts: [...perHost.values()], edges: [] };
+  const notes: Note[] = [];
+  for (const { reconciler, cluster } of clustersInRun(v, hosts, only)) {
+    const out = reconciler.desired({ cluster, hosts: v.hosts, facts, certificates });
+    for (const [host, resources] of out.resources) perHost.get(host)?.resources.push(...resources);
+    desired.edges.push(...out.edges);
+    notes.push(...out.notes);
   }
   return { desired, notes };
 }
@@ -100,7 +125,8 @@ export async function planRun(ctx: RunContext, knownFacts = new Map<string, Fact
   const root = ctx.validated.inventory?.root ?? '.';
   const targets = new Map(hosts.map((h) => [h.name, targetOf(h, ctx.ssh, root)]));
   const factsOf = (host: string): Facts => knownFacts.get(host) ?? ASSUMED_FACTS;
-  let { desired, notes } = compile(ctx.validated, hosts, factsOf, targets, ctx.cluster);
+  const certificates = await issueCertificates(ctx.validated, hosts, ctx.pki, ctx.cluster);
+  let { desired, notes } = compile(ctx.validated, hosts, factsOf, certificates, targets, ctx.cluster);
   let observations = await observe(ctx.transport, desired.hosts);
   // A node that is not what was assumed (another OS or arch) wants other resources: compile for
   // what was seen and look again. Nodes seen before are compiled right the first time.
@@ -108,7 +134,7 @@ export async function planRun(ctx: RunContext, knownFacts = new Map<string, Fact
   for (const o of observations) if (o.ok) learned.set(o.host, o.facts);
   const wrong = observations.filter((o) => o.ok && compileKey(o.facts) !== compileKey(factsOf(o.host)));
   if (wrong.length) {
-    ({ desired, notes } = compile(ctx.validated, hosts, (h) => learned.get(h) ?? ASSUMED_FACTS, targets, ctx.cluster));
+    ({ desired, notes } = compile(ctx.validated, hosts, (h) => learned.get(h) ?? ASSUMED_FACTS, certificates, targets, ctx.cluster));
     const again = await observe(ctx.transport, desired.hosts.filter((h) => wrong.some((w) => w.host === h.host)));
     observations = observations.map((o) => again.find((a) => a.host === o.host) ?? o);
   }

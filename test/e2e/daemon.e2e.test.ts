@@ -19,8 +19,9 @@ import { createGitSource } from '../../src/git/source.js';
 import { createTransport } from '../../src/transport/index.js';
 import type { ClusterStatus } from '../../src/daemon/types.js';
 import { startGitServer, type GitServer, type TestRepo } from '../helpers/git-server.js';
-import { lab, LAB_KEY, LAB_KNOWN_HOSTS, onNode } from '../helpers/lab.js';
+import { lab, LAB_KEY, LAB_KNOWN_HOSTS, LAB_PKI_DIR, onNode } from '../helpers/lab.js';
 import { until } from '../helpers/until.js';
+import { openAuthority } from '../../src/pki/authority.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const FLEET = readFileSync(join(ROOT, 'test/fixtures/lab-fleet/pigsty.yml'), 'utf8');
@@ -64,7 +65,7 @@ describe('the daemon on a git server and the lab', () => {
     const logger = pino({ level: 'silent' });
     const transport = createTransport({ hostKeys: { knownHostsFile: LAB_KNOWN_HOSTS, mode: 'strict' }, events: metrics.transportEvents() });
     const git = createGitSource({ url: server.repoUrl('fleet'), branch: 'main', stateDir: join(stateDir, 'git') });
-    daemon = new Daemon({ source: gitRevisions(git, 'fleet'), stateDir, transport, metrics, logger, ssh: { privateKeyFile: LAB_KEY }, version: 'test' });
+    daemon = new Daemon({ source: gitRevisions(git, 'fleet'), stateDir, transport, metrics, logger, ssh: { privateKeyFile: LAB_KEY }, pki: await openAuthority(LAB_PKI_DIR, { create: true }), version: 'test' });
     const app = buildServer({ api: daemon, metrics, logger, token: TOKEN });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -167,7 +168,7 @@ describe('a kill -9 in the middle of a sync', () => {
     await repo.commit({ 'pigsty.yml': FLEET, 'corral.yml': SETTINGS }, 'the lab fleet');
     await repo.push();
     const stateDir = mkdtempSync(join(tmpdir(), 'corral-kill-'));
-    const env = { ...process.env, CORRAL_SSH_KEY: LAB_KEY, CORRAL_KNOWN_HOSTS: LAB_KNOWN_HOSTS, CORRAL_LOG_LEVEL: 'info' };
+    const env = { ...process.env, CORRAL_SSH_KEY: LAB_KEY, CORRAL_KNOWN_HOSTS: LAB_KNOWN_HOSTS, CORRAL_PKI_DIR: LAB_PKI_DIR, CORRAL_LOG_LEVEL: 'info' };
     const port = await freePort();
     let logs = '';
     const serve = (): ChildProcess => {

@@ -25,8 +25,9 @@ import { webhookRoutes } from '../../webhooks/routes.js';
 import { COMMENT_MARKER } from '../../webhooks/notifiers/types.js';
 import { startFakeForge, type FakeForge } from '../helpers/fake-forge.js';
 import { startGitServer, type GitServer, type TestRepo } from '../helpers/git-server.js';
-import { lab, LAB_KEY, LAB_KNOWN_HOSTS, onNode } from '../helpers/lab.js';
+import { lab, LAB_KEY, LAB_KNOWN_HOSTS, LAB_PKI_DIR, onNode } from '../helpers/lab.js';
 import { until } from '../helpers/until.js';
+import { openAuthority, previewAuthority } from '../../src/pki/authority.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const FLEET = readFileSync(join(ROOT, 'test/fixtures/lab-fleet/pigsty.yml'), 'utf8');
@@ -91,12 +92,13 @@ describe('pull requests, webhooks and statuses, on a git server, the lab and a f
       previewGit: git('previews'),
       transport,
       ssh: { privateKeyFile: LAB_KEY },
+      previewPki: await previewAuthority(LAB_PKI_DIR),
       branch: 'main',
       previewForks: false,
       publicUrl: 'http://corral.test:8080',
       webhookSecretFiles: { github: join(stateDir, 'github-webhook.secret') },
     });
-    const daemon = new Daemon({ source: gitRevisions(git('git'), 'fleet'), stateDir, transport, metrics, logger, ssh: { privateKeyFile: LAB_KEY }, version: 'test', events: forge.events });
+    const daemon = new Daemon({ source: gitRevisions(git('git'), 'fleet'), stateDir, transport, metrics, logger, ssh: { privateKeyFile: LAB_KEY }, version: 'test', pki: await openAuthority(LAB_PKI_DIR, { create: true }), events: forge.events });
     const app = buildServer({ api: daemon, metrics, logger });
     await app.register(webhookRoutes, forge.routes(daemon));
     await app.listen({ host: '127.0.0.1', port: 0 });

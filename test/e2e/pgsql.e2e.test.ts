@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { validateInventory } from '../../src/config/validate.js';
 import { planRun } from '../../src/engine/run.js';
+import { openAuthority } from '../../src/pki/authority.js';
 import { createTransport } from '../../src/transport/index.js';
 import { pgHealthFromObservations, type PgHealth } from '../../reconcilers/pgsql/health.js';
-import { applyKilledAt, corral, lab, useBareLab, LAB_KEY, LAB_KNOWN_HOSTS, nodeIp, onNode } from '../helpers/lab.js';
+import { applyKilledAt, corral, lab, useBareLab, LAB_KEY, LAB_KNOWN_HOSTS, LAB_PKI_DIR, nodeIp, onNode } from '../helpers/lab.js';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/lab-pg');
 const NODES = ['n1', 'n2', 'n3'];
@@ -45,7 +46,7 @@ async function health(dir: string): Promise<PgHealth> {
   const validated = await validateInventory(dir);
   const transport = createTransport({ hostKeys: { knownHostsFile: LAB_KNOWN_HOSTS, mode: 'strict' }, connectTimeoutMs: 5000 });
   try {
-    const planning = await planRun({ validated, transport, ssh: { privateKeyFile: LAB_KEY }, revision: 'e2e' });
+    const planning = await planRun({ validated, transport, ssh: { privateKeyFile: LAB_KEY }, revision: 'e2e', pki: await openAuthority(LAB_PKI_DIR, { create: true }) });
     const cluster = validated.clusters.find((c) => c.module === 'pgsql' && c.name === 'pg-test')!;
     return pgHealthFromObservations(planning.observations, cluster.members);
   } finally {

@@ -28,7 +28,9 @@ export async function onNode(node: string, command: string): Promise<string> {
 }
 
 /** Environment that points Corral at the lab's key and known_hosts. */
-export const labEnv = { CORRAL_SSH_KEY: LAB_KEY, CORRAL_KNOWN_HOSTS: LAB_KNOWN_HOSTS };
+/** One CA for every lab scenario, kept with the lab: the nodes keep their certificates from one file to the next. */
+export const LAB_PKI_DIR = join(LAB_DIR, 'pki');
+export const labEnv = { CORRAL_SSH_KEY: LAB_KEY, CORRAL_KNOWN_HOSTS: LAB_KNOWN_HOSTS, CORRAL_PKI_DIR: LAB_PKI_DIR };
 
 /** `corral apply PATH --yes` (the built CLI) killed with SIGKILL as soon as its output shows `marker`. */
 export function applyKilledAt(path: string, marker: string): Promise<void> {

@@ -12,7 +12,9 @@ import { CorralMetrics } from '../../src/daemon/metrics.js';
 import { DEFAULT_SETTINGS, type Settings } from '../../src/config/settings.js';
 import { forgeIntegration } from '../../webhooks/index.js';
 import type { Transport } from '../../src/transport/types.js';
+import { testAuthority } from '../helpers/pki.js';
 
+const pki = await testAuthority();
 const saved = process.env.CORRAL_WEBHOOK_SECRET;
 afterEach(() => {
   if (saved === undefined) delete process.env.CORRAL_WEBHOOK_SECRET;
@@ -29,6 +31,7 @@ function routesWith(settings: Settings, secretFiles?: Record<string, string>) {
     notify: {},
     transport: {} as Transport,
     ssh: {},
+    previewPki: pki,
     branch: 'main',
     previewForks: false,
     ...(secretFiles ? { webhookSecretFiles: secretFiles } : {}),

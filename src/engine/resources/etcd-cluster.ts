@@ -4,13 +4,13 @@
  * allowed). Members are added by each new member itself (etcd-member).
  */
 import { sh } from '../shell.js';
-import { etcdctl, memberListProbe, parseMembers, type EtcdMemberInfo } from './etcd-member.js';
+import { etcdctl, memberListProbe, parseMembers, type EtcdClient, type EtcdMemberInfo } from './etcd-member.js';
 import type { Kind, Unsupported } from './kind.js';
 
 export interface EtcdClusterWant {
   cluster: string;
-  /** Client URLs of the members the inventory lists. */
-  endpoints: string[];
+  /** The members the inventory lists. */
+  client: EtcdClient;
   /** Their peer URLs: a member with none of these is no longer wanted. */
   peerURLs: string[];
 }
@@ -27,19 +27,21 @@ const unwanted = (w: EtcdClusterWant, h: EtcdClusterHave | null): EtcdMemberInfo
 
 const label = (m: EtcdMemberInfo): string => `${m.name || '(unstarted)'} ${m.peerURLs.join(',')}`;
 
+export const etcdClusterId = (cluster: string): string => `etcd-cluster:${cluster}`;
+
 export const etcdCluster: Kind<EtcdClusterWant, EtcdClusterHave> = {
-  id: (w) => `etcd-cluster:${w.cluster}`,
+  id: (w) => etcdClusterId(w.cluster),
   probe: (w) =>
     [
-      memberListProbe(w.endpoints),
+      memberListProbe(w.client),
       // Unhealthy endpoints are reported on stderr.
-      `if command -v etcdctl >/dev/null; then ${etcdctl(w.endpoints)} endpoint health --cluster 2>&1 | sed 's/^/${HEALTH_MARK}/'; fi`,
+      `if command -v etcdctl >/dev/null; then ${etcdctl(w.client, 'endpoint health --cluster')} 2>&1 | sed 's/^/${HEALTH_MARK}/'; fi`,
     ].join('\n'),
   parse: (out, w): EtcdClusterHave | null | Unsupported => {
     const members = parseMembers(out);
     if (!members) return null;
     if (members.length === unwanted(w, { members, health: {} }).length) {
-      return { unsupported: `the etcd cluster at ${w.endpoints.join(',')} has none of the inventory's members: its membership is left alone` };
+      return { unsupported: `the etcd cluster at ${w.client.endpoints.join(',')} has none of the inventory's members: its membership is left alone` };
     }
     const health: Record<string, boolean> = {};
     for (const line of out.split('\n')) {
@@ -52,7 +54,7 @@ export const etcdCluster: Kind<EtcdClusterWant, EtcdClusterHave> = {
     const gone = unwanted(w, h);
     return gone.length ? [{ field: 'members', from: gone.map(label), to: 'member remove' }] : [];
   },
-  apply: (w, h) => unwanted(w, h).map((m) => etcdctl(w.endpoints) + sh` member remove ${m.id}`).join('\n'),
+  apply: (w, h) => unwanted(w, h).map((m) => etcdctl(w.client, sh`member remove ${m.id}`)).join('\n'),
   effects: (w, h) => ({ destructive: unwanted(w, h).length > 0 }),
 };
 

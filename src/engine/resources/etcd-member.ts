@@ -20,8 +20,8 @@ export interface EtcdMemberWant {
   init: InitialState;
   dataDir: string;
   peerURL: string;
-  /** Client URLs of the other members, to ask them about the cluster. */
-  peers: string[];
+  /** The other members, to ask them about the cluster. */
+  peers: EtcdClient;
   learner: boolean;
   /** etcd_safeguard: never move a member's data aside. */
   safeguard: boolean;
@@ -46,14 +46,37 @@ export interface EtcdMemberHave {
   cluster: EtcdMemberInfo[] | null;
 }
 
-/** etcdctl (v3 API) against the given endpoints, with short timeouts so a down cluster does not stall a probe. */
-export const etcdctl = (endpoints: readonly string[]): string => sh`ETCDCTL_API=3 etcdctl --endpoints=${endpoints.join(',')} --dial-timeout=2s --command-timeout=5s`;
+/** How Corral's etcdctl reaches a cluster: its client URLs (https) and the CA their certificates chain to. */
+export interface EtcdClient {
+  endpoints: string[];
+  /** PEM of the CA. Carried in the script rather than read from the node, so a node that has no ca.crt yet still checks the cluster's certificates. */
+  ca: string;
+}
+
+/** Where etcd's root password lives on a member (Pigsty's /etc/etcd/etcd.pass); read on the node, never put in a script. */
+export const ROOT_PASSWORD_FILE = '/etc/etcd/etcd.pass';
+
+/** Shell that sets etcdctl's credentials: root's from the node's password file (none before the file exists). */
+export const AS_ROOT = sh`if [ -r ${ROOT_PASSWORD_FILE} ]; then export ETCDCTL_USER="root:$(cat ${ROOT_PASSWORD_FILE})"; else unset ETCDCTL_USER; fi; `;
+
+/**
+ * etcdctl (v3 API) against the cluster, with short timeouts so a down cluster does not stall a
+ * probe. Runs in a subshell with the CA in a private temp file and root's credentials in the
+ * environment (from the node's password file, when it has one), never on the command line.
+ */
+export const etcdctl = (c: EtcdClient, args: string, login = AS_ROOT): string =>
+  '(' +
+  sh`ca=$(mktemp) && printf '%s' ${c.ca} > "$ca" || exit 1; ` +
+  login +
+  sh`ETCDCTL_API=3 ETCDCTL_CACERT="$ca" etcdctl --endpoints=${c.endpoints.join(',')} --dial-timeout=2s --command-timeout=5s ` +
+  args +
+  '; rc=$?; rm -f "$ca"; exit $rc)';
 
 const MEMBER_MARK = 'etcd-member: ';
 
 /** A probe fragment printing each member as `etcd-member: <simple format line>`, nothing when no endpoint answers. */
-export const memberListProbe = (endpoints: readonly string[]): string =>
-  endpoints.length ? `if command -v etcdctl >/dev/null; then ${etcdctl(endpoints)} member list 2>/dev/null | sed 's/^/${MEMBER_MARK}/'; fi` : 'true';
+export const memberListProbe = (c: EtcdClient): string =>
+  c.endpoints.length ? `if command -v etcdctl >/dev/null; then ${etcdctl(c, 'member list')} 2>/dev/null | sed 's/^/${MEMBER_MARK}/'; fi` : 'true';
 
 /** Lines of `etcdctl member list` (simple format: `id, started|unstarted, name, peerURLs, clientURLs, isLearner`), or null when there are none. */
 export function parseMembers(out: string): EtcdMemberInfo[] | null {
@@ -84,6 +107,9 @@ const bootstrapOnly = (conf: string): string =>
 const RUNNING_ETCD = `pid=$(systemctl show -p MainPID --value etcd.service 2>/dev/null || true); cmd=$([ "\${pid:-0}" != 0 ] && tr '\\0' ' ' < /proc/$pid/cmdline || true)`;
 const OURS = `case "$cmd" in *--config-file*) true ;; *) false ;; esac`;
 
+/** A config whose peers talk plain http: what Corral wrote before etcd had TLS. */
+const PLAIN_PEERS = /^listen-peer-urls: "http:/m;
+
 const CONF_MODE = 0o644;
 const CONF_OWNER = { mode: CONF_MODE, owner: 'etcd', group: 'etcd' };
 
@@ -101,6 +127,9 @@ export const etcdMember: Kind<EtcdMemberWant, EtcdMemberHave> = {
   parse: (out, w): EtcdMemberHave | Unsupported => {
     const conf = file.parse(out, { path: w.confPath, content: '', mode: CONF_MODE });
     const have = { conf: isUnsupported(conf) ? null : conf, hasData: /^has-data=yes$/m.test(out), foreign: /^foreign=yes$/m.test(out), cluster: parseMembers(out) };
+    if (have.hasData && have.conf?.content !== undefined && PLAIN_PEERS.test(have.conf.content) && !PLAIN_PEERS.test(w.conf.existing)) {
+      return { unsupported: `${w.name} runs plain http (${w.confPath}); moving a running cluster to TLS is a rolling change Corral does not make yet, so this member is left as it is` };
+    }
     if (w.safeguard && situation(w, have).step === 'rejoin') {
       return { unsupported: `the cluster no longer lists ${w.peerURL}, but ${w.dataDir} holds a member's data and etcd_safeguard forbids moving it aside` };
     }
@@ -128,7 +157,7 @@ export const etcdMember: Kind<EtcdMemberWant, EtcdMemberHave> = {
     }
     if (s.step !== 'in-cluster' && h?.cluster && !s.listed) {
       // A member added by an earlier, interrupted apply is already listed: not an error.
-      const add = etcdctl(w.peers) + sh` member add ${w.name} --peer-urls=${w.peerURL}` + (w.learner ? ' --learner' : '');
+      const add = etcdctl(w.peers, sh`member add ${w.name} --peer-urls=${w.peerURL}` + (w.learner ? ' --learner' : ''));
       lines.push(`out=$(${add} 2>&1) || { case "$out" in *"Peer URLs already exists"*) ;; *) echo "$out" >&2; exit 1 ;; esac; }`);
     }
     lines.push(writeFileAtomic(w.confPath, w.conf[s.state], CONF_OWNER));

@@ -19,6 +19,7 @@ import { staleFiles } from './stale-files.js';
 import { pgbackrestStanza } from './pgbackrest-stanza.js';
 import { etcdMember } from './etcd-member.js';
 import { etcdCluster } from './etcd-cluster.js';
+import { etcdAuth } from './etcd-auth.js';
 import { pgRole } from './pg-role.js';
 import { pgDatabase } from './pg-database.js';
 import { pgConfFile } from './pg-conf-file.js';
@@ -41,6 +42,7 @@ export const KINDS: Record<string, Kind<any, any>> = {
   user,
   'etcd-member': etcdMember,
   'etcd-cluster': etcdCluster,
+  'etcd-auth': etcdAuth,
   'pg-role': pgRole,
   'pg-database': pgDatabase,
   'pg-conf-file': pgConfFile,

@@ -10,14 +10,19 @@ import { sh } from '../shell.js';
 export interface PatroniTarget {
   /** patroni.yml on the node. */
   config: string;
-  /** REST base URL, `http://10.213.0.11:8008`. */
+  /** REST base URL, `http://10.213.0.11:8008` (https with patroni_ssl_enabled). */
   api: string;
+  /** The CA file on the node that the REST API's certificate chains to, when it serves https. */
+  caFile?: string;
 }
 
+/** curl against a Patroni REST URL, trusting the node's CA file when the API serves https. */
+export const restCurl = (t: Pick<PatroniTarget, 'caFile'>, flags: string, url: string): string => ['curl', flags, ...(t.caFile ? [sh`--cacert ${t.caFile}`] : []), sh`-m 3 ${url}`].join(' ');
+
 /** Prints `<label>=<one line of JSON>` for each REST path, nothing for a path that does not answer. */
-export function restProbe(api: string, paths: Record<string, string>): string {
+export function restProbe(t: Pick<PatroniTarget, 'api' | 'caFile'>, paths: Record<string, string>): string {
   return Object.entries(paths)
-    .map(([label, path]) => sh`v=$(curl -s -m 3 ${api + path} | tr -d '\n') && [ -n "$v" ] && printf '%s=%s\n' ${label} "$v"`)
+    .map(([label, path]) => `v=$(${restCurl(t, '-s', t.api + path)} | tr -d '\n') && [ -n "$v" ] && ` + sh`printf '%s=%s\n' ${label} "$v"`)
     .join('; ') + '; true';
 }
 
@@ -33,11 +38,12 @@ export function restJson<T>(kv: Map<string, string>, label: string): T | undefin
 }
 
 const PROGRAM = String.raw`
-import base64, json, subprocess, sys, time, urllib.error, urllib.request
+import base64, json, ssl, subprocess, sys, time, urllib.error, urllib.request
 import yaml
 conf = yaml.safe_load(open(sys.argv[1]))
 rest = conf['restapi']
-api = 'http://' + rest['connect_address']
+tls = ssl.create_default_context(cafile=rest.get('cafile')) if rest.get('certfile') else None
+api = ('https://' if tls else 'http://') + rest['connect_address']
 auth = rest.get('authentication')
 me = conf['name']
 
@@ -48,7 +54,7 @@ def call(method, path, body=None, base=api):
         token = base64.b64encode((auth['username'] + ':' + auth['password']).encode()).decode()
         req.add_header('Authorization', 'Basic ' + token)
     try:
-        with urllib.request.urlopen(req, timeout=30) as r:
+        with urllib.request.urlopen(req, timeout=30, context=tls) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()

@@ -33,7 +33,7 @@ function changed(want: Record<string, DcsValue>, have: Record<string, unknown>, 
 
 export const patroniDcs: Kind<PatroniDcsWant, PatroniDcsHave> = {
   id: (w) => `patroni-dcs:${w.cluster}`,
-  probe: (w) => restProbe(w.api, { config: '/config' }),
+  probe: (w) => restProbe(w, { config: '/config' }),
   parse: (out) => {
     const config = restJson<Record<string, unknown>>(keyValues(out), 'config');
     if (!config) return null;

@@ -30,7 +30,7 @@ interface ClusterJson {
 
 export const patroniLeader: Kind<PatroniLeaderWant, PatroniLeaderHave> = {
   id: (w) => `patroni-leader:${w.cluster}`,
-  probe: (w) => restProbe(w.api, { cluster: '/cluster', config: '/config' }),
+  probe: (w) => restProbe(w, { cluster: '/cluster', config: '/config' }),
   parse: (out) => {
     const kv = keyValues(out);
     const cluster = restJson<ClusterJson>(kv, 'cluster');

@@ -43,7 +43,7 @@ export const runningLeader = (members: readonly ClusterMember[]): ClusterMember 
 
 export const patroniMember: Kind<PatroniMemberWant, PatroniMemberHave> = {
   id: (w) => `patroni-member:${w.name}`,
-  probe: (w) => restProbe(w.api, { patroni: '/patroni', cluster: '/cluster' }),
+  probe: (w) => restProbe(w, { patroni: '/patroni', cluster: '/cluster' }),
   parse: (out, w) => {
     const kv = keyValues(out);
     const p = restJson<{ state?: string; role?: string }>(kv, 'patroni');

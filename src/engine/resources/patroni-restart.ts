@@ -50,7 +50,7 @@ export function restartNeededFor(w: PatroniRestartWant, h: PatroniRestartHave): 
 export const patroniRestart: Kind<PatroniRestartWant, PatroniRestartHave> = {
   id: (w) => `patroni-restart:${w.name}`,
   probe: (w) =>
-    restProbe(w.api, { config: '/config', patroni: '/patroni' }) +
+    restProbe(w, { config: '/config', patroni: '/patroni' }) +
     sh`; echo "postmaster=$(runuser -u ${w.dbsu} -- psql -h ${w.socketDir} -p ${w.port} -AtXq -c "select string_agg(name, ',') from pg_settings where context = 'postmaster'" postgres)"`,
   parse: (out) => {
     const kv = keyValues(out);

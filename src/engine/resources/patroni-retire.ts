@@ -6,6 +6,7 @@
  */
 import { sh } from '../shell.js';
 import { keyValues, type Kind } from './kind.js';
+import { restCurl } from './patroni-api.js';
 
 export interface PatroniRetireWant {
   cluster: string;
@@ -13,6 +14,8 @@ export interface PatroniRetireWant {
   name: string;
   /** Its Patroni REST base URL. */
   api: string;
+  /** The CA file on the node, when the REST API serves https. */
+  caFile?: string;
 }
 
 export interface PatroniRetireHave {
@@ -52,7 +55,7 @@ export const patroniRetire: Kind<PatroniRetireWant, PatroniRetireHave> = {
   apply: (w) =>
     [
       // The plan saw a replica; a failover since then may have made it the leader: never stop a leader here.
-      sh`if curl -sf -m 3 -o /dev/null ${`${w.api}/primary`}; then echo ${`${w.name} leads the cluster now: switch over (pg_role) before removing it`} >&2; exit 1; fi`,
+      `if ${restCurl(w, '-sf -o /dev/null', `${w.api}/primary`)}; then ` + sh`echo ${`${w.name} leads the cluster now: switch over (pg_role) before removing it`} >&2; exit 1; fi`,
       'systemctl disable --now patroni.service',
       'systemctl disable --now pgbouncer.service 2>/dev/null || true',
       `rm -f ${servicesGlob(w.cluster)}`,
