@@ -12,6 +12,7 @@ import { packageRoot } from '../util/package-root.js';
 import { problem, type Problem } from './problems.js';
 import { wholeFile } from './source.js';
 import { fromPlain, type PlainValidated, type Validated } from './validate.js';
+import type { LoadOptions } from './load.js';
 
 export interface IsolationLimits {
   timeoutMs: number;
@@ -29,10 +30,10 @@ function workerScript(): string {
   return existsSync(beside) ? beside : join(packageRoot, 'dist/src/config/validate-worker.js');
 }
 
-function inWorker(target: string, limits: IsolationLimits): Promise<GateOutcome> {
+function inWorker(target: string, limits: IsolationLimits, options: LoadOptions): Promise<GateOutcome> {
   return new Promise((resolve) => {
     const worker = new Worker(workerScript(), {
-      workerData: { target },
+      workerData: { target, options },
       resourceLimits: { maxOldGenerationSizeMb: limits.maxHeapMb, maxYoungGenerationSizeMb: Math.min(64, limits.maxHeapMb / 4) },
       stdout: true,
       stderr: true,
@@ -55,8 +56,8 @@ function inWorker(target: string, limits: IsolationLimits): Promise<GateOutcome>
   });
 }
 
-export async function validateIsolated(target: string, limits: IsolationLimits = DEFAULT_ISOLATION): Promise<Validated> {
-  const gate = await inWorker(target, limits);
+export async function validateIsolated(target: string, limits: IsolationLimits = DEFAULT_ISOLATION, options: LoadOptions = {}): Promise<Validated> {
+  const gate = await inWorker(target, limits, options);
   if (!gate.valid) return { hosts: [], clusters: [], problems: gate.problems, valid: false, texts: new Map(gate.texts) };
   return fromPlain(gate.plain);
 }

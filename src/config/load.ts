@@ -12,6 +12,7 @@ import { problem, type Location, type Problem } from './problems.js';
 import { schemas } from './schema.js';
 import { schemaProblems } from './schema-problems.js';
 import { DEFAULT_SETTINGS, readSettings, SETTINGS_FILE, type Settings } from './settings.js';
+import { problemsOutsideEncrypted, readEncrypted, withoutMetadata } from './sops/validate.js';
 
 /** A mapping of variables as written in one place of one file. */
 export interface VarsBlock {
@@ -49,6 +50,13 @@ export interface Inventory {
   files: SourceFile[];
   groups: Map<string, GroupDef>;
   hosts: Map<string, HostDef>;
+  /** The plaintexts of its SOPS-encrypted values, once decrypted (decrypt.ts): secrets, wherever they land. */
+  decrypted?: readonly string[];
+}
+
+export interface LoadOptions {
+  /** Plaintext secrets are errors, whatever corral.yml says (corral serve --require-encrypted-secrets). */
+  requireEncryptedSecrets?: boolean;
 }
 
 const DEFAULT_INVENTORY = 'pigsty.yml';
@@ -227,7 +235,7 @@ export interface LoadResult {
 }
 
 /** Load the inventory at a repo folder (with its corral.yml) or a single YAML file. Never throws for bad input. */
-export async function loadInventory(target: string): Promise<LoadResult> {
+export async function loadInventory(target: string, options: LoadOptions = {}): Promise<LoadResult> {
   const abs = resolve(target);
   let isDir: boolean;
   try {
@@ -245,6 +253,8 @@ export async function loadInventory(target: string): Promise<LoadResult> {
     for (const p of read.problems) problems.push(p);
     if (read.text !== undefined) texts.set(SETTINGS_FILE, read.text);
   }
+  // A repository can ask for encrypted secrets; when the daemon asks, it cannot say no.
+  if (options.requireEncryptedSecrets) settings = { ...settings, secrets: { requireEncrypted: true } };
   const names = isDir ? await inventoryFiles(root, settings) : [basename(abs)];
   if (!names.length) {
     problems.push(problem('io/no-inventory', wholeFile(isDir ? relative(process.cwd(), root) || '.' : target), settings.inventory ? `no file matches inventory: ${settings.inventory.join(', ')}` : 'no pigsty.yml and no YAML files here'));
@@ -276,7 +286,12 @@ export async function loadInventory(target: string): Promise<LoadResult> {
     }
     if (!read.file) continue;
     files.push(read.file);
-    if (!validate(read.file.value ?? null)) for (const p of schemaProblems(read.file, validate.errors ?? [])) problems.push(p);
+    const encrypted = readEncrypted(read.file);
+    for (const p of encrypted.problems) problems.push(p);
+    const invalid = validate(withoutMetadata(read.file.value) ?? null) ? [] : schemaProblems(read.file, validate.errors ?? []);
+    const schema = problemsOutsideEncrypted(invalid, encrypted.view);
+    if (encrypted.view) read.file.sops = { ...encrypted.view, ...(schema.held ? { schemaHeld: true } : {}) };
+    for (const p of schema.problems) problems.push(p);
   }
   const merged = mergeInventory(root, settings, files);
   // A loop, not a spread: a hostile inventory can make more problems than the stack holds arguments.

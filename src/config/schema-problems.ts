@@ -38,12 +38,15 @@ function preview(value: unknown, secret: boolean): string {
   return text.length > 60 ? text.slice(0, 57) + '...' : text;
 }
 
+/** A variable's path as messages write it: `pg_users[0].password`. */
+export const varName = (path: readonly PathSegment[]): string => path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i ? `.${s}` : s)).join('');
+
 /** Where the value sits, for messages: `pg_users[0].password` under the vars that hold it. */
 function nameOf(path: readonly PathSegment[]): string {
   const at = path.findLastIndex((s) => s === 'vars' || s === 'hosts');
   const rel = at >= 0 ? path.slice(at + (path[at] === 'hosts' ? 2 : 1)) : path;
   if (!rel.length) return path.length ? String(path[path.length - 1]) : 'the document';
-  return rel.map((s, i) => (typeof s === 'number' ? `[${s}]` : i ? `.${s}` : s)).join('');
+  return varName(rel);
 }
 
 function varPath(path: readonly PathSegment[]): PathSegment[] {

@@ -26,6 +26,13 @@ export function redactUrlCredentials(text: string): string {
   });
 }
 
+/** Text with each of these values (decrypted secrets) replaced by `(redacted)`, the longest first so none shows in part. */
+export function concealValues(text: string, values: readonly string[]): string {
+  let out = text;
+  for (const v of [...values].sort((a, b) => b.length - a.length)) if (v) out = out.split(v).join(REDACTED);
+  return out;
+}
+
 /** A copy with URL credentials hidden in every string it holds, however deep. */
 export function withoutUrlCredentials<T>(value: T): T {
   if (typeof value === 'string') return redactUrlCredentials(value) as T;

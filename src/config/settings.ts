@@ -5,6 +5,8 @@ import { DEFAULT_LIMITS, locate, readSource, type Limits, type SourceFile } from
 import { schemas } from './schema.js';
 import { schemaProblems } from './schema-problems.js';
 import { problem, type Problem } from './problems.js';
+import { strayEncrypted } from './sops/tree.js';
+import { withoutMetadata } from './sops/validate.js';
 import type { CorralSettings } from '../types/inventory.gen.js';
 
 export const SETTINGS_FILE = 'corral.yml';
@@ -19,16 +21,20 @@ export interface Settings {
   ssh: NonNullable<CorralSettings['ssh']>;
   sync: NonNullable<CorralSettings['sync']>;
   webhooks: NonNullable<CorralSettings['webhooks']>;
+  secrets: { requireEncrypted: boolean };
 }
 
-export const DEFAULT_SETTINGS: Settings = { inventory: undefined, strict: false, limits: DEFAULT_LIMITS, fromFile: false, ssh: {}, sync: {}, webhooks: {} };
+export const DEFAULT_SETTINGS: Settings = { inventory: undefined, strict: false, limits: DEFAULT_LIMITS, fromFile: false, ssh: {}, sync: {}, webhooks: {}, secrets: { requireEncrypted: false } };
 
 export function readSettings(root: string): { settings: Settings; problems: Problem[]; text?: string } {
   const path = join(root, SETTINGS_FILE);
   if (!existsSync(path)) return { settings: DEFAULT_SETTINGS, problems: [] };
   const { file, text, problems } = readSource(path, SETTINGS_FILE);
   if (!file) return { settings: DEFAULT_SETTINGS, problems, ...(text === undefined ? {} : { text }) };
-  const raw = file.value ?? {};
+  // corral.yml is never decrypted: what Corral does is no secret, and a file it cannot read unkeyed could not be validated.
+  const encrypted = strayEncrypted(file, 'an encrypted value in corral.yml: Corral reads its settings without decrypting them; keep corral.yml in plaintext');
+  if (encrypted.length) return { settings: DEFAULT_SETTINGS, text: file.text, problems: encrypted };
+  const raw = withoutMetadata(file.value) ?? {};
   const validate = schemas().validateSettings;
   if (!validate(raw)) {
     return {
@@ -49,6 +55,7 @@ export function readSettings(root: string): { settings: Settings; problems: Prob
       ssh: s.ssh ?? {},
       sync: s.sync ?? {},
       webhooks: s.webhooks ?? {},
+      secrets: { requireEncrypted: s.secrets?.requireEncrypted ?? false },
     },
     text: file.text,
     problems: [],

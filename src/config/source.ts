@@ -8,6 +8,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import type { Document, Node, Pair, Tags, YAMLMap } from 'yaml';
 import { problem, type Location, type Problem } from './problems.js';
+import type { SopsView } from './sops/tree.js';
 
 export interface Limits {
   maxFileBytes: number;
@@ -29,6 +30,8 @@ export interface SourceFile {
   doc: Document.Parsed;
   lineCounter: LineCounter;
   value: unknown;
+  /** A SOPS-encrypted file as SOPS walks it: what decrypting it needs, read without a key. */
+  sops?: SopsView;
 }
 
 const PYYAML_TRUE = /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/;
@@ -104,7 +107,7 @@ const parseOptions = (lineCounter: LineCounter) =>
  * A file read elsewhere (a worker) from its text and value: the document, needed only to locate a
  * problem, is parsed on first use.
  */
-export function sourceFromValue(path: string, text: string, value: unknown): SourceFile {
+export function sourceFromValue(path: string, text: string, value: unknown, sops?: SopsView): SourceFile {
   let parsed: { doc: Document.Parsed; lineCounter: LineCounter } | undefined;
   const parse = () => {
     if (parsed) return parsed;
@@ -115,6 +118,7 @@ export function sourceFromValue(path: string, text: string, value: unknown): Sou
     path,
     text,
     value,
+    ...(sops ? { sops } : {}),
     get doc() { return parse().doc; },
     get lineCounter() { return parse().lineCounter; },
   };

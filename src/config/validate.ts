@@ -1,7 +1,7 @@
 /** The whole front half of Corral: load, check against the schema, run the cross-field rules. */
-import { loadInventory, mergeInventory, type Inventory } from './load.js';
+import { loadInventory, mergeInventory, type Inventory, type LoadOptions } from './load.js';
 import type { Settings } from './settings.js';
-import { sourceFromValue } from './source.js';
+import { sourceFromValue, type SourceFile } from './source.js';
 import { hostViews, type HostView } from './hosts.js';
 import { clustersOf, type Cluster } from './clusters.js';
 import { CHECKS } from './checks/index.js';
@@ -18,8 +18,8 @@ export interface Validated {
 }
 
 /** Never throws for bad input: every problem comes back located, errors and warnings alike. */
-export async function validateInventory(target: string): Promise<Validated> {
-  const loaded = await loadInventory(target);
+export async function validateInventory(target: string, options: LoadOptions = {}): Promise<Validated> {
+  const loaded = await loadInventory(target, options);
   const problems = [...loaded.problems];
   let hosts: HostView[] = [];
   let clusters: Cluster[] = [];
@@ -50,7 +50,7 @@ function dedupe(problems: Problem[]): Problem[] {
 export interface PlainValidated {
   root: string;
   settings: Settings;
-  files: { path: string; text: string; value: unknown }[];
+  files: Pick<SourceFile, 'path' | 'text' | 'value' | 'sops'>[];
   problems: Problem[];
   texts: [string, string][];
 }
@@ -58,12 +58,12 @@ export interface PlainValidated {
 export function toPlain(v: Validated): PlainValidated | undefined {
   if (!v.valid || !v.inventory) return undefined;
   const { root, settings, files } = v.inventory;
-  return { root, settings, files: files.map((f) => ({ path: f.path, text: f.text, value: f.value })), problems: v.problems, texts: [...v.texts] };
+  return { root, settings, files: files.map((f) => ({ path: f.path, text: f.text, value: f.value, ...(f.sops ? { sops: f.sops } : {}) })), problems: v.problems, texts: [...v.texts] };
 }
 
 /** A valid revision rebuilt from its plain form: merged and viewed again, not parsed, schema-checked or checked again. */
 export function fromPlain(p: PlainValidated): Validated {
-  const { inventory } = mergeInventory(p.root, p.settings, p.files.map((f) => sourceFromValue(f.path, f.text, f.value)), false);
+  const { inventory } = mergeInventory(p.root, p.settings, p.files.map((f) => sourceFromValue(f.path, f.text, f.value, f.sops)), false);
   const hosts = hostViews(inventory);
   return { inventory, hosts, clusters: clustersOf(hosts), problems: p.problems, valid: true, texts: new Map(p.texts) };
 }

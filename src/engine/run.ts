@@ -14,6 +14,7 @@ import { plan as makePlan, type Planned } from './plan.js';
 import { applyPlan, type ApplyEvent, type ChangeResult } from './apply.js';
 import type { Desired, Facts, HostDesired, Note, Observation } from './model.js';
 import { targetOf, type SshDefaults } from './targets.js';
+import { concealDecrypted, concealResult } from './conceal.js';
 import type { Certificates } from './reconciler.js';
 import type { CertificateIssuer, CertificateRequest } from '../pki/authority.js';
 
@@ -147,7 +148,8 @@ export async function planRun(ctx: RunContext, knownFacts = new Map<string, Fact
   notes.push(...departed.notes);
   const planned = makePlan(desired, observations, ctx.revision);
   planned.plan.notes.unshift(...notes.filter((n) => !planned.plan.unreachable.some((u) => u.host === n.host)));
-  return { ...planned, desired, observations, targets };
+  // The one place decrypted secrets are marked, for every plan: CLI, daemon, previews, verification.
+  return { ...planned, plan: concealDecrypted(planned.plan, ctx.validated.inventory?.decrypted ?? []), desired, observations, targets };
 }
 
 export interface ApplyOutcome {
@@ -158,7 +160,9 @@ export interface ApplyOutcome {
 }
 
 export async function applyRun(ctx: RunContext, planning: Planning, onEvent?: (e: ApplyEvent) => void): Promise<ApplyOutcome> {
-  const results = await applyPlan(ctx.transport, planning.plan, { targets: planning.targets, scripts: planning.scripts, ...(onEvent ? { onEvent } : {}) });
+  const decrypted = ctx.validated.inventory?.decrypted ?? [];
+  const concealedEvents = onEvent && ((e: ApplyEvent): void => onEvent(e.type === 'done' ? { ...e, result: concealResult(e.result, decrypted) } : e));
+  const results = (await applyPlan(ctx.transport, planning.plan, { targets: planning.targets, scripts: planning.scripts, ...(concealedEvents ? { onEvent: concealedEvents } : {}) })).map((r) => concealResult(r, decrypted));
   const facts = new Map<string, Facts>();
   for (const o of planning.observations) if (o.ok) facts.set(o.host, o.facts);
   const verify = await planRun(ctx, facts);

@@ -142,6 +142,15 @@ export interface CorralSettings {
     };
   };
   /**
+   * How secrets are kept in this repository.
+   */
+  secrets?: {
+    /**
+     * Every non-empty value at a secret path (a password, a key, a secret) must be encrypted with SOPS; a plaintext one is an error (secret/plaintext). corral serve --require-encrypted-secrets turns it on whatever this says.
+     */
+    requireEncrypted?: boolean;
+  };
+  /**
    * Webhook receivers (POST /webhooks/<provider>). The shared secret of a provider comes from the file named here, else from the CORRAL_WEBHOOK_SECRET environment variable; a provider with neither refuses every delivery.
    */
   webhooks?: {

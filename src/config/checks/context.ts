@@ -1,4 +1,4 @@
-import type { Inventory } from '../load.js';
+import type { Inventory, VarsBlock } from '../load.js';
 import type { HostView } from '../hosts.js';
 import type { Cluster, Module } from '../clusters.js';
 import type { Problem } from '../problems.js';
@@ -11,6 +11,14 @@ export interface CheckContext {
 
 /** One cross-field rule: reads the whole inventory, returns every problem it finds. */
 export type Check = (ctx: CheckContext) => Problem[];
+
+/** Every mapping of variables as written: group vars, then the vars of each host under each group listing it. */
+export function varsBlocks(inventory: Inventory): VarsBlock[] {
+  const blocks: VarsBlock[] = [];
+  for (const g of inventory.groups.values()) blocks.push(...g.vars);
+  for (const h of inventory.hosts.values()) blocks.push(...h.entries.map((e) => e.block));
+  return blocks;
+}
 
 export const clustersOfModule = (ctx: CheckContext, module: Module): Cluster[] => ctx.clusters.filter((c) => c.module === module);
 

@@ -3,6 +3,7 @@ import { pgCitus, pgDatabaseOwner, pgHba, pgIdentity, pgPrimary, pgUpstream, pgV
 import { etcdMembers, minioMembers, oneClusterPerModule, redisMembers } from './modules.js';
 import { hostAddresses, portClashes } from './hosts.js';
 import { unknownVars } from './vars.js';
+import { plaintextSecrets } from './secrets.js';
 
 /** Every cross-field rule. Each runs on its own; all their problems are reported in one run. */
 export const CHECKS: readonly Check[] = [
@@ -20,6 +21,7 @@ export const CHECKS: readonly Check[] = [
   redisMembers,
   minioMembers,
   portClashes,
+  plaintextSecrets,
 ];
 
 export type { Check, CheckContext } from './context.js';

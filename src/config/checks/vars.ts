@@ -3,8 +3,7 @@ import { problem, type Problem } from '../problems.js';
 import { locate } from '../source.js';
 import { schemas } from '../schema.js';
 import { Vocabulary } from '../../util/did-you-mean.js';
-import type { VarsBlock } from '../load.js';
-import type { Check } from './context.js';
+import { varsBlocks, type Check } from './context.js';
 
 /** Past this many distinct unknown names the inventory clearly has its own variables: no more typo hunting. */
 const SUGGESTIONS_LIMIT = 1000;
@@ -17,11 +16,8 @@ export const unknownVars: Check = (ctx) => {
   vocabulary ??= new Vocabulary(known.keys());
   const suggestion = new Map<string, string | undefined>();
   const severity = ctx.inventory.settings.strict ? 'error' : 'warning';
-  const blocks: VarsBlock[] = [];
-  for (const g of ctx.inventory.groups.values()) blocks.push(...g.vars);
-  for (const h of ctx.inventory.hosts.values()) blocks.push(...h.entries.map((e) => e.block));
   const out: Problem[] = [];
-  for (const block of blocks) {
+  for (const block of varsBlocks(ctx.inventory)) {
     for (const key of Object.keys(block.vars)) {
       if (known.has(key) || key.startsWith('ansible_')) continue;
       if (!suggestion.has(key)) suggestion.set(key, suggestion.size < SUGGESTIONS_LIMIT ? vocabulary.closest(key) : undefined);
