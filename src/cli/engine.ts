@@ -3,6 +3,7 @@ import { contentRevision } from '../util/content-revision.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { validateInventory, type Validated } from '../config/validate.js';
+import { ageIdentityFile, decryptValidated } from '../config/decrypt.js';
 import { createTransport } from '../transport/index.js';
 import type { Transport } from '../transport/types.js';
 import { applyRun, planRun, type Planning, type RunContext } from '../engine/run.js';
@@ -22,6 +23,7 @@ export interface ConnectionFlags {
   acceptNewHostKeys?: boolean;
   jump?: string;
   pkiDir?: string;
+  ageIdentity?: string;
 }
 
 /** A plan saved with --out, applied with --plan: it holds no secrets, only what to check. */
@@ -43,7 +45,8 @@ function parseJump(spec: string): SshDefaults['jump'] {
 }
 
 async function setUp(path: string, flags: ConnectionFlags, out: Output): Promise<{ ctx: RunContext; transport: Transport } | number> {
-  const validated = await validateInventory(path);
+  // Decrypted after validation, which needs no key; a revision that does not decrypt is not used.
+  const validated = await decryptValidated(await validateInventory(path), ageIdentityFile(flags.ageIdentity));
   if (!validated.valid || !validated.inventory) {
     const paint = out.color ? ansiPaint : noPaint;
     for (const p of validated.problems.filter((x) => x.severity === 'error')) out.error(formatProblem(p, validated.texts.get(p.file), (f) => f, paint) + '\n');

@@ -38,6 +38,7 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
     .action(async (path: string, opts: { host?: string; format: 'yaml' | 'json'; origins: boolean }) => setExit(await inventoryCommand(path, opts, out)));
 
+  const ageIdentity = (): Option => new Option('--age-identity <file>', 'age identity file that decrypts the SOPS-encrypted values of the inventory (env CORRAL_AGE_IDENTITY_FILE, then SOPS_AGE_KEY_FILE)');
   const connection = (cmd: Command): Command =>
     cmd
       .option('--limit <clusters|hosts>', 'only these clusters or hosts (comma-separated)')
@@ -46,7 +47,8 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
       .option('--known-hosts <file>', 'known_hosts file (env CORRAL_KNOWN_HOSTS; default ~/.ssh/known_hosts)')
       .option('--accept-new-host-keys', 'trust a host key on first use and pin it; a changed key is still refused', false)
       .option('--jump <user@host:port>', 'reach the nodes through this bastion')
-      .option('--pki-dir <dir>', "Corral's certificate authority, created on first use (env CORRAL_PKI_DIR; default: <state dir>/pki)", defaultPkiDir());
+      .option('--pki-dir <dir>', "Corral's certificate authority, created on first use (env CORRAL_PKI_DIR; default: <state dir>/pki)", defaultPkiDir())
+      .addOption(ageIdentity());
 
   connection(program.command('plan'))
     .description('observe the nodes and show what apply would change; changes nothing')
@@ -72,6 +74,8 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .option('--watch <dir>', 'a plain folder instead of git: every saved change is validated and planned, and nothing is applied unless asked')
     .option('--state-dir <dir>', 'where history, plans and the clone live', process.env.CORRAL_STATE_DIR ?? '/var/lib/corral')
     .option('--pki-dir <dir>', "Corral's certificate authority, created on first use (env CORRAL_PKI_DIR; default: STATE_DIR/pki)", process.env.CORRAL_PKI_DIR)
+    .addOption(ageIdentity())
+    .option('--require-encrypted-secrets', 'a secret written in plaintext makes a revision invalid, whatever its corral.yml says', false)
     .option('--listen <host:port>', 'HTTP address of the API, page and /metrics', process.env.CORRAL_LISTEN ?? '127.0.0.1:8080')
     .option('--ssh-user <user>', 'SSH user when the inventory sets no ansible_user (env CORRAL_SSH_USER)')
     .option('--ssh-key <file>', 'SSH private key (env CORRAL_SSH_KEY)')

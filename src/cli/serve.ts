@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { openAuthority, previewAuthority, type CertificateIssuer } from '../pki/authority.js';
 import { pino } from 'pino';
 import { createTransport } from '../transport/index.js';
+import { ageIdentityFile, type SecretOptions } from '../config/decrypt.js';
 import { createGitSource, type Credentials } from '../git/source.js';
 import { watchFolder } from '../git/watch.js';
 import { CorralMetrics } from '../daemon/metrics.js';
@@ -24,6 +25,8 @@ export interface ServeOptions {
   watch?: string;
   stateDir: string;
   pkiDir?: string;
+  ageIdentity?: string;
+  requireEncryptedSecrets: boolean;
   listen: string;
   sshUser?: string;
   sshKey?: string;
@@ -149,8 +152,11 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
     webhookSecretFiles: secretFiles,
     ...(opts.publicUrl ?? env.CORRAL_PUBLIC_URL ? { publicUrl: opts.publicUrl ?? env.CORRAL_PUBLIC_URL } : {}),
   });
-  const daemon = new Daemon({ source, stateDir, transport, metrics, logger, ssh, pki, version, neverAutoApply: Boolean(opts.watch), events: forge.events });
-  forge.previews?.connectWith({ inForce: () => daemon.inForce(), allowLocal: opts.allowLocalPreviews });
+  // From the daemon's flags and environment, never from the repository; a relative file is the daemon's own.
+  const identity = ageIdentityFile(opts.ageIdentity);
+  const secrets: SecretOptions = { requireEncrypted: opts.requireEncryptedSecrets, ...(identity ? { ageIdentityFile: resolve(identity) } : {}) };
+  const daemon = new Daemon({ source, stateDir, transport, metrics, logger, ssh, pki, version, neverAutoApply: Boolean(opts.watch), events: forge.events, secrets });
+  forge.previews?.connectWith({ inForce: () => daemon.inForce(), allowLocal: opts.allowLocalPreviews, secrets });
   const token = env.CORRAL_API_TOKEN;
   const app = buildServer({ api: daemon, metrics, logger, ...(token ? { token } : {}) });
   app.register(webhookRoutes, forge.routes(daemon));

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Validated } from '../config/validate.js';
-import { validateIsolated } from '../config/isolated.js';
+import { admitRevision, type SecretOptions } from '../config/decrypt.js';
 import type { Module } from '../config/clusters.js';
 import type { Settings } from '../config/settings.js';
 import type { Transport } from '../transport/types.js';
@@ -56,6 +56,8 @@ export interface DaemonOptions {
   events?: DaemonEvents;
   /** Watch mode: plan everything, apply only what the API asks for. */
   neverAutoApply?: boolean;
+  /** The age identity that decrypts the repository's SOPS values, and whether plaintext secrets are refused: the daemon's flags. */
+  secrets?: SecretOptions;
   random?: () => number;
 }
 
@@ -235,7 +237,8 @@ export class Daemon implements DaemonApi {
       return;
     }
     this.git.fetchedRevision = latest.revision;
-    const validated = await validateIsolated(latest.dir);
+    // Validated in a worker, then decrypted: a revision that does not decrypt is refused like an invalid one.
+    const validated = await admitRevision(latest.dir, this.opts.secrets);
     if (!validated.valid) {
       const first = validated.problems.find((p) => p.severity === 'error')!;
       this.git.invalidAt = `${first.file}:${first.line}:${first.col} ${first.message}`;
@@ -244,7 +247,7 @@ export class Daemon implements DaemonApi {
       // After a restart the last good revision is loaded again, so the fleet stays managed by it.
       if (!this.current && this.git.lastGoodRevision && this.opts.source.at) {
         const good = await this.opts.source.at(this.git.lastGoodRevision).catch(() => undefined);
-        const goodValidated = good && (await validateIsolated(good.dir));
+        const goodValidated = good && (await admitRevision(good.dir, this.opts.secrets));
         if (good && goodValidated?.valid) this.adopt(good, goodValidated, trigger);
       }
       for (const u of this.units.values()) this.setStatus(u, { sync: 'Invalid', message: `revision ${short(latest.revision)} is invalid: ${this.git.invalidAt}` });

@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { Validated } from '../config/validate.js';
-import { validateIsolated } from '../config/isolated.js';
+import { admitRevision, type SecretOptions } from '../config/decrypt.js';
 import type { GitSource } from '../git/source.js';
 import { planRun } from '../engine/run.js';
 import type { CertificateIssuer } from '../pki/authority.js';
@@ -47,6 +47,8 @@ export interface PreviewConnections {
   inForce(): Validated | undefined;
   /** Whether a PR may have Corral run its scripts on the daemon's own machine (`ansible_connection: local`). */
   allowLocal: boolean;
+  /** The daemon's: a PR's SOPS values decrypt as the branch's do, and its MAC and key paths keep a value from moving under a key that is shown. */
+  secrets?: SecretOptions;
 }
 
 export type PreviewTargets = { targets: Map<string, Target> } | { refusedLocal: string[] };
@@ -128,7 +130,7 @@ export class Previews {
       // The forge may have moved on since it sent the event: preview what the ref holds now.
       sha = head.sha;
       // A PR is the least trusted input of all: validated in a worker with a time and heap limit.
-      const validated = await validateIsolated(await this.o.git.checkout(sha));
+      const validated = await admitRevision(await this.o.git.checkout(sha), this.connections.secrets);
       if (!validated.valid) {
         result = { pr: pr.number, sha, outcome: { kind: 'invalid', problems: validated.problems } };
       } else {
