@@ -161,6 +161,10 @@ describe('ETCD reconciler', () => {
     expect(script).not.toContain('Root.Secret.9');
     expect(renderText(p)).not.toContain('Root.Secret.9');
     expect(JSON.stringify(p)).not.toContain('Root.Secret.9');
+    // etcd asks clients for a certificate: the member's own travels with the script, its key never into the plan.
+    expect(script).toContain('ETCDCTL_CERT="$tls/cert" ETCDCTL_KEY="$tls/key"');
+    expect(JSON.stringify(p)).not.toContain('PRIVATE KEY');
+    expect(renderText(p)).not.toContain('PRIVATE KEY');
   });
 
   it('reads RBAC as it runs: a user whose login fails is set again; root failing to log in is reported', async () => {
@@ -313,7 +317,7 @@ describe('ETCD reconciler', () => {
 const TWO_IPS = ['10.0.0.11', '10.0.0.12'];
 
 describe('etcd health', () => {
-  const have = (up: string[], down: string[] = [], members = [...up, ...down]): EtcdClusterHave => etcdCluster.parse(`${listing(members)}\n${healthLines(up, down)}`, { cluster: 'etcd', client: { endpoints: [], ca: '' }, peerURLs: members.map((ip) => `https://${ip}:2380`) }) as EtcdClusterHave;
+  const have = (up: string[], down: string[] = [], members = [...up, ...down]): EtcdClusterHave => etcdCluster.parse(`${listing(members)}\n${healthLines(up, down)}`, { cluster: 'etcd', client: { endpoints: [], ca: '', cert: '', key: '' }, peerURLs: members.map((ip) => `https://${ip}:2380`) }) as EtcdClusterHave;
 
   it('is Healthy, Degraded with a quorum, Down without one', () => {
     expect(etcdHealth(have(IPS))).toBe('Healthy');
@@ -323,7 +327,7 @@ describe('etcd health', () => {
   });
 
   it('counts an added member that has not started as not healthy', () => {
-    const h = etcdCluster.parse(`${listing(TWO_IPS)}\n${listing(['10.0.0.13'], false).replace('8e9e05c52164694d', 'aaaa')}\n${healthLines(TWO_IPS)}`, { cluster: 'etcd', client: { endpoints: [], ca: '' }, peerURLs: IPS.map((ip) => `https://${ip}:2380`) }) as EtcdClusterHave;
+    const h = etcdCluster.parse(`${listing(TWO_IPS)}\n${listing(['10.0.0.13'], false).replace('8e9e05c52164694d', 'aaaa')}\n${healthLines(TWO_IPS)}`, { cluster: 'etcd', client: { endpoints: [], ca: '', cert: '', key: '' }, peerURLs: IPS.map((ip) => `https://${ip}:2380`) }) as EtcdClusterHave;
     expect(h.members).toHaveLength(3);
     expect(etcdHealth(h)).toBe('Degraded');
   });

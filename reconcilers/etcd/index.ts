@@ -39,10 +39,17 @@ const membersOf = (hosts: readonly HostView[], cluster: string): HostView[] => h
 /** The member that observes the cluster's membership and health: the lowest etcd_seq. */
 const observer = (members: readonly HostView[]): HostView => [...members].sort((a, b) => (a.param('etcd_seq') ?? 0) - (b.param('etcd_seq') ?? 0))[0]!;
 
-const clusterWant = (name: string, members: readonly HostView[], ca: string): { cluster: string; client: EtcdClient; peerURLs: string[] } => {
-  const sorted = [...members].sort(byName);
-  return { cluster: name, client: { endpoints: sorted.map(clientURL), ca }, peerURLs: sorted.map(peerURL) };
+/** etcdctl on member `h` as a client of `endpoints`, with the member's own certificate. */
+const clientOf = (h: HostView, endpoints: readonly HostView[], certificates: Certificates): EtcdClient => {
+  const { certificate, key } = certificates.get(certificateId(h));
+  return { endpoints: [...endpoints].sort(byName).map(clientURL), ca: certificates.ca, cert: certificate, key };
 };
+
+const clusterWant = (name: string, members: readonly HostView[], certificates: Certificates): { cluster: string; client: EtcdClient; peerURLs: string[] } => ({
+  cluster: name,
+  client: clientOf(observer(members), members, certificates),
+  peerURLs: [...members].sort(byName).map(peerURL),
+});
 
 const certificateId = (h: HostView): string => `etcd/${h.name}`;
 
@@ -60,7 +67,7 @@ export function etcdLogins(hosts: readonly HostView[]): (EtcdUser & { password: 
 /** etcdctl reads a password from stdin up to the first blank: one with a space or tab could not be set as it is written. */
 const unsettable = (password: string): boolean => /\s/.test(password);
 
-function memberWant(h: HostView, members: readonly HostView[], ca: string): EtcdMemberWant {
+function memberWant(h: HostView, members: readonly HostView[], certificates: Certificates): EtcdMemberWant {
   const dataDir = h.param('etcd_data') ?? '/data/etcd';
   const render = (state: InitialState): string =>
     etcdConf({
@@ -82,7 +89,7 @@ function memberWant(h: HostView, members: readonly HostView[], ca: string): Etcd
     init: h.param('etcd_init') ?? 'new',
     dataDir,
     peerURL: peerURL(h),
-    peers: { endpoints: members.filter((m) => m.name !== h.name).sort(byName).map(clientURL), ca },
+    peers: clientOf(h, members.filter((m) => m.name !== h.name), certificates),
     learner: h.param('etcd_learner') === true,
     safeguard: h.param('etcd_safeguard') === true,
   };
@@ -92,15 +99,16 @@ function memberWant(h: HostView, members: readonly HostView[], ca: string): Etcd
 const servesPatroni = (members: readonly HostView[]): boolean => members.some((h) => h.groups.includes('etcd'));
 
 function authWant(name: string, members: readonly HostView[], certificates: Certificates, logins: readonly EtcdUser[]): EtcdAuthWant {
-  return { cluster: name, client: clusterWant(name, members, certificates.ca).client, users: logins.map(({ name: user, prefix }) => ({ name: user, prefix })), passwordsFile: USERS_PASSWORD_FILE };
+  return { cluster: name, client: clusterWant(name, members, certificates).client, users: logins.map(({ name: user, prefix }) => ({ name: user, prefix })), passwordsFile: USERS_PASSWORD_FILE };
 }
 
 const USERS_PASSWORD_FILE = '/etc/etcd/users.pass';
 
 export const etcd: Reconciler = {
   module: 'etcd',
-  certificates: ({ cluster }) =>
-    cluster.members.map((h) =>
+  // Every member's, also under --limit: the observing member's certificate is how the others' probes reach the cluster.
+  certificates: ({ cluster, hosts }) =>
+    membersOf(hosts, cluster.name).map((h) =>
       memberCertificate({ id: certificateId(h), address: h.name, commonName: instance(h), organizationalUnit: 'etcd', names: [instance(h)], validity: h.str('cert_validity') }),
     ),
   desired({ cluster, hosts, facts, certificates }) {
@@ -108,7 +116,7 @@ export const etcd: Reconciler = {
     // The whole cluster, also under --limit: a limited run must neither shrink initial-cluster nor remove members it did not select.
     const members = membersOf(hosts, cluster.name);
     const anchor = observer(members);
-    const whole = clusterWant(cluster.name, members, certificates.ca);
+    const whole = clusterWant(cluster.name, members, certificates);
     const membershipId = etcdCluster.id(whole);
     const logins = servesPatroni(members) ? etcdLogins(hosts) : [];
     const rootPassword = anchor.str('etcd_root_password') ?? 'Etcd.Root';
@@ -130,7 +138,7 @@ export const etcd: Reconciler = {
       // Debian's package starts its own etcd (data in /var/lib/etcd/default, localhost only) at install;
       // the unit below takes the service over and the first config change restarts it as a member.
       const pkg = r.add('packages', { name: 'etcd', manager: f.packageManager, packages: f.packageManager === 'apt' ? ['etcd-server', 'etcd-client'] : ['etcd'] });
-      const want = memberWant(h, members, certificates.ca);
+      const want = memberWant(h, members, certificates);
       const confDir = r.add('directory', { path: '/etc/etcd', mode: 0o750, owner: 'etcd', group: 'etcd' }, [pkg]);
       const dataDir = r.add('directory', { path: want.dataDir, mode: 0o700, owner: 'etcd', group: 'etcd' }, [pkg]);
       // etcd reads its certificate files on each new connection: a renewed certificate needs no restart.

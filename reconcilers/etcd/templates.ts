@@ -18,8 +18,9 @@ export const ETCD_TLS = { ca: '/etc/etcd/ca.crt', cert: '/etc/etcd/server.crt', 
 
 /**
  * /etc/etcd/etcd.conf: etcd's YAML config file. Logs go to the journal rather than Pigsty's
- * /var/log/etcd.log. Peers must show a certificate of the CA (Pigsty leaves that off); clients
- * authenticate with a user and password (RBAC), as Patroni does.
+ * /var/log/etcd.log. A trusted CA makes etcd ask every client for a certificate of that CA (as in
+ * Pigsty); peers must show one too (Pigsty leaves that off). `client-cert-auth` stays off on the client
+ * port, so a certificate's CN is never taken for a user: clients log in with a password (RBAC).
  */
 export function etcdConf(c: EtcdConf): string {
   const peer = `https://${c.ip}:${c.peerPort}`;

@@ -25,7 +25,9 @@ function corral(...argv: string[]): Promise<{ code: number; out: string }> {
   });
 }
 
-const etcdctl = (node: string, args: string): Promise<string> => onNode(node, `ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 ${args} 2>&1`);
+/** etcdctl on a node over https, as root (the password from the node's etcd.pass), or with other credentials. */
+const etcdctl = (node: string, args: string, login = '--cert=/etc/etcd/server.crt --key=/etc/etcd/server.key --user="root:$(cat /etc/etcd/etcd.pass)"'): Promise<string> =>
+  onNode(node, `ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.crt --command-timeout=3s ${login} ${args} 2>&1 || true`);
 /** `name peerURL` of each started member, sorted. */
 const members = async (node: string): Promise<string[]> =>
   (await etcdctl(node, 'member list')).trim().split('\n').map((l) => l.split(', ')).map((f) => `${f[1]} ${f[2]} ${f[3]}`).sort();
@@ -42,12 +44,18 @@ describe('ETCD on three lab nodes', () => {
     expect(applied.code).toBe(0);
     const again = await corral('plan', THREE, '--detailed-exitcode');
     expect(again.out).toContain('No changes');
-    expect(again.out).toMatch(/TLS .* RBAC .* not built/);
     expect(again.code).toBe(0);
-    expect(await members('n2')).toEqual(['started etcd-1 http://10.213.0.11:2380', 'started etcd-2 http://10.213.0.12:2380', 'started etcd-3 http://10.213.0.13:2380']);
+    // TLS and RBAC: no answer over plain http, no key without credentials, no server trusted without Corral's CA.
+    expect(await onNode('n1', 'curl -s -m 3 http://10.213.0.11:2379/version || echo refused')).not.toContain('etcdserver');
+    await etcdctl('n1', 'put corral-e2e written-on-n1');
+    expect(await etcdctl('n1', 'get corral-e2e', '--cert=/etc/etcd/server.crt --key=/etc/etcd/server.key')).toContain('user name is empty');
+    // Without a certificate of Corral's CA, no client gets past TLS (etcd asks every client for one, as in Pigsty).
+    expect(await etcdctl('n1', 'get corral-e2e', '--user="root:$(cat /etc/etcd/etcd.pass)"')).not.toContain('written-on-n1');
+    expect(await onNode('n1', 'ETCDCTL_API=3 etcdctl --endpoints=https://10.213.0.11:2379 --dial-timeout=2s --command-timeout=3s endpoint health 2>&1 || true')).toContain('is unhealthy');
+    expect(await onNode('n1', 'openssl x509 -noout -ext subjectAltName -in /etc/etcd/server.crt')).toMatch(/DNS:localhost, DNS:etcd-1, IP Address:127.0.0.1, IP Address:10.213.0.11/);
+    expect(await members('n2')).toEqual(['started etcd-1 https://10.213.0.11:2380', 'started etcd-2 https://10.213.0.12:2380', 'started etcd-3 https://10.213.0.13:2380']);
     expect((await etcdctl('n1', 'endpoint health --cluster')).match(/ is healthy/g)).toHaveLength(3);
     // One cluster: a key written on n1 is read on n3; the data lives where Pigsty keeps it.
-    await etcdctl('n1', 'put corral-e2e written-on-n1');
     expect(await etcdctl('n3', 'get --print-value-only corral-e2e')).toBe('written-on-n1\n');
     expect(await onNode('n3', 'test -d /data/etcd/member && systemctl show -p ExecStart etcd')).toContain('--config-file /etc/etcd/etcd.conf');
   }, 5 * 60_000);
@@ -62,7 +70,7 @@ describe('ETCD on three lab nodes', () => {
     expect(await members('n1')).toHaveLength(3);
     const applied = await corral('apply', TWO, '--yes', '--prune');
     expect(applied.code).toBe(0);
-    expect(await members('n1')).toEqual(['started etcd-1 http://10.213.0.11:2380', 'started etcd-2 http://10.213.0.12:2380']);
+    expect(await members('n1')).toEqual(['started etcd-1 https://10.213.0.11:2380', 'started etcd-2 https://10.213.0.12:2380']);
     expect((await etcdctl('n1', 'endpoint health --cluster')).match(/ is healthy/g)).toHaveLength(2);
     expect((await corral('plan', TWO, '--detailed-exitcode')).code).toBe(0);
   }, 3 * 60_000);
@@ -73,7 +81,7 @@ describe('ETCD on three lab nodes', () => {
     const applied = await corral('apply', THREE, '--yes', '--prune');
     expect(applied.out).toContain('the nodes converged');
     expect(applied.code).toBe(0);
-    expect(await members('n3')).toEqual(['started etcd-1 http://10.213.0.11:2380', 'started etcd-2 http://10.213.0.12:2380', 'started etcd-3 http://10.213.0.13:2380']);
+    expect(await members('n3')).toEqual(['started etcd-1 https://10.213.0.11:2380', 'started etcd-2 https://10.213.0.12:2380', 'started etcd-3 https://10.213.0.13:2380']);
     expect((await etcdctl('n2', 'endpoint health --cluster')).match(/ is healthy/g)).toHaveLength(3);
     expect(await etcdctl('n3', 'get --print-value-only corral-e2e')).toBe('written-on-n1\n');
     expect(await onNode('n3', 'ls -d /data/etcd.removed-*')).toMatch(/\/data\/etcd\.removed-\d{8}T\d{6}/);

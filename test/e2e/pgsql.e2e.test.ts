@@ -32,13 +32,17 @@ function inventory(edit: (text: string) => string): string {
 
 /** SQL through a port of a node (HAProxy 5433/5434, pgbouncer 6432), as the pg_users user, from the host. */
 function sql(ip: string, port: number, query: string): Promise<string> {
+  return psqlWith(`host=${ip} port=${port} dbname=test user=${USER} connect_timeout=3`, query);
+}
+
+function psqlWith(conninfo: string, query: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn('psql', [`host=${ip} port=${port} dbname=test user=${USER} connect_timeout=3`, '-AtXq', '-c', query], { env: { ...process.env, PGPASSWORD: PASSWORD } });
+    const p = spawn('psql', [conninfo, '-AtXq', '-c', query], { env: { ...process.env, PGPASSWORD: PASSWORD } });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`psql ${ip}:${port}: ${err}`))));
+    p.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`psql ${conninfo}: ${err}`))));
   });
 }
 
@@ -146,6 +150,16 @@ describe('PGSQL on three lab nodes', () => {
     expect(info[0]!.status.code).toBe(0);
     expect(info[0]!.backup.map((b) => b.type)).toContain('full');
     await onNode('n1', 'runuser -u postgres -- pgbackrest --stanza=pg-test check');
+
+    // TLS: a client that checks the server's certificate against Corral's CA and its name connects, over SSL.
+    const verifyFull = `host=${nodeIp(1)} port=5432 dbname=test user=${USER} sslmode=verify-full sslrootcert=${join(LAB_PKI_DIR, 'ca/ca.crt')} connect_timeout=3`;
+    expect(await psqlWith(verifyFull, 'select ssl from pg_stat_ssl where pid = pg_backend_pid()')).toBe('t');
+    // etcd: Patroni's user reads and writes its own prefix only; nothing without credentials.
+    const etcdctl = (login: string, args: string): Promise<string> =>
+      onNode('n1', `ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/pg/cert/ca.crt --cert=/pg/cert/server.crt --key=/pg/cert/server.key --command-timeout=3s ${login} ${args} 2>&1 || true`);
+    expect(await etcdctl('--user=pg-test:pg-test', 'get --prefix --keys-only /pg/pg-test/leader')).toContain('/pg/pg-test/leader');
+    expect(await etcdctl('--user=pg-test:pg-test', 'get /pg/other/leader')).toContain('permission denied');
+    expect(await etcdctl('', 'get --prefix /pg/')).toContain('user name is empty');
 
     expect(await health(FIXTURE)).toEqual({ status: 'Healthy', leader: 'pg-test-1', intendedPrimary: 'pg-test-1', roleDrift: false, problems: [] });
     const again = await corral('plan', FIXTURE, '--detailed-exitcode');

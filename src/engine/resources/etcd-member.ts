@@ -46,11 +46,18 @@ export interface EtcdMemberHave {
   cluster: EtcdMemberInfo[] | null;
 }
 
-/** How Corral's etcdctl reaches a cluster: its client URLs (https) and the CA their certificates chain to. */
+/**
+ * How Corral's etcdctl reaches a cluster: its client URLs (https), the CA their certificates chain
+ * to, and the client certificate etcd asks for (its client port checks certificates against the CA).
+ * Carried in the script rather than read from the node, so a node that has no certificate yet still
+ * sees the cluster it is to join.
+ */
 export interface EtcdClient {
   endpoints: string[];
-  /** PEM of the CA. Carried in the script rather than read from the node, so a node that has no ca.crt yet still checks the cluster's certificates. */
   ca: string;
+  cert: string;
+  /** A secret: travels only in scripts, as a secret file's content does. */
+  key: string;
 }
 
 /** Where etcd's root password lives on a member (Pigsty's /etc/etcd/etcd.pass); read on the node, never put in a script. */
@@ -61,16 +68,16 @@ export const AS_ROOT = sh`if [ -r ${ROOT_PASSWORD_FILE} ]; then export ETCDCTL_U
 
 /**
  * etcdctl (v3 API) against the cluster, with short timeouts so a down cluster does not stall a
- * probe. Runs in a subshell with the CA in a private temp file and root's credentials in the
- * environment (from the node's password file, when it has one), never on the command line.
+ * probe. Runs in a subshell with the certificates in a private temp folder and root's credentials
+ * in the environment (from the node's password file, when it has one), never on the command line.
  */
 export const etcdctl = (c: EtcdClient, args: string, login = AS_ROOT): string =>
   '(' +
-  sh`ca=$(mktemp) && printf '%s' ${c.ca} > "$ca" || exit 1; ` +
+  sh`tls=$(mktemp -d) && printf '%s' ${c.ca} > "$tls/ca" && printf '%s' ${c.cert} > "$tls/cert" && (umask 077; printf '%s' ${c.key} > "$tls/key") || exit 1; ` +
   login +
-  sh`ETCDCTL_API=3 ETCDCTL_CACERT="$ca" etcdctl --endpoints=${c.endpoints.join(',')} --dial-timeout=2s --command-timeout=5s ` +
+  sh`ETCDCTL_API=3 ETCDCTL_CACERT="$tls/ca" ETCDCTL_CERT="$tls/cert" ETCDCTL_KEY="$tls/key" etcdctl --endpoints=${c.endpoints.join(',')} --dial-timeout=2s --command-timeout=5s ` +
   args +
-  '; rc=$?; rm -f "$ca"; exit $rc)';
+  '; rc=$?; rm -rf "$tls"; exit $rc)';
 
 const MEMBER_MARK = 'etcd-member: ';
 
