@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Validated } from '../config/validate.js';
 import { admitRevision, type SecretOptions } from '../config/decrypt.js';
+import { concealValues } from '../config/secrets.js';
 import type { Module } from '../config/clusters.js';
 import type { Settings } from '../config/settings.js';
 import type { Transport } from '../transport/types.js';
@@ -408,10 +409,12 @@ export class Daemon implements DaemonApi {
         message: outcome.converged ? `synced to ${short(current.revision)}` : this.failureText(outcome.results, outcome.verify.plan),
       });
     } catch (e) {
+      // An error may quote a value it was given; a decrypted one never reaches the status, history or log.
+      const message = concealValues((e as Error).message, current.validated.inventory?.decrypted ?? []);
       entry.result = 'Error';
-      entry.message = (e as Error).message;
-      this.setStatus(u, { sync: 'Failed', message: (e as Error).message });
-      log.error({ err: (e as Error).message }, 'sync failed');
+      entry.message = message;
+      this.setStatus(u, { sync: 'Failed', message });
+      log.error({ err: message }, 'sync failed');
     } finally {
       if (applied || entry.result === 'Error') {
         entry.finishedAt = new Date().toISOString();
