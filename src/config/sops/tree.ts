@@ -13,7 +13,7 @@
 import { isAlias, isMap, isScalar, isSeq, type Document, type Node, type Pair, type Scalar } from 'yaml';
 import { locate, pointerOf, type PathSegment, type SourceFile } from '../source.js';
 import { problem, type Location, type Problem } from '../problems.js';
-import { METADATA_KEY, looksEncrypted, parseEnc, readMetadata, type EncType, type SopsMetadata } from './format.js';
+import { METADATA_KEY, looksEncrypted, parseEnc, readMetadata, type EncType, type MetadataError, type SopsMetadata } from './format.js';
 import { encryptedBy, type CommentStack, type EncryptedBy } from './rules.js';
 import { goScalar } from './scalars.js';
 
@@ -170,12 +170,13 @@ function metadataAt(file: SourceFile, doc: Document.Parsed, path: readonly PathS
 export function sopsView(file: SourceFile): { view?: SopsView; problems: Problem[] } {
   if (!isObject(file.value) || !(METADATA_KEY in file.value)) return { problems: [] };
   const doc = file.doc;
-  const meta = readMetadata(file.value[METADATA_KEY]);
-  const encrypted = 'path' in meta ? meta : encryptedBy(meta.rule);
-  if ('path' in encrypted) return { problems: [problem('sops/metadata', metadataAt(file, doc, encrypted.path), encrypted.message)] };
-  const metadata = meta as SopsMetadata;
+  const refused = (e: MetadataError): { problems: Problem[] } => ({ problems: [problem('sops/metadata', metadataAt(file, doc, e.path), e.message)] });
+  const metadata = readMetadata(file.value[METADATA_KEY]);
+  if ('path' in metadata) return refused(metadata);
+  const encrypted = encryptedBy(metadata.rule);
+  if ('path' in encrypted) return refused(encrypted);
   const walker = new Walker(file, doc, metadata, encrypted);
-  const top = isMap(doc.contents) ? (doc.contents.items as Pair[]) : [];
+  const top = isMap(doc.contents) ? doc.contents.items : [];
   // The metadata is taken out before SOPS walks the file: it is neither encrypted nor in the MAC.
   const data = top.filter((p) => !(isScalar(p.key) && p.key.value === METADATA_KEY));
   walker.mapping(data, [], [], [[...lines(doc.commentBefore), ...lines(isMap(doc.contents) ? doc.contents.commentBefore : undefined)]]);
