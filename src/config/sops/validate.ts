@@ -24,7 +24,7 @@ export function readEncrypted(file: SourceFile): { view?: SopsView; problems: Pr
   if (!view) return { problems: problems.length ? problems : strayEncrypted(file, 'an encrypted value in a file without SOPS metadata (no top-level sops:): encrypt the file with sops, or write the value out') };
   const typed = encryptedLeaves(view)
     .filter((l) => l.type !== 'str')
-    .map((l) => problem('sops/type', l.at, `a value encrypted as ${l.type}: Corral decrypts strings only (type:str), so an int or a bool is encrypted only if it is a secret written as a string`));
+    .map((l) => problem('sops/type', l.at, `a value encrypted as ${l.type}: Corral decrypts strings only (type:str); encrypt just the secrets, with sops --encrypted-regex '^(.*password.*|.*secret.*)$'`));
   return { view, problems: typed };
 }
 
