@@ -38,20 +38,22 @@ export const etcdAuthId = (cluster: string): string => `etcd-auth:${cluster}`;
 
 export const etcdAuth: Kind<EtcdAuthWant, EtcdAuthHave> = {
   id: (w) => etcdAuthId(w.cluster),
+  // One fragment of the node's observation script: it must not exit, and says nothing before etcdctl is installed.
   probe: (w) =>
+    'if command -v etcdctl >/dev/null; then\n' +
     [
-      'command -v etcdctl >/dev/null || exit 0',
       // Without credentials, `user list` works only while auth is off.
       `out=$(${etcdctl(w.client, 'user list', ANONYMOUS)} 2>&1) && echo auth=off || case "$out" in *"user name is empty"*|*"permission denied"*) echo auth=on ;; *) echo auth=unknown ;; esac`,
       `${etcdctl(w.client, 'user get root')} >/dev/null 2>&1 && echo root=ok`,
       ...w.users.map((u) => {
         // While auth is off a login cannot be checked: a user counts as in place when its role grants the prefix (read and write).
-        const role = `r=$(${etcdctl(w.client, sh`role get ${u.name}`)} 2>/dev/null) && [ "$(printf '%s' "$r" | grep -c -F ${`(prefix ${u.prefix})`})" -ge 2 ]`;
+        const role = `r=$(${etcdctl(w.client, sh`role get ${u.name}`)} 2>/dev/null) && [ "$(printf '%s' "$r" | grep -c -F ` + sh`${`(prefix ${u.prefix})`}` + `)" -ge 2 ]`;
         const login = `${etcdctl(w.client, sh`get --prefix --keys-only --limit=1 ${u.prefix}`, loginAs(w, u.name))} >/dev/null 2>&1`;
         const say = (state: UserState): string => sh`echo ${`user.${u.name}=${state}`}`;
         return `if ${role}; then if ${login}; then ${say('ok')}; else ${say('wrong')}; fi; else ${say('missing')}; fi`;
       }),
-    ].join('\n'),
+    ].join('\n') +
+    '\nfi',
   parse: (out, w): EtcdAuthHave | null | Unsupported => {
     const kv = keyValues(out);
     const auth = kv.get('auth');

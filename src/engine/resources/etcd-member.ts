@@ -72,7 +72,8 @@ export const AS_ROOT = sh`if [ -r ${ROOT_PASSWORD_FILE} ]; then export ETCDCTL_U
  * in the environment (from the node's password file, when it has one), never on the command line.
  */
 export const etcdctl = (c: EtcdClient, args: string, login = AS_ROOT): string =>
-  '(' +
+  // The leading blank keeps a `$(` written before it from reading as arithmetic `$((`.
+  ' (' +
   sh`tls=$(mktemp -d) && printf '%s' ${c.ca} > "$tls/ca" && printf '%s' ${c.cert} > "$tls/cert" && (umask 077; printf '%s' ${c.key} > "$tls/key") || exit 1; ` +
   login +
   sh`ETCDCTL_API=3 ETCDCTL_CACERT="$tls/ca" ETCDCTL_CERT="$tls/cert" ETCDCTL_KEY="$tls/key" etcdctl --endpoints=${c.endpoints.join(',')} --dial-timeout=2s --command-timeout=5s ` +
