@@ -1,0 +1,296 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { validateInventory } from '../../src/config/validate.js';
+import type { HostView } from '../../src/config/hosts.js';
+import { ASSUMED_FACTS } from '../../src/engine/facts.js';
+import type { Desired, Note, Observation } from '../../src/engine/model.js';
+import { observeScript } from '../../src/engine/observe.js';
+import { plan } from '../../src/engine/plan.js';
+import { renderJson, renderMarkdown, renderText } from '../../src/engine/render.js';
+import { kindOf } from '../../src/engine/resources/index.js';
+import type { Resource } from '../../src/engine/resources/kind.js';
+import { tmpRepo } from '../../test/helpers/tmp.js';
+import { certificatesFor } from '../../test/helpers/pki.js';
+import { redis } from './index.js';
+import { redisSize } from './params.js';
+import { secretHash, type RedisInstanceWant } from './kinds/instance.js';
+
+const PASSWORD = 'Canary.Redis.7';
+const MASTER_PASSWORD = 'Canary.Master.9';
+
+const lab = (vars: string, hosts = `        10.0.0.11: { redis_node: 1, redis_instances: { 6379: {}, 6380: {} } }\n        10.0.0.12: { redis_node: 2, redis_instances: { 6379: { replica_of: '10.0.0.11 6379' } } }`): string => `
+all:
+  children:
+    redis-ms:
+      hosts:
+${hosts}
+      vars: { redis_cluster: redis-ms, redis_password: ${PASSWORD}${vars} }
+    redis-meta:
+      hosts:
+        10.0.0.13: { redis_node: 1, redis_instances: { 26379: {}, 26380: {} } }
+      vars:
+        redis_cluster: redis-meta
+        redis_mode: sentinel
+        redis_sentinel_monitor: [ { name: redis-ms, host: 10.0.0.11, port: 6379, password: ${MASTER_PASSWORD}, quorum: 2 } ]
+`;
+
+interface Loaded {
+  hosts: HostView[];
+  desired: Desired;
+  notes: Note[];
+}
+
+async function load(text: string, cluster = 'redis-ms'): Promise<Loaded> {
+  const v = await validateInventory(tmpRepo({ 'pigsty.yml': text }));
+  expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]);
+  const c = v.clusters.find((x) => x.module === 'redis' && x.name === cluster)!;
+  const out = redis.desired({ cluster: c, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v) });
+  const target = (name: string) => ({ name, address: name, port: 22, user: 'root', connection: 'ssh' as const });
+  return { hosts: v.hosts, notes: out.notes, desired: { hosts: [...out.resources].map(([host, resources]) => ({ host, target: target(host), resources })), edges: out.edges } };
+}
+
+const on = (d: Desired, host: string): Resource[] => d.hosts.find((h) => h.host === host)!.resources;
+const find = <W>(d: Desired, host: string, kind: string, name?: string): W => on(d, host).find((r) => r.kind === kind && (name === undefined || (r.want as { name?: string; path?: string }).name === name || (r.want as { path?: string }).path === name))!.want as W;
+const parse = (kind: string, out: string, want: unknown): unknown => kindOf(kind).parse(out, want);
+const diffOf = (kind: string, want: unknown, have: unknown) => kindOf(kind).diff(want, have);
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+/** What the instance probe prints for a config file (secrets filtered as the probe does), the unit, and the service and live values. */
+function instanceProbe(w: RedisInstanceWant, o: { conf?: string; running?: boolean; live?: Record<string, string>; secrets?: Record<string, string> } = {}): string {
+  const lines: string[] = [];
+  if (o.conf !== undefined) {
+    const shown = o.conf
+      .split('\n')
+      .filter((l) => !/^\s*(requirepass|masterauth)\s/i.test(l))
+      .join('\n');
+    lines.push('owner=redis', 'group=redis', 'mode=600', `text=${b64(shown)}`, ...Object.entries(o.secrets ?? {}).map(([k, v]) => `secret.${k}=${v}`));
+  }
+  lines.push(`unit=${b64(w.unit)}`, `UnitFileState=enabled`, `ActiveState=${o.running === false ? 'inactive' : 'active'}`);
+  for (const [k, v] of Object.entries(o.live ?? {})) lines.push(`live.${k}=${v}`);
+  return lines.join('\n');
+}
+
+const secretsOf = (w: RedisInstanceWant): Record<string, string> => ({ requirepass: secretHash(w.name, PASSWORD), masterauth: secretHash(w.name, PASSWORD) });
+const LIVE = { maxmemory: '1073741824', 'maxmemory-policy': 'allkeys-lru', save: '1200 1', appendonly: 'no' };
+
+describe('REDIS rendering', () => {
+  it('lays out each instance as Pigsty does: <cluster>-<node>-<port>, its unit, config and data', async () => {
+    const { desired, notes } = await load(lab(''));
+    expect(notes).toEqual([]);
+    const w = find<RedisInstanceWant>(desired, '10.0.0.12', 'redis-instance', 'redis-ms-2-6379');
+    expect(w.conf).toContain('port 6379\n');
+    expect(w.conf).toContain('bind 0.0.0.0\n');
+    expect(w.conf).toContain('dir /data/redis/redis-ms-2-6379\n');
+    expect(w.conf).toContain('logfile /var/log/redis/redis-ms-2-6379.log\n');
+    expect(w.conf).toContain('dbfilename redis-ms-2-6379.rdb\n');
+    expect(w.conf).toContain('maxmemory 1GB\nmaxmemory-policy allkeys-lru\n');
+    expect(w.conf).toContain('save 1200 1\n');
+    expect(w.conf).toContain('appendonly no\n');
+    expect(w.conf).toContain('cluster-enabled no\n');
+    expect(w.conf).toContain(`requirepass ${PASSWORD}\n`);
+    expect(w.conf).toContain(`masterauth ${PASSWORD}\n`);
+    // The role line goes in only when the file is new: afterwards Redis and Sentinel own it.
+    expect(w.conf).not.toContain('replicaof');
+    expect(w.role).toBe('replicaof 10.0.0.11 6379');
+    expect(w.unit).toContain('Type=notify\n');
+    expect(w.unit).toContain('ExecStart=/usr/bin/redis-server /etc/redis/redis-ms-2-6379.conf --supervised systemd\n');
+    expect(w.unit).toContain('User=redis\n');
+    expect(w.unit).toContain('# corral redis: cluster=redis-ms host=127.0.0.1 port=6379\n');
+    expect(find<{ path: string; mode: number }>(desired, '10.0.0.12', 'directory', '/data/redis/redis-ms-2-6379')).toMatchObject({ mode: 0o700, owner: 'redis' });
+    expect(find<{ packages: string[] }>(desired, '10.0.0.12', 'packages').packages).toEqual(['redis-server', 'redis-sentinel', 'redis-tools', 'prometheus-redis-exporter']);
+    // Debian's own services are stopped before an instance starts: they would hold 6379 and 26379.
+    expect(on(desired, '10.0.0.12').find((r) => r.kind === 'redis-instance')!.deps).toEqual(expect.arrayContaining(['service:redis-server', 'service:redis-sentinel']));
+    expect(find(desired, '10.0.0.12', 'service', 'redis-server')).toEqual({ name: 'redis-server', enabled: false, running: false });
+    // The replica starts after its primary.
+    expect(desired.edges).toContainEqual({ before: { host: '10.0.0.11', resource: 'redis-instance:redis-ms-1-6379' }, after: { host: '10.0.0.12', resource: 'redis-instance:redis-ms-2-6379' } });
+  });
+
+  it('honours the memory, persistence, bind and rename parameters', async () => {
+    const { desired } = await load(lab(', redis_max_memory: 1.5GiB, redis_mem_policy: noeviction, redis_rdb_save: [], redis_aof_enabled: true, redis_bind_address: "", redis_rename_commands: { FLUSHALL: "" }'));
+    const w = find<RedisInstanceWant>(desired, '10.0.0.11', 'redis-instance', 'redis-ms-1-6379');
+    expect(w.conf).toContain(`maxmemory ${1.5 * 1024 ** 3}\nmaxmemory-policy noeviction\n`);
+    expect(w.conf).toContain('save ""\n');
+    expect(w.conf).toContain('appendonly yes\n');
+    expect(w.conf).toContain('bind 10.0.0.11\n');
+    expect(w.conf).toContain('rename-command FLUSHALL ""\n');
+    // Bound to the node's address only: redis-cli reaches it there.
+    expect(w.host).toBe('10.0.0.11');
+    expect(redisSize('64MB')).toBe('64MB');
+    expect(redisSize('2 TB')).toBe(String(2 * 1024 ** 4));
+    expect(redisSize('1g')).toBe('1g');
+  });
+
+  it('renders Sentinels with the monitored masters registered at run time, their passwords in a secret file', async () => {
+    const { desired } = await load(lab(''), 'redis-meta');
+    const w = find<RedisInstanceWant>(desired, '10.0.0.13', 'redis-instance', 'redis-meta-1-26379');
+    expect(w.sentinel).toBe(true);
+    expect(w.conf).toContain('port 26379\n');
+    expect(w.conf).toContain('sentinel deny-scripts-reconfig yes\n');
+    expect(w.conf).not.toContain('sentinel monitor');
+    expect(w.unit).toContain('--sentinel --supervised systemd');
+    expect(find(desired, '10.0.0.13', 'file', '/etc/redis/sentinel-masters.pass')).toMatchObject({ content: `redis-ms ${MASTER_PASSWORD}\n`, mode: 0o600, secret: true });
+    expect(find(desired, '10.0.0.13', 'redis-sentinel', 'redis-meta-1-26380')).toMatchObject({ port: 26380, masters: [{ name: 'redis-ms', host: '10.0.0.11', port: 6379, quorum: 2, remove: false }] });
+    // A Sentinel registers its master once that runs.
+    expect(desired.edges).toContainEqual({ before: { host: '10.0.0.11', resource: 'redis-instance:redis-ms-1-6379' }, after: { host: '10.0.0.13', resource: 'redis-sentinel:redis-meta-1-26379' } });
+  });
+
+  it('runs the exporter with Pigsty\'s settings, the password only in its secret environment file', async () => {
+    const { desired } = await load(lab(', redis_exporter_port: 9122, redis_exporter_options: "--include-config-metrics"'));
+    const env = find<{ content: string; secret: boolean; mode: number }>(desired, '10.0.0.11', 'file', '/etc/default/prometheus-redis-exporter');
+    expect(env.content).toContain('REDIS_EXPORTER_WEB_LISTEN_ADDRESS=0.0.0.0:9122\n');
+    expect(env.content).toContain('ARGS="--include-config-metrics"\n');
+    expect(env.content).toContain('REDIS_EXPORTER_CONNECTION_TIMEOUT=10s\n');
+    expect(env.content).toContain('REDIS_ADDR=tcp://127.0.0.1:6379\n');
+    expect(env.content).toContain(`REDIS_PASSWORD=${PASSWORD}\n`);
+    expect(env).toMatchObject({ secret: true, mode: 0o600 });
+    // Debian's package starts the exporter before the settings are written: they are loaded with a restart.
+    expect(on(desired, '10.0.0.11').find((r) => r.kind === 'reload')).toMatchObject({ want: { name: 'prometheus-redis-exporter', action: 'restart', firstTime: 'restart' }, deps: ['service:prometheus-redis-exporter', 'file:/etc/default/prometheus-redis-exporter'] });
+  });
+
+  it('names what it does not honour once per cluster, and blocks what it cannot do', async () => {
+    const noted = await load(lab(', redis_conf: my-redis.conf, redis_rm_pkg: true, redis_cluster_replicas: 2'));
+    expect(noted.notes.map((n) => `${n.host} ${n.blocking ? 'blocking ' : ''}${n.message.split(' ')[0]}`)).toEqual(['10.0.0.11 redis_conf', '10.0.0.11 redis_rm_pkg', '10.0.0.11 redis_cluster_replicas']);
+    const blocked = await load(lab(', redis_type: valkey, redis_rename_commands: { CONFIG: "" }'));
+    expect(blocked.notes.filter((n) => n.blocking).map((n) => n.message.split(':')[0])).toEqual(['redis_type', 'redis_rename_commands renames CONFIG, which Corral needs to manage the instances; rename other commands only']);
+    expect(blocked.desired.hosts).toEqual([]);
+  });
+});
+
+describe('redis-instance: settings compared, not bytes; live or restart', () => {
+  const wantOf = async (vars = ''): Promise<RedisInstanceWant> => find<RedisInstanceWant>((await load(lab(vars))).desired, '10.0.0.11', 'redis-instance', 'redis-ms-1-6379');
+
+  it('is in sync with a file Redis rewrote (CONFIG REWRITE: quotes, 1gb, its own lines, a replicaof)', async () => {
+    const w = await wantOf();
+    const rewritten =
+      w.conf.replace('dir /data/redis/redis-ms-1-6379', 'dir "/data/redis/redis-ms-1-6379"').replace('maxmemory 1GB', 'maxmemory 1gb').replace('save 1200 1', 'save 1200 1') +
+      '\n# Generated by CONFIG REWRITE\nlatency-tracking-info-percentiles 50 99 99.9\nuser default on #abc ~* &* +@all\nreplicaof 10.0.0.12 6379\n';
+    const have = parse('redis-instance', instanceProbe(w, { conf: rewritten, live: LIVE, secrets: secretsOf(w) }), w);
+    expect(diffOf('redis-instance', w, have)).toEqual([]);
+  });
+
+  it('sets maxmemory live with CONFIG SET and rewrites the file, without a restart', async () => {
+    const w = await wantOf(', redis_max_memory: 2GB');
+    const before = (await wantOf()).conf;
+    const have = parse('redis-instance', instanceProbe(w, { conf: before, live: LIVE, secrets: secretsOf(w) }), w);
+    const fields = diffOf('redis-instance', w, have);
+    expect(fields.map((f) => `${f.field}: ${String(f.from)} -> ${String(f.to)}`)).toEqual([`maxmemory: 1073741824 -> ${2 * 1024 ** 3}`, 'live: null -> CONFIG SET maxmemory, no restart']);
+    expect(kindOf('redis-instance').effects!(w, have)).toEqual({ restarts: false });
+    const script = kindOf('redis-instance').apply(w, have);
+    expect(script).toContain('CONFIG SET maxmemory 2GB');
+    expect(script).not.toContain('systemctl restart');
+    expect(script).toContain('mv -f /etc/redis/redis-ms-1-6379.conf.corral-tmp /etc/redis/redis-ms-1-6379.conf');
+    // The file keeps the role line Redis or Sentinel wrote.
+    expect(script).toContain("{ grep -iE '^[[:space:]]*(replicaof|slaveof)[[:space:]]' /etc/redis/redis-ms-1-6379.conf || true; } >> /etc/redis/redis-ms-1-6379.conf.corral-tmp");
+  });
+
+  it('sets a live value back that someone changed by hand, the file being right', async () => {
+    const w = await wantOf();
+    const have = parse('redis-instance', instanceProbe(w, { conf: w.conf, live: { ...LIVE, 'maxmemory-policy': 'noeviction' }, secrets: secretsOf(w) }), w);
+    expect(diffOf('redis-instance', w, have).map((f) => f.field)).toEqual(['maxmemory-policy (running)', 'live']);
+    const script = kindOf('redis-instance').apply(w, have);
+    expect(script).toContain('CONFIG SET maxmemory-policy allkeys-lru');
+    // The file is right already: not written again.
+    expect(script).not.toContain('base64 -d');
+  });
+
+  it('restarts this instance alone for a setting Redis reads only at start, and says so', async () => {
+    const w = await wantOf(', redis_bind_address: 10.0.0.11, redis_max_memory: 2GB');
+    const before = (await wantOf()).conf;
+    const have = parse('redis-instance', instanceProbe(w, { conf: before, live: LIVE, secrets: secretsOf(w) }), w);
+    const fields = diffOf('redis-instance', w, have);
+    expect(fields.find((f) => f.field === 'restart')!.to).toBe('Redis reads bind only when it starts');
+    expect(fields.some((f) => f.field === 'live')).toBe(false);
+    expect(kindOf('redis-instance').effects!(w, have)).toEqual({ restarts: true });
+    const script = kindOf('redis-instance').apply(w, have);
+    expect(script).toContain('systemctl restart redis-ms-1-6379.service');
+    expect(script).not.toContain('CONFIG SET');
+  });
+
+  it('compares the password by a salted hash, shown only as changed', async () => {
+    const w = await wantOf();
+    const have = parse('redis-instance', instanceProbe(w, { conf: w.conf, live: LIVE, secrets: { requirepass: secretHash(w.name, 'old'), masterauth: secretsOf(w).masterauth! } }), w);
+    const fields = diffOf('redis-instance', w, have);
+    expect(fields[0]).toEqual({ field: 'requirepass', from: 'set', to: 'set', secret: true });
+    expect(fields.find((f) => f.field === 'restart')!.to).toContain('requirepass');
+  });
+});
+
+describe('redis-replication: an intended change is REPLICAOF, a failover is drift', () => {
+  const want = { name: 'redis-ms-2-6379', host: '127.0.0.1', port: 6379, upstream: '10.0.0.11 6379' };
+  const info = (role: string): string => (role === 'master' ? 'info.role:master\ninfo.connected_slaves:0' : `info.role:slave\ninfo.master_host:${role.split(' ')[0]}\ninfo.master_port:${role.split(' ')[1]}\ninfo.master_link_status:up`);
+
+  it('records the upstream it acted on; the next plan is empty', () => {
+    const fresh = parse('redis-replication', info('10.0.0.11 6379'), want);
+    expect(diffOf('redis-replication', want, fresh)).toEqual([{ field: 'replica_of', from: null, to: 'replica of 10.0.0.11 6379' }]);
+    const script = kindOf('redis-replication').apply(want, fresh);
+    expect(script).toContain('REPLICAOF 10.0.0.11 6379');
+    expect(script).toContain("printf '%s' '10.0.0.11 6379' > /var/lib/corral/redis/redis-ms-2-6379.upstream");
+    expect(diffOf('redis-replication', want, parse('redis-replication', `recorded=10.0.0.11 6379\n${info('10.0.0.11 6379')}`, want))).toEqual([]);
+  });
+
+  it('leaves a promoted replica alone while the inventory still says what was recorded', () => {
+    const promoted = parse('redis-replication', `recorded=10.0.0.11 6379\n${info('master')}`, want);
+    expect(promoted).toMatchObject({ role: 'master', recorded: '10.0.0.11 6379' });
+    expect(diffOf('redis-replication', want, promoted)).toEqual([]);
+  });
+
+  it('makes a commit that changes replica_of happen, whatever the running role', () => {
+    const primary = { ...want, upstream: '' };
+    const replica = parse('redis-replication', `recorded=10.0.0.11 6379\n${info('10.0.0.11 6379')}`, primary);
+    expect(diffOf('redis-replication', primary, replica)).toEqual([{ field: 'replica_of', from: 'replica of 10.0.0.11 6379', to: 'primary' }]);
+    expect(kindOf('redis-replication').apply(primary, replica)).toContain('REPLICAOF NO ONE');
+  });
+});
+
+describe('health', () => {
+  const observations = (d: Desired, states: Record<string, Record<string, unknown>>): Observation[] => d.hosts.map((h) => ({ host: h.host, ok: true as const, facts: ASSUMED_FACTS, states: states[h.host] ?? {}, durationMs: 1 }));
+
+  it('is Healthy with links up, and reports a failover as role drift without calling it down', async () => {
+    const { desired, hosts } = await load(lab(''));
+    const cluster = { module: 'redis' as const, name: 'redis-ms', members: hosts.filter((h) => h.str('redis_cluster') === 'redis-ms') };
+    const master = { recorded: '', role: 'master', upstream: '', linkUp: false, replicas: [{ ip: '10.0.0.12', port: 6379, state: 'online' }] };
+    const replica = { recorded: '10.0.0.11 6379', role: 'slave', upstream: '10.0.0.11 6379', linkUp: true, replicas: [] };
+    const healthy = redis.health!({ cluster, hosts, observations: observations(desired, { '10.0.0.11': { 'redis-replication:redis-ms-1-6379': master, 'redis-replication:redis-ms-1-6380': master }, '10.0.0.12': { 'redis-replication:redis-ms-2-6379': replica } }) });
+    expect(healthy).toEqual({ status: 'Healthy', problems: [] });
+    const failedOver = redis.health!({ cluster, hosts, observations: observations(desired, { '10.0.0.11': { 'redis-replication:redis-ms-1-6380': master }, '10.0.0.12': { 'redis-replication:redis-ms-2-6379': { ...replica, role: 'master', upstream: '' } } }) });
+    expect(failedOver.status).toBe('Degraded');
+    expect(failedOver.problems).toEqual(['redis-ms-1-6379 does not answer', 'role drift: redis-ms-2-6379 is primary, the inventory has it replica of 10.0.0.11 6379; Corral does not undo a failover (commit a replica_of change to make it so)']);
+  });
+});
+
+describe('secrets', () => {
+  it('never shows a password in a plan (text, JSON, Markdown), nor in a script other than the file writes that carry it', async () => {
+    for (const cluster of ['redis-ms', 'redis-meta']) {
+      const { desired } = await load(lab(''), cluster);
+      const planned = plan(desired, desired.hosts.map((h) => ({ host: h.host, ok: true as const, facts: ASSUMED_FACTS, states: {}, durationMs: 1 })), 'r1');
+      for (const text of [renderText(planned.plan), renderJson(planned.plan), renderMarkdown(planned.plan)]) {
+        expect(text).not.toContain(PASSWORD);
+        expect(text).not.toContain(MASTER_PASSWORD);
+      }
+      for (const [id, script] of planned.scripts) {
+        const carriesFile = /\|file:|\|redis-instance:/.test(id);
+        for (const secret of [PASSWORD, MASTER_PASSWORD]) {
+          expect(script, id).not.toContain(secret);
+          if (!carriesFile) expect(script, id).not.toContain(b64(secret).slice(0, 12));
+        }
+      }
+      for (const h of desired.hosts) expect(observeScript(h.resources, 'n0nce')).not.toContain(PASSWORD);
+    }
+  });
+});
+
+describe('scripts sent to nodes', () => {
+  const parses = (script: string): boolean => spawnSync('bash', ['-n'], { input: script }).status === 0;
+  it('parse as bash for every resource of every mode', async () => {
+    const native = `        10.0.0.11: { redis_node: 1, redis_instances: { 7001: {}, 7002: {} } }\n        10.0.0.12: { redis_node: 2, redis_instances: { 7001: {}, 7002: {} } }`;
+    const loads = [await load(lab('')), await load(lab(''), 'redis-meta'), await load(lab(', redis_mode: cluster', native))];
+    const broken: string[] = [];
+    for (const { desired } of loads) {
+      for (const h of desired.hosts) {
+        if (!parses(observeScript(h.resources, 'n0nce'))) broken.push(`${h.host} observation`);
+        for (const r of h.resources) if (!parses(kindOf(r.kind).apply(r.want, null))) broken.push(`${h.host} ${kindOf(r.kind).id(r.want)} apply`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+});
