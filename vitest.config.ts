@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     testTimeout: 30_000,
+    setupFiles: ['test/setup/modules.ts'],
     projects: [
       {
         extends: true,

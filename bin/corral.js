@@ -15,4 +15,9 @@ if (!existsSync(fileURLToPath(main))) {
   process.exit(2);
 }
 const { run } = await import(main.href);
+// The entry point hands the modules to the core: nothing under src/ imports reconcilers/.
+const list = new URL('../dist/reconcilers/index.js', import.meta.url);
+const { useModules } = await import(new URL('../dist/src/engine/modules.js', import.meta.url).href);
+const { MODULES } = await import(list.href);
+useModules(MODULES, list.href);
 process.exitCode = await run(process.argv.slice(2));

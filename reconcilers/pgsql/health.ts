@@ -7,7 +7,7 @@
  */
 import type { HostView } from '../../src/config/hosts.js';
 import type { Observation } from '../../src/engine/model.js';
-import { runningLeader, type ClusterMember, type PatroniMemberHave } from '../../src/engine/resources/patroni-member.js';
+import { runningLeader, type ClusterMember, type PatroniMemberHave } from './kinds/patroni-member.js';
 import { instanceName } from './templates.js';
 
 export type PgHealthStatus = 'Healthy' | 'Degraded' | 'Down';

@@ -6,10 +6,10 @@ import type { HostView } from '../../src/config/hosts.js';
 import type { Observation } from '../../src/engine/model.js';
 import { plan } from '../../src/engine/plan.js';
 import { renderJson, renderMarkdown, renderText } from '../../src/engine/render.js';
-import { KINDS } from '../../src/engine/resources/index.js';
-import { pgRole, type PgRoleWant } from '../../src/engine/resources/pg-role.js';
-import { pgDatabase, type PgDatabaseWant } from '../../src/engine/resources/pg-database.js';
-import { md5Verifier, scramVerifier, verifies } from '../../src/engine/resources/pg-scram.js';
+import { kindOf } from '../../src/engine/resources/index.js';
+import { pgRole, type PgRoleWant } from './kinds/pg-role.js';
+import { pgDatabase, type PgDatabaseWant } from './kinds/pg-database.js';
+import { md5Verifier, scramVerifier, verifies } from './kinds/pg-scram.js';
 import { tmpRepo } from '../../test/helpers/tmp.js';
 import { pgbouncerDatabases, pgbouncerUserlist, pgbouncerUseropts, roleList, sqlObjects, verifierOf } from './objects.js';
 
@@ -38,7 +38,7 @@ const v = await validateInventory(tmpRepo({ 'pigsty.yml': INVENTORY }));
 const host = (name: string): HostView => v.hosts.find((h) => h.name === name)!;
 const primary = host('10.0.0.11');
 const resources = sqlObjects(primary, 'pg-test');
-const want = <W>(id: string): W => resources.find((r) => KINDS[r.kind]!.id(r.want) === id)!.want as W;
+const want = <W>(id: string): W => resources.find((r) => kindOf(r.kind).id(r.want) === id)!.want as W;
 
 describe('PGSQL catalog objects from the inventory', () => {
   it('validates', () => expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]));
@@ -69,7 +69,7 @@ describe('PGSQL catalog objects from the inventory', () => {
   });
 
   it('orders a role after the roles it is granted and a database after its owner; drops in the reverse order', () => {
-    const deps = (id: string): string[] | undefined => resources.find((r) => KINDS[r.kind]!.id(r.want) === id)!.deps;
+    const deps = (id: string): string[] | undefined => resources.find((r) => kindOf(r.kind).id(r.want) === id)!.deps;
     expect(deps('pg-role:dbrole_admin')).toEqual(['pg-role:dbrole_readwrite']);
     expect(deps('pg-database:app')).toEqual(['pg-role:dbuser_app', 'pg-role:dbrole_admin']);
     // Going away, the other way round: the database before the role that owns it.
@@ -102,17 +102,17 @@ describe('PGSQL catalog objects from the inventory', () => {
     const userlistWant = resources.find((r) => (r.want as { path?: string }).path === '/etc/pgbouncer/userlist.txt')!.want;
     expect(userlistWant).toMatchObject({ secret: true, mode: 0o600, owner: 'postgres' });
     // Its content is never read back from the node: the hash compares.
-    expect(KINDS['pg-conf-file']!.probe(userlistWant)).not.toContain('base64');
-    expect(KINDS['pg-conf-file']!.probe(resources.find((r) => r.kind === 'pg-conf-file')!.want)).toContain('base64');
+    expect(kindOf('pg-conf-file').probe(userlistWant)).not.toContain('base64');
+    expect(kindOf('pg-conf-file').probe(resources.find((r) => r.kind === 'pg-conf-file')!.want)).toContain('base64');
   });
 
   it('reloads, never restarts, after a file change', () => {
     const hba = resources.find((r) => r.kind === 'pg-conf-file')!;
-    const script = KINDS['pg-conf-file']!.apply(hba.want, null);
+    const script = kindOf('pg-conf-file').apply(hba.want, null);
     expect(script).toContain('SELECT pg_reload_conf()');
     expect(script).not.toMatch(/restart/);
     const pgb = resources.find((r) => (r.want as { path?: string }).path === '/etc/pgbouncer/database.txt')!;
-    expect(KINDS['pg-conf-file']!.apply(pgb.want, null)).toContain('systemctl reload pgbouncer');
+    expect(kindOf('pg-conf-file').apply(pgb.want, null)).toContain('systemctl reload pgbouncer');
   });
 
   it('uses md5 verifiers when pg_pwd_enc is md5', async () => {
@@ -227,7 +227,7 @@ describe('no password in any rendering of a plan', () => {
     const states = (h: (typeof hosts)[number]): Record<string, unknown> => {
       const out: Record<string, unknown> = {};
       for (const r of h.resources) {
-        const kind = KINDS[r.kind]!;
+        const kind = kindOf(r.kind);
         out[kind.id(r.want)] = r.kind === 'pg-role' ? kind.parse(roleProbe(scramVerifier('old', Buffer.from('salt'))), r.want) : null;
       }
       return out;
@@ -244,7 +244,7 @@ describe('no password in any rendering of a plan', () => {
 describe('a bare node', () => {
   it('no server to ask yet (no dbsu, no psql): the probe says down, so roles are planned to be created, not marked not applicable', async () => {
     const { execFileSync } = await import('node:child_process');
-    const { probeSql } = await import('../../src/engine/resources/pg-psql.js');
+    const { probeSql } = await import('./kinds/pg-psql.js');
     const out = execFileSync('bash', ['-c', probeSql({ dbsu: 'corral-no-such-user', socket: '/nonexistent', port: 5432 }, 'SELECT 1;')], { encoding: 'utf8' });
     // And pg=down parses as an absent role (the test above): created once the server runs.
     expect(out.trim()).toBe('pg=down');

@@ -8,11 +8,11 @@ import type { HostView } from '../../src/config/hosts.js';
 import type { ReconcileInput } from '../../src/engine/reconciler.js';
 import { resourceList } from '../../src/engine/reconciler.js';
 import type { Resource } from '../../src/engine/resources/kind.js';
-import type { PgConn } from '../../src/engine/resources/pg-psql.js';
-import { psql } from '../../src/engine/resources/pg-psql.js';
-import type { PgRoleWant, RoleFlag } from '../../src/engine/resources/pg-role.js';
-import type { PgDatabaseWant, PgExtensionRef, PgObjectRef } from '../../src/engine/resources/pg-database.js';
-import { isMd5, isScram, md5Verifier, stableScramVerifier } from '../../src/engine/resources/pg-scram.js';
+import type { PgConn } from './kinds/pg-psql.js';
+import { psql } from './kinds/pg-psql.js';
+import type { PgRoleWant, RoleFlag } from './kinds/pg-role.js';
+import type { PgDatabaseWant, PgExtensionRef, PgObjectRef } from './kinds/pg-database.js';
+import { isMd5, isScram, md5Verifier, stableScramVerifier } from './kinds/pg-scram.js';
 import type { PgDatabase, PgUser } from '../../src/types/inventory.gen.js';
 import { PGB_HBA_PATH, pgHbaPath, renderHba, type HbaPeers } from './hba.js';
 

@@ -6,7 +6,7 @@
 import { stringify } from 'yaml';
 import type { HostView } from '../../src/config/hosts.js';
 import type { PgService } from '../../src/types/inventory.gen.js';
-import type { DcsValue } from '../../src/engine/resources/patroni-dcs.js';
+import type { DcsValue } from './kinds/patroni-dcs.js';
 import { PGBOUNCER_DIR } from './objects.js';
 
 /** The addresses Pigsty calls `intra`: where replicas and admins connect from. */

@@ -1,12 +1,13 @@
 /**
- * Module membership comes from identity variables, as in Pigsty, not from group names:
- * `pg_cluster` makes a PGSQL instance, `etcd_seq` an etcd member, `redis_cluster` a redis node,
- * `minio_seq` a MinIO node, `infra_seq` an INFRA node. Every host is a NODE, grouped by `node_cluster`.
+ * Module membership comes from identity variables, as in Pigsty, not from group names: each module
+ * says which (`pg_cluster` makes a PGSQL instance, `etcd_seq` an etcd member, ...; every host is a
+ * NODE, grouped by `node_cluster`). The modules are the ones handed to the core (src/engine/modules.ts).
  */
 import type { HostView } from './hosts.js';
+import { descriptor, modules } from '../engine/modules.js';
 
-export const MODULES = ['node', 'etcd', 'pgsql', 'redis', 'minio', 'infra'] as const;
-export type Module = (typeof MODULES)[number];
+/** A module's name, as its descriptor gives it: `pgsql`. */
+export type Module = string;
 
 export interface Cluster {
   module: Module;
@@ -16,25 +17,14 @@ export interface Cluster {
 
 /** The cluster of a module a host belongs to, if any. */
 export function membership(host: HostView, module: Module): string | undefined {
-  switch (module) {
-    case 'node':
-      return host.str('node_cluster') ?? 'nodes';
-    case 'pgsql':
-      return host.has('pg_cluster') ? host.str('pg_cluster') : undefined;
-    case 'etcd':
-      return host.has('etcd_seq') ? host.str('etcd_cluster') : undefined;
-    case 'redis':
-      return host.has('redis_cluster') ? host.str('redis_cluster') : undefined;
-    case 'minio':
-      return host.has('minio_seq') ? host.str('minio_cluster') : undefined;
-    case 'infra':
-      return host.has('infra_seq') ? 'infra' : undefined;
-  }
+  const rule = descriptor(module)?.membership;
+  if (!rule || (rule.identity && !host.has(rule.identity))) return undefined;
+  return 'name' in rule.cluster ? rule.cluster.name : (host.str(rule.cluster.variable) ?? rule.cluster.default);
 }
 
 export function clustersOf(hosts: readonly HostView[]): Cluster[] {
   const out = new Map<string, Cluster>();
-  for (const module of MODULES) {
+  for (const { module } of modules().descriptors) {
     for (const host of hosts) {
       const name = membership(host, module);
       if (name === undefined) continue;

@@ -6,9 +6,10 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../util/package-root.js';
+import { modules } from '../engine/modules.js';
 import { problem, type Problem } from './problems.js';
 import { wholeFile } from './source.js';
 import { fromPlain, type PlainValidated, type Validated } from './validate.js';
@@ -30,10 +31,18 @@ function workerScript(): string {
   return existsSync(beside) ? beside : join(packageRoot, 'dist/src/config/validate-worker.js');
 }
 
+/** The module list for the worker to load: the compiled one in dist/ when this process runs the sources (tests). */
+function workerModules(): string {
+  const source = modules().source;
+  if (!source.endsWith('.ts')) return source;
+  const relative = fileURLToPath(source).slice(packageRoot.length).replace(/\.ts$/, '.js');
+  return pathToFileURL(join(packageRoot, 'dist', relative)).href;
+}
+
 function inWorker(target: string, limits: IsolationLimits, options: LoadOptions): Promise<GateOutcome> {
   return new Promise((resolve) => {
     const worker = new Worker(workerScript(), {
-      workerData: { target, options },
+      workerData: { target, options, modules: workerModules() },
       resourceLimits: { maxOldGenerationSizeMb: limits.maxHeapMb, maxYoungGenerationSizeMb: Math.min(64, limits.maxHeapMb / 4) },
       stdout: true,
       stderr: true,

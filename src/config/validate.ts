@@ -4,7 +4,7 @@ import type { Settings } from './settings.js';
 import { sourceFromValue, type SourceFile } from './source.js';
 import { hostViews, type HostView } from './hosts.js';
 import { clustersOf, type Cluster } from './clusters.js';
-import { CHECKS } from './checks/index.js';
+import { checks } from './checks/index.js';
 import { byPosition, hasErrors, type Problem } from './problems.js';
 
 export interface Validated {
@@ -27,7 +27,7 @@ export async function validateInventory(target: string, options: LoadOptions = {
     hosts = hostViews(loaded.inventory);
     clusters = clustersOf(hosts);
     const ctx = { inventory: loaded.inventory, hosts, clusters };
-    for (const check of CHECKS) for (const p of check(ctx)) problems.push(p);
+    for (const check of checks()) for (const p of check(ctx)) problems.push(p);
   }
   const unique = dedupe(problems).sort(byPosition);
   const result: Validated = { hosts, clusters, problems: unique, valid: !hasErrors(unique), texts: loaded.texts };

@@ -18,7 +18,7 @@ import type { Settings } from '../config/settings.js';
 import type { Transport } from '../transport/types.js';
 import { applyRun, planRun, type Planning, type RunContext } from '../engine/run.js';
 import type { CertificateIssuer } from '../pki/authority.js';
-import { RECONCILERS } from '../../reconcilers/index.js';
+import { descriptor, phases } from '../engine/modules.js';
 import { sshDefaultsFrom, type SshDefaults } from '../engine/targets.js';
 import { blockingNotes, type Plan } from '../engine/model.js';
 import { GIT_FETCH_RESULTS, type CorralMetrics, type GitFetchResult } from './metrics.js';
@@ -73,8 +73,6 @@ export interface DaemonEvents {
   synced?(entry: HistoryEntry): void;
 }
 
-/** Units sync in this order, each phase after the one before; a phase's units in parallel. */
-const PHASES: Module[][] = [['node'], ['etcd'], ['minio'], ['pgsql', 'redis'], ['infra']];
 const HISTORY_KEPT = 50;
 const PLANS_KEPT = 10;
 
@@ -307,7 +305,8 @@ export class Daemon implements DaemonApi {
   }
 
   private async syncAll(trigger: Trigger): Promise<void> {
-    for (const phase of PHASES) {
+    // Each phase after the one before (from the modules' `after`); a phase's units in parallel.
+    for (const phase of phases()) {
       const names = [...this.units.values()].filter((u) => phase.includes(u.status.module)).map((u) => u.status.name);
       await Promise.all(names.map((n) => this.schedule(n, trigger, false)));
     }
@@ -450,7 +449,7 @@ export class Daemon implements DaemonApi {
     const { plan } = planning;
     const validated = this.current!.validated;
     const cluster = validated.clusters.find((c) => c.module === status.module && c.name === this.clusterNameOf(status));
-    const reconciler = RECONCILERS.find((r) => r.module === status.module);
+    const reconciler = descriptor(status.module)?.reconciler;
     if (plan.unreachable.length === plan.hosts.length && plan.hosts.length) {
       delete status.healthMessage;
       return 'Unreachable';

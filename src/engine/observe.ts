@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Transport, Target } from '../transport/types.js';
 import { TransportError } from '../transport/types.js';
 import { FACTS_PROBE, parseFacts } from './facts.js';
-import { KINDS } from './resources/index.js';
+import { kindOf } from './resources/index.js';
 import type { HostDesired, Observation } from './model.js';
 
 export function observeScript(resources: HostDesired['resources'], nonce: string): string {
@@ -14,8 +14,7 @@ export function observeScript(resources: HostDesired['resources'], nonce: string
   const mark = (label: string | number): string => `printf '\\n@@corral-${nonce}:${label}\\n'`;
   const parts = ['export LC_ALL=C', mark('facts'), `(\n${FACTS_PROBE}\n) 2>/dev/null`];
   resources.forEach((r, i) => {
-    const kind = KINDS[r.kind];
-    if (!kind) throw new Error(`unknown resource kind ${r.kind}`);
+    const kind = kindOf(r.kind);
     parts.push(mark(i), `(\n${kind.probe(r.want)}\n) 2>/dev/null`);
   });
   parts.push(mark('end'));
@@ -42,7 +41,7 @@ export function parseObservation(host: HostDesired, stdout: string, nonce: strin
   if (!sections) return { host: host.host, ok: false, error: 'the observation script did not finish (output cut short)', errorKind: 'disconnected' };
   const states: Record<string, unknown> = {};
   host.resources.forEach((r, i) => {
-    const kind = KINDS[r.kind]!;
+    const kind = kindOf(r.kind);
     states[kind.id(r.want)] = kind.parse(sections.get(String(i)) ?? '', r.want);
   });
   return { host: host.host, ok: true, facts: parseFacts(sections.get('facts') ?? ''), states, durationMs };

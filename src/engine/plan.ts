@@ -4,7 +4,7 @@
  * the scripts that make each change.
  */
 import { createHash } from 'node:crypto';
-import { KINDS, isUnsupported, type FieldChange, type Resource } from './resources/index.js';
+import { kindOf, isUnsupported, type FieldChange, type Resource } from './resources/index.js';
 import { restartScript } from './resources/service.js';
 import { changeId, type Change, type Desired, type Note, type Observation, type Plan } from './model.js';
 
@@ -14,7 +14,7 @@ export interface Planned {
   scripts: Map<string, string>;
 }
 
-const idOf = (r: Resource): string => KINDS[r.kind]!.id(r.want);
+const idOf = (r: Resource): string => kindOf(r.kind).id(r.want);
 const isRunning = (x: unknown): boolean => typeof x === 'object' && x !== null && (x as { running?: unknown }).running === true;
 
 /** Resources in dependency order (stable: the module's order where deps allow). */
@@ -59,7 +59,7 @@ export function plan(desired: Desired, observations: readonly Observation[], rev
     }
     const changedHere = new Set<string>();
     for (const r of ordered(host.resources)) {
-      const kind = KINDS[r.kind]!;
+      const kind = kindOf(r.kind);
       const id = idOf(r);
       const have = obs.states[id] ?? null;
       if (isUnsupported(have)) {

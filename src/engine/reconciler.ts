@@ -6,7 +6,7 @@
 import type { Cluster, Module } from '../config/clusters.js';
 import type { HostView } from '../config/hosts.js';
 import type { CrossEdge, Facts, Note, Observation } from './model.js';
-import { KINDS, type Resource } from './resources/index.js';
+import { kindOf, type Resource } from './resources/index.js';
 import type { CertificateRequest, IssuedCertificate } from '../pki/authority.js';
 
 /** The certificates a run issued (from Corral's CA, outside the repository) for the modules' requests. */
@@ -76,8 +76,7 @@ export function resourceList(module: Module, cluster: string): { list: Resource[
   return {
     list,
     add(kind, want, deps = []) {
-      const k = KINDS[kind];
-      if (!k) throw new Error(`unknown resource kind ${kind}`);
+      const k = kindOf(kind);
       const d = deps.filter((x): x is string => x !== undefined);
       list.push({ kind, want, module, cluster, ...(d.length ? { deps: d } : {}) });
       return k.id(want);

@@ -7,7 +7,7 @@ import type { Validated } from '../config/validate.js';
 import type { HostView } from '../config/hosts.js';
 import type { Module } from '../config/clusters.js';
 import type { Transport, Target } from '../transport/types.js';
-import { RECONCILERS } from '../../reconcilers/index.js';
+import { modules } from './modules.js';
 import { ASSUMED_FACTS, compileKey } from './facts.js';
 import { observe } from './observe.js';
 import { plan as makePlan, type Planned } from './plan.js';
@@ -15,7 +15,7 @@ import { applyPlan, type ApplyEvent, type ChangeResult } from './apply.js';
 import type { Desired, Facts, HostDesired, Note, Observation } from './model.js';
 import { targetOf, type SshDefaults } from './targets.js';
 import { concealDecrypted, concealResult } from './conceal.js';
-import type { Certificates } from './reconciler.js';
+import type { Certificates, Reconciler } from './reconciler.js';
 import type { CertificateIssuer, CertificateRequest } from '../pki/authority.js';
 
 export interface RunContext {
@@ -48,9 +48,12 @@ export function selectHosts(v: Validated, limit: readonly string[] | undefined):
 }
 
 /** Each module's clusters in the run, with only their selected members; clusters with none are left out. */
-function* clustersInRun(v: Validated, hosts: readonly HostView[], only: RunContext['cluster']): Generator<{ reconciler: (typeof RECONCILERS)[number]; cluster: Validated['clusters'][number] }> {
+/** The modules that build their clusters (those without a reconciler are Unmanaged). */
+const reconcilers = (): Reconciler[] => modules().descriptors.flatMap((d) => (d.reconciler ? [d.reconciler] : []));
+
+function* clustersInRun(v: Validated, hosts: readonly HostView[], only: RunContext['cluster']): Generator<{ reconciler: Reconciler; cluster: Validated['clusters'][number] }> {
   const selected = new Set(hosts.map((h) => h.name));
-  for (const reconciler of RECONCILERS) {
+  for (const reconciler of reconcilers()) {
     for (const cluster of v.clusters.filter((c) => c.module === reconciler.module && inScope(c, only))) {
       const members = cluster.members.filter((m) => selected.has(m.name));
       if (members.length) yield { reconciler, cluster: { ...cluster, members } };
@@ -98,7 +101,7 @@ function departures(ctx: RunContext, hosts: readonly HostView[], desired: Desire
   const touched = new Set<HostDesired>();
   const notes: Note[] = [];
   const root = ctx.validated.inventory?.root ?? '.';
-  for (const reconciler of RECONCILERS) {
+  for (const reconciler of reconcilers()) {
     if (!reconciler.departed) continue;
     for (const cluster of ctx.validated.clusters.filter((c) => c.module === reconciler.module && inScope(c, ctx.cluster))) {
       if (!cluster.members.every((m) => selected.has(m.name))) continue;

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { validateInventory } from '../../src/config/validate.js';
 import { ASSUMED_FACTS } from '../../src/engine/facts.js';
 import { observeScript } from '../../src/engine/observe.js';
-import { KINDS } from '../../src/engine/resources/index.js';
+import { kindOf } from '../../src/engine/resources/index.js';
 import { compile } from '../../src/engine/run.js';
 import { certificatesFor } from '../helpers/pki.js';
 
@@ -36,7 +36,7 @@ describe('scripts sent to nodes', () => {
       const broken: string[] = [];
       for (const host of desired.hosts) {
         if (!parses(observeScript(host.resources, 'n0nce'))) broken.push(`${host.host} observation`);
-        for (const r of host.resources) if (!parses(KINDS[r.kind]!.apply(r.want, null))) broken.push(`${host.host} ${KINDS[r.kind]!.id(r.want)} apply`);
+        for (const r of host.resources) if (!parses(kindOf(r.kind).apply(r.want, null))) broken.push(`${host.host} ${kindOf(r.kind).id(r.want)} apply`);
       }
       expect(desired.hosts.length).toBeGreaterThan(0);
       expect(broken).toEqual([]);

@@ -11,7 +11,7 @@ import { applyPlan } from '../../src/engine/apply.js';
 import { renderJson, renderMarkdown, renderText } from '../../src/engine/render.js';
 import type { HostDesired } from '../../src/engine/model.js';
 import { createTransport, type Target, type Transport } from '../../src/transport/index.js';
-import { KINDS } from '../../src/engine/resources/index.js';
+import { kindOf } from '../../src/engine/resources/index.js';
 import { sqlObjects } from '../../reconcilers/pgsql/objects.js';
 import { loginWithPassword, startPostgres, type Postgres } from '../helpers/postgres.js';
 import { tmpRepo } from '../helpers/tmp.js';
@@ -139,7 +139,7 @@ describe('PGSQL catalog objects on a real PostgreSQL 15', () => {
       expect((await planFor({ password: FIRST }, standby)).plan.changes.map((c) => c.resource)).toEqual([hba]);
       // The role's change run anyway, as after a failover between plan and apply: the replica is left alone.
       const role = (await desiredFor(standby, { password: FIRST }))[0]!.resources.find((r) => r.kind === 'pg-role' && (r.want as { name: string }).name === 'dbuser_app')!;
-      const run = await transport.exec(target, `set -euo pipefail\n${KINDS['pg-role']!.apply(role.want, null)}`);
+      const run = await transport.exec(target, `set -euo pipefail\n${kindOf('pg-role').apply(role.want, null)}`);
       expect(run).toMatchObject({ code: 0, stdout: 'not the primary: nothing to do here\n' });
 
       await standby.sql('SELECT pg_promote()');

@@ -1,7 +1,7 @@
 import type { Inventory, VarsBlock } from '../load.js';
 import type { HostView } from '../hosts.js';
 import type { Cluster, Module } from '../clusters.js';
-import type { Problem } from '../problems.js';
+import type { Location, Problem } from '../problems.js';
 
 export interface CheckContext {
   inventory: Inventory;
@@ -37,5 +37,27 @@ export function duplicates<T>(items: readonly T[], keyOf: (item: T) => string | 
     if (seen === undefined) first.set(key, item);
     else out.push([item, seen]);
   }
+  return out;
+}
+
+/** A port a host listens on, and which parameter or service takes it. */
+export interface Listener {
+  port: number;
+  what: string;
+  at: Location;
+}
+
+/** Adds a listener for a port parameter's value, when it is a whole number (or a string of digits). */
+export function addListener(out: Listener[], port: unknown, what: string, at: Location): void {
+  const n = typeof port === 'string' && /^\d+$/.test(port) ? Number(port) : port;
+  if (typeof n === 'number' && Number.isInteger(n)) out.push({ port: n, what, at });
+}
+
+/** Listeners for the services of a list parameter (`pg_services`, `haproxy_services`): each entry's `port`. */
+export function serviceListeners(h: HostView, key: string): Listener[] {
+  const out: Listener[] = [];
+  listOf(h.get(key)).forEach((s, i) => {
+    if (isObject(s)) addListener(out, s.port, `${key}[${i}] (${String(s.name)})`, h.origin(key, i, 'port'));
+  });
   return out;
 }

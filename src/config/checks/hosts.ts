@@ -1,81 +1,19 @@
 /** Rules about hosts as machines: their addresses, and the ports their services listen on. */
-import { problem, type Location, type Problem } from '../problems.js';
+import { problem, type Problem } from '../problems.js';
 import type { HostView } from '../hosts.js';
-import { membership, type Module } from '../clusters.js';
+import { membership } from '../clusters.js';
+import { modules } from '../../engine/modules.js';
 import { isIPv4 } from '../../util/net.js';
-import { isObject, listOf, type Check } from './context.js';
-
-interface Listener {
-  port: number;
-  what: string;
-  at: Location;
-}
-
-/** Fixed ports per module: [port parameter, switch that enables it (none: always on)]. */
-const PORTS: Record<Module, [string, string | null][]> = {
-  node: [
-    ['node_exporter_port', 'node_exporter_enabled'],
-    ['haproxy_exporter_port', 'haproxy_enabled'],
-    ['vector_port', 'vector_enabled'],
-    ['vip_exporter_port', 'vip_enabled'],
-  ],
-  pgsql: [
-    ['pg_port', null],
-    ['pgbouncer_port', 'pgbouncer_enabled'],
-    ['patroni_port', 'patroni_enabled'],
-    ['pg_exporter_port', 'pg_exporter_enabled'],
-    ['pgbouncer_exporter_port', 'pgbouncer_exporter_enabled'],
-    ['pgbackrest_exporter_port', 'pgbackrest_exporter_enabled'],
-  ],
-  etcd: [
-    ['etcd_port', null],
-    ['etcd_peer_port', null],
-  ],
-  redis: [['redis_exporter_port', 'redis_exporter_enabled']],
-  minio: [
-    ['minio_port', null],
-    ['minio_admin_port', null],
-  ],
-  infra: [
-    ['nginx_port', 'nginx_enabled'],
-    ['nginx_ssl_port', 'nginx_enabled'],
-    ['nginx_exporter_port', 'nginx_exporter_enabled'],
-    ['dns_port', 'dns_enabled'],
-    ['vmetrics_port', 'vmetrics_enabled'],
-    ['vlogs_port', 'vlogs_enabled'],
-    ['vtraces_port', 'vtraces_enabled'],
-    ['vmalert_port', 'vmalert_enabled'],
-    ['blackbox_port', 'blackbox_enabled'],
-    ['alertmanager_port', 'alertmanager_enabled'],
-    ['grafana_port', 'grafana_enabled'],
-  ],
-};
+import { addListener, type Check, type Listener } from './context.js';
 
 function listeners(h: HostView): Listener[] {
   const out: Listener[] = [];
-  const add = (port: unknown, what: string, at: Location): void => {
-    const n = typeof port === 'string' && /^\d+$/.test(port) ? Number(port) : port;
-    if (typeof n === 'number' && Number.isInteger(n)) out.push({ port: n, what, at });
-  };
-  const services = (key: string): void => {
-    listOf(h.get(key)).forEach((s, i) => {
-      if (isObject(s)) add(s.port, `${key}[${i}] (${String(s.name)})`, h.origin(key, i, 'port'));
-    });
-  };
-  for (const [module, ports] of Object.entries(PORTS) as [Module, [string, string | null][]][]) {
-    if (membership(h, module) === undefined) continue;
-    for (const [param, enabled] of ports) {
-      if (enabled === null || h.get(enabled) !== false) add(h.get(param), param, h.origin(param));
+  for (const d of modules().descriptors) {
+    if (membership(h, d.module) === undefined) continue;
+    for (const [param, enabled] of d.ports ?? []) {
+      if (enabled === null || h.get(enabled) !== false) addListener(out, h.get(param), param, h.origin(param));
     }
-  }
-  if (h.get('haproxy_enabled') !== false) services('haproxy_services');
-  if (membership(h, 'pgsql') !== undefined) {
-    services('pg_default_services');
-    services('pg_services');
-  }
-  if (membership(h, 'redis') !== undefined) {
-    const instances = h.get('redis_instances');
-    if (isObject(instances)) for (const port of Object.keys(instances)) add(port, `redis instance ${port}`, h.origin('redis_instances', port));
+    out.push(...(d.listeners?.(h) ?? []));
   }
   return out;
 }
@@ -103,7 +41,7 @@ export const hostAddresses: Check = (ctx) => {
   const out: Problem[] = [];
   const owner = new Map<string, HostView>();
   for (const h of ctx.hosts) {
-    const needsIp = (['pgsql', 'etcd', 'redis', 'minio'] as const).some((m) => membership(h, m) !== undefined);
+    const needsIp = modules().descriptors.some((d) => d.needsAddress && membership(h, d.module) !== undefined);
     if (!isIPv4(h.name)) {
       out.push(problem('host/bad-address', h.def.at, `host "${h.name}" is not named by its IPv4 address${needsIp ? '; its modules need one' : ''}`, { severity: needsIp ? 'error' : 'warning' }));
     }

@@ -1,27 +1,13 @@
 import type { Check } from './context.js';
-import { pgCitus, pgDatabaseOwner, pgHba, pgIdentity, pgPrimary, pgUpstream, pgVip } from './pgsql.js';
-import { etcdMembers, minioMembers, oneClusterPerModule, redisMembers } from './modules.js';
+import { oneClusterPerModule } from './modules.js';
 import { hostAddresses, portClashes } from './hosts.js';
 import { unknownVars } from './vars.js';
 import { plaintextSecrets } from './secrets.js';
+import { modules } from '../../engine/modules.js';
 
-/** Every cross-field rule. Each runs on its own; all their problems are reported in one run. */
-export const CHECKS: readonly Check[] = [
-  unknownVars,
-  hostAddresses,
-  oneClusterPerModule,
-  pgIdentity,
-  pgPrimary,
-  pgCitus,
-  pgUpstream,
-  pgDatabaseOwner,
-  pgVip,
-  pgHba,
-  etcdMembers,
-  redisMembers,
-  minioMembers,
-  portClashes,
-  plaintextSecrets,
-];
+/** Every cross-field rule: the core's, and each module's own. Each runs on its own; all their problems are reported in one run. */
+export function checks(): Check[] {
+  return [unknownVars, hostAddresses, oneClusterPerModule, ...modules().descriptors.flatMap((d) => d.checks), portClashes, plaintextSecrets];
+}
 
 export type { Check, CheckContext } from './context.js';

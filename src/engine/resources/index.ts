@@ -1,4 +1,4 @@
-/** Every resource kind, by name. A new kind is one file and one line here. */
+/** The generic resource kinds, by name (a module's own kinds live in its folder). A new kind is one file and one line here. */
 import type { Kind } from './kind.js';
 import { directory, file } from './file.js';
 import { packages } from './packages.js';
@@ -10,23 +10,14 @@ import { block } from './block.js';
 import { group, user } from './account.js';
 import { symlink } from './symlink.js';
 import { reload } from './reload.js';
-import { patroniMember } from './patroni-member.js';
-import { patroniLeader } from './patroni-leader.js';
-import { patroniDcs } from './patroni-dcs.js';
-import { patroniRestart } from './patroni-restart.js';
-import { patroniRetire } from './patroni-retire.js';
 import { staleFiles } from './stale-files.js';
-import { pgbackrestStanza } from './pgbackrest-stanza.js';
-import { etcdMember } from './etcd-member.js';
-import { etcdCluster } from './etcd-cluster.js';
-import { etcdAuth } from './etcd-auth.js';
-import { pgRole } from './pg-role.js';
-import { pgDatabase } from './pg-database.js';
-import { pgConfFile } from './pg-conf-file.js';
+import { modules } from '../modules.js';
 
 // Each kind is typed on its own; the registry forgets the types, which plan.ts restores per resource.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const KINDS: Record<string, Kind<any, any>> = {
+export type AnyKind = Kind<any, any>;
+
+const GENERIC: Record<string, AnyKind> = {
   file,
   directory,
   packages,
@@ -40,22 +31,18 @@ export const KINDS: Record<string, Kind<any, any>> = {
   block,
   group,
   user,
-  'etcd-member': etcdMember,
-  'etcd-cluster': etcdCluster,
-  'etcd-auth': etcdAuth,
-  'pg-role': pgRole,
-  'pg-database': pgDatabase,
-  'pg-conf-file': pgConfFile,
   symlink,
   reload,
-  'patroni-member': patroniMember,
-  'patroni-leader': patroniLeader,
-  'patroni-dcs': patroniDcs,
-  'patroni-restart': patroniRestart,
-  'patroni-retire': patroniRetire,
   'stale-files': staleFiles,
-  'pgbackrest-stanza': pgbackrestStanza,
 };
 
-export type KindName = keyof typeof KINDS;
+/** A kind by name: a generic one, or one of the modules handed to the core. */
+export function kindOf(name: string): AnyKind {
+  const kind = GENERIC[name] ?? modules().kinds.get(name);
+  if (!kind) throw new Error(`unknown resource kind ${name}`);
+  return kind;
+}
+
+/** The generic kinds' names, which no module may reuse. */
+export const GENERIC_KINDS: readonly string[] = Object.keys(GENERIC);
 export * from './kind.js';

@@ -1,8 +1,8 @@
 /** Cross-field rules of the PGSQL module, after Pigsty's own (roles/pg_id). */
-import { problem, type Problem } from '../problems.js';
-import type { HostView } from '../hosts.js';
-import { isAddressOrCidr, isIPv4, parseCidr4, sameNetwork } from '../../util/net.js';
-import { clustersOfModule, duplicates, isObject, listOf, type Check } from './context.js';
+import { problem, type Problem } from '../../src/config/problems.js';
+import type { HostView } from '../../src/config/hosts.js';
+import { isAddressOrCidr, isIPv4, parseCidr4, sameNetwork } from '../../src/util/net.js';
+import { clustersOfModule, duplicates, isObject, listOf, type Check } from '../../src/config/checks/context.js';
 
 export const pgIdentity: Check = (ctx) => {
   const out: Problem[] = [];

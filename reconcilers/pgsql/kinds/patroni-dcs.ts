@@ -4,7 +4,7 @@
  * restarted by patroni-restart, one member at a time. Only the keys Corral sets are compared, so
  * settings made by hand elsewhere are left alone.
  */
-import { keyValues, type FieldChange, type Kind } from './kind.js';
+import { keyValues, type FieldChange, type Kind } from '../../../src/engine/resources/kind.js';
 import { patroniCtl, restJson, restProbe, type PatroniTarget } from './patroni-api.js';
 
 export type DcsValue = string | number | boolean;

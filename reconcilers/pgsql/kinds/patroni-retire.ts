@@ -4,8 +4,8 @@
  * stopped, and the cluster's HAProxy services removed. The data directory is kept: removing a
  * member must not destroy its data. Never a running leader: the apply checks again on the node.
  */
-import { sh } from '../shell.js';
-import { keyValues, type Kind } from './kind.js';
+import { sh } from '../../../src/engine/shell.js';
+import { keyValues, type Kind } from '../../../src/engine/resources/kind.js';
 import { restCurl } from './patroni-api.js';
 
 export interface PatroniRetireWant {

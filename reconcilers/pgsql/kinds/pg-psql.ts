@@ -3,8 +3,8 @@
  * superuser over the unix socket. SQL travels base64-encoded inside the script (which itself goes
  * over SSH stdin), so no statement is ever on a command line; `-q` keeps psql from echoing it.
  */
-import { sh } from '../shell.js';
-import type { FieldChange } from './kind.js';
+import { sh } from '../../../src/engine/shell.js';
+import type { FieldChange } from '../../../src/engine/resources/kind.js';
 
 export interface PgConn {
   /** The OS user that owns the server (pg_dbsu). */

@@ -5,7 +5,7 @@
  * only a new database can change (encoding, collation) is reported, unless `state: recreate`
  * allows dropping it.
  */
-import type { FieldChange, Kind, Unsupported } from './kind.js';
+import type { FieldChange, Kind, Unsupported } from '../../../src/engine/resources/kind.js';
 import { applySql, connectTo, ident, literal, probeSql, settingsChange, settingsSql, splitProbe, type PgConn } from './pg-psql.js';
 
 export interface PgObjectRef {

@@ -6,8 +6,8 @@
  * parameter a standby may not hold below its primary (max_connections...) goes the other way:
  * the first replica's step restarts the primary in place, then each replica restarts.
  */
-import { sh } from '../shell.js';
-import { keyValues, type Kind } from './kind.js';
+import { sh } from '../../../src/engine/shell.js';
+import { keyValues, type Kind } from '../../../src/engine/resources/kind.js';
 import { sameValue, type DcsValue } from './patroni-dcs.js';
 import { patroniCtl, restJson, restProbe, type PatroniTarget } from './patroni-api.js';
 

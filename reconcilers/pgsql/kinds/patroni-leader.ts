@@ -5,7 +5,7 @@
  * Only an inventory whose intended primary differs from the recorded one asks for a switchover;
  * a cluster with no record yet (just bootstrapped, or adopted) gets the record and no switchover.
  */
-import { keyValues, type Kind } from './kind.js';
+import { keyValues, type Kind } from '../../../src/engine/resources/kind.js';
 import { patroniCtl, restJson, restProbe, type PatroniTarget } from './patroni-api.js';
 import { LEADER_ROLES } from './patroni-member.js';
 

@@ -2,8 +2,8 @@
  * A configuration file that its service re-reads on reload (pg_hba.conf, pgbouncer's lists):
  * written like `file`, then the reload command runs, never a restart.
  */
-import { file, statProbe, type FileHave, type FileWant } from './file.js';
-import type { Kind } from './kind.js';
+import { file, statProbe, type FileHave, type FileWant } from '../../../src/engine/resources/file.js';
+import type { Kind } from '../../../src/engine/resources/kind.js';
 
 export interface PgConfFileWant extends FileWant {
   /** Shell run after the file changed: it must be harmless when the service is not running. */

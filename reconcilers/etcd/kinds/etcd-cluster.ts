@@ -3,9 +3,9 @@
  * longer lists are removed (`member remove`: destructive, so the daemon holds it unless prune is
  * allowed). Members are added by each new member itself (etcd-member).
  */
-import { sh } from '../shell.js';
+import { sh } from '../../../src/engine/shell.js';
 import { etcdctl, memberListProbe, parseMembers, type EtcdClient, type EtcdMemberInfo } from './etcd-member.js';
-import type { Kind, Unsupported } from './kind.js';
+import type { Kind, Unsupported } from '../../../src/engine/resources/kind.js';
 
 export interface EtcdClusterWant {
   cluster: string;

@@ -2,8 +2,8 @@
  * A pgBackRest stanza with at least one full backup, made on the cluster's primary. Applying it
  * waits for the node to lead, creates the stanza, checks archiving and takes the first backup.
  */
-import { sh } from '../shell.js';
-import type { Kind } from './kind.js';
+import { sh } from '../../../src/engine/shell.js';
+import type { Kind } from '../../../src/engine/resources/kind.js';
 
 export interface PgbackrestStanzaWant {
   stanza: string;

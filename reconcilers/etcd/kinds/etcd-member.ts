@@ -5,9 +5,9 @@
  * (`member add`, then `initial-cluster-state: existing`), else it bootstraps with the others (`new`).
  * A member whose data the cluster no longer knows (removed earlier) has its data moved aside and rejoins.
  */
-import { sh, writeFileAtomic } from '../shell.js';
-import { attributeChanges, file, sha256, statProbe, type FileHave } from './file.js';
-import { isUnsupported, type FieldChange, type Kind, type Unsupported } from './kind.js';
+import { sh, writeFileAtomic } from '../../../src/engine/shell.js';
+import { attributeChanges, file, sha256, statProbe, type FileHave } from '../../../src/engine/resources/file.js';
+import { isUnsupported, type FieldChange, type Kind, type Unsupported } from '../../../src/engine/resources/kind.js';
 
 export type InitialState = 'new' | 'existing';
 

@@ -4,8 +4,8 @@
  * ALTER USER does. The password is compared by hash: the probe reads pg_authid.rolpassword and
  * parse keeps only the verdict, so no hash or password reaches a plan, a state file or a log.
  */
-import { REDACTED } from '../../config/secrets.js';
-import type { FieldChange, Kind } from './kind.js';
+import { REDACTED } from '../../../src/config/secrets.js';
+import type { FieldChange, Kind } from '../../../src/engine/resources/kind.js';
 import { applySql, ident, literal, probeSql, settingsChange, settingsSql, splitProbe, type PgConn } from './pg-psql.js';
 import { verifies } from './pg-scram.js';
 

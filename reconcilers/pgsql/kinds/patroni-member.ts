@@ -3,7 +3,7 @@
  * waits until Patroni reports that, so later steps (roles, the next member) find it ready.
  * The probe also keeps the cluster as this member sees it, for health and role drift.
  */
-import { keyValues, type Kind } from './kind.js';
+import { keyValues, type Kind } from '../../../src/engine/resources/kind.js';
 import { patroniCtl, restJson, restProbe, type PatroniTarget } from './patroni-api.js';
 
 export interface PatroniMemberWant extends PatroniTarget {
