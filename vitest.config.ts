@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     testTimeout: 30_000,
-    setupFiles: ['test/setup/modules.ts'],
+    setupFiles: ['test/setup/entry.ts'],
     projects: [
       {
         extends: true,

@@ -15,9 +15,12 @@ if (!existsSync(fileURLToPath(main))) {
   process.exit(2);
 }
 const { run } = await import(main.href);
-// The entry point hands the modules to the core: nothing under src/ imports reconcilers/.
-const list = new URL('../dist/reconcilers/index.js', import.meta.url);
-const { useModules } = await import(new URL('../dist/src/engine/modules.js', import.meta.url).href);
-const { MODULES } = await import(list.href);
-useModules(MODULES, list.href);
+// The entry point hands the modules and the forge side to the core: nothing under src/ imports reconcilers/ or webhooks/.
+const dist = (path) => new URL(`../dist/${path}`, import.meta.url).href;
+const { useModules } = await import(dist('src/engine/modules.js'));
+const { MODULES } = await import(dist('reconcilers/index.js'));
+useModules(MODULES, dist('reconcilers/index.js'));
+const { useServeCommand } = await import(dist('src/cli/serve-command.js'));
+const { serveCommand } = await import(dist('webhooks/serve.js'));
+useServeCommand(serveCommand);
 process.exitCode = await run(process.argv.slice(2));

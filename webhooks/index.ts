@@ -8,7 +8,7 @@ import type { CertificateIssuer } from '../src/pki/authority.js';
 import type { Logger } from 'pino';
 import type { CorralMetrics } from '../src/daemon/metrics.js';
 import type { Daemon, DaemonEvents } from '../src/daemon/daemon.js';
-import { Previews } from '../src/daemon/previews.js';
+import { Previews } from './previews.js';
 import { StateStore } from '../src/daemon/store.js';
 import type { SshDefaults } from '../src/engine/targets.js';
 import type { GitSource } from '../src/git/source.js';

@@ -6,7 +6,7 @@ import { packageRoot } from '../util/package-root.js';
 import { validateCommand } from './validate.js';
 import { inventoryCommand } from './inventory.js';
 import { applyCommand, planCommand, type ConnectionFlags } from './engine.js';
-import { serveCommand, type ServeOptions } from './serve.js';
+import { serveCommand, type ServeOptions } from './serve-command.js';
 import { historyCommand, syncCommand } from './client.js';
 import { EXIT, processOutput, type Output } from './output.js';
 

@@ -4,15 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateInventory, type Validated } from '../config/validate.js';
-import { createGitSource } from '../git/source.js';
-import { createTransport, type Target, type Transport } from '../transport/index.js';
-import { startSshd, type Sshd } from '../../test/helpers/sshd.js';
-import { tmpRepo } from '../../test/helpers/tmp.js';
-import type { Notice } from '../../webhooks/notifiers/types.js';
+import { validateInventory, type Validated } from '../src/config/validate.js';
+import { createGitSource } from '../src/git/source.js';
+import { createTransport, type Target, type Transport } from '../src/transport/index.js';
+import { startSshd, type Sshd } from '../test/helpers/sshd.js';
+import { tmpRepo } from '../test/helpers/tmp.js';
+import type { Notice } from './notifiers/types.js';
 import { Previews, previewTargets, type PreviewConnections } from './previews.js';
-import { StateStore } from './store.js';
-import { testAuthority } from '../../test/helpers/pki.js';
+import { StateStore } from '../src/daemon/store.js';
+import { testAuthority } from '../test/helpers/pki.js';
 
 const ssh = (name: string, extra: Partial<Target> = {}): Target => ({ name, address: name, port: 22, user: 'root', connection: 'ssh', ...extra });
 

@@ -1,52 +1,29 @@
-/** `corral serve`: the daemon. Sources: a git repository (URL or local path) or a folder watched on disk. */
+/**
+ * `corral serve`: the daemon and its forge side (webhooks, statuses, PR previews) put together.
+ * Sources: a git repository (URL or local path) or a folder watched on disk. The entry point hands
+ * this command to the CLI (src/cli/serve-command.ts), which never imports the forge side.
+ */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { openAuthority, previewAuthority, type CertificateIssuer } from '../pki/authority.js';
+import { openAuthority, previewAuthority, type CertificateIssuer } from '../src/pki/authority.js';
 import { pino } from 'pino';
-import { createTransport } from '../transport/index.js';
-import { ageIdentityFile, type SecretOptions } from '../config/decrypt.js';
-import { createGitSource, type Credentials } from '../git/source.js';
-import { watchFolder } from '../git/watch.js';
-import { CorralMetrics } from '../daemon/metrics.js';
-import { buildServer } from '../daemon/http/server.js';
-import { Daemon } from '../daemon/daemon.js';
-import { folderRevisions, gitRevisions } from '../daemon/sources.js';
-import { expandPath, type SshDefaults } from '../engine/targets.js';
-import type { Output } from './output.js';
-import type { GitSource } from '../git/source.js';
-import { forgeIntegration } from '../../webhooks/index.js';
-import { webhookRoutes } from '../../webhooks/routes.js';
-import { DEFAULT_API, type ForgeKind, type NotifyConfig } from '../../webhooks/notifiers/index.js';
-import { PROVIDERS, type Provider } from '../../webhooks/receivers/index.js';
+import { createTransport } from '../src/transport/index.js';
+import { ageIdentityFile, type SecretOptions } from '../src/config/decrypt.js';
+import { createGitSource, type Credentials } from '../src/git/source.js';
+import { watchFolder } from '../src/git/watch.js';
+import { CorralMetrics } from '../src/daemon/metrics.js';
+import { buildServer } from '../src/daemon/http/server.js';
+import { Daemon } from '../src/daemon/daemon.js';
+import { folderRevisions, gitRevisions } from '../src/daemon/sources.js';
+import { expandPath, type SshDefaults } from '../src/engine/targets.js';
+import type { Output } from '../src/cli/output.js';
+import type { ServeOptions } from '../src/cli/serve-command.js';
+import type { GitSource } from '../src/git/source.js';
+import { forgeIntegration } from './index.js';
+import { webhookRoutes } from './routes.js';
+import { DEFAULT_API, type NotifyConfig } from './notifiers/index.js';
+import { PROVIDERS, type Provider } from './receivers/index.js';
 
-export interface ServeOptions {
-  repo?: string;
-  branch: string;
-  watch?: string;
-  stateDir: string;
-  pkiDir?: string;
-  ageIdentity?: string;
-  requireEncryptedSecrets: boolean;
-  listen: string;
-  sshUser?: string;
-  sshKey?: string;
-  knownHosts?: string;
-  acceptNewHostKeys?: boolean;
-  gitTokenFile?: string;
-  forge?: ForgeKind;
-  forgeApi?: string;
-  forgeRepo?: string;
-  forgeTokenFile?: string;
-  forgeLogin?: string;
-  previewForks: boolean;
-  allowLocalPreviews: boolean;
-  webhookSecretFile?: string[];
-  slackWebhookFile?: string;
-  notifyWebhook?: string[];
-  notifySecretFile?: string;
-  publicUrl?: string;
-  logLevel: string;
-}
 
 
 /** Where notifications go, from flags, files and the environment; undefined fields are off. */

@@ -11,18 +11,18 @@
  * its scripts on the daemon's own machine (`ansible_connection: local`) is refused unless allowed.
  */
 import type { Logger } from 'pino';
-import type { Validated } from '../config/validate.js';
-import { admitRevision, type SecretOptions } from '../config/decrypt.js';
-import type { GitSource } from '../git/source.js';
-import { planRun } from '../engine/run.js';
-import type { CertificateIssuer } from '../pki/authority.js';
-import { defaultTarget, sshDefaultsFrom, targetOf, type SshDefaults } from '../engine/targets.js';
-import type { Target, Transport } from '../transport/types.js';
-import { planComment, planStatus, type Preview } from '../../webhooks/comment.js';
-import type { PullRequest } from '../../webhooks/receivers/types.js';
-import type { Notice } from '../../webhooks/notifiers/types.js';
-import { writePlanRecord } from './plans.js';
-import type { StateStore } from './store.js';
+import type { Validated } from '../src/config/validate.js';
+import { admitRevision, type SecretOptions } from '../src/config/decrypt.js';
+import type { GitSource } from '../src/git/source.js';
+import { planRun } from '../src/engine/run.js';
+import type { CertificateIssuer } from '../src/pki/authority.js';
+import { defaultTarget, sshDefaultsFrom, targetOf, type SshDefaults } from '../src/engine/targets.js';
+import type { Target, Transport } from '../src/transport/types.js';
+import { planComment, planStatus, type Preview } from './comment.js';
+import type { PullRequest } from './receivers/types.js';
+import type { Notice } from './notifiers/types.js';
+import { writePlanRecord } from '../src/daemon/plans.js';
+import type { StateStore } from '../src/daemon/store.js';
 
 export const PLAN_CONTEXT = 'corral/plan';
 const PLANS_KEPT_PER_PR = 3;

@@ -1,0 +1,48 @@
+/**
+ * `corral serve`'s options, and the command itself as the entry point hands it over: the daemon
+ * with its forge side lives in webhooks/serve.ts, which the CLI never imports.
+ */
+import type { Output } from './output.js';
+
+export interface ServeOptions {
+  repo?: string;
+  branch: string;
+  watch?: string;
+  stateDir: string;
+  pkiDir?: string;
+  ageIdentity?: string;
+  requireEncryptedSecrets: boolean;
+  listen: string;
+  sshUser?: string;
+  sshKey?: string;
+  knownHosts?: string;
+  acceptNewHostKeys?: boolean;
+  gitTokenFile?: string;
+  forge?: 'github' | 'gitlab' | 'gitea';
+  forgeApi?: string;
+  forgeRepo?: string;
+  forgeTokenFile?: string;
+  forgeLogin?: string;
+  previewForks: boolean;
+  allowLocalPreviews: boolean;
+  webhookSecretFile?: string[];
+  slackWebhookFile?: string;
+  notifyWebhook?: string[];
+  notifySecretFile?: string;
+  publicUrl?: string;
+  logLevel: string;
+}
+
+export type ServeCommand = (opts: ServeOptions, out: Output, version: string) => Promise<number>;
+
+let serve: ServeCommand | undefined;
+
+/** Called once by each entry point (bin/corral.js, the test setup). */
+export function useServeCommand(command: ServeCommand): void {
+  serve = command;
+}
+
+export function serveCommand(opts: ServeOptions, out: Output, version: string): Promise<number> {
+  if (!serve) throw new Error('no serve command: the entry point must call useServeCommand first');
+  return serve(opts, out, version);
+}

@@ -1,0 +1,11 @@
+/**
+ * The test processes' entry point: the modules and the forge side handed to the core, as
+ * bin/corral.js hands them. The forge side is loaded when `corral serve` runs, so a test that mocks
+ * a built-in (node:crypto) before importing the daemon still gets its mock.
+ */
+import { useModules } from '../../src/engine/modules.js';
+import { useServeCommand } from '../../src/cli/serve-command.js';
+import { MODULES, MODULES_SOURCE } from '../../reconcilers/index.js';
+
+useModules(MODULES, MODULES_SOURCE);
+useServeCommand(async (opts, out, version) => (await import('../../webhooks/serve.js')).serveCommand(opts, out, version));
