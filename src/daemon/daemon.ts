@@ -18,7 +18,7 @@ import type { Settings } from '../config/settings.js';
 import type { Transport } from '../transport/types.js';
 import { applyRun, planRun, type Planning, type RunContext } from '../engine/run.js';
 import type { CertificateIssuer } from '../pki/authority.js';
-import { descriptor, phases } from '../engine/modules.js';
+import { descriptor, phases, unmanagedReason } from '../engine/modules.js';
 import { sshDefaultsFrom, type SshDefaults } from '../engine/targets.js';
 import { blockingNotes, type Plan } from '../engine/model.js';
 import { GIT_FETCH_RESULTS, type CorralMetrics, type GitFetchResult } from './metrics.js';
@@ -141,6 +141,7 @@ export class Daemon implements DaemonApi {
     const u = this.units.get(name);
     if (!u) return { accepted: false, message: `no cluster ${name}` };
     if (u.status.policy.suspend) return { accepted: false, message: `${name} is suspended; resume it first` };
+    if (u.status.sync === 'Unmanaged') return { accepted: false, message: `${name} is Unmanaged: ${u.status.message ?? ''}` };
     void this.schedule(name, trigger, true);
     return { accepted: true, message: u.running ? 'a sync is running; one more follows it' : 'sync started' };
   }
@@ -287,7 +288,10 @@ export class Daemon implements DaemonApi {
         const lastPlan = plans.sort((a, b) => a.createdAt.localeCompare(b.createdAt)).at(-1);
         this.units.set(name, { status: { name, module: c.module, sync: 'Unknown', health: 'Unknown', driftChanges: 0, policy, hosts }, ...(lastPlan ? { lastPlan } : {}) });
       }
-      this.scheduleDrift(name);
+      // A module without a reconciler is never shown Synced or Healthy: nothing of it is built or checked.
+      const unmanaged = unmanagedReason(c.module);
+      if (unmanaged) this.units.get(name)!.status = { ...this.units.get(name)!.status, sync: 'Unmanaged', health: 'Unmanaged', message: unmanaged };
+      else this.scheduleDrift(name);
     }
     for (const [name, u] of this.units) {
       if (!seen.has(name)) {
@@ -348,6 +352,7 @@ export class Daemon implements DaemonApi {
     const current = this.current;
     if (!current) return;
     const { status } = u;
+    if (status.sync === 'Unmanaged') return;
     if (status.policy.suspend) {
       this.setStatus(u, { sync: 'Suspended', message: 'suspended: nothing is planned or applied' });
       return;
@@ -482,7 +487,7 @@ export class Daemon implements DaemonApi {
 
   private setSuspended(name: string, suspended: boolean): boolean {
     const u = this.units.get(name);
-    if (!u) return false;
+    if (!u || u.status.sync === 'Unmanaged') return false;
     const persisted = this.store.read<Persisted>('state.json', { suspended: {} });
     persisted.suspended[name] = suspended;
     this.store.write('state.json', persisted);

@@ -5,10 +5,10 @@
 import type { Module } from '../config/clusters.js';
 import type { Plan } from '../engine/model.js';
 
-/** Argo CD's sync states, plus Invalid (the revision failed validation) and Suspended. */
-export type SyncStatus = 'Synced' | 'OutOfSync' | 'Invalid' | 'Syncing' | 'Failed' | 'Suspended' | 'Unknown';
+/** Argo CD's sync states, plus Invalid (the revision failed validation), Suspended, and Unmanaged (a module Corral does not build yet). */
+export type SyncStatus = 'Synced' | 'OutOfSync' | 'Invalid' | 'Syncing' | 'Failed' | 'Suspended' | 'Unmanaged' | 'Unknown';
 /** Down: the module's service is not serving (no Patroni leader, no etcd quorum); Unreachable: no node answers SSH. */
-export type HealthStatus = 'Healthy' | 'Degraded' | 'Down' | 'Unreachable' | 'Unknown';
+export type HealthStatus = 'Healthy' | 'Degraded' | 'Down' | 'Unreachable' | 'Unmanaged' | 'Unknown';
 
 export interface ClusterPolicy {
   sync: 'manual' | 'auto';

@@ -94,3 +94,10 @@ export function phases(): string[][] {
   }
   return (phasesCache = out);
 }
+
+/** Why a module's clusters are Unmanaged (it has no reconciler), or undefined when Corral builds them. */
+export function unmanagedReason(module: string): string | undefined {
+  const d = descriptor(module);
+  if (d?.reconciler) return undefined;
+  return d?.unmanaged ?? `Corral has no ${module.toUpperCase()} module: nothing is installed or checked`;
+}

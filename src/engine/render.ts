@@ -76,6 +76,7 @@ export function renderText(raw: Plan, opts: { color?: boolean } = {}): string {
     const down = plan.unreachable.find((u) => u.host === host);
     if (down) {
       out.push(`${s.bold(host)}: ${s.remove('unreachable')}: ${down.message}`);
+      for (const n of notes) out.push(`  ${s.change('!')} ${n.resource}: ${n.message}`);
       continue;
     }
     if (!changes.length && !notes.length) {

@@ -7,7 +7,7 @@ import type { Validated } from '../config/validate.js';
 import type { HostView } from '../config/hosts.js';
 import type { Module } from '../config/clusters.js';
 import type { Transport, Target } from '../transport/types.js';
-import { modules } from './modules.js';
+import { modules, unmanagedReason } from './modules.js';
 import { ASSUMED_FACTS, compileKey } from './facts.js';
 import { observe } from './observe.js';
 import { plan as makePlan, type Planned } from './plan.js';
@@ -74,6 +74,18 @@ export async function issueCertificates(v: Validated, hosts: readonly HostView[]
       return cert;
     },
   };
+}
+
+/** Clusters of modules Corral does not build, said once each on their first member selected: never shown as in sync. */
+function unmanagedNotes(v: Validated, hosts: readonly HostView[], only: RunContext['cluster']): Note[] {
+  const selected = new Set(hosts.map((h) => h.name));
+  const notes: Note[] = [];
+  for (const c of v.clusters.filter((x) => inScope(x, only))) {
+    const reason = unmanagedReason(c.module);
+    const first = c.members.find((m) => selected.has(m.name));
+    if (reason && first) notes.push({ host: first.name, resource: c.module, message: `${c.module.toUpperCase()} cluster ${c.name} is Unmanaged: ${reason}` });
+  }
+  return notes;
 }
 
 export function compile(v: Validated, hosts: readonly HostView[], facts: (host: string) => Facts, certificates: Certificates, targets: Map<string, Target>, only?: RunContext['cluster']): { desired: Desired; notes: Note[] } {
@@ -151,6 +163,8 @@ export async function planRun(ctx: RunContext, knownFacts = new Map<string, Fact
   notes.push(...departed.notes);
   const planned = makePlan(desired, observations, ctx.revision);
   planned.plan.notes.unshift(...notes.filter((n) => !planned.plan.unreachable.some((u) => u.host === n.host)));
+  // Said whether or not the host answered: it is about Corral, not the node.
+  planned.plan.notes.unshift(...unmanagedNotes(ctx.validated, hosts, ctx.cluster));
   // The one place decrypted secrets are marked, for every plan: CLI, daemon, previews, verification.
   return { ...planned, plan: concealDecrypted(planned.plan, ctx.validated.inventory?.decrypted ?? []), desired, observations, targets };
 }

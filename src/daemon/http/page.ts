@@ -25,9 +25,10 @@ const SYNC_TONE: Record<SyncStatus, string> = {
   Syncing: 'busy',
   Failed: 'bad',
   Suspended: 'idle',
+  Unmanaged: 'idle',
   Unknown: 'idle',
 };
-const HEALTH_TONE: Record<HealthStatus, string> = { Healthy: 'good', Degraded: 'warn', Down: 'bad', Unreachable: 'bad', Unknown: 'idle' };
+const HEALTH_TONE: Record<HealthStatus, string> = { Healthy: 'good', Degraded: 'warn', Down: 'bad', Unreachable: 'bad', Unmanaged: 'idle', Unknown: 'idle' };
 
 const badge = (text: string, tone: string | undefined): string => `<span class="badge ${tone ?? 'idle'}">${esc(text)}</span>`;
 
