@@ -6,7 +6,7 @@ import { validateInventory, type Validated } from '../config/validate.js';
 import { ageIdentityFile, decryptValidated } from '../config/decrypt.js';
 import { createTransport } from '../transport/index.js';
 import type { Transport } from '../transport/types.js';
-import { applyRun, planRun, type Planning, type RunContext } from '../engine/run.js';
+import { applyRun, planRun, unknownLimits, type Planning, type RunContext } from '../engine/run.js';
 import { blockingNotes } from '../engine/model.js';
 import { renderJson, renderMarkdown, renderText, summary } from '../engine/render.js';
 import { expandPath, sshDefaultsFrom, type SshDefaults } from '../engine/targets.js';
@@ -78,6 +78,13 @@ async function setUp(path: string, flags: ConnectionFlags, out: Output): Promise
     ...(s.maxPerHost ? { maxPerHost: s.maxPerHost } : {}),
   });
   const limit = flags.limit?.split(',').map((x) => x.trim()).filter(Boolean);
+  const unknown = unknownLimits(validated, limit ?? []);
+  if (unknown.length) {
+    await transport.close();
+    const clusters = [...new Set(validated.clusters.map((c) => c.name))].sort();
+    out.error(`corral: --limit ${unknown.join(',')} matches no cluster or host; clusters: ${clusters.join(', ')}; or a host name or address\n`);
+    return EXIT.usage;
+  }
   const pkiDir = resolve(flags.pkiDir ?? 'pki');
   let pki: CertificateIssuer;
   try {

@@ -42,7 +42,7 @@ export function selectHosts(v: Validated, limit: readonly string[] | undefined):
   if (!limit?.length) return v.hosts;
   const wanted = new Set(limit);
   const picked = new Set<HostView>();
-  for (const c of v.clusters) if (wanted.has(c.name) && c.module !== 'node') c.members.forEach((m) => picked.add(m));
+  for (const c of v.clusters) if (wanted.has(c.name)) c.members.forEach((m) => picked.add(m));
   for (const h of v.hosts) if (wanted.has(h.name) || wanted.has(h.address)) picked.add(h);
   return v.hosts.filter((h) => picked.has(h));
 }
@@ -86,6 +86,12 @@ function unmanagedNotes(v: Validated, hosts: readonly HostView[], only: RunConte
     if (reason && first) notes.push({ host: first.name, resource: c.module, message: `${c.module.toUpperCase()} cluster ${c.name} is Unmanaged: ${reason}` });
   }
   return notes;
+}
+
+/** The --limit names that match no cluster (of any module, NODE's node_cluster too), host name or address. */
+export function unknownLimits(v: Validated, limit: readonly string[]): string[] {
+  const known = new Set([...v.clusters.map((c) => c.name), ...v.hosts.flatMap((h) => [h.name, h.address])]);
+  return limit.filter((name) => !known.has(name));
 }
 
 export function compile(v: Validated, hosts: readonly HostView[], facts: (host: string) => Facts, certificates: Certificates, targets: Map<string, Target>, only?: RunContext['cluster']): { desired: Desired; notes: Note[] } {
