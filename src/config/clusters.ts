@@ -4,7 +4,7 @@
  * NODE, grouped by `node_cluster`). The modules are the ones handed to the core (src/engine/modules.ts).
  */
 import type { HostView } from './hosts.js';
-import { descriptor, modules } from '../engine/modules.js';
+import { descriptor, modules, type Membership } from '../engine/modules.js';
 
 /** A module's name, as its descriptor gives it: `pgsql`. */
 export type Module = string;
@@ -15,18 +15,23 @@ export interface Cluster {
   members: HostView[];
 }
 
+/** The cluster a host belongs to under a module's membership rule, if any. */
+export function clusterUnder(rule: Membership, host: HostView): string | undefined {
+  if (rule.identity && !host.has(rule.identity)) return undefined;
+  return 'name' in rule.cluster ? rule.cluster.name : (host.str(rule.cluster.variable) ?? rule.cluster.default);
+}
+
 /** The cluster of a module a host belongs to, if any. */
 export function membership(host: HostView, module: Module): string | undefined {
   const rule = descriptor(module)?.membership;
-  if (!rule || (rule.identity && !host.has(rule.identity))) return undefined;
-  return 'name' in rule.cluster ? rule.cluster.name : (host.str(rule.cluster.variable) ?? rule.cluster.default);
+  return rule && clusterUnder(rule, host);
 }
 
 export function clustersOf(hosts: readonly HostView[]): Cluster[] {
   const out = new Map<string, Cluster>();
-  for (const { module } of modules().descriptors) {
+  for (const { module, membership: rule } of modules().descriptors) {
     for (const host of hosts) {
-      const name = membership(host, module);
+      const name = clusterUnder(rule, host);
       if (name === undefined) continue;
       const key = `${module}\u0000${name}`;
       let c = out.get(key);

@@ -47,9 +47,10 @@ export function selectHosts(v: Validated, limit: readonly string[] | undefined):
   return v.hosts.filter((h) => picked.has(h));
 }
 
-/** Each module's clusters in the run, with only their selected members; clusters with none are left out. */
 /** The modules that build their clusters (those without a reconciler are Unmanaged). */
 const reconcilers = (): Reconciler[] => modules().descriptors.flatMap((d) => (d.reconciler ? [d.reconciler] : []));
+
+/** Each module's clusters in the run, with only their selected members; clusters with none are left out. */
 
 function* clustersInRun(v: Validated, hosts: readonly HostView[], only: RunContext['cluster']): Generator<{ reconciler: Reconciler; cluster: Validated['clusters'][number] }> {
   const selected = new Set(hosts.map((h) => h.name));

@@ -5,7 +5,7 @@
  * line. Observed from one member.
  */
 import { sh } from '../../../src/engine/shell.js';
-import { etcdctl, ROOT_PASSWORD_FILE, type EtcdClient } from './etcd-member.js';
+import { etcdctl, ROOT_PASSWORD_FILE, unlessAlready, type EtcdClient } from './etcd-member.js';
 import { keyValues, type FieldChange, type Kind, type Unsupported } from '../../../src/engine/resources/kind.js';
 
 export interface EtcdUser {
@@ -77,23 +77,22 @@ export const etcdAuth: Kind<EtcdAuthWant, EtcdAuthHave> = {
   },
   apply: (w, h) => {
     // Idempotent steps, so a run interrupted half-way is finished by the next.
-    const ok = (cmd: string, already: string): string => `out=$(${cmd} 2>&1) || { case "$out" in *${sh`${already}`}*) ;; *) echo "$out" >&2; exit 1 ;; esac; }`;
     const lines: string[] = [];
     if (!h?.enabled) {
-      lines.push(ok(sh`cat ${ROOT_PASSWORD_FILE}` + ` | ${etcdctl(w.client, 'user add root --interactive=false', ANONYMOUS)}`, 'already exists'));
+      lines.push(unlessAlready(sh`cat ${ROOT_PASSWORD_FILE}` + ` | ${etcdctl(w.client, 'user add root --interactive=false', ANONYMOUS)}`, 'already exists'));
     }
     for (const u of w.users) {
       if (h?.enabled && h.users[u.name] === 'ok') continue;
       const password = passwordOf(w, u.name);
       lines.push(
-        ok(etcdctl(w.client, sh`role add ${u.name}`), 'already exists'),
+        unlessAlready(etcdctl(w.client, sh`role add ${u.name}`), 'already exists'),
         `${etcdctl(w.client, sh`role grant-permission ${u.name} --prefix=true readwrite ${u.prefix}`)} >/dev/null`,
         `if ${etcdctl(w.client, sh`user get ${u.name}`)} >/dev/null 2>&1; then printf '%s\\n' ${password} | ${etcdctl(w.client, sh`user passwd ${u.name} --interactive=false`)} >/dev/null; ` +
           `else printf '%s\\n' ${password} | ${etcdctl(w.client, sh`user add ${u.name} --interactive=false`)} >/dev/null; fi`,
         `${etcdctl(w.client, sh`user grant-role ${u.name} ${u.name}`)} >/dev/null`,
       );
     }
-    if (!h?.enabled) lines.push(ok(etcdctl(w.client, 'auth enable', ANONYMOUS), 'already enabled'));
+    if (!h?.enabled) lines.push(unlessAlready(etcdctl(w.client, 'auth enable', ANONYMOUS), 'already enabled'));
     return lines.join('\n');
   },
 };

@@ -80,6 +80,9 @@ export const etcdctl = (c: EtcdClient, args: string, login = AS_ROOT): string =>
   args +
   '; rc=$?; rm -rf "$tls"; exit $rc)';
 
+/** Runs an etcdctl step; a failure that says `done` (e.g. "already exists", from an interrupted earlier run) counts as success. */
+export const unlessAlready = (cmd: string, done: string): string => `out=$(${cmd} 2>&1) || { case "$out" in *${sh`${done}`}*) ;; *) echo "$out" >&2; exit 1 ;; esac; }`;
+
 const MEMBER_MARK = 'etcd-member: ';
 
 /** A probe fragment printing each member as `etcd-member: <simple format line>`, nothing when no endpoint answers. */
@@ -166,7 +169,7 @@ export const etcdMember: Kind<EtcdMemberWant, EtcdMemberHave> = {
     if (s.step !== 'in-cluster' && h?.cluster && !s.listed) {
       // A member added by an earlier, interrupted apply is already listed: not an error.
       const add = etcdctl(w.peers, sh`member add ${w.name} --peer-urls=${w.peerURL}` + (w.learner ? ' --learner' : ''));
-      lines.push(`out=$(${add} 2>&1) || { case "$out" in *"Peer URLs already exists"*) ;; *) echo "$out" >&2; exit 1 ;; esac; }`);
+      lines.push(unlessAlready(add, 'Peer URLs already exists'));
     }
     lines.push(writeFileAtomic(w.confPath, w.conf[s.state], CONF_OWNER));
     return lines.join('\n');

@@ -1,7 +1,7 @@
 /** Rules about hosts as machines: their addresses, and the ports their services listen on. */
 import { problem, type Problem } from '../problems.js';
 import type { HostView } from '../hosts.js';
-import { membership } from '../clusters.js';
+import { clusterUnder } from '../clusters.js';
 import { modules } from '../../engine/modules.js';
 import { isIPv4 } from '../../util/net.js';
 import { addListener, type Check, type Listener } from './context.js';
@@ -9,7 +9,7 @@ import { addListener, type Check, type Listener } from './context.js';
 function listeners(h: HostView): Listener[] {
   const out: Listener[] = [];
   for (const d of modules().descriptors) {
-    if (membership(h, d.module) === undefined) continue;
+    if (clusterUnder(d.membership, h) === undefined) continue;
     for (const [param, enabled] of d.ports ?? []) {
       if (enabled === null || h.get(enabled) !== false) addListener(out, h.get(param), param, h.origin(param));
     }
@@ -41,7 +41,7 @@ export const hostAddresses: Check = (ctx) => {
   const out: Problem[] = [];
   const owner = new Map<string, HostView>();
   for (const h of ctx.hosts) {
-    const needsIp = modules().descriptors.some((d) => d.needsAddress && membership(h, d.module) !== undefined);
+    const needsIp = modules().descriptors.some((d) => d.needsAddress && clusterUnder(d.membership, h) !== undefined);
     if (!isIPv4(h.name)) {
       out.push(problem('host/bad-address', h.def.at, `host "${h.name}" is not named by its IPv4 address${needsIp ? '; its modules need one' : ''}`, { severity: needsIp ? 'error' : 'warning' }));
     }

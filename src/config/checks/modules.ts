@@ -3,12 +3,12 @@ import { problem, type Problem } from '../problems.js';
 import type { Check } from './context.js';
 import { modules } from '../../engine/modules.js';
 
-
 export const oneClusterPerModule: Check = (ctx) => {
   const out: Problem[] = [];
+  // A host's groups must agree on each variable that names its cluster of a module.
+  const identities = modules().descriptors.flatMap((d) => d.identities);
   for (const host of ctx.hosts) {
-    // A host's groups must agree on each variable that names its cluster of a module.
-    for (const key of modules().descriptors.flatMap((d) => d.identities)) {
+    for (const key of identities) {
       const defs = host.definitions(key);
       const winner = defs[0];
       for (const other of defs.slice(1)) {

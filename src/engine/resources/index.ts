@@ -42,7 +42,4 @@ export function kindOf(name: string): AnyKind {
   if (!kind) throw new Error(`unknown resource kind ${name}`);
   return kind;
 }
-
-/** The generic kinds' names, which no module may reuse. */
-export const GENERIC_KINDS: readonly string[] = Object.keys(GENERIC);
 export * from './kind.js';
