@@ -6,7 +6,8 @@ import type { Desired, Observation } from '../../src/engine/model.js';
 import { plan } from '../../src/engine/plan.js';
 import { renderText } from '../../src/engine/render.js';
 import { etcdCluster, etcdHealth, type EtcdClusterHave } from './kinds/etcd-cluster.js';
-import { etcdMember, type EtcdMemberWant } from './kinds/etcd-member.js';
+import { etcdMember, type EtcdMemberHave, type EtcdMemberWant } from './kinds/etcd-member.js';
+import { etcdTlsMove, type EtcdTlsMoveWant } from './kinds/etcd-tls-move.js';
 import { etcdAuth, type EtcdAuthHave, type EtcdAuthWant } from './kinds/etcd-auth.js';
 import { sha256 } from '../../src/engine/resources/file.js';
 import type { Resource, Unsupported } from '../../src/engine/resources/kind.js';
@@ -29,11 +30,11 @@ const THREE = ['        10.0.0.13: { etcd_seq: 3 }', '        10.0.0.11: { etcd_
 const TWO = ['        10.0.0.11: { etcd_seq: 1 }', '        10.0.0.12: { etcd_seq: 2 }'].join('\n');
 const IPS = ['10.0.0.11', '10.0.0.12', '10.0.0.13'];
 
-async function load(text: string): Promise<{ hosts: HostView[]; desired: Desired; notes: { host: string; message: string }[] }> {
+async function load(text: string, together: (module: string, cluster: string) => boolean = () => true): Promise<{ hosts: HostView[]; desired: Desired; notes: { host: string; message: string }[] }> {
   const v = await validateInventory(tmpRepo({ 'pigsty.yml': text }));
   expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]);
   const cluster = v.clusters.find((c) => c.module === 'etcd')!;
-  const out = etcd.desired({ cluster, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v) });
+  const out = etcd.desired({ cluster, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v), together });
   const target = (name: string) => ({ name, address: name, port: 22, user: 'root', connection: 'ssh' as const });
   return { hosts: v.hosts, notes: out.notes, desired: { hosts: [...out.resources].map(([host, resources]) => ({ host, target: target(host), resources })), edges: out.edges } };
 }
@@ -110,7 +111,7 @@ describe('ETCD reconciler', () => {
   it('observes membership from the lowest etcd_seq, and removes members before others join', async () => {
     const { desired } = await load(inventory(THREE));
     expect(IPS.map((ip) => on(desired, ip).some((r) => r.kind === 'etcd-cluster'))).toEqual([true, false, false]);
-    expect(desired.edges).toEqual([
+    expect(desired.edges.filter((e) => e.before.resource === 'etcd-cluster:etcd')).toEqual([
       { before: { host: '10.0.0.11', resource: 'etcd-cluster:etcd' }, after: { host: '10.0.0.13', resource: 'etcd-member:etcd-3' } },
       { before: { host: '10.0.0.11', resource: 'etcd-cluster:etcd' }, after: { host: '10.0.0.12', resource: 'etcd-member:etcd-2' } },
     ]);
@@ -176,11 +177,51 @@ describe('ETCD reconciler', () => {
     expect(etcdAuth.parse('auth=unknown\n', want)).toBeNull();
   });
 
-  it('leaves a running plain-http member alone rather than cut it off from its peers', async () => {
+  it('moves a plain-http cluster to TLS one member at a time, then turns auth on', async () => {
     const { desired } = await load(inventory(THREE));
+    const want = (ip: string): EtcdTlsMoveWant => on(desired, ip).find((r) => r.kind === 'etcd-tls-move')!.want as EtcdTlsMoveWant;
     const plain = memberOf(desired, '10.0.0.11').conf.existing.replaceAll('https://', 'http://');
-    const state = etcdMember.parse(`${confProbe(plain)}has-data=yes\n`, memberOf(desired, '10.0.0.11'));
-    expect((state as Unsupported).unsupported).toContain('plain http');
+    // etcd-member leaves a plain member's config to the move, which restarts it (etcd-member would not).
+    const member = etcdMember.parse(`${confProbe(plain)}has-data=yes\n`, memberOf(desired, '10.0.0.11')) as EtcdMemberHave;
+    expect(etcdMember.diff(memberOf(desired, '10.0.0.11'), member)).toEqual([]);
+    const moving = etcdTlsMove.parse('etcd-plain=yes\n', want('10.0.0.11')) as { plain: boolean };
+    const [transport] = etcdTlsMove.diff(want('10.0.0.11'), moving);
+    expect(transport!.field).toBe('transport');
+    expect(transport!.to).toContain('https://10.0.0.11:2380');
+    expect(etcdTlsMove.effects!(want('10.0.0.11'), moving)).toEqual({ restarts: true });
+    expect(etcdTlsMove.diff(want('10.0.0.11'), etcdTlsMove.parse('', want('10.0.0.11')) as { plain: boolean })).toEqual([]);
+    const script = etcdTlsMove.apply(want('10.0.0.11'), moving);
+    expect(script).toContain("member update \"$id\" --peer-urls=https://10.0.0.11:2380");
+    expect(script.indexOf('member update')).toBeLessThan(script.indexOf('systemctl restart etcd.service'));
+    expect(script).toContain('--endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.crt --cert=/etc/etcd/server.crt --key=/etc/etcd/server.key endpoint health');
+    // By address, one after the other, and auth only once every member moved.
+    const moves = desired.edges.filter((e) => e.before.resource.startsWith('etcd-tls-move:'));
+    expect(moves).toEqual(
+      expect.arrayContaining([
+        { before: { host: '10.0.0.11', resource: 'etcd-tls-move:etcd-1' }, after: { host: '10.0.0.12', resource: 'etcd-tls-move:etcd-2' } },
+        { before: { host: '10.0.0.12', resource: 'etcd-tls-move:etcd-2' }, after: { host: '10.0.0.13', resource: 'etcd-tls-move:etcd-3' } },
+        { before: { host: '10.0.0.12', resource: 'etcd-tls-move:etcd-2' }, after: { host: '10.0.0.11', resource: 'etcd-auth:etcd' } },
+        { before: { host: '10.0.0.13', resource: 'etcd-tls-move:etcd-3' }, after: { host: '10.0.0.11', resource: 'etcd-auth:etcd' } },
+      ]),
+    );
+    expect(moves).toHaveLength(4);
+    expect(on(desired, '10.0.0.11').find((r) => r.kind === 'etcd-auth')!.deps).toContain('etcd-tls-move:etcd-1');
+    // etcd-auth waits for the move: a plain cluster is not probed over https (it would only time out).
+    const auth = on(desired, '10.0.0.11').find((r) => r.kind === 'etcd-auth')!.want as EtcdAuthWant;
+    expect(etcdAuth.parse('etcd-plain=yes\n', auth)).toBeNull();
+    expect(etcdAuth.probe(auth)).toContain(`grep -q '^listen-peer-urls: "http:' /etc/etcd/etcd.conf`);
+  });
+
+  it('holds the move when a PGSQL cluster that uses the etcd is not in the run (the daemon syncs it apart)', async () => {
+    const { desired } = await load(inventory(THREE), (module, name) => !(module === 'pgsql' && name === 'pg-test'));
+    const want = on(desired, '10.0.0.12').find((r) => r.kind === 'etcd-tls-move')!.want as EtcdTlsMoveWant;
+    const held = etcdTlsMove.parse('etcd-plain=yes\n', want) as Unsupported;
+    expect(held.unsupported).toContain('pauses pg-test and restarts its Patroni');
+    expect(held.unsupported).toContain('corral apply');
+    const auth = on(desired, '10.0.0.11').find((r) => r.kind === 'etcd-auth')!.want as EtcdAuthWant;
+    expect((etcdAuth.parse('etcd-plain=yes\n', auth) as Unsupported).unsupported).toContain('runs plain http');
+    // A cluster that already runs TLS is not held by anything.
+    expect(etcdTlsMove.parse('', want)).toEqual({ plain: false });
   });
 
   it('refuses a password etcdctl would cut at a blank', async () => {
@@ -307,7 +348,7 @@ describe('ETCD reconciler', () => {
   it('under --limit keeps the whole cluster in initial-cluster and removes nothing', async () => {
     const v = await validateInventory(tmpRepo({ 'pigsty.yml': inventory(THREE) }));
     const cluster = v.clusters.find((c) => c.module === 'etcd')!;
-    const out = etcd.desired({ cluster: { ...cluster, members: cluster.members.filter((m) => m.name === '10.0.0.13') }, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v) });
+    const out = etcd.desired({ cluster: { ...cluster, members: cluster.members.filter((m) => m.name === '10.0.0.13') }, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v), together: () => true });
     expect([...out.resources.keys()]).toEqual(['10.0.0.13']);
     expect(out.resources.get('10.0.0.13')!.some((r) => r.kind === 'etcd-cluster')).toBe(false);
     expect((out.resources.get('10.0.0.13')!.find((r) => r.kind === 'etcd-member')!.want as EtcdMemberWant).conf.new).toContain('etcd-1=https://10.0.0.11:2380');

@@ -11,12 +11,13 @@ import type { Observation } from '../../src/engine/model.js';
 import { resourceList, type Certificates, type ModuleDesired, type Reconciler } from '../../src/engine/reconciler.js';
 import { etcdCluster, etcdClusterId, etcdHealth, type EtcdClusterHave, type EtcdHealth } from './kinds/etcd-cluster.js';
 import { etcdAuthId, type EtcdAuthWant, type EtcdUser } from './kinds/etcd-auth.js';
+import { ETCD_CONF, etcdTlsMove, type EtcdTlsMoveWant } from './kinds/etcd-tls-move.js';
 import { ROOT_PASSWORD_FILE, type EtcdClient, type EtcdMemberWant, type InitialState } from './kinds/etcd-member.js';
 import type { Note } from '../../src/engine/model.js';
 import { memberCertificate } from '../../src/pki/requests.js';
 import { ETCD_TLS, etcdConf, etcdctlProfile, etcdUnit } from './templates.js';
 
-const CONF_PATH = '/etc/etcd/etcd.conf';
+const CONF_PATH = ETCD_CONF;
 const byName = (a: HostView, b: HostView): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const port = (h: HostView): number => h.param('etcd_port') ?? 2379;
 const clientURL = (h: HostView): string => `https://${h.name}:${port(h)}`;
@@ -98,9 +99,36 @@ function memberWant(h: HostView, members: readonly HostView[], certificates: Cer
 /** The cluster Patroni uses: the one whose members are in the `etcd` group (Pigsty's groups['etcd']). */
 const servesPatroni = (members: readonly HostView[]): boolean => members.some((h) => h.groups.includes('etcd'));
 
-function authWant(name: string, members: readonly HostView[], certificates: Certificates, logins: readonly EtcdUser[]): EtcdAuthWant {
-  return { cluster: name, client: clusterWant(name, members, certificates).client, users: logins.map(({ name: user, prefix }) => ({ name: user, prefix })), passwordsFile: USERS_PASSWORD_FILE };
+function authWant(name: string, members: readonly HostView[], certificates: Certificates, logins: readonly EtcdUser[], heldBy: string | undefined): EtcdAuthWant {
+  const users = logins.map(({ name: user, prefix }) => ({ name: user, prefix }));
+  return { cluster: name, client: clusterWant(name, members, certificates).client, users, passwordsFile: USERS_PASSWORD_FILE, confPath: CONF_PATH, ...(heldBy ? { heldBy } : {}) };
 }
+
+/**
+ * Why this run cannot move a plain-http cluster to TLS: the PGSQL clusters that use it are paused
+ * and their Patroni restarted in the same run, so a run without one of them (the daemon syncs a
+ * cluster at a time) leaves the move to a `corral apply` over the inventory.
+ */
+function tlsMoveHeldBy(logins: readonly EtcdUser[], together: (module: string, cluster: string) => boolean): string | undefined {
+  const apart = logins.filter((l) => !together('pgsql', l.name)).map((l) => l.name);
+  if (!apart.length) return undefined;
+  return `moving it to TLS pauses ${apart.join(', ')} and restarts its Patroni, which this run (without ${apart.length > 1 ? 'those clusters' : 'that cluster'}) cannot do; run \`corral apply\` over the inventory once (etcd and PGSQL together)`;
+}
+
+/** The TLS move of each member of a plain-http etcd cluster, by host: PGSQL pauses its clusters before the first of them. */
+export function etcdTlsMoveRefs(hosts: readonly HostView[]): { host: string; resource: string }[] {
+  return hosts.filter((h) => h.groups.includes('etcd') && membership(h, 'etcd') !== undefined).map((h) => ({ host: h.name, resource: etcdTlsMove.id(tlsMoveWant(h, '')) }));
+}
+
+const tlsMoveWant = (h: HostView, conf: string, heldBy?: string): EtcdTlsMoveWant => ({
+  name: instance(h),
+  confPath: CONF_PATH,
+  conf,
+  peerURL: peerURL(h),
+  port: port(h),
+  tls: ETCD_TLS,
+  ...(heldBy ? { heldBy } : {}),
+});
 
 const USERS_PASSWORD_FILE = '/etc/etcd/users.pass';
 
@@ -111,7 +139,7 @@ export const etcd: Reconciler = {
     membersOf(hosts, cluster.name).map((h) =>
       memberCertificate({ id: certificateId(h), address: h.name, commonName: instance(h), organizationalUnit: 'etcd', names: [instance(h)], validity: h.str('cert_validity') }),
     ),
-  desired({ cluster, hosts, facts, certificates }) {
+  desired({ cluster, hosts, facts, certificates, together }) {
     const out: ModuleDesired = { resources: new Map(), edges: [], notes: [] };
     // The whole cluster, also under --limit: a limited run must neither shrink initial-cluster nor remove members it did not select.
     const members = membersOf(hosts, cluster.name);
@@ -125,6 +153,9 @@ export const etcd: Reconciler = {
       out.notes.push(...blocked);
       return out;
     }
+    const heldBy = tlsMoveHeldBy(logins, together);
+    // A plain-http cluster moves to TLS one member at a time, by address; etcd-auth (on the anchor) comes after every member moved.
+    const byAddress = [...members].sort(byName);
     for (const h of cluster.members) {
       const f = facts(h.name);
       const r = resourceList('etcd', cluster.name);
@@ -151,13 +182,17 @@ export const etcd: Reconciler = {
       ];
       const rootPass = r.add('file', { path: ROOT_PASSWORD_FILE, content: rootPassword, mode: 0o640, owner: 'root', group: 'etcd', secret: true }, [confDir]);
       const member = r.add('etcd-member', want, [confDir, dataDir, ...tls, rootPass]);
+      const move = r.add('etcd-tls-move', tlsMoveWant(h, want.conf.existing, heldBy), [...tls, rootPass]);
+      const previous = byAddress[byAddress.indexOf(h) - 1];
+      if (previous) out.edges.push({ before: { host: previous.name, resource: etcdTlsMove.id(tlsMoveWant(previous, '')) }, after: { host: h.name, resource: move } });
+      if (h.name !== anchor.name) out.edges.push({ before: { host: h.name, resource: move }, after: { host: anchor.name, resource: etcdAuthId(cluster.name) } });
       const unit = r.add('file', { path: '/etc/systemd/system/etcd.service', content: etcdUnit(want.dataDir), mode: 0o644 }, [pkg]);
       r.add('file', { path: '/etc/profile.d/etcdctl.sh', content: etcdctlProfile(whole.client.endpoints, ROOT_PASSWORD_FILE), mode: 0o644 });
       const svc = r.add('service', { name: 'etcd', enabled: true, running: true }, [pkg, unit, member]);
       if (h.name === anchor.name) {
         const state = r.add('etcd-cluster', whole, [svc]);
         const passwords = r.add('file', { path: USERS_PASSWORD_FILE, content: logins.map((l) => `${l.name}:${l.password}\n`).join(''), mode: 0o600, secret: true }, [confDir]);
-        r.add('etcd-auth', authWant(cluster.name, members, certificates, logins), [state, passwords, rootPass]);
+        r.add('etcd-auth', authWant(cluster.name, members, certificates, logins, heldBy), [state, passwords, rootPass, move]);
       }
       // Members leave before new ones join, so that the cluster's membership always matches a new member's initial-cluster.
       else out.edges.push({ before: { host: anchor.name, resource: membershipId }, after: { host: h.name, resource: member } });

@@ -31,7 +31,7 @@ all:
 describe('NODE reconciler', async () => {
   const v = await validateInventory(tmpRepo({ 'pigsty.yml': INVENTORY }));
   const cluster = v.clusters.find((c) => c.module === 'node')!;
-  const out = node.desired({ cluster, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v) });
+  const out = node.desired({ cluster, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v), together: () => true });
   const on = (host: string): Resource[] => out.resources.get(host)!;
   const find = (host: string, kind: string, pred: (w: Record<string, unknown>) => boolean = () => true) =>
     on(host).find((r) => r.kind === kind && pred(r.want as Record<string, unknown>))?.want as Record<string, unknown> | undefined;
@@ -76,7 +76,7 @@ describe('NODE reconciler', async () => {
 
   it('leaves APT sources alone, and says so, when no repo_upstream entry matches', async () => {
     const v2 = await validateInventory(tmpRepo({ 'pigsty.yml': 'all:\n  hosts: { 10.0.0.5: {} }\n  vars: { node_repo_modules: local }\n' }));
-    const o = node.desired({ cluster: v2.clusters[0]!, hosts: v2.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v2) });
+    const o = node.desired({ cluster: v2.clusters[0]!, hosts: v2.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v2), together: () => true });
     expect(o.resources.get('10.0.0.5')!.some((r) => r.kind.startsWith('apt-source'))).toBe(false);
     expect(o.notes[0]?.message).toContain('APT sources are left as they are');
   });

@@ -12,7 +12,7 @@ import { runningLeader } from './kinds/patroni-member.js';
 import { sha256 } from '../../src/engine/resources/file.js';
 import type { PatroniTarget } from './kinds/patroni-api.js';
 import type { PgService } from '../../src/types/inventory.gen.js';
-import { etcdAuthRef, etcdEndpoints, etcdLogins } from '../etcd/index.js';
+import { etcdAuthRef, etcdEndpoints, etcdLogins, etcdTlsMoveRefs } from '../etcd/index.js';
 import { memberCertificate } from '../../src/pki/requests.js';
 import { pgHbaPath } from './hba.js';
 import { patroniView, pgHealthFromObservations } from './health.js';
@@ -20,6 +20,7 @@ import { hbaPeers, sqlObjects } from './objects.js';
 import {
   createclusterConf,
   dcsConfig,
+  dcsSection,
   haproxyDefaults,
   haproxyMain,
   haproxyService,
@@ -67,7 +68,16 @@ export function unavailableVersion(h: HostView, f: Facts): string | undefined {
   return `pg_version ${version} is not in Debian ${f.osVersion} (it ships PostgreSQL ${shipped}) and no PGDG or Pigsty repo is in repo_upstream: postgresql-${version} cannot be installed; set pg_version: ${shipped} or add a repo that has it`;
 }
 
-function memberResources(h: HostView, input: ReconcileInput, primary: HostView): { list: ReturnType<typeof resourceList>['list']; ids: { service: string; member: string; restart: string; dcs?: string } } {
+interface MemberIds {
+  service: string;
+  member: string;
+  restart: string;
+  dcsRestart: string;
+  dcs?: string;
+  pause?: string;
+}
+
+function memberResources(h: HostView, input: ReconcileInput, primary: HostView): { list: ReturnType<typeof resourceList>['list']; ids: MemberIds } {
   const { cluster } = input;
   const r = resourceList('pgsql', cluster.name);
   const f = input.facts(h.name);
@@ -109,26 +119,32 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   const login = etcdLogins(input.hosts).find((l) => l.name === cluster.name)!;
   const yml = patroniYml({ h, etcd: etcdEndpoints(input.hosts), etcdLogin: { username: login.name, password: login.password }, binDir, hbaFile: pgHbaPath(h) });
   const unit = patroniUnit(dbsu);
-  r.add('file', { path: `/pg/conf/${name}.yml`, content: yml, mode: 0o600, ...owned, secret: true });
+  const ymlFile = r.add('file', { path: `/pg/conf/${name}.yml`, content: yml, mode: 0o600, ...owned, secret: true });
   r.add('directory', { path: '/etc/patroni', mode: 0o755 });
-  r.add('symlink', { path: target.config, target: `/pg/conf/${name}.yml` });
-  r.add('file', { path: '/etc/systemd/system/patroni.service', content: unit, mode: 0o644 });
+  const link = r.add('symlink', { path: target.config, target: `/pg/conf/${name}.yml` });
+  const unitFile = r.add('file', { path: '/etc/systemd/system/patroni.service', content: unit, mode: 0o644 });
   // No config as a dependency: restarting Patroni stops PostgreSQL. Config changes reload instead.
   const service = r.add('service', { name: 'patroni', enabled: true, running: true }, [pkg]);
-  r.add('reload', { name: 'patroni', sha256: sha256(yml + unit), action: 'reload', firstTime: 'record' }, [service]);
+  const reload = r.add('reload', { name: 'patroni', sha256: sha256(yml + unit), action: 'reload', firstTime: 'record' }, [service]);
   const member = r.add('patroni-member', { ...target, name, timeoutSeconds: START_TIMEOUT_SECONDS, lagLimitBytes: lagLimitBytes(h) }, [service]);
+  // New etcd settings (hosts, TLS, login) take a restart of Patroni, paused; the rest of patroni.yml a reload.
+  const rto = rtoPlan(h);
+  const dcsSha = sha256(dcsSection(yml));
+  const others = input.hosts.filter((m) => m !== h && membership(m, 'pgsql') === cluster.name).map((m) => patroniTarget(m).api);
+  const dcsRestart = r.add('patroni-dcs-restart', { ...target, name, dcsSha, others, timeoutSeconds: 120, freshSeconds: rto.loopWait * 3 + 5 }, [ymlFile, link, unitFile, reload]);
 
   const dcs = dcsConfig(h);
   let dcsId: string | undefined;
+  let pause: string | undefined;
   if (h === primary) {
-    const leader = r.add('patroni-leader', { ...target, cluster: cluster.name, primary: name, timeoutSeconds: 120 }, [member]);
-    dcsId = r.add('patroni-dcs', { ...target, cluster: cluster.name, ...dcs }, [leader]);
+    pause = r.add('patroni-pause', { ...target, cluster: cluster.name, dcsSha, timeoutSeconds: 60 });
+    const leader = r.add('patroni-leader', { ...target, cluster: cluster.name, primary: name, timeoutSeconds: 120 }, [member, dcsRestart]);
+    dcsId = r.add('patroni-dcs', { ...target, cluster: cluster.name, ...dcs }, [leader, dcsRestart]);
   }
-  const rto = rtoPlan(h);
   const restart = r.add(
     'patroni-restart',
     { ...target, name, parameters: dcs.parameters, port: h.int('pg_port') ?? 5432, socketDir: h.str('pg_localhost') ?? '/var/run/postgresql', dbsu, timeoutSeconds: 300, settleSeconds: rto.loopWait * 3 + 5 },
-    [member, dcsId],
+    [member, dcsRestart, dcsId],
   );
 
   // HAProxy: one listener per service, servers picked among the cluster's members.
@@ -144,10 +160,10 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   r.add('reload', { name: 'haproxy', sha256: sha256([haproxyDefaults, ...files.map((x) => x.content)].join('\0')), action: 'reload', firstTime: 'restart' }, [haproxy, defaults, stale]);
 
   if (h === primary && h.param('pgbackrest_enabled') !== false) {
-    r.add('pgbackrest-stanza', { stanza: cluster.name, dbsu, initBackup: h.param('pgbackrest_init_backup') !== false }, [member, dcsId]);
+    r.add('pgbackrest-stanza', { stanza: cluster.name, dbsu, initBackup: h.param('pgbackrest_init_backup') !== false }, [member, dcsRestart, dcsId]);
   }
-  // Roles, databases, HBA and pgbouncer's lists: they act once this member runs.
-  for (const res of sqlObjects(h, cluster.name, hbaPeers(input))) r.list.push({ ...res, deps: [...(res.deps ?? []), member] });
+  // Roles, databases, HBA and pgbouncer's lists: they act once this member runs (and talks to its DCS).
+  for (const res of sqlObjects(h, cluster.name, hbaPeers(input))) r.list.push({ ...res, deps: [...(res.deps ?? []), member, dcsRestart] });
 
   if (h.param('pgbouncer_enabled') !== false) {
     // After the lists it includes (sqlObjects above): pgbouncer refuses to start without them.
@@ -158,7 +174,7 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
     r.add('reload', { name: 'pgbouncer', sha256: sha256(iniText), action: 'restart', firstTime: 'restart' }, [pgbouncer, ini]);
   }
 
-  return { list: r.list, ids: { service, member, restart, ...(dcsId ? { dcs: dcsId } : {}) } };
+  return { list: r.list, ids: { service, member, restart, dcsRestart, ...(dcsId ? { dcs: dcsId } : {}), ...(pause ? { pause } : {}) } };
 }
 
 export const pgsql: Reconciler = {
@@ -179,7 +195,7 @@ export const pgsql: Reconciler = {
     }
     const etcdHosts = hosts.filter((h) => membership(h, 'etcd') !== undefined);
     const login = etcdAuthRef(hosts);
-    const ids = new Map<string, { service: string; member: string; restart: string; dcs?: string }>();
+    const ids = new Map<string, MemberIds>();
     const unavailable = cluster.members.map((h) => ({ h, why: unavailableVersion(h, input.facts(h.name)) })).filter((x) => x.why);
     if (unavailable.length) {
       // Nothing of a cluster is installed when a member could not have its PostgreSQL.
@@ -192,10 +208,12 @@ export const pgsql: Reconciler = {
       ids.set(h.name, m.ids);
       // etcd runs before Patroni needs it.
       for (const e of etcdHosts) out.edges.push({ before: { host: e.name, resource: 'service:etcd' }, after: { host: h.name, resource: m.ids.service } });
-      // Patroni logs in to etcd as its cluster's user.
-      if (login) out.edges.push({ before: login, after: { host: h.name, resource: m.ids.service } });
+      // Patroni logs in to etcd as its cluster's user, also after a restart for new etcd settings.
+      if (login) for (const after of [m.ids.service, m.ids.dcsRestart]) out.edges.push({ before: login, after: { host: h.name, resource: after } });
     }
     const p = ids.get(primary.name);
+    // A plain-http etcd moves to TLS only while the clusters that use it are paused (their Patroni loses it until restarted).
+    if (p?.pause) for (const move of etcdTlsMoveRefs(hosts)) out.edges.push({ before: { host: primary.name, resource: p.pause }, after: move });
     const replicas = cluster.members.filter((h) => h !== primary);
     let previous: string | undefined;
     for (const h of replicas) {
@@ -206,6 +224,9 @@ export const pgsql: Reconciler = {
       if (p?.dcs) out.edges.push({ before: { host: primary.name, resource: p.dcs }, after: { host: h.name, resource: m.restart } });
       if (previous) out.edges.push({ before: { host: previous, resource: ids.get(previous)!.restart }, after: { host: h.name, resource: m.restart } });
       if (p) out.edges.push({ before: { host: h.name, resource: m.restart }, after: { host: primary.name, resource: p.restart } });
+      // Patroni restarts for new etcd settings one member at a time, the primary last.
+      if (previous) out.edges.push({ before: { host: previous, resource: ids.get(previous)!.dcsRestart }, after: { host: h.name, resource: m.dcsRestart } });
+      if (p) out.edges.push({ before: { host: h.name, resource: m.dcsRestart }, after: { host: primary.name, resource: p.dcsRestart } });
       previous = h.name;
     }
     return out;

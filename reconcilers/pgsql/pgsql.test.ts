@@ -17,7 +17,8 @@ import { patroniRetire } from './kinds/patroni-retire.js';
 import { tmpRepo } from '../../test/helpers/tmp.js';
 import { pgsql } from './index.js';
 import { pgHealth } from './health.js';
-import { selectMembers } from './templates.js';
+import { dcsSection, selectMembers } from './templates.js';
+import { DCS_CLIENT_RECORD, dcsSectionHash, patroniDcsRestart, patroniPause, type PatroniDcsRestartWant, type PatroniPauseWant } from './kinds/patroni-dcs-client.js';
 import { certificatesFor } from '../../test/helpers/pki.js';
 
 const INVENTORY = (version = 15) => `
@@ -49,7 +50,7 @@ async function desired(version = 15) {
   const v = await validateInventory(tmpRepo({ 'pigsty.yml': INVENTORY(version) }));
   expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]);
   const cluster = v.clusters.find((c) => c.module === 'pgsql')!;
-  return pgsql.desired({ cluster, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v) });
+  return pgsql.desired({ cluster, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v), together: () => true });
 }
 const fileOn = (list: Resource[] | undefined, path: string): string => (list!.find((r) => (r.want as { path?: string }).path === path)!.want as { content: string }).content;
 
@@ -99,7 +100,7 @@ describe('PGSQL desired state', async () => {
   it('with patroni_ssl_enabled and pgbouncer_sslmode: the REST API and pgbouncer serve TLS, and Corral reaches them with the CA', async () => {
     const text = INVENTORY(15).replace('pg_rto: fast', 'pg_rto: fast\n        patroni_ssl_enabled: true\n        pgbouncer_sslmode: require\n        pg_etcd_password: Etcd.Pg.4');
     const v = await validateInventory(tmpRepo({ 'pigsty.yml': text }));
-    const o = pgsql.desired({ cluster: v.clusters.find((c) => c.module === 'pgsql')!, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v) });
+    const o = pgsql.desired({ cluster: v.clusters.find((c) => c.module === 'pgsql')!, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v), together: () => true });
     const list = o.resources.get('10.0.0.12');
     const yml = parse(fileOn(list, '/pg/conf/pg-test-2.yml')) as Record<string, Record<string, unknown>>;
     expect(yml.restapi).toMatchObject({ certfile: '/pg/cert/server.crt', keyfile: '/pg/cert/server.key', cafile: '/pg/cert/ca.crt' });
@@ -360,5 +361,57 @@ describe('scale in: members the inventory dropped', () => {
     expect(script).toContain('rm -f /etc/haproxy/pg-test-*.cfg');
     expect(script).not.toMatch(/rm -rf|\/pg\/data/);
     expect(patroniRetire.parse('patroni=active\nenabled=enabled\npgbouncer=inactive\nhaproxy=0\n', { cluster: 'pg-test', name: 'pg-test-4', api: '' })).toEqual({ patroniRunning: true, patroniEnabled: true, pgbouncerRunning: false, haproxyServices: 0 });
+  });
+});
+
+describe('PGSQL: new etcd settings restart Patroni, paused', async () => {
+  const out = await desired();
+  const on = (ip: string, kind: string): Resource => out.resources.get(ip)!.find((r) => r.kind === kind)!;
+  const restartWant = (ip: string): PatroniDcsRestartWant => on(ip, 'patroni-dcs-restart').want as PatroniDcsRestartWant;
+  const yml = fileOn(out.resources.get('10.0.0.12'), '/pg/conf/pg-test-2.yml');
+
+  it("records at each start the etcd settings Patroni read, hashed on the node exactly as Corral hashes patroni.yml's etcd3 section", () => {
+    const unit = fileOn(out.resources.get('10.0.0.12'), '/etc/systemd/system/patroni.service');
+    expect(unit).toContain(`ExecStartPre=+/bin/sh -c "mkdir -p /var/lib/corral && ${dcsSectionHash('/etc/patroni/patroni.yml')} > ${DCS_CLIENT_RECORD}"`);
+    const dir = tmpRepo({ 'patroni.yml': yml });
+    const onNode = execFileSync('sh', ['-c', dcsSectionHash(`${dir}/patroni.yml`)], { encoding: 'utf8' }).trim();
+    expect(onNode).toBe(restartWant('10.0.0.12').dcsSha);
+    expect(dcsSection(yml)).toMatch(/^etcd3:\n {2}hosts: .*\n(?: {2}.*\n)+$/);
+    expect(dcsSection(yml)).not.toContain('restapi');
+  });
+
+  it('restarts a member whose Patroni runs other etcd settings (or unrecorded ones), and no other', () => {
+    const w = restartWant('10.0.0.12');
+    expect(w.others).toEqual(['http://10.0.0.11:8008', 'http://10.0.0.13:8008']);
+    const have = (running: string, paused = false) => patroniDcsRestart.parse(`dcs-client=${running}\npatroni=${JSON.stringify({ state: 'running', ...(paused ? { pause: true } : {}) })}\n`, w);
+    expect(patroniDcsRestart.diff(w, have(w.dcsSha) as never)).toEqual([]);
+    expect(patroniDcsRestart.diff(w, have('unknown') as never)).toEqual([expect.objectContaining({ from: 'not recorded (started before Corral recorded it)' })]);
+    expect(patroniDcsRestart.diff(w, have('0123456789abcdef') as never)).toEqual([expect.objectContaining({ from: '0123456789ab' })]);
+    // Not running: it reads patroni.yml when it starts.
+    expect(patroniDcsRestart.parse('', w)).toBeNull();
+    expect(patroniDcsRestart.apply(w, have('unknown') as never)).toContain(`dcs-restart ${DCS_CLIENT_RECORD} ${w.dcsSha} '["http://10.0.0.11:8008","http://10.0.0.13:8008"]' 120`);
+    expect(patroniDcsRestart.effects!(w, have('unknown') as never)).toEqual({ restarts: true });
+  });
+
+  it('pauses the cluster on the primary before its etcd moves, unless it runs paused already', () => {
+    const w = on('10.0.0.11', 'patroni-pause').want as PatroniPauseWant;
+    expect(out.resources.get('10.0.0.12')!.some((r) => r.kind === 'patroni-pause')).toBe(false);
+    const have = (running: string, paused: boolean) => patroniPause.parse(`dcs-client=${running}\npatroni=${JSON.stringify({ state: 'running', pause: paused })}\n`, w) as never;
+    expect(patroniPause.diff(w, have('unknown', false))).toEqual([expect.objectContaining({ field: 'maintenance mode' })]);
+    expect(patroniPause.diff(w, have('unknown', true))).toEqual([]);
+    expect(patroniPause.diff(w, have(w.dcsSha, false))).toEqual([]);
+    expect(out.edges).toEqual(expect.arrayContaining(['10.0.0.11', '10.0.0.12', '10.0.0.13'].map((ip, i) => ({ before: { host: '10.0.0.11', resource: 'patroni-pause:pg-test' }, after: { host: ip, resource: `etcd-tls-move:etcd-${i + 1}` } }))));
+  });
+
+  it('restarts one member at a time, the primary last, each after etcd has the cluster\'s login, and before anything else talks to the DCS', () => {
+    const edges = out.edges.filter((e) => e.after.resource.startsWith('patroni-dcs-restart:')).map((e) => `${e.before.resource}@${e.before.host} -> ${e.after.resource}@${e.after.host}`);
+    expect(edges).toEqual(
+      expect.arrayContaining([
+        'etcd-auth:etcd@10.0.0.11 -> patroni-dcs-restart:pg-test-2@10.0.0.12',
+        'patroni-dcs-restart:pg-test-2@10.0.0.12 -> patroni-dcs-restart:pg-test-3@10.0.0.13',
+        'patroni-dcs-restart:pg-test-3@10.0.0.13 -> patroni-dcs-restart:pg-test-1@10.0.0.11',
+      ]),
+    );
+    for (const kind of ['patroni-leader', 'patroni-dcs', 'pgbackrest-stanza', 'pg-role']) expect(on('10.0.0.11', kind).deps).toContain('patroni-dcs-restart:pg-test-1');
   });
 });

@@ -8,6 +8,7 @@ import type { HostView } from '../../src/config/hosts.js';
 import type { PgService } from '../../src/types/inventory.gen.js';
 import type { DcsValue } from './kinds/patroni-dcs.js';
 import { PGBOUNCER_DIR } from './objects.js';
+import { dcsClientRecordUnitLine } from './kinds/patroni-dcs-client.js';
 
 /** The addresses Pigsty calls `intra`: where replicas and admins connect from. */
 const INTRANET = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
@@ -184,6 +185,7 @@ Wants=network-online.target
 Type=simple
 User=${dbsu}
 Group=${dbsu}
+${dcsClientRecordUnitLine}
 ExecStart=/usr/bin/patroni /etc/patroni/patroni.yml
 ExecReload=/bin/kill -s HUP $MAINPID
 # Stop only Patroni: it stops PostgreSQL itself, cleanly.
@@ -197,6 +199,15 @@ OOMScoreAdjust=-1000
 [Install]
 WantedBy=multi-user.target
 `;
+}
+
+/** patroni.yml's `etcd3:` section, line by line as the unit's record hashes it: what Patroni reads only at start. */
+export function dcsSection(yml: string): string {
+  const lines = yml.replace(/\n$/, '').split('\n');
+  const start = lines.findIndex((l) => l === 'etcd3:');
+  if (start < 0) return '';
+  const end = lines.findIndex((l, i) => i > start && /^[^ ]/.test(l));
+  return lines.slice(start, end < 0 ? undefined : end).map((l) => l + '\n').join('');
 }
 
 /** Debian's postgresql-common creates and starts a `<ver>/main` cluster at install unless told not to. */

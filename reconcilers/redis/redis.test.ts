@@ -44,7 +44,7 @@ async function load(text: string, cluster = 'redis-ms'): Promise<Loaded> {
   const v = await validateInventory(tmpRepo({ 'pigsty.yml': text }));
   expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]);
   const c = v.clusters.find((x) => x.module === 'redis' && x.name === cluster)!;
-  const out = redis.desired({ cluster: c, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v) });
+  const out = redis.desired({ cluster: c, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v), together: () => true });
   const target = (name: string) => ({ name, address: name, port: 22, user: 'root', connection: 'ssh' as const });
   return { hosts: v.hosts, notes: out.notes, desired: { hosts: [...out.resources].map(([host, resources]) => ({ host, target: target(host), resources })), edges: out.edges } };
 }

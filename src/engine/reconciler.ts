@@ -23,6 +23,8 @@ export interface ReconcileInput {
   hosts: readonly HostView[];
   facts: (host: string) => Facts;
   certificates: Certificates;
+  /** Whether a cluster of another module is in this run too (a daemon's unit or a --limit leaves others out): a change that needs both waits for a run with both. */
+  together: (module: string, cluster: string) => boolean;
 }
 
 /** What a module needs to know to say which certificates its members need: no facts, so certificates are issued once, before compiling. */

@@ -99,8 +99,12 @@ export function compile(v: Validated, hosts: readonly HostView[], facts: (host: 
   const perHost = new Map<string, HostDesired>(hosts.map((h) => [h.name, { host: h.name, target: targets.get(h.name)!, resources: [] }]));
   const desired: Desired = { hosts: [...perHost.values()], edges: [] };
   const notes: Note[] = [];
-  for (const { reconciler, cluster } of clustersInRun(v, hosts, only)) {
-    const out = reconciler.desired({ cluster, hosts: v.hosts, facts, certificates });
+  const inRun = [...clustersInRun(v, hosts, only)];
+  // A cluster is together with the others only whole: a --limit that leaves out some of its members leaves it out.
+  const whole = new Set(inRun.filter(({ cluster }) => v.clusters.find((c) => c.module === cluster.module && c.name === cluster.name)?.members.length === cluster.members.length).map(({ cluster }) => `${cluster.module}/${cluster.name}`));
+  const together = (module: string, name: string): boolean => whole.has(`${module}/${name}`);
+  for (const { reconciler, cluster } of inRun) {
+    const out = reconciler.desired({ cluster, hosts: v.hosts, facts, certificates, together });
     for (const [host, resources] of out.resources) perHost.get(host)?.resources.push(...resources);
     desired.edges.push(...out.edges);
     notes.push(...out.notes);

@@ -5,7 +5,8 @@
  * drift left alone); pg_role changed in git (switchover); an apply killed midway; scale out to a
  * 4th node and in again.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { pgHealthFromObservations, type PgHealth } from '../../reconcilers/pgsql
 import { applyKilledAt, corral, lab, useBareLab, LAB_KEY, LAB_KNOWN_HOSTS, LAB_PKI_DIR, nodeIp, onNode } from '../helpers/lab.js';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/lab-pg');
+const run = promisify(execFile);
 const NODES = ['n1', 'n2', 'n3'];
 const USER = 'dbuser_test';
 const PASSWORD = 'Test.Lab.Pass';
@@ -117,6 +119,9 @@ function writer(ip: string): { stop: () => Promise<number> } {
     },
   };
 }
+
+/** The inventory as the restart scenario leaves it (and the scenarios after it build on). */
+const tuned = (t: string): string => t.replace('work_mem: 8MB', 'work_mem: 16MB\n          max_connections: 200');
 
 describe('PGSQL on three lab nodes', () => {
   useBareLab();
@@ -309,8 +314,7 @@ describe('PGSQL on three lab nodes', () => {
   }, 10 * 60_000);
   it('scales out to a 4th node and in again: only with --prune, and never while pg_safeguard is on', async () => {
     await lab('up', '4');
-    const base = (t: string) => t.replace('work_mem: 8MB', 'work_mem: 16MB\n          max_connections: 200');
-    const four = inventory((t) => base(t).replace('{ pg_seq: 3, pg_role: replica }', '{ pg_seq: 3, pg_role: replica }\n        10.213.0.14: { pg_seq: 4, pg_role: replica }'));
+    const four = inventory((t) => tuned(t).replace('{ pg_seq: 3, pg_role: replica }', '{ pg_seq: 3, pg_role: replica }\n        10.213.0.14: { pg_seq: 4, pg_role: replica }'));
     const out = await corral('apply', four, '--yes');
     if (!out.out.includes('the nodes converged')) console.log(out.out);
     expect(out.out).toContain('the nodes converged');
@@ -322,7 +326,7 @@ describe('PGSQL on three lab nodes', () => {
     expect(await sql(nodeIp(4), 5433, 'select count(*) from ticks')).toBe('1000');
 
     // Scale in with pg_safeguard on: blocked, said in the plan, nothing stopped.
-    const guarded = inventory((t) => base(t).replace('pg_cluster: pg-test', 'pg_cluster: pg-test\n        pg_safeguard: true'));
+    const guarded = inventory((t) => tuned(t).replace('pg_cluster: pg-test', 'pg_cluster: pg-test\n        pg_safeguard: true'));
     const blocked = await corral('plan', guarded);
     expect(blocked.out).toContain('pg-test-4 (10.213.0.14) runs in pg-test but the inventory no longer names it: pg_safeguard is on for pg-test, so it is not removed');
     expect(blocked.out).not.toContain('patroni-retire:pg-test-4');
@@ -330,7 +334,7 @@ describe('PGSQL on three lab nodes', () => {
     expect((await onNode('n4', 'systemctl is-active patroni')).trim()).toBe('active');
 
     // Without pg_safeguard: a destructive change, refused without --prune, made with it.
-    const three = inventory(base);
+    const three = inventory(tuned);
     const planned = JSON.parse((await corral('plan', three, '--format', 'json')).out) as { changes: { host: string; resource: string; destructive: boolean }[] };
     expect(planned.changes.filter((c) => c.destructive).map((c) => `${c.host} ${c.resource}`)).toEqual(['10.213.0.14 patroni-retire:pg-test-4']);
     const refused = await corral('apply', three, '--yes');
@@ -347,4 +351,41 @@ describe('PGSQL on three lab nodes', () => {
     expect(await health(three)).toMatchObject({ status: 'Healthy', leader: 'pg-test-1', roleDrift: false });
     expect((await corral('plan', three, '--detailed-exitcode')).code).toBe(0);
   }, 15 * 60_000);
+
+  it('a cluster an older Corral built on plain-http etcd: one apply moves etcd to TLS and auth with the cluster paused; the leader, its timeline and every row stay', async () => {
+    const three = inventory(tuned);
+    await lab('up', '3');
+    // What Corral built before etcd had TLS: etcd over http without auth, Patroni reaching it over http without a login.
+    await run('bash', [join(import.meta.dirname, '../lab/plain-etcd.sh'), 'n1', 'n2', 'n3'], { timeout: 5 * 60_000 });
+    const asDbsu = (query: string): Promise<string> => onNode('n1', `cd /tmp && runuser -u postgres -- psql -h /var/run/postgresql -AtXqc ${JSON.stringify(query)}`);
+    await asDbsu('create table kept (id int, at timestamptz default clock_timestamp()); insert into kept (id) select generate_series(1, 1000)');
+    const leader = await leaderOf('n1');
+    const timeline = await asDbsu('select timeline_id from pg_control_checkpoint()');
+    expect(await onNode('n1', 'grep -A2 "^etcd3:" /etc/patroni/patroni.yml')).toContain('protocol: http\n');
+
+    const planned = await corral('plan', three);
+    expect(planned.out).toMatch(/patroni-pause:pg-test {2}differs: maintenance mode/);
+    expect(planned.out).toMatch(/etcd-tls-move:etcd-1 {2}differs: transport \[restarts\]/);
+    // A writer on the primary's own socket for the whole apply: PostgreSQL never stops.
+    const writing = onNode('n1', `cd /tmp && timeout 90 bash -c 'while :; do runuser -u postgres -- psql -h /var/run/postgresql -AtXqc "insert into kept (id) values (0)" >/dev/null 2>&1; sleep 0.1; done' || true`);
+    const applied = await corral('apply', three, '--yes');
+    if (!applied.out.includes('the nodes converged')) console.log(applied.out);
+    expect(applied.out).toContain('the nodes converged');
+    await writing;
+    const gap = Number(await asDbsu('select coalesce(extract(epoch from max(gap)), 0) from (select at - lag(at) over (order by at) as gap from kept where id = 0) g'));
+    console.log(`plain-http etcd to TLS: longest pause between writes on the primary ${gap.toFixed(2)} s`);
+    expect(gap).toBeLessThan(5);
+
+    expect(await leaderOf('n1')).toBe(leader);
+    expect(await asDbsu('select timeline_id from pg_control_checkpoint()')).toBe(timeline);
+    expect(await asDbsu('select count(*) from kept where id > 0')).toBe('1000');
+    expect(await onNode('n1', 'patronictl -c /etc/patroni/patroni.yml list 2>&1')).not.toContain('Maintenance mode');
+    // etcd: https with auth, nothing over plain http; Patroni logs in as its cluster's user.
+    expect(await onNode('n2', 'grep listen-client-urls /etc/etcd/etcd.conf')).toContain('"https://10.213.0.12:2379,https://127.0.0.1:2379"');
+    expect(await onNode('n1', 'curl -s -m 3 http://10.213.0.11:2379/version || echo refused')).not.toContain('etcdserver');
+    expect(await onNode('n1', 'ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.crt --cert=/etc/etcd/server.crt --key=/etc/etcd/server.key get /pg --prefix --keys-only 2>&1 || true')).toContain('user name is empty');
+    expect(await onNode('n3', 'grep -A8 "^etcd3:" /etc/patroni/patroni.yml')).toMatch(/protocol: https[\s\S]*username: pg-test/);
+    expect(await health(three)).toMatchObject({ status: 'Healthy', leader, roleDrift: false });
+    expect((await corral('plan', three, '--detailed-exitcode')).code).toBe(0);
+  }, 10 * 60_000);
 });

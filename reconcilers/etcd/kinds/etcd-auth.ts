@@ -6,6 +6,7 @@
  */
 import { sh } from '../../../src/engine/shell.js';
 import { etcdctl, ROOT_PASSWORD_FILE, unlessAlready, type EtcdClient } from './etcd-member.js';
+import { isPlain, plainProbe } from './etcd-tls-move.js';
 import { keyValues, type FieldChange, type Kind, type Unsupported } from '../../../src/engine/resources/kind.js';
 
 export interface EtcdUser {
@@ -20,6 +21,10 @@ export interface EtcdAuthWant {
   users: EtcdUser[];
   /** `name:password` lines, one per user (a secret file on the node). */
   passwordsFile: string;
+  /** The observing member's config: one that still speaks plain http is moved to TLS first. */
+  confPath: string;
+  /** Why this run must not move a plain-http cluster to TLS, if it must not (etcd-tls-move's). */
+  heldBy?: string;
 }
 
 type UserState = 'ok' | 'missing' | 'wrong';
@@ -42,6 +47,7 @@ export const etcdAuth: Kind<EtcdAuthWant, EtcdAuthHave> = {
   probe: (w) =>
     'if command -v etcdctl >/dev/null; then\n' +
     [
+      plainProbe(w.confPath),
       // Without credentials, `user list` works only while auth is off.
       `out=$(${etcdctl(w.client, 'user list', ANONYMOUS)} 2>&1) && echo auth=off || case "$out" in *"user name is empty"*|*"permission denied"*) echo auth=on ;; *) echo auth=unknown ;; esac`,
       `${etcdctl(w.client, 'user get root')} >/dev/null 2>&1 && echo root=ok`,
@@ -55,6 +61,8 @@ export const etcdAuth: Kind<EtcdAuthWant, EtcdAuthHave> = {
     ].join('\n') +
     '\nfi',
   parse: (out, w): EtcdAuthHave | null | Unsupported => {
+    // A cluster that still speaks plain http is moved to TLS in this run (etcd-tls-move) before these steps, or not at all.
+    if (isPlain(out)) return w.heldBy ? { unsupported: `etcd cluster ${w.cluster} runs plain http: ${w.heldBy}` } : null;
     const kv = keyValues(out);
     const auth = kv.get('auth');
     if (!auth || auth === 'unknown') return null;

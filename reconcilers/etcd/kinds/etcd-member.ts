@@ -8,6 +8,7 @@
 import { sh, writeFileAtomic } from '../../../src/engine/shell.js';
 import { attributeChanges, file, sha256, statProbe, type FileHave } from '../../../src/engine/resources/file.js';
 import { isUnsupported, type FieldChange, type Kind, type Unsupported } from '../../../src/engine/resources/kind.js';
+import { PLAIN_PEERS, runsPlain } from './etcd-tls-move.js';
 
 export type InitialState = 'new' | 'existing';
 
@@ -44,6 +45,8 @@ export interface EtcdMemberHave {
   foreign: boolean;
   /** The cluster as the other members see it; null when none of them answers. */
   cluster: EtcdMemberInfo[] | null;
+  /** The member runs plain http: its config is etcd-tls-move's to change. */
+  plain?: boolean;
 }
 
 /**
@@ -73,7 +76,7 @@ export const AS_ROOT = sh`if [ -r ${ROOT_PASSWORD_FILE} ]; then export ETCDCTL_U
  */
 export const etcdctl = (c: EtcdClient, args: string, login = AS_ROOT): string =>
   // The leading blank keeps a `$(` written before it from reading as arithmetic `$((`.
-  ' (' +
+  ` (if ${runsPlain}; then exit 1; fi; ` +
   sh`tls=$(mktemp -d) && printf '%s' ${c.ca} > "$tls/ca" && printf '%s' ${c.cert} > "$tls/cert" && (umask 077; printf '%s' ${c.key} > "$tls/key") || exit 1; ` +
   login +
   sh`ETCDCTL_API=3 ETCDCTL_CACERT="$tls/ca" ETCDCTL_CERT="$tls/cert" ETCDCTL_KEY="$tls/key" etcdctl --endpoints=${c.endpoints.join(',')} --dial-timeout=2s --command-timeout=5s ` +
@@ -118,9 +121,6 @@ const bootstrapOnly = (conf: string): string =>
 const RUNNING_ETCD = `pid=$(systemctl show -p MainPID --value etcd.service 2>/dev/null || true); cmd=$([ "\${pid:-0}" != 0 ] && tr '\\0' ' ' < /proc/$pid/cmdline || true)`;
 const OURS = `case "$cmd" in *--config-file*) true ;; *) false ;; esac`;
 
-/** A config whose peers talk plain http: what Corral wrote before etcd had TLS. */
-const PLAIN_PEERS = /^listen-peer-urls: "http:/m;
-
 const CONF_MODE = 0o644;
 const CONF_OWNER = { mode: CONF_MODE, owner: 'etcd', group: 'etcd' };
 
@@ -138,15 +138,14 @@ export const etcdMember: Kind<EtcdMemberWant, EtcdMemberHave> = {
   parse: (out, w): EtcdMemberHave | Unsupported => {
     const conf = file.parse(out, { path: w.confPath, content: '', mode: CONF_MODE });
     const have = { conf: isUnsupported(conf) ? null : conf, hasData: /^has-data=yes$/m.test(out), foreign: /^foreign=yes$/m.test(out), cluster: parseMembers(out) };
-    if (have.hasData && have.conf?.content !== undefined && PLAIN_PEERS.test(have.conf.content) && !PLAIN_PEERS.test(w.conf.existing)) {
-      return { unsupported: `${w.name} runs plain http (${w.confPath}); moving a running cluster to TLS is a rolling change Corral does not make yet, so this member is left as it is` };
-    }
+    if (have.hasData && have.conf?.content !== undefined && PLAIN_PEERS.test(have.conf.content)) return { ...have, plain: true };
     if (w.safeguard && situation(w, have).step === 'rejoin') {
       return { unsupported: `the cluster no longer lists ${w.peerURL}, but ${w.dataDir} holds a member's data and etcd_safeguard forbids moving it aside` };
     }
     return have;
   },
   diff: (w, h) => {
+    if (h?.plain) return [];
     const s = situation(w, h ?? { conf: null, hasData: false, foreign: false, cluster: null });
     const out: FieldChange[] = [];
     if (h?.foreign) out.push({ field: 'process', from: 'etcd without --config-file (the package default)', to: 'stopped, then started as a member' });

@@ -1,5 +1,6 @@
 /** The PGSQL module's resource kinds, by name. */
 import { patroniDcs } from './patroni-dcs.js';
+import { patroniDcsRestart, patroniPause } from './patroni-dcs-client.js';
 import { patroniLeader } from './patroni-leader.js';
 import { patroniMember } from './patroni-member.js';
 import { patroniRestart } from './patroni-restart.js';
@@ -14,6 +15,8 @@ export const PGSQL_KINDS = {
   'patroni-leader': patroniLeader,
   'patroni-dcs': patroniDcs,
   'patroni-restart': patroniRestart,
+  'patroni-pause': patroniPause,
+  'patroni-dcs-restart': patroniDcsRestart,
   'patroni-retire': patroniRetire,
   'pg-role': pgRole,
   'pg-database': pgDatabase,

@@ -162,6 +162,49 @@ def restart_for(wanted, timeout, settle, primary_first):
         restart(api, me, timeout)
 
 
+# Set in the DCS config when Corral paused the cluster, so that only a pause of Corral's is lifted by Corral.
+PAUSED_BY_CORRAL = 'corral_paused'
+
+
+def pause(timeout):
+    """Pauses the cluster (Patroni's maintenance mode) unless this member runs paused already, and waits until it does.
+
+    A member's own view, not the DCS: one that lost its DCS (its etcd moved to TLS) still runs paused."""
+    if get('/patroni').get('pause') is not True:
+        code, text = call('PATCH', '/config', {'pause': True, PAUSED_BY_CORRAL: True})
+        if code != 200:
+            sys.exit('pausing the cluster refused (%s): %s' % (code, text))
+    wait(lambda: get('/patroni').get('pause') is True, me + ' paused', timeout)
+
+
+def dcs_restart(record, wanted, others, timeout, fresh_seconds):
+    """Restarts this member's Patroni, paused, so that it reads its new DCS settings; PostgreSQL keeps running.
+
+    The cluster is resumed once every member (others: the REST URLs of the rest) talks to the DCS again, which is after the last of them restarted."""
+    pause(timeout)
+    started = time.time()
+    # The unit's record line may be new: systemd reads the unit again first.
+    subprocess.run(['systemctl', 'daemon-reload'], check=True)
+    subprocess.run(['systemctl', 'restart', 'patroni'], check=True)
+    seen = lambda base=None: get('/patroni', base).get('dcs_last_seen', 0)
+    wait(lambda: get('/patroni').get('state') == 'running' and seen() >= started, me + ' running and talking to the DCS again', timeout)
+    with open(record) as f:
+        if f.read().strip() != wanted:
+            sys.exit('%s started with other DCS settings than %s' % (me, wanted))
+    config = get('/config')
+    if not config.get(PAUSED_BY_CORRAL):
+        return
+    now = time.time()
+    stale = [base for base in others if now - seen(base) > fresh_seconds]
+    if stale:
+        print('the cluster stays paused until %s talk to the DCS again' % ', '.join(stale), file=sys.stderr)
+        return
+    code, text = call('PATCH', '/config', {'pause': None, PAUSED_BY_CORRAL: None})
+    if code != 200:
+        sys.exit('resuming the cluster refused (%s): %s' % (code, text))
+    wait(lambda: not get('/patroni').get('pause'), me + ' resumed', timeout)
+
+
 def main(argv):
     configure(argv[1])
     cmd, args = argv[2], argv[3:]
@@ -175,6 +218,10 @@ def main(argv):
         code, text = call('PATCH', '/config', json.loads(args[0]))
         if code != 200:
             sys.exit('PATCH /config refused (%s): %s' % (code, text))
+    elif cmd == 'pause':
+        pause(int(args[0]))
+    elif cmd == 'dcs-restart':
+        dcs_restart(args[0], args[1], json.loads(args[2]), int(args[3]), int(args[4]))
     elif cmd == 'restart':
         restart_for(json.loads(args[2]), int(args[0]), int(args[1]), args[3] == 'primary-first')
     else:

@@ -59,6 +59,7 @@ class Member:
         self.streamed = True  # a replica: the leader streams WAL to it
         self.answers = {}  # (method, path) -> [(code, text)] answered before the usual behaviour
         self.after_restart = None
+        self.dcs_seen = cluster.clock.now  # the last time this member's Patroni talked to the DCS
         self.server = HTTPServer(('127.0.0.1', 0), handler_for(self))
         if tls:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
@@ -70,7 +71,9 @@ class Member:
         return {'name': self.name, 'role': self.role, 'state': self.state, 'api_url': self.url + '/patroni', 'host': '127.0.0.1'}
 
     def status(self):
-        status = {'state': self.state, 'role': 'primary' if self.role == 'leader' else 'replica'}
+        status = {'state': self.state, 'role': 'primary' if self.role == 'leader' else 'replica', 'dcs_last_seen': int(self.dcs_seen)}
+        if self.cluster.config.get('pause'):
+            status['pause'] = True
         if self.pending_restart:
             status['pending_restart'] = True
         if self.role == 'leader':
@@ -103,9 +106,11 @@ class Member:
 
 
 def merge(into, patch):
-    # PATCH /config merges recursively, as Patroni does.
+    # PATCH /config merges recursively, as Patroni does; null removes a key.
     for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
+        if value is None:
+            into.pop(key, None)
+        elif isinstance(value, dict) and isinstance(into.get(key), dict):
             merge(into[key], value)
         else:
             into[key] = value
@@ -400,3 +405,67 @@ class TlsTest(PatroniCtlTest):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class FakeSystemd:
+    """Stands in for subprocess in patroni_ctl's dcs-restart: restarting patroni makes the member talk to the DCS again and its unit record what it read."""
+
+    def __init__(self, clock, member, record, recorded):
+        self.clock, self.member, self.record, self.recorded = clock, member, record, recorded
+        self.commands = []
+
+    def run(self, command, check=False, **_):
+        self.commands.append(command)
+        if command == ['systemctl', 'restart', 'patroni']:
+            with open(self.record, 'w') as f:
+                f.write(self.recorded + '\n')
+            self.member.dcs_seen = self.clock.now + 1
+        return subprocess.CompletedProcess(command, 0)
+
+
+class DcsRestartTest(PatroniCtlTest):
+    """Patroni restarted, paused, to read new etcd settings: PostgreSQL is not touched; the cluster resumes once every member talks to the DCS."""
+
+    def restart(self, name, recorded='new-sha', wanted='new-sha'):
+        member = self.member(name)
+        record = os.path.join(self.dir.name, 'dcs-client')
+        systemd = FakeSystemd(self.clock, member, record, recorded)
+        patcher = mock.patch.object(patroni_ctl, 'subprocess', systemd)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        others = json.dumps([m.url for m in self.cluster.members.values() if m is not member])
+        err = self.run_ctl(member, 'dcs-restart', record, wanted, others, 60, 20)
+        return systemd, err
+
+    def test_pause_marks_a_pause_of_corrals(self):
+        self.run_ctl(self.member('pg-1'), 'pause', 30)
+        self.assertEqual((self.cluster.config.get('pause'), self.cluster.config.get('corral_paused')), (True, True))
+
+    def test_pause_leaves_a_pause_of_someone_else_unmarked(self):
+        self.cluster.config['pause'] = True
+        self.run_ctl(self.member('pg-1'), 'pause', 30)
+        self.assertNotIn('corral_paused', self.cluster.config)
+        self.assertEqual([r for r in self.cluster.requests if r.method == 'PATCH'], [])
+
+    def test_a_member_restarts_paused_and_the_cluster_stays_paused_while_another_has_not_talked_to_the_dcs(self):
+        self.member('pg-3').dcs_seen = self.clock.now - 600  # still on the old etcd settings
+        systemd, err = self.restart('pg-2')
+        self.assertEqual(systemd.commands, [['systemctl', 'daemon-reload'], ['systemctl', 'restart', 'patroni']])
+        self.assertEqual((self.cluster.config.get('pause'), self.cluster.config.get('corral_paused')), (True, True))
+        self.assertIn('stays paused until %s' % self.member('pg-3').url, err)
+        self.assertEqual(self.cluster.posts('/restart'), [])  # PostgreSQL itself is never restarted
+
+    def test_the_last_member_resumes_a_pause_of_corrals(self):
+        self.restart('pg-1')
+        self.assertNotIn('pause', self.cluster.config)
+        self.assertNotIn('corral_paused', self.cluster.config)
+
+    def test_a_pause_of_someone_else_outlives_the_restart(self):
+        self.cluster.config['pause'] = True
+        self.restart('pg-1')
+        self.assertEqual(self.cluster.config.get('pause'), True)
+
+    def test_patroni_that_started_with_other_settings_ends_the_program(self):
+        with self.assertRaises(SystemExit) as exit:
+            self.restart('pg-2', recorded='old-sha')
+        self.assertEqual(exit.exception.code, 'pg-2 started with other DCS settings than new-sha')

@@ -1,0 +1,75 @@
+/**
+ * Patroni reads its etcd settings (hosts, TLS, login) only when it starts: a reload keeps the old
+ * ones. Patroni's unit records the settings each start read (a hash of patroni.yml's `etcd3:`
+ * section, written by ExecStartPre), so the settings a running Patroni uses are known. When they
+ * differ from patroni.yml's, the member's Patroni restarts with the cluster paused (maintenance
+ * mode), so PostgreSQL keeps running and no failover happens; the cluster resumes once every
+ * member talks to the DCS again. A cluster whose etcd itself moves (plain http to TLS) is paused
+ * before etcd moves: `patroni-pause`, on the primary.
+ */
+import { keyValues, type Kind } from '../../../src/engine/resources/kind.js';
+import { patroniCtl, restJson, restProbe, type PatroniTarget } from './patroni-api.js';
+
+/** Where Patroni's unit records the etcd settings it started with (see patroniUnit). */
+export const DCS_CLIENT_RECORD = '/var/lib/corral/patroni-dcs-client';
+
+/** Shell printing the hash of the `etcd3:` section of a patroni.yml, as the unit records it at each start. */
+export const dcsSectionHash = (path: string): string => `awk '/^etcd3:/{f=1;print;next} f&&/^[^ ]/{exit} f{print}' ${path} | sha256sum | cut -d' ' -f1`;
+
+interface DcsClientWant extends PatroniTarget {
+  /** Hash of the `etcd3:` section of the patroni.yml Corral writes. */
+  dcsSha: string;
+  timeoutSeconds: number;
+}
+
+export interface PatroniDcsRestartWant extends DcsClientWant {
+  name: string;
+  /** REST URLs of the cluster's other members: the cluster resumes once each talks to the DCS again. */
+  others: string[];
+  /** How recent a member's last word with the DCS must be to count (a few loop_waits). */
+  freshSeconds: number;
+}
+
+export interface PatroniPauseWant extends DcsClientWant {
+  cluster: string;
+}
+
+interface DcsClientHave {
+  /** The hash of the settings the running Patroni started with; `unknown` when its unit recorded none. */
+  running: string;
+  /** The member runs paused (its own view: one that lost its DCS keeps the last it saw). */
+  paused: boolean;
+}
+
+/** Nothing while Patroni is not running: it reads patroni.yml when it starts. */
+const probe = (w: DcsClientWant): string =>
+  `if systemctl is-active -q patroni; then echo "dcs-client=$(cat ${DCS_CLIENT_RECORD} 2>/dev/null || echo unknown)"; ${restProbe(w, { patroni: '/patroni' })}; fi`;
+
+const parse = (out: string): DcsClientHave | null => {
+  const kv = keyValues(out);
+  const running = kv.get('dcs-client');
+  return running ? { running, paused: restJson<{ pause?: boolean }>(kv, 'patroni')?.pause === true } : null;
+};
+
+const stale = (w: DcsClientWant, h: DcsClientHave | null): h is DcsClientHave => h !== null && h.running !== w.dcsSha;
+const shortSha = (s: string): string => (s === 'unknown' ? 'not recorded (started before Corral recorded it)' : s.slice(0, 12));
+
+export const patroniDcsRestart: Kind<PatroniDcsRestartWant, DcsClientHave> = {
+  id: (w) => `patroni-dcs-restart:${w.name}`,
+  probe,
+  parse,
+  diff: (w, h) => (stale(w, h) ? [{ field: 'etcd settings read at start', from: shortSha(h.running), to: `${w.dcsSha.slice(0, 12)} (Patroni restarts paused; PostgreSQL keeps running)` }] : []),
+  apply: (w) => patroniCtl(w.config, 'dcs-restart', DCS_CLIENT_RECORD, w.dcsSha, JSON.stringify(w.others), w.timeoutSeconds, w.freshSeconds),
+  effects: () => ({ restarts: true }),
+};
+
+export const patroniPause: Kind<PatroniPauseWant, DcsClientHave> = {
+  id: (w) => `patroni-pause:${w.cluster}`,
+  probe,
+  parse,
+  diff: (w, h) => (stale(w, h) && !h.paused ? [{ field: 'maintenance mode', from: 'off', to: 'on while Patroni restarts to read new etcd settings (lifted once every member has)' }] : []),
+  apply: (w) => patroniCtl(w.config, 'pause', w.timeoutSeconds),
+};
+
+/** The unit line that records, at each start, the etcd settings Patroni reads. */
+export const dcsClientRecordUnitLine = `ExecStartPre=+/bin/sh -c "mkdir -p /var/lib/corral && ${dcsSectionHash('/etc/patroni/patroni.yml')} > ${DCS_CLIENT_RECORD}"`;
