@@ -7,12 +7,15 @@
  */
 import { membership } from '../../src/config/clusters.js';
 import type { HostView } from '../../src/config/hosts.js';
-import type { Observation } from '../../src/engine/model.js';
+import { stateOf, type CrossEdge, type Note, type Observation } from '../../src/engine/model.js';
 import { resourceList, type Certificates, type ModuleDesired, type Reconciler } from '../../src/engine/reconciler.js';
-import { etcdCluster, etcdClusterId, etcdHealth, type EtcdClusterHave, type EtcdHealth } from './kinds/etcd-cluster.js';
-import { etcdAuthId, type EtcdAuthWant, type EtcdUser } from './kinds/etcd-auth.js';
-import { ROOT_PASSWORD_FILE, type EtcdClient, type EtcdMemberWant, type InitialState } from './kinds/etcd-member.js';
-import type { Note } from '../../src/engine/model.js';
+import { etcdCluster, etcdClusterId, etcdHealth, type EtcdHealth } from './kinds/etcd-cluster.js';
+import { etcdAuth, etcdAuthId, type EtcdAuthWant, type EtcdUser } from './kinds/etcd-auth.js';
+import { etcdMember, ROOT_PASSWORD_FILE, type EtcdClient, type EtcdMemberWant, type InitialState } from './kinds/etcd-member.js';
+import { ETCD_KINDS } from './kinds/index.js';
+import { directory, file } from '../../src/engine/resources/file.js';
+import { packages, packagesId } from '../../src/engine/resources/packages.js';
+import { service, type ServiceWant } from '../../src/engine/resources/service.js';
 import { memberCertificate } from '../../src/pki/requests.js';
 import { ETCD_TLS, etcdConf, etcdctlProfile, etcdUnit } from './templates.js';
 
@@ -104,6 +107,11 @@ function authWant(name: string, members: readonly HostView[], certificates: Cert
 
 const USERS_PASSWORD_FILE = '/etc/etcd/users.pass';
 
+const ETCD_SERVICE: ServiceWant = { name: 'etcd', enabled: true, running: true };
+
+/** etcd's service on each member: what a DCS client (Patroni) waits for, on every etcd host. */
+export const etcdServiceId = service.id(ETCD_SERVICE);
+
 export const etcd: Reconciler = {
   module: 'etcd',
   // Every member's, also under --limit: the observing member's certificate is how the others' probes reach the cluster.
@@ -127,37 +135,37 @@ export const etcd: Reconciler = {
     }
     for (const h of cluster.members) {
       const f = facts(h.name);
-      const r = resourceList('etcd', cluster.name);
+      const r = resourceList('etcd', cluster.name, ETCD_KINDS);
       for (const param of ['etcd_rm_data', 'etcd_rm_pkg'] as const) {
         if (h.has(param)) out.notes.push({ host: h.name, resource: 'etcd', message: `${param} applies to removing a member's node, which Corral leaves as it is` });
       }
       if (f.packageManager === 'unknown') {
-        out.notes.push({ host: h.name, resource: 'packages:etcd', message: 'no known package manager: etcd is not installed' });
+        out.notes.push({ host: h.name, resource: packagesId('etcd'), message: 'no known package manager: etcd is not installed' });
         continue;
       }
       // Debian's package starts its own etcd (data in /var/lib/etcd/default, localhost only) at install;
       // the unit below takes the service over and the first config change restarts it as a member.
-      const pkg = r.add('packages', { name: 'etcd', manager: f.packageManager, packages: f.packageManager === 'apt' ? ['etcd-server', 'etcd-client'] : ['etcd'] });
+      const pkg = r.add(packages, { name: 'etcd', manager: f.packageManager, packages: f.packageManager === 'apt' ? ['etcd-server', 'etcd-client'] : ['etcd'] });
       const want = memberWant(h, members, certificates);
-      const confDir = r.add('directory', { path: '/etc/etcd', mode: 0o750, owner: 'etcd', group: 'etcd' }, [pkg]);
-      const dataDir = r.add('directory', { path: want.dataDir, mode: 0o700, owner: 'etcd', group: 'etcd' }, [pkg]);
+      const confDir = r.add(directory, { path: '/etc/etcd', mode: 0o750, owner: 'etcd', group: 'etcd' }, [pkg]);
+      const dataDir = r.add(directory, { path: want.dataDir, mode: 0o700, owner: 'etcd', group: 'etcd' }, [pkg]);
       // etcd reads its certificate files on each new connection: a renewed certificate needs no restart.
       const cert = certificates.get(certificateId(h));
       const owned = { owner: 'etcd', group: 'etcd' };
       const tls = [
-        r.add('file', { path: ETCD_TLS.ca, content: certificates.ca, mode: 0o644, ...owned }, [confDir]),
-        r.add('file', { path: ETCD_TLS.cert, content: cert.certificate, mode: 0o644, ...owned }, [confDir]),
-        r.add('file', { path: ETCD_TLS.key, content: cert.key, mode: 0o600, ...owned, secret: true }, [confDir]),
+        r.add(file, { path: ETCD_TLS.ca, content: certificates.ca, mode: 0o644, ...owned }, [confDir]),
+        r.add(file, { path: ETCD_TLS.cert, content: cert.certificate, mode: 0o644, ...owned }, [confDir]),
+        r.add(file, { path: ETCD_TLS.key, content: cert.key, mode: 0o600, ...owned, secret: true }, [confDir]),
       ];
-      const rootPass = r.add('file', { path: ROOT_PASSWORD_FILE, content: rootPassword, mode: 0o640, owner: 'root', group: 'etcd', secret: true }, [confDir]);
-      const member = r.add('etcd-member', want, [confDir, dataDir, ...tls, rootPass]);
-      const unit = r.add('file', { path: '/etc/systemd/system/etcd.service', content: etcdUnit(want.dataDir), mode: 0o644 }, [pkg]);
-      r.add('file', { path: '/etc/profile.d/etcdctl.sh', content: etcdctlProfile(whole.client.endpoints, ROOT_PASSWORD_FILE), mode: 0o644 });
-      const svc = r.add('service', { name: 'etcd', enabled: true, running: true }, [pkg, unit, member]);
+      const rootPass = r.add(file, { path: ROOT_PASSWORD_FILE, content: rootPassword, mode: 0o640, owner: 'root', group: 'etcd', secret: true }, [confDir]);
+      const member = r.add(etcdMember, want, [confDir, dataDir, ...tls, rootPass]);
+      const unit = r.add(file, { path: '/etc/systemd/system/etcd.service', content: etcdUnit(want.dataDir), mode: 0o644 }, [pkg]);
+      r.add(file, { path: '/etc/profile.d/etcdctl.sh', content: etcdctlProfile(whole.client.endpoints, ROOT_PASSWORD_FILE), mode: 0o644 });
+      const svc = r.add(service, ETCD_SERVICE, [pkg, unit, member]);
       if (h.name === anchor.name) {
-        const state = r.add('etcd-cluster', whole, [svc]);
-        const passwords = r.add('file', { path: USERS_PASSWORD_FILE, content: logins.map((l) => `${l.name}:${l.password}\n`).join(''), mode: 0o600, secret: true }, [confDir]);
-        r.add('etcd-auth', authWant(cluster.name, members, certificates, logins), [state, passwords, rootPass]);
+        const state = r.add(etcdCluster, whole, [svc]);
+        const passwords = r.add(file, { path: USERS_PASSWORD_FILE, content: logins.map((l) => `${l.name}:${l.password}\n`).join(''), mode: 0o600, secret: true }, [confDir]);
+        r.add(etcdAuth, authWant(cluster.name, members, certificates, logins), [state, passwords, rootPass]);
       }
       // Members leave before new ones join, so that the cluster's membership always matches a new member's initial-cluster.
       else out.edges.push({ before: { host: anchor.name, resource: membershipId }, after: { host: h.name, resource: member } });
@@ -179,9 +187,7 @@ export const etcd: Reconciler = {
 export function clusterHealth(observations: readonly Observation[], hosts: readonly HostView[], name: string): EtcdHealth {
   const members = membersOf(hosts, name);
   if (!members.length) return 'Down';
-  const id = etcdClusterId(name);
-  const obs = observations.find((o) => o.host === observer(members).name);
-  return etcdHealth(obs?.ok ? ((obs.states[id] ?? null) as EtcdClusterHave | null) : null);
+  return etcdHealth(stateOf(observations, observer(members).name, etcdClusterId(name)) ?? null);
 }
 
 /** Passwords etcdctl could not set as written: the cluster is left alone rather than built with another password than Patroni's. */
@@ -191,7 +197,7 @@ function passwordProblems(anchor: HostView, root: string, logins: readonly { nam
 }
 
 /** Where Patroni's etcd login is made: the etcd cluster of the `etcd` group, on its observing member. */
-export function etcdAuthRef(hosts: readonly HostView[]): { host: string; resource: string } | undefined {
+export function etcdAuthRef(hosts: readonly HostView[]): CrossEdge['before'] | undefined {
   const members = hosts.filter((h) => h.groups.includes('etcd') && membership(h, 'etcd') !== undefined);
   const name = members[0] && membership(members[0], 'etcd');
   return name === undefined ? undefined : { host: observer(membersOf(hosts, name)).name, resource: etcdAuthId(name) };

@@ -1,4 +1,4 @@
-/** The PGSQL module's resource kinds, by name. */
+/** The PGSQL module's resource kinds: registered with the engine from this one place (module.ts), and the only module kinds its builder takes. */
 import { patroniDcs } from './patroni-dcs.js';
 import { patroniLeader } from './patroni-leader.js';
 import { patroniMember } from './patroni-member.js';
@@ -9,14 +9,4 @@ import { pgDatabase } from './pg-database.js';
 import { pgRole } from './pg-role.js';
 import { pgbackrestStanza } from './pgbackrest-stanza.js';
 
-export const PGSQL_KINDS = {
-  'patroni-member': patroniMember,
-  'patroni-leader': patroniLeader,
-  'patroni-dcs': patroniDcs,
-  'patroni-restart': patroniRestart,
-  'patroni-retire': patroniRetire,
-  'pg-role': pgRole,
-  'pg-database': pgDatabase,
-  'pg-conf-file': pgConfFile,
-  'pgbackrest-stanza': pgbackrestStanza,
-};
+export const PGSQL_KINDS = [patroniMember, patroniLeader, patroniDcs, patroniRestart, patroniRetire, pgRole, pgDatabase, pgConfFile, pgbackrestStanza] as const;
