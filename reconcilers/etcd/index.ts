@@ -21,10 +21,12 @@ import { ETCD_TLS, etcdConf, etcdctlProfile, etcdUnit } from './templates.js';
 
 const CONF_PATH = '/etc/etcd/etcd.conf';
 const byName = (a: HostView, b: HostView): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-const port = (h: HostView): number => h.param('etcd_port') ?? 2379;
+const port = (h: HostView): number => h.param('etcd_port');
 const clientURL = (h: HostView): string => `https://${h.name}:${port(h)}`;
-const peerURL = (h: HostView): string => `https://${h.name}:${h.param('etcd_peer_port') ?? 2380}`;
-const instance = (h: HostView): string => `${h.param('etcd_cluster') ?? 'etcd'}-${h.param('etcd_seq') ?? 0}`;
+const peerURL = (h: HostView): string => `https://${h.name}:${h.param('etcd_peer_port')}`;
+/** etcd_seq has no role default: every member has one (the etcd/missing-seq check), 0 only satisfies the type. */
+const seqOf = (h: HostView): number => h.param('etcd_seq') ?? 0;
+const instance = (h: HostView): string => `${h.param('etcd_cluster')}-${seqOf(h)}`;
 
 /**
  * Client URLs of the `etcd` group's members, sorted by address as Pigsty sorts groups['etcd'],
@@ -40,7 +42,7 @@ export function etcdEndpoints(hosts: readonly HostView[]): string[] {
 const membersOf = (hosts: readonly HostView[], cluster: string): HostView[] => hosts.filter((h) => membership(h, 'etcd') === cluster);
 
 /** The member that observes the cluster's membership and health: the lowest etcd_seq. */
-const observer = (members: readonly HostView[]): HostView => [...members].sort((a, b) => (a.param('etcd_seq') ?? 0) - (b.param('etcd_seq') ?? 0))[0]!;
+const observer = (members: readonly HostView[]): HostView => [...members].sort((a, b) => seqOf(a) - seqOf(b))[0]!;
 
 /** etcdctl on member `h` as a client of `endpoints`, with the member's own certificate. */
 const clientOf = (h: HostView, endpoints: readonly HostView[], certificates: Certificates): EtcdClient => {
@@ -62,7 +64,7 @@ export function etcdLogins(hosts: readonly HostView[]): (EtcdUser & { password: 
   for (const h of hosts) {
     const name = membership(h, 'pgsql');
     if (name === undefined || byCluster.has(name)) continue;
-    byCluster.set(name, { name, prefix: `${h.str('pg_namespace') ?? '/pg'}/${name}/`, password: h.str('pg_etcd_password') || name });
+    byCluster.set(name, { name, prefix: `${h.str('pg_namespace')}/${name}/`, password: h.str('pg_etcd_password') || name });
   }
   return [...byCluster.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -71,30 +73,30 @@ export function etcdLogins(hosts: readonly HostView[]): (EtcdUser & { password: 
 const unsettable = (password: string): boolean => /\s/.test(password);
 
 function memberWant(h: HostView, members: readonly HostView[], certificates: Certificates): EtcdMemberWant {
-  const dataDir = h.param('etcd_data') ?? '/data/etcd';
+  const dataDir = h.param('etcd_data');
   const render = (state: InitialState): string =>
     etcdConf({
       name: instance(h),
       dataDir,
-      token: h.param('etcd_cluster') ?? 'etcd',
+      token: h.param('etcd_cluster'),
       state,
       initialCluster: [...members].sort(byName).map((m) => `${instance(m)}=${peerURL(m)}`),
       ip: h.name,
       port: port(h),
-      peerPort: h.param('etcd_peer_port') ?? 2380,
-      electionTimeout: h.param('etcd_election_timeout') ?? 1000,
-      heartbeatInterval: h.param('etcd_heartbeat_interval') ?? 100,
+      peerPort: h.param('etcd_peer_port'),
+      electionTimeout: h.param('etcd_election_timeout'),
+      heartbeatInterval: h.param('etcd_heartbeat_interval'),
     });
   return {
     name: instance(h),
     confPath: CONF_PATH,
     conf: { new: render('new'), existing: render('existing') },
-    init: h.param('etcd_init') ?? 'new',
+    init: h.param('etcd_init'),
     dataDir,
     peerURL: peerURL(h),
     peers: clientOf(h, members.filter((m) => m.name !== h.name), certificates),
-    learner: h.param('etcd_learner') === true,
-    safeguard: h.param('etcd_safeguard') === true,
+    learner: h.param('etcd_learner'),
+    safeguard: h.param('etcd_safeguard'),
   };
 }
 
@@ -127,7 +129,7 @@ export const etcd: Reconciler = {
     const whole = clusterWant(cluster.name, members, certificates);
     const membershipId = etcdCluster.id(whole);
     const logins = servesPatroni(members) ? etcdLogins(hosts) : [];
-    const rootPassword = anchor.str('etcd_root_password') ?? 'Etcd.Root';
+    const rootPassword = anchor.str('etcd_root_password');
     const blocked = passwordProblems(anchor, rootPassword, logins);
     if (blocked.length) {
       out.notes.push(...blocked);

@@ -54,12 +54,12 @@ const DEBIAN_POSTGRES: Record<string, string> = { '11': '15', '12': '15', '13': 
 /** Replication lag a healthy replica stays under: pg_rpo, Pigsty's bound on data loss at failover. */
 export const lagLimitBytes = (h: HostView): number => h.int('pg_rpo') || 1048576;
 
-const restScheme = (h: HostView): string => (h.param('patroni_ssl_enabled') === true ? 'https' : 'http');
+const restScheme = (h: HostView): string => (h.param('patroni_ssl_enabled') ? 'https' : 'http');
 
 export const patroniTarget = (h: HostView): PatroniTarget => ({
   config: '/etc/patroni/patroni.yml',
-  api: `${restScheme(h)}://${h.name}:${h.int('patroni_port') ?? 8008}`,
-  ...(h.param('patroni_ssl_enabled') === true ? { caFile: PG_TLS.ca } : {}),
+  api: `${restScheme(h)}://${h.name}:${h.int('patroni_port')}`,
+  ...(h.param('patroni_ssl_enabled') ? { caFile: PG_TLS.ca } : {}),
 });
 
 const certificateId = (h: HostView): string => `pgsql/${instanceName(h)}`;
@@ -67,15 +67,15 @@ const certificateId = (h: HostView): string => `pgsql/${instanceName(h)}`;
 /** Services of the cluster: pg_default_services then pg_services (a later one of the same name wins). */
 export function servicesOf(h: HostView): PgService[] {
   const byName = new Map<string, PgService>();
-  for (const s of [...(h.param('pg_default_services') ?? []), ...(h.param('pg_services') ?? [])]) byName.set(s.name, s);
+  for (const s of [...h.param('pg_default_services'), ...h.param('pg_services')]) byName.set(s.name, s);
   return [...byName.values()];
 }
 
 /** Why `pg_version` cannot be installed on this host, if it cannot: Debian ships one major, other majors need PGDG's or Pigsty's repo. */
 export function unavailableVersion(h: HostView, f: Facts): string | undefined {
-  const version = String(h.str('pg_version'));
+  const version = h.str('pg_version');
   const shipped = f.osId === 'debian' ? DEBIAN_POSTGRES[f.osVersion] : undefined;
-  if (!shipped || shipped === version || h.param('repo_upstream')?.some((u) => /pgdg|pigsty/i.test(`${u.name} ${u.module ?? ''}`))) return undefined;
+  if (!shipped || shipped === version || h.param('repo_upstream').some((u) => /pgdg|pigsty/i.test(`${u.name} ${u.module ?? ''}`))) return undefined;
   return `pg_version ${version} is not in Debian ${f.osVersion} (it ships PostgreSQL ${shipped}) and no PGDG or Pigsty repo is in repo_upstream: postgresql-${version} cannot be installed; set pg_version: ${shipped} or add a repo that has it`;
 }
 
@@ -91,8 +91,8 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   const { cluster } = input;
   const r = resourceList('pgsql', cluster.name, PGSQL_KINDS);
   const f = input.facts(h.name);
-  const version = String(h.str('pg_version'));
-  const dbsu = h.str('pg_dbsu') ?? 'postgres';
+  const version = h.str('pg_version');
+  const dbsu = h.str('pg_dbsu');
   const name = instanceName(h);
   const target = patroniTarget(h);
 
@@ -102,7 +102,7 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   r.add(service, { name: 'postgresql', enabled: false, running: false }, [pkg]);
 
   // Pigsty's layout: /pg -> <pg_fs_main>/<cluster>-<version>, everything of the instance under it.
-  const fsMain = h.str('pg_fs_main') ?? '/data/postgres';
+  const fsMain = h.str('pg_fs_main');
   const home = `${fsMain}/${cluster.name}-${version}`;
   const owned = { owner: dbsu, group: dbsu };
   r.add(directory, { path: fsMain, mode: 0o755 });
@@ -115,16 +115,16 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   r.add(file, { path: PG_TLS.ca, content: input.certificates.ca, mode: 0o644, ...owned }, [certDir]);
   r.add(file, { path: PG_TLS.cert, content: cert.certificate, mode: 0o644, ...owned }, [certDir]);
   r.add(file, { path: PG_TLS.key, content: cert.key, mode: 0o600, ...owned, secret: true }, [certDir]);
-  const logDirs = [h.str('pg_log_dir') ?? '/pg/log/postgres', h.str('patroni_log_dir') ?? '/pg/log/patroni', h.str('pgbouncer_log_dir') ?? '/pg/log/pgbouncer', h.str('pgbackrest_log_dir') ?? '/pg/log/pgbackrest'];
+  const logDirs = [h.str('pg_log_dir'), h.str('patroni_log_dir'), h.str('pgbouncer_log_dir'), h.str('pgbackrest_log_dir')];
   for (const dir of logDirs) r.add(directory, { path: dir, mode: 0o750, ...owned });
-  const data = h.str('pg_data') ?? '/pg/data';
+  const data = h.str('pg_data');
   r.add(directory, { path: data, mode: 0o700, ...owned });
 
   // Pigsty's bin dir /usr/pgsql/bin is a link to the installed major's binaries.
-  const binDir = h.str('pg_bin_dir') ?? '/usr/pgsql/bin';
+  const binDir = h.str('pg_bin_dir');
   if (binDir === '/usr/pgsql/bin') r.add(symlink, { path: '/usr/pgsql', target: `/usr/lib/postgresql/${version}` });
 
-  if (h.param('pgbackrest_enabled') !== false) r.add(file, { path: '/etc/pgbackrest/pgbackrest.conf', content: pgbackrestConf(h), mode: 0o640, owner: dbsu, group: dbsu });
+  if (h.param('pgbackrest_enabled')) r.add(file, { path: '/etc/pgbackrest/pgbackrest.conf', content: pgbackrestConf(h), mode: 0o640, owner: dbsu, group: dbsu });
 
   const login = etcdLogins(input.hosts).find((l) => l.name === cluster.name)!;
   const yml = patroniYml({ h, etcd: etcdEndpoints(input.hosts), etcdLogin: { username: login.name, password: login.password }, binDir, hbaFile: pgHbaPath(h) });
@@ -147,14 +147,14 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   const rto = rtoPlan(h);
   const restart = r.add(
     patroniRestart,
-    { ...target, name, parameters: dcs.parameters, port: h.int('pg_port') ?? 5432, socketDir: h.str('pg_localhost') ?? '/var/run/postgresql', dbsu, timeoutSeconds: 300, settleSeconds: rto.loopWait * 3 + 5 },
+    { ...target, name, parameters: dcs.parameters, port: h.int('pg_port'), socketDir: h.str('pg_localhost'), dbsu, timeoutSeconds: 300, settleSeconds: rto.loopWait * 3 + 5 },
     [member, dcsId],
   );
 
   // HAProxy: one listener per service, servers picked among the cluster's members.
   const defaults = r.add(file, { path: '/etc/default/haproxy', content: haproxyDefaults, mode: 0o644 }, [pkg]);
   const files = [{ path: '/etc/haproxy/haproxy.cfg', content: haproxyMain() }];
-  const ctx = { cluster: cluster.name, members: cluster.members, rto, defaultDest: h.str('pg_default_service_dest') ?? 'pgbouncer' };
+  const ctx = { cluster: cluster.name, members: cluster.members, rto, defaultDest: h.str('pg_default_service_dest') };
   for (const svc of servicesOf(h)) files.push({ path: `/etc/haproxy/${cluster.name}-${svc.name}.cfg`, content: haproxyService(svc, ctx) });
   for (const conf of files) r.add(file, { ...conf, mode: 0o644 }, [pkg]);
   // A service taken out of the inventory: its listener goes too.
@@ -163,13 +163,13 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   const haproxy = r.add(service, { name: 'haproxy', enabled: true, running: true }, [pkg]);
   r.add(reload, { name: 'haproxy', sha256: sha256([haproxyDefaults, ...files.map((x) => x.content)].join('\0')), action: 'reload', firstTime: 'restart' }, [haproxy, defaults, stale]);
 
-  if (h === primary && h.param('pgbackrest_enabled') !== false) {
-    r.add(pgbackrestStanza, { stanza: cluster.name, dbsu, initBackup: h.param('pgbackrest_init_backup') !== false }, [member, dcsId]);
+  if (h === primary && h.param('pgbackrest_enabled')) {
+    r.add(pgbackrestStanza, { stanza: cluster.name, dbsu, initBackup: h.param('pgbackrest_init_backup') }, [member, dcsId]);
   }
   // Roles, databases, HBA and pgbouncer's lists: they act once this member runs.
   for (const res of sqlObjects(h, cluster.name, hbaPeers(input))) r.list.push({ ...res, deps: [...(res.deps ?? []), member] });
 
-  if (h.param('pgbouncer_enabled') !== false) {
+  if (h.param('pgbouncer_enabled')) {
     // After the lists it includes (sqlObjects above): pgbouncer refuses to start without them.
     const iniText = pgbouncerIni(h);
     const ini = r.add(file, { path: '/etc/pgbouncer/pgbouncer.ini', content: iniText, mode: 0o600, ...owned }, [pkg]);
@@ -246,11 +246,11 @@ export const pgsql: Reconciler = {
       else if (m.name === leader.name) note(`${what}, and it leads the cluster: commit a pg_role change to switch over first, then it is removed`);
       else if (byAddress.has(m.host)) note(`${what}, and ${m.host} is ${byAddress.get(m.host)} in the inventory: renaming a member (pg_seq) is not supported; remove it in one commit, add it back in the next`);
       else if (!m.host) note(`${what}: Patroni gives no address to reach it, so it is not removed`);
-      else if (primary.param('pg_safeguard') === true) note(`${what}: pg_safeguard is on for ${cluster.name}, so it is not removed (set pg_safeguard: false to allow it)`);
+      else if (primary.param('pg_safeguard')) note(`${what}: pg_safeguard is on for ${cluster.name}, so it is not removed (set pg_safeguard: false to allow it)`);
       else {
         const r = resourceList('pgsql', cluster.name, PGSQL_KINDS);
         const { caFile } = patroniTarget(primary);
-        r.add(patroniRetire, { cluster: cluster.name, name: m.name, api: `${restScheme(primary)}://${m.host}:${primary.int('patroni_port') ?? 8008}`, ...(caFile ? { caFile } : {}) });
+        r.add(patroniRetire, { cluster: cluster.name, name: m.name, api: `${restScheme(primary)}://${m.host}:${primary.int('patroni_port')}`, ...(caFile ? { caFile } : {}) });
         out.departures.push({ address: m.host, reachedAs: hosts.find((h) => h.address === m.host) ?? primary, resources: r.list });
       }
     }

@@ -21,7 +21,7 @@ import { PGB_HBA_PATH, pgHbaPath, renderHba, type HbaPeers } from './hba.js';
 export const PGBOUNCER_DIR = '/etc/pgbouncer';
 
 /** Where psql connects: as pg_dbsu over the pg_localhost socket on pg_port. */
-export const pgConn = (h: HostView): PgConn => ({ dbsu: h.param('pg_dbsu') ?? 'postgres', socket: h.param('pg_localhost') ?? '/var/run/postgresql', port: h.param('pg_port') ?? 5432 });
+export const pgConn = (h: HostView): PgConn => ({ dbsu: h.param('pg_dbsu'), socket: h.param('pg_localhost'), port: h.param('pg_port') });
 
 /** The infra nodes and the cluster's members, for the `infra` and `cluster` HBA aliases. */
 export const hbaPeers = (input: ReconcileInput): HbaPeers => ({
@@ -32,7 +32,7 @@ export const hbaPeers = (input: ReconcileInput): HbaPeers => ({
 /** pg_default_roles then pg_users; a later entry of the same name adds to (and overrides) an earlier one. */
 export function roleList(h: HostView): PgUser[] {
   const byName = new Map<string, PgUser>();
-  for (const u of [...(h.param('pg_default_roles') ?? []), ...(h.param('pg_users') ?? [])]) byName.set(u.name, { ...byName.get(u.name), ...u });
+  for (const u of [...h.param('pg_default_roles'), ...h.param('pg_users')]) byName.set(u.name, { ...byName.get(u.name), ...u });
   // The system users' passwords come from their own parameters, as in Pigsty's pg-init-roles.
   const system: [string | undefined, string | undefined][] = [
     [h.param('pg_replication_username'), h.param('pg_replication_password')],
@@ -76,7 +76,7 @@ function roleWant(h: HostView, cluster: string, u: PgUser): PgRoleWant {
     grant: memberships.filter((m) => !m.state || m.state === 'grant').map((m) => ({ role: m.name, admin: m.admin === true || (u.admin ?? []).includes(m.name) })),
     revoke: memberships.filter((m) => m.state === 'absent' || m.state === 'revoke').map((m) => m.name),
     parameters: settings(u.parameters),
-    ...(verifier ? { password: { verifier, ...(plain !== undefined ? { plain } : {}), exact: u.pgbouncer === true && h.param('pgbouncer_enabled') !== false } } : {}),
+    ...(verifier ? { password: { verifier, ...(plain !== undefined ? { plain } : {}), exact: u.pgbouncer === true && h.param('pgbouncer_enabled') } } : {}),
   };
 }
 
@@ -100,7 +100,7 @@ function databaseWant(h: HostView, d: PgDatabase, roles: readonly PgUser[]): PgD
     parameters: settings(d.parameters),
     schemas: refs(d.schemas),
     extensions: refs<{ name: string; schema?: string; version?: string | number; state?: string }>(d.extensions).map((e): PgExtensionRef => ({ ...e, ...(e.version !== undefined ? { version: String(e.version) } : {}) } as PgExtensionRef)),
-    defaultPrivileges: h.param('pg_default_privileges') ?? [],
+    defaultPrivileges: h.param('pg_default_privileges'),
     connectRoles: [
       ...[repl, monitor].filter(has).map((role) => ({ role, grantOption: false })),
       ...[admin].filter(has).map((role) => ({ role, grantOption: true })),
@@ -131,7 +131,7 @@ export function pgbouncerUseropts(h: HostView): string {
 /** [databases] of pgbouncer: every database with pgbouncer != false, over the unix socket. */
 export function pgbouncerDatabases(h: HostView): string {
   const conn = pgConn(h);
-  const lines = (h.param('pg_databases') ?? [])
+  const lines = h.param('pg_databases')
     .filter((d) => d.pgbouncer !== false && d.state !== 'absent')
     .map((d) => {
       const opts: [string, string | number | undefined][] = [
@@ -157,7 +157,7 @@ export function sqlObjects(h: HostView, cluster: string, peers: HbaPeers = { inf
   const roles = roleList(h);
   const names = new Set(roles.map((u) => u.name));
   const roleId = (name: string | undefined): Ref | undefined => (name && names.has(name) ? pgRoleId(name) : undefined);
-  const databases = h.param('pg_databases') ?? [];
+  const databases = h.param('pg_databases');
   for (const u of roles) {
     const deps = (u.roles ?? []).map((m) => roleId(typeof m === 'string' ? m : m.name)).filter((d) => d !== pgRoleId(u.name));
     // A role that goes is dropped after the databases it owns that go too (PostgreSQL refuses the other order).
@@ -169,7 +169,7 @@ export function sqlObjects(h: HostView, cluster: string, peers: HbaPeers = { inf
   const pgReload = `if echo 'SELECT 1' | ${psql(conn)} >/dev/null 2>&1; then echo 'SELECT pg_reload_conf()' | ${psql(conn)} >/dev/null; fi`;
   r.add(pgConfFile, { path: pgHbaPath(h), content: renderHba(h, 'postgres', peers), mode: 0o600, owner: dbsu, reload: pgReload });
 
-  if (h.param('pgbouncer_enabled') !== false) {
+  if (h.param('pgbouncer_enabled')) {
     const pgbReload = 'if systemctl is-active -q pgbouncer; then systemctl reload pgbouncer; fi';
     const file = (name: string, content: string, secret = false): Ref =>
       r.add(pgConfFile, { path: `${PGBOUNCER_DIR}/${name}`, content, mode: 0o600, owner: dbsu, reload: pgbReload, ...(secret ? { secret } : {}) });

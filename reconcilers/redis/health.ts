@@ -13,7 +13,7 @@ import { CLUSTER_SLOTS, redisClusterId } from './kinds/cluster.js';
 import { redisInstanceId } from './kinds/instance.js';
 import { describeUpstream, redisReplicationId } from './kinds/replication.js';
 import { redisSentinelId } from './kinds/sentinel.js';
-import { instancesOf, modeOf } from './params.js';
+import { clusterOf, instancesOf, modeOf } from './params.js';
 
 /** What a check found: answers (nothing answered is Down), problems (Degraded) and drift (reported, Healthy). */
 interface Findings {
@@ -45,7 +45,7 @@ function replicationFindings(members: readonly HostView[], state: StateOf): Find
 
 function sentinelFindings(members: readonly HostView[], anchor: HostView, state: StateOf): Findings {
   const f: Findings = { answered: 0, problems: [], drift: [] };
-  const masters = (anchor.param('redis_sentinel_monitor') ?? []).filter((m) => !m.remove);
+  const masters = anchor.param('redis_sentinel_monitor').filter((m) => !m.remove);
   for (const h of members) {
     for (const i of instancesOf(h)) {
       if (!state(h.name, redisInstanceId(i.name))?.running) {
@@ -70,7 +70,7 @@ function sentinelFindings(members: readonly HostView[], anchor: HostView, state:
 }
 
 function clusterFindings(members: readonly HostView[], anchor: HostView, state: StateOf): Findings {
-  const seen = state(anchor.name, redisClusterId(anchor.param('redis_cluster') ?? ''));
+  const seen = state(anchor.name, redisClusterId(clusterOf(anchor)));
   if (!seen) return { answered: 0, problems: ['no instance of the native cluster answers'], drift: [] };
   const f: Findings = { answered: Object.keys(seen.nodes).length, problems: [], drift: [] };
   for (const address of members.flatMap((h) => instancesOf(h).map((i) => `${h.name}:${i.port}`))) {

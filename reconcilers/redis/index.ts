@@ -23,7 +23,7 @@ import { redisReplication, redisReplicationId } from './kinds/replication.js';
 import { redisRetire, type RedisRetireWant } from './kinds/retire.js';
 import { redisSentinel, redisSentinelId, type RedisSentinelWant } from './kinds/sentinel.js';
 import { redisHealth } from './health.js';
-import { bindOf, clientAddress, clusterNotes, fsMainOf, instancesOf, modeOf, passwordOf, redisSize, type InstanceSpec } from './params.js';
+import { bindOf, clientAddress, clusterNotes, clusterOf, fsMainOf, instancesOf, modeOf, nodeOf, passwordOf, redisSize, type InstanceSpec } from './params.js';
 import { exporterDefaults, redisConf, redisUnit, sentinelConf, type InstanceFiles } from './templates.js';
 
 /** Sentinel's master passwords on a sentinel node: `<master> <password>` lines, read there by the scripts. */
@@ -32,10 +32,10 @@ const EXPORTER_DEFAULTS = '/etc/default/prometheus-redis-exporter';
 
 /** The cluster's members in redis_node order: the first observes what is the cluster's own (a native cluster, its notes). */
 const membersOf = (hosts: readonly HostView[], cluster: string): HostView[] =>
-  hosts.filter((h) => membership(h, 'redis') === cluster).sort((a, b) => (a.param('redis_node') ?? 0) - (b.param('redis_node') ?? 0) || (a.name < b.name ? -1 : 1));
+  hosts.filter((h) => membership(h, 'redis') === cluster).sort((a, b) => nodeOf(a) - nodeOf(b) || (a.name < b.name ? -1 : 1));
 
 function files(h: HostView, i: InstanceSpec): InstanceFiles {
-  return { cluster: h.param('redis_cluster') ?? '', name: i.name, ip: h.name, port: i.port, client: clientAddress(h), bind: bindOf(h), dataDir: `${fsMainOf(h)}/${i.name}`, password: passwordOf(h) };
+  return { cluster: clusterOf(h), name: i.name, ip: h.name, port: i.port, client: clientAddress(h), bind: bindOf(h), dataDir: `${fsMainOf(h)}/${i.name}`, password: passwordOf(h) };
 }
 
 function instanceWant(h: HostView, i: InstanceSpec): RedisInstanceWant {
@@ -45,18 +45,18 @@ function instanceWant(h: HostView, i: InstanceSpec): RedisInstanceWant {
     ? sentinelConf(f)
     : redisConf({
         ...f,
-        maxMemory: redisSize(h.param('redis_max_memory') ?? '1GB'),
-        memPolicy: h.param('redis_mem_policy') ?? 'allkeys-lru',
-        rdbSave: h.param('redis_rdb_save') ?? ['1200 1'],
-        aof: h.param('redis_aof_enabled') === true,
-        renameCommands: h.param('redis_rename_commands') ?? {},
+        maxMemory: redisSize(h.param('redis_max_memory')),
+        memPolicy: h.param('redis_mem_policy'),
+        rdbSave: h.param('redis_rdb_save'),
+        aof: h.param('redis_aof_enabled'),
+        renameCommands: h.param('redis_rename_commands'),
         clusterMode: modeOf(h) === 'cluster',
       });
   return { name: i.name, port: i.port, host: f.client, sentinel, conf, role: i.upstream ? `replicaof ${i.upstream}` : '', unit: redisUnit(f, sentinel) };
 }
 
 function sentinelWant(h: HostView, i: InstanceSpec): RedisSentinelWant {
-  const masters = (h.param('redis_sentinel_monitor') ?? []).map((m) => ({
+  const masters = h.param('redis_sentinel_monitor').map((m) => ({
     name: m.name,
     host: m.host,
     port: m.port ?? 6379,
@@ -70,16 +70,16 @@ function sentinelWant(h: HostView, i: InstanceSpec): RedisSentinelWant {
 const retireWant = (cluster: string, anchor: HostView, keep: string[]): RedisRetireWant => ({
   cluster,
   keep,
-  rmData: anchor.param('redis_rm_data') !== false,
+  rmData: anchor.param('redis_rm_data'),
   fsMain: fsMainOf(anchor),
-  safeguard: anchor.param('redis_safeguard') === true,
+  safeguard: anchor.param('redis_safeguard'),
 });
 
 /** Every resource of one node (packages, directories, its instances, the exporter, the removal of instances it no longer has), and its instances' ids. */
 function nodeResources(h: HostView, cluster: string, anchor: HostView): { list: Resource[]; instances: Ref[] } {
   const r = resourceList('redis', cluster, REDIS_KINDS);
   const mode = modeOf(h);
-  const exporter = h.param('redis_exporter_enabled') !== false;
+  const exporter = h.param('redis_exporter_enabled');
   const pkg = r.add(packages, { name: 'redis', manager: 'apt', packages: ['redis-server', 'redis-sentinel', 'redis-tools', ...(exporter ? ['prometheus-redis-exporter'] : [])] });
   // Debian starts a redis-server on 6379 and a redis-sentinel on 26379 at install: they would hold the instances' ports.
   const defaults = ['redis-server', 'redis-sentinel'].map((name) => r.add(service, { name, enabled: false, running: false }, [pkg]));
@@ -93,7 +93,7 @@ function nodeResources(h: HostView, cluster: string, anchor: HostView): { list: 
     mode === 'sentinel'
       ? r.add(
           file,
-          { path: MASTER_PASSWORDS, content: (h.param('redis_sentinel_monitor') ?? []).filter((m) => m.password).map((m) => `${m.name} ${m.password}\n`).join(''), mode: 0o600, secret: true },
+          { path: MASTER_PASSWORDS, content: h.param('redis_sentinel_monitor').filter((m) => m.password).map((m) => `${m.name} ${m.password}\n`).join(''), mode: 0o600, secret: true },
           [dirs[0]],
         )
       : undefined;
@@ -107,9 +107,9 @@ function nodeResources(h: HostView, cluster: string, anchor: HostView): { list: 
   }
   if (exporter) {
     const password = passwordOf(h);
-    const metricsPath = h.str('exporter_metrics_path') ?? '/metrics';
+    const metricsPath = h.str('exporter_metrics_path');
     const first = instancesOf(h)[0];
-    const settings = { port: h.param('redis_exporter_port') ?? 9121, options: h.param('redis_exporter_options') ?? '', metricsPath, password, ...(first ? { first: `${clientAddress(h)}:${first.port}` } : {}) };
+    const settings = { port: h.param('redis_exporter_port'), options: h.param('redis_exporter_options'), metricsPath, password, ...(first ? { first: `${clientAddress(h)}:${first.port}` } : {}) };
     const content = exporterDefaults(settings);
     const env = r.add(file, { path: EXPORTER_DEFAULTS, content, mode: 0o600, secret: password !== '' }, [pkg]);
     // Debian's package starts the exporter at install, before Corral's settings: its first load of them is a restart.
@@ -136,8 +136,8 @@ function crossEdges(members: readonly HostView[], hosts: readonly HostView[], an
     for (const i of instancesOf(h)) {
       const up = i.upstream && findInstance(members, i.upstream);
       if (up) edges.push({ before: { host: up.host.name, resource: redisInstanceId(up.name) }, after: { host: h.name, resource: redisInstanceId(i.name) } });
-      if (modeOf(h) === 'cluster' && h !== anchor) edges.push({ before: { host: h.name, resource: redisInstanceId(i.name) }, after: { host: anchor.name, resource: redisClusterId(h.param('redis_cluster') ?? '') } });
-      for (const m of modeOf(h) === 'sentinel' ? (h.param('redis_sentinel_monitor') ?? []) : []) {
+      if (modeOf(h) === 'cluster' && h !== anchor) edges.push({ before: { host: h.name, resource: redisInstanceId(i.name) }, after: { host: anchor.name, resource: redisClusterId(clusterOf(h)) } });
+      for (const m of modeOf(h) === 'sentinel' ? h.param('redis_sentinel_monitor') : []) {
         const master = findInstance(redisHosts, `${m.host} ${m.port ?? 6379}`);
         if (master) edges.push({ before: { host: master.host.name, resource: redisInstanceId(master.name) }, after: { host: h.name, resource: redisSentinelId(i.name) } });
       }
@@ -150,7 +150,7 @@ function clusterWant(cluster: string, members: readonly HostView[], anchor: Host
   return {
     cluster,
     nodes: members.flatMap((h) => instancesOf(h).map((i) => `${h.name}:${i.port}`)),
-    replicas: anchor.param('redis_cluster_replicas') ?? 1,
+    replicas: anchor.param('redis_cluster_replicas'),
     confPath: confPathOf(instancesOf(anchor)[0]!.name),
   };
 }
@@ -163,7 +163,7 @@ function departedAddresses(members: readonly HostView[], observations: readonly 
     for (const i of instancesOf(h)) for (const r of stateOf(observations, h.name, redisReplicationId(i.name))?.replicas ?? []) seen.add(r.ip);
   }
   const anchor = members[0];
-  if (anchor) for (const m of stateOf(observations, anchor.name, redisClusterId(anchor.param('redis_cluster') ?? ''))?.members ?? []) seen.add(m.address.split(':')[0]!);
+  if (anchor) for (const m of stateOf(observations, anchor.name, redisClusterId(clusterOf(anchor)))?.members ?? []) seen.add(m.address.split(':')[0]!);
   return [...seen].filter((ip) => ip && !named.has(ip));
 }
 
