@@ -7,22 +7,27 @@
  */
 import { membership } from '../../src/config/clusters.js';
 import type { HostView } from '../../src/config/hosts.js';
-import type { Observation } from '../../src/engine/model.js';
+import { stateOf, type CrossEdge, type Note, type Observation } from '../../src/engine/model.js';
 import { resourceList, type Certificates, type ModuleDesired, type Reconciler } from '../../src/engine/reconciler.js';
-import { etcdCluster, etcdClusterId, etcdHealth, type EtcdClusterHave, type EtcdHealth } from './kinds/etcd-cluster.js';
-import { etcdAuthId, type EtcdAuthWant, type EtcdUser } from './kinds/etcd-auth.js';
+import { etcdCluster, etcdClusterId, etcdHealth, type EtcdHealth } from './kinds/etcd-cluster.js';
+import { etcdAuth, etcdAuthId, type EtcdAuthWant, type EtcdUser } from './kinds/etcd-auth.js';
+import { etcdMember, ROOT_PASSWORD_FILE, type EtcdClient, type EtcdMemberWant, type InitialState } from './kinds/etcd-member.js';
 import { ETCD_CONF, etcdTlsMove, type EtcdTlsMoveWant } from './kinds/etcd-tls-move.js';
-import { ROOT_PASSWORD_FILE, type EtcdClient, type EtcdMemberWant, type InitialState } from './kinds/etcd-member.js';
-import type { Note } from '../../src/engine/model.js';
+import { ETCD_KINDS } from './kinds/index.js';
+import { directory, file } from '../../src/engine/resources/file.js';
+import { packages, packagesId } from '../../src/engine/resources/packages.js';
+import { service, type ServiceWant } from '../../src/engine/resources/service.js';
 import { memberCertificate } from '../../src/pki/requests.js';
 import { ETCD_TLS, etcdConf, etcdctlProfile, etcdUnit } from './templates.js';
 
 const CONF_PATH = ETCD_CONF;
 const byName = (a: HostView, b: HostView): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-const port = (h: HostView): number => h.param('etcd_port') ?? 2379;
+const port = (h: HostView): number => h.param('etcd_port');
 const clientURL = (h: HostView): string => `https://${h.name}:${port(h)}`;
-const peerURL = (h: HostView): string => `https://${h.name}:${h.param('etcd_peer_port') ?? 2380}`;
-const instance = (h: HostView): string => `${h.param('etcd_cluster') ?? 'etcd'}-${h.param('etcd_seq') ?? 0}`;
+const peerURL = (h: HostView): string => `https://${h.name}:${h.param('etcd_peer_port')}`;
+/** etcd_seq has no role default: every member has one (the etcd/missing-seq check), 0 only satisfies the type. */
+const seqOf = (h: HostView): number => h.param('etcd_seq') ?? 0;
+const instance = (h: HostView): string => `${h.param('etcd_cluster')}-${seqOf(h)}`;
 
 /**
  * Client URLs of the `etcd` group's members, sorted by address as Pigsty sorts groups['etcd'],
@@ -38,7 +43,7 @@ export function etcdEndpoints(hosts: readonly HostView[]): string[] {
 const membersOf = (hosts: readonly HostView[], cluster: string): HostView[] => hosts.filter((h) => membership(h, 'etcd') === cluster);
 
 /** The member that observes the cluster's membership and health: the lowest etcd_seq. */
-const observer = (members: readonly HostView[]): HostView => [...members].sort((a, b) => (a.param('etcd_seq') ?? 0) - (b.param('etcd_seq') ?? 0))[0]!;
+const observer = (members: readonly HostView[]): HostView => [...members].sort((a, b) => seqOf(a) - seqOf(b))[0]!;
 
 /** etcdctl on member `h` as a client of `endpoints`, with the member's own certificate. */
 const clientOf = (h: HostView, endpoints: readonly HostView[], certificates: Certificates): EtcdClient => {
@@ -60,7 +65,7 @@ export function etcdLogins(hosts: readonly HostView[]): (EtcdUser & { password: 
   for (const h of hosts) {
     const name = membership(h, 'pgsql');
     if (name === undefined || byCluster.has(name)) continue;
-    byCluster.set(name, { name, prefix: `${h.str('pg_namespace') ?? '/pg'}/${name}/`, password: h.str('pg_etcd_password') || name });
+    byCluster.set(name, { name, prefix: `${h.str('pg_namespace')}/${name}/`, password: h.str('pg_etcd_password') || name });
   }
   return [...byCluster.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -69,30 +74,30 @@ export function etcdLogins(hosts: readonly HostView[]): (EtcdUser & { password: 
 const unsettable = (password: string): boolean => /\s/.test(password);
 
 function memberWant(h: HostView, members: readonly HostView[], certificates: Certificates): EtcdMemberWant {
-  const dataDir = h.param('etcd_data') ?? '/data/etcd';
+  const dataDir = h.param('etcd_data');
   const render = (state: InitialState): string =>
     etcdConf({
       name: instance(h),
       dataDir,
-      token: h.param('etcd_cluster') ?? 'etcd',
+      token: h.param('etcd_cluster'),
       state,
       initialCluster: [...members].sort(byName).map((m) => `${instance(m)}=${peerURL(m)}`),
       ip: h.name,
       port: port(h),
-      peerPort: h.param('etcd_peer_port') ?? 2380,
-      electionTimeout: h.param('etcd_election_timeout') ?? 1000,
-      heartbeatInterval: h.param('etcd_heartbeat_interval') ?? 100,
+      peerPort: h.param('etcd_peer_port'),
+      electionTimeout: h.param('etcd_election_timeout'),
+      heartbeatInterval: h.param('etcd_heartbeat_interval'),
     });
   return {
     name: instance(h),
     confPath: CONF_PATH,
     conf: { new: render('new'), existing: render('existing') },
-    init: h.param('etcd_init') ?? 'new',
+    init: h.param('etcd_init'),
     dataDir,
     peerURL: peerURL(h),
     peers: clientOf(h, members.filter((m) => m.name !== h.name), certificates),
-    learner: h.param('etcd_learner') === true,
-    safeguard: h.param('etcd_safeguard') === true,
+    learner: h.param('etcd_learner'),
+    safeguard: h.param('etcd_safeguard'),
   };
 }
 
@@ -116,7 +121,7 @@ function tlsMoveHeldBy(logins: readonly EtcdUser[], together: (module: string, c
 }
 
 /** The TLS move of each member of a plain-http etcd cluster, by host: PGSQL pauses its clusters before the first of them. */
-export function etcdTlsMoveRefs(hosts: readonly HostView[]): { host: string; resource: string }[] {
+export function etcdTlsMoveRefs(hosts: readonly HostView[]): CrossEdge['after'][] {
   return hosts.filter((h) => h.groups.includes('etcd') && membership(h, 'etcd') !== undefined).map((h) => ({ host: h.name, resource: etcdTlsMove.id(tlsMoveWant(h, '')) }));
 }
 
@@ -131,6 +136,11 @@ const tlsMoveWant = (h: HostView, conf: string, heldBy?: string): EtcdTlsMoveWan
 });
 
 const USERS_PASSWORD_FILE = '/etc/etcd/users.pass';
+
+const ETCD_SERVICE: ServiceWant = { name: 'etcd', enabled: true, running: true };
+
+/** etcd's service on each member: what a DCS client (Patroni) waits for, on every etcd host. */
+export const etcdServiceId = service.id(ETCD_SERVICE);
 
 export const etcd: Reconciler = {
   module: 'etcd',
@@ -147,7 +157,7 @@ export const etcd: Reconciler = {
     const whole = clusterWant(cluster.name, members, certificates);
     const membershipId = etcdCluster.id(whole);
     const logins = servesPatroni(members) ? etcdLogins(hosts) : [];
-    const rootPassword = anchor.str('etcd_root_password') ?? 'Etcd.Root';
+    const rootPassword = anchor.str('etcd_root_password');
     const blocked = passwordProblems(anchor, rootPassword, logins);
     if (blocked.length) {
       out.notes.push(...blocked);
@@ -158,41 +168,41 @@ export const etcd: Reconciler = {
     const byAddress = [...members].sort(byName);
     for (const h of cluster.members) {
       const f = facts(h.name);
-      const r = resourceList('etcd', cluster.name);
+      const r = resourceList('etcd', cluster.name, ETCD_KINDS);
       for (const param of ['etcd_rm_data', 'etcd_rm_pkg'] as const) {
         if (h.has(param)) out.notes.push({ host: h.name, resource: 'etcd', message: `${param} applies to removing a member's node, which Corral leaves as it is` });
       }
       if (f.packageManager === 'unknown') {
-        out.notes.push({ host: h.name, resource: 'packages:etcd', message: 'no known package manager: etcd is not installed' });
+        out.notes.push({ host: h.name, resource: packagesId('etcd'), message: 'no known package manager: etcd is not installed' });
         continue;
       }
       // Debian's package starts its own etcd (data in /var/lib/etcd/default, localhost only) at install;
       // the unit below takes the service over and the first config change restarts it as a member.
-      const pkg = r.add('packages', { name: 'etcd', manager: f.packageManager, packages: f.packageManager === 'apt' ? ['etcd-server', 'etcd-client'] : ['etcd'] });
+      const pkg = r.add(packages, { name: 'etcd', manager: f.packageManager, packages: f.packageManager === 'apt' ? ['etcd-server', 'etcd-client'] : ['etcd'] });
       const want = memberWant(h, members, certificates);
-      const confDir = r.add('directory', { path: '/etc/etcd', mode: 0o750, owner: 'etcd', group: 'etcd' }, [pkg]);
-      const dataDir = r.add('directory', { path: want.dataDir, mode: 0o700, owner: 'etcd', group: 'etcd' }, [pkg]);
+      const confDir = r.add(directory, { path: '/etc/etcd', mode: 0o750, owner: 'etcd', group: 'etcd' }, [pkg]);
+      const dataDir = r.add(directory, { path: want.dataDir, mode: 0o700, owner: 'etcd', group: 'etcd' }, [pkg]);
       // etcd reads its certificate files on each new connection: a renewed certificate needs no restart.
       const cert = certificates.get(certificateId(h));
       const owned = { owner: 'etcd', group: 'etcd' };
       const tls = [
-        r.add('file', { path: ETCD_TLS.ca, content: certificates.ca, mode: 0o644, ...owned }, [confDir]),
-        r.add('file', { path: ETCD_TLS.cert, content: cert.certificate, mode: 0o644, ...owned }, [confDir]),
-        r.add('file', { path: ETCD_TLS.key, content: cert.key, mode: 0o600, ...owned, secret: true }, [confDir]),
+        r.add(file, { path: ETCD_TLS.ca, content: certificates.ca, mode: 0o644, ...owned }, [confDir]),
+        r.add(file, { path: ETCD_TLS.cert, content: cert.certificate, mode: 0o644, ...owned }, [confDir]),
+        r.add(file, { path: ETCD_TLS.key, content: cert.key, mode: 0o600, ...owned, secret: true }, [confDir]),
       ];
-      const rootPass = r.add('file', { path: ROOT_PASSWORD_FILE, content: rootPassword, mode: 0o640, owner: 'root', group: 'etcd', secret: true }, [confDir]);
-      const member = r.add('etcd-member', want, [confDir, dataDir, ...tls, rootPass]);
-      const move = r.add('etcd-tls-move', tlsMoveWant(h, want.conf.existing, heldBy), [...tls, rootPass]);
+      const rootPass = r.add(file, { path: ROOT_PASSWORD_FILE, content: rootPassword, mode: 0o640, owner: 'root', group: 'etcd', secret: true }, [confDir]);
+      const member = r.add(etcdMember, want, [confDir, dataDir, ...tls, rootPass]);
+      const move = r.add(etcdTlsMove, tlsMoveWant(h, want.conf.existing, heldBy), [...tls, rootPass]);
       const previous = byAddress[byAddress.indexOf(h) - 1];
       if (previous) out.edges.push({ before: { host: previous.name, resource: etcdTlsMove.id(tlsMoveWant(previous, '')) }, after: { host: h.name, resource: move } });
       if (h.name !== anchor.name) out.edges.push({ before: { host: h.name, resource: move }, after: { host: anchor.name, resource: etcdAuthId(cluster.name) } });
-      const unit = r.add('file', { path: '/etc/systemd/system/etcd.service', content: etcdUnit(want.dataDir), mode: 0o644 }, [pkg]);
-      r.add('file', { path: '/etc/profile.d/etcdctl.sh', content: etcdctlProfile(whole.client.endpoints, ROOT_PASSWORD_FILE), mode: 0o644 });
-      const svc = r.add('service', { name: 'etcd', enabled: true, running: true }, [pkg, unit, member]);
+      const unit = r.add(file, { path: '/etc/systemd/system/etcd.service', content: etcdUnit(want.dataDir), mode: 0o644 }, [pkg]);
+      r.add(file, { path: '/etc/profile.d/etcdctl.sh', content: etcdctlProfile(whole.client.endpoints, ROOT_PASSWORD_FILE), mode: 0o644 });
+      const svc = r.add(service, ETCD_SERVICE, [pkg, unit, member]);
       if (h.name === anchor.name) {
-        const state = r.add('etcd-cluster', whole, [svc]);
-        const passwords = r.add('file', { path: USERS_PASSWORD_FILE, content: logins.map((l) => `${l.name}:${l.password}\n`).join(''), mode: 0o600, secret: true }, [confDir]);
-        r.add('etcd-auth', authWant(cluster.name, members, certificates, logins, heldBy), [state, passwords, rootPass, move]);
+        const state = r.add(etcdCluster, whole, [svc]);
+        const passwords = r.add(file, { path: USERS_PASSWORD_FILE, content: logins.map((l) => `${l.name}:${l.password}\n`).join(''), mode: 0o600, secret: true }, [confDir]);
+        r.add(etcdAuth, authWant(cluster.name, members, certificates, logins, heldBy), [state, passwords, rootPass, move]);
       }
       // Members leave before new ones join, so that the cluster's membership always matches a new member's initial-cluster.
       else out.edges.push({ before: { host: anchor.name, resource: membershipId }, after: { host: h.name, resource: member } });
@@ -214,9 +224,7 @@ export const etcd: Reconciler = {
 export function clusterHealth(observations: readonly Observation[], hosts: readonly HostView[], name: string): EtcdHealth {
   const members = membersOf(hosts, name);
   if (!members.length) return 'Down';
-  const id = etcdClusterId(name);
-  const obs = observations.find((o) => o.host === observer(members).name);
-  return etcdHealth(obs?.ok ? ((obs.states[id] ?? null) as EtcdClusterHave | null) : null);
+  return etcdHealth(stateOf(observations, observer(members).name, etcdClusterId(name)) ?? null);
 }
 
 /** Passwords etcdctl could not set as written: the cluster is left alone rather than built with another password than Patroni's. */
@@ -226,7 +234,7 @@ function passwordProblems(anchor: HostView, root: string, logins: readonly { nam
 }
 
 /** Where Patroni's etcd login is made: the etcd cluster of the `etcd` group, on its observing member. */
-export function etcdAuthRef(hosts: readonly HostView[]): { host: string; resource: string } | undefined {
+export function etcdAuthRef(hosts: readonly HostView[]): CrossEdge['before'] | undefined {
   const members = hosts.filter((h) => h.groups.includes('etcd') && membership(h, 'etcd') !== undefined);
   const name = members[0] && membership(members[0], 'etcd');
   return name === undefined ? undefined : { host: observer(membersOf(hosts, name)).name, resource: etcdAuthId(name) };

@@ -6,7 +6,7 @@ export const INFRA: ModuleDescriptor = {
   membership: { identity: 'infra_seq', cluster: { name: 'infra' } },
   after: ['pgsql', 'redis'],
   identities: [],
-  kinds: {},
+  kinds: [],
   checks: [],
   ports: [
     ['nginx_port', 'nginx_enabled'],

@@ -7,7 +7,7 @@ export const MINIO: ModuleDescriptor = {
   membership: { identity: 'minio_seq', cluster: { variable: 'minio_cluster' } },
   after: ['etcd'],
   identities: ['minio_cluster'],
-  kinds: {},
+  kinds: [],
   checks: [minioMembers],
   ports: [
     ['minio_port', null],

@@ -8,7 +8,7 @@ export const NODE: ModuleDescriptor = {
   membership: { cluster: { variable: 'node_cluster', default: 'nodes' } },
   after: [],
   identities: [],
-  kinds: {},
+  kinds: [],
   checks: [],
   ports: [
     ['node_exporter_port', 'node_exporter_enabled'],

@@ -118,7 +118,7 @@ export const pgVip: Check = (ctx) => {
     const addresses = new Set(c.members.map((m) => m.name));
     const vips = new Set<string>();
     for (const m of enabled) {
-      const text = m.str('pg_vip_address') ?? '';
+      const text = m.str('pg_vip_address');
       const at = m.origin('pg_vip_address');
       const vip = parseCidr4(text);
       if (!vip) {

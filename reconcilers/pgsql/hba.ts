@@ -24,7 +24,6 @@ export interface HbaPeers {
 export type HbaFlavor = 'postgres' | 'pgbouncer';
 
 const ROLES = ['default', 'common', 'primary', 'replica', 'offline', 'standby', 'delayed'];
-const INTRANET = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
 const IPV4 = /^(\d{1,3}\.){3}\d{1,3}(\/([0-9]|[1-2][0-9]|3[0-2]))?$/;
 /** Rules without `order` come after the defaults (which go up to 650), in the order written. */
 const DEFAULT_ORDER = 1000;
@@ -57,7 +56,7 @@ function addresses(h: HostView, addr: string, peers: HbaPeers): (string | null)[
       return peers.members.map((ip) => `${ip}/32`);
     case 'intra':
     case 'intranet':
-      return h.param('node_firewall_intranet') ?? INTRANET;
+      return h.param('node_firewall_intranet');
     case 'world':
     case 'all':
       return ['0.0.0.0/0', '::/0'];
@@ -70,18 +69,19 @@ function addresses(h: HostView, addr: string, peers: HbaPeers): (string | null)[
 /** The rule lines of one flavor for this host, ordered by `order` (stable). */
 export function renderHba(h: HostView, flavor: HbaFlavor, peers: HbaPeers): string {
   const rules: HbaRule[] =
-    flavor === 'postgres' ? [...(h.param('pg_default_hba_rules') ?? []), ...(h.param('pg_hba_rules') ?? [])] : [...(h.param('pgb_default_hba_rules') ?? []), ...(h.param('pgb_hba_rules') ?? [])];
+    flavor === 'postgres' ? [...h.param('pg_default_hba_rules'), ...h.param('pg_hba_rules')] : [...h.param('pgb_default_hba_rules'), ...h.param('pgb_hba_rules')];
   const sorted = rules.map((r, i) => ({ r, i })).sort((a, b) => (a.r.order ?? DEFAULT_ORDER) - (b.r.order ?? DEFAULT_ORDER) || a.i - b.i).map((x) => x.r);
   const pwdenc = h.param('pg_pwd_enc') === 'md5' ? 'md5' : 'scram-sha-256';
   const users: Record<string, string | undefined> = {
-    '${dbsu}': h.param('pg_dbsu') ?? 'postgres',
-    '${repl}': h.param('pg_replication_username') ?? 'replicator',
-    '${monitor}': h.param('pg_monitor_username') ?? 'dbuser_monitor',
-    '${admin}': h.param('pg_admin_username') ?? 'dbuser_dba',
+    '${dbsu}': h.param('pg_dbsu'),
+    '${repl}': h.param('pg_replication_username'),
+    '${monitor}': h.param('pg_monitor_username'),
+    '${admin}': h.param('pg_admin_username'),
   };
-  const pgRole = h.str('pg_role') ?? 'replica';
-  const offlineQuery = h.param('pg_offline_query') === true;
+  const pgRole = h.str('pg_role');
+  const offlineQuery = h.param('pg_offline_query');
   const file = flavor === 'postgres' ? 'pg_hba.conf' : 'pgb_hba.conf';
+  // pg_cluster and pg_seq have no role default (every member has them): '' only satisfies the type.
   const out = [`# ${file} for ${h.str('pg_cluster') ?? ''}-${h.str('pg_seq') ?? ''} [${pgRole}]: managed by corral, changes here are overwritten`, ''];
   for (const rule of sorted) {
     const role = rule.role || 'default';

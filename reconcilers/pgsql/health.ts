@@ -6,8 +6,8 @@
  * fixed here: only a commit that changes pg_role makes Corral switch over.
  */
 import type { HostView } from '../../src/config/hosts.js';
-import type { Observation } from '../../src/engine/model.js';
-import { runningLeader, type ClusterMember, type PatroniMemberHave } from './kinds/patroni-member.js';
+import { stateOf, type Observation } from '../../src/engine/model.js';
+import { patroniMemberId, runningLeader, type ClusterMember } from './kinds/patroni-member.js';
 import { instanceName } from './templates.js';
 
 export type PgHealthStatus = 'Healthy' | 'Degraded' | 'Down';
@@ -43,8 +43,7 @@ export function pgHealth(intendedPrimary: string | null, expected: readonly stri
 /** The cluster as Patroni lists it, from a plan's observations: the first member that answered speaks for the DCS. */
 export function patroniView(observations: readonly Observation[], members: readonly HostView[]): ClusterMember[] | null {
   for (const h of members) {
-    const o = observations.find((x) => x.host === h.name);
-    const have = o?.ok ? (o.states[`patroni-member:${instanceName(h)}`] as PatroniMemberHave | null | undefined) : undefined;
+    const have = stateOf(observations, h.name, patroniMemberId(instanceName(h)));
     if (have?.cluster.length) return have.cluster;
   }
   return null;

@@ -8,11 +8,24 @@ import type { HostView } from '../../src/config/hosts.js';
 import { membership } from '../../src/config/clusters.js';
 import { resourceList, type Departure, type ModuleDesired, type ReconcileInput, type Reconciler } from '../../src/engine/reconciler.js';
 import type { Facts, Note } from '../../src/engine/model.js';
-import { runningLeader } from './kinds/patroni-member.js';
-import { sha256 } from '../../src/engine/resources/file.js';
+import { patroniMember, runningLeader } from './kinds/patroni-member.js';
+import { directory, file, sha256 } from '../../src/engine/resources/file.js';
+import type { Ref } from '../../src/engine/resources/kind.js';
+import { packages, packagesId } from '../../src/engine/resources/packages.js';
+import { reload } from '../../src/engine/resources/reload.js';
+import { service } from '../../src/engine/resources/service.js';
+import { staleFiles } from '../../src/engine/resources/stale-files.js';
+import { symlink } from '../../src/engine/resources/symlink.js';
 import type { PatroniTarget } from './kinds/patroni-api.js';
+import { patroniDcs } from './kinds/patroni-dcs.js';
+import { patroniDcsRestart, patroniPause } from './kinds/patroni-dcs-client.js';
+import { patroniLeader } from './kinds/patroni-leader.js';
+import { patroniRestart } from './kinds/patroni-restart.js';
+import { patroniRetire, retireNotesId } from './kinds/patroni-retire.js';
+import { pgbackrestStanza } from './kinds/pgbackrest-stanza.js';
+import { PGSQL_KINDS } from './kinds/index.js';
 import type { PgService } from '../../src/types/inventory.gen.js';
-import { etcdAuthRef, etcdEndpoints, etcdLogins, etcdTlsMoveRefs } from '../etcd/index.js';
+import { etcdAuthRef, etcdEndpoints, etcdLogins, etcdServiceId, etcdTlsMoveRefs } from '../etcd/index.js';
 import { memberCertificate } from '../../src/pki/requests.js';
 import { pgHbaPath } from './hba.js';
 import { patroniView, pgHealthFromObservations } from './health.js';
@@ -43,12 +56,12 @@ const DEBIAN_POSTGRES: Record<string, string> = { '11': '15', '12': '15', '13': 
 /** Replication lag a healthy replica stays under: pg_rpo, Pigsty's bound on data loss at failover. */
 export const lagLimitBytes = (h: HostView): number => h.int('pg_rpo') || 1048576;
 
-const restScheme = (h: HostView): string => (h.param('patroni_ssl_enabled') === true ? 'https' : 'http');
+const restScheme = (h: HostView): string => (h.param('patroni_ssl_enabled') ? 'https' : 'http');
 
 export const patroniTarget = (h: HostView): PatroniTarget => ({
   config: '/etc/patroni/patroni.yml',
-  api: `${restScheme(h)}://${h.name}:${h.int('patroni_port') ?? 8008}`,
-  ...(h.param('patroni_ssl_enabled') === true ? { caFile: PG_TLS.ca } : {}),
+  api: `${restScheme(h)}://${h.name}:${h.int('patroni_port')}`,
+  ...(h.param('patroni_ssl_enabled') ? { caFile: PG_TLS.ca } : {}),
 });
 
 const certificateId = (h: HostView): string => `pgsql/${instanceName(h)}`;
@@ -56,125 +69,126 @@ const certificateId = (h: HostView): string => `pgsql/${instanceName(h)}`;
 /** Services of the cluster: pg_default_services then pg_services (a later one of the same name wins). */
 export function servicesOf(h: HostView): PgService[] {
   const byName = new Map<string, PgService>();
-  for (const s of [...(h.param('pg_default_services') ?? []), ...(h.param('pg_services') ?? [])]) byName.set(s.name, s);
+  for (const s of [...h.param('pg_default_services'), ...h.param('pg_services')]) byName.set(s.name, s);
   return [...byName.values()];
 }
 
 /** Why `pg_version` cannot be installed on this host, if it cannot: Debian ships one major, other majors need PGDG's or Pigsty's repo. */
 export function unavailableVersion(h: HostView, f: Facts): string | undefined {
-  const version = String(h.str('pg_version'));
+  const version = h.str('pg_version');
   const shipped = f.osId === 'debian' ? DEBIAN_POSTGRES[f.osVersion] : undefined;
-  if (!shipped || shipped === version || h.param('repo_upstream')?.some((u) => /pgdg|pigsty/i.test(`${u.name} ${u.module ?? ''}`))) return undefined;
+  if (!shipped || shipped === version || h.param('repo_upstream').some((u) => /pgdg|pigsty/i.test(`${u.name} ${u.module ?? ''}`))) return undefined;
   return `pg_version ${version} is not in Debian ${f.osVersion} (it ships PostgreSQL ${shipped}) and no PGDG or Pigsty repo is in repo_upstream: postgresql-${version} cannot be installed; set pg_version: ${shipped} or add a repo that has it`;
 }
 
+/** What other members' resources and edges wait for, on one member. */
 interface MemberIds {
-  service: string;
-  member: string;
-  restart: string;
-  dcsRestart: string;
-  dcs?: string;
-  pause?: string;
+  service: Ref;
+  member: Ref;
+  restart: Ref;
+  dcsRestart: Ref;
+  dcs?: Ref;
+  pause?: Ref;
 }
 
 function memberResources(h: HostView, input: ReconcileInput, primary: HostView): { list: ReturnType<typeof resourceList>['list']; ids: MemberIds } {
   const { cluster } = input;
-  const r = resourceList('pgsql', cluster.name);
+  const r = resourceList('pgsql', cluster.name, PGSQL_KINDS);
   const f = input.facts(h.name);
-  const version = String(h.str('pg_version'));
-  const dbsu = h.str('pg_dbsu') ?? 'postgres';
+  const version = h.str('pg_version');
+  const dbsu = h.str('pg_dbsu');
   const name = instanceName(h);
   const target = patroniTarget(h);
 
-  const noMainCluster = r.add('file', { path: '/etc/postgresql-common/createcluster.conf', content: createclusterConf, mode: 0o644 });
-  const pkg = r.add('packages', { name: 'pgsql', manager: f.packageManager === 'dnf' ? 'dnf' : 'apt', packages: [`postgresql-${version}`, 'patroni', 'python3-etcd', 'pgbouncer', 'haproxy', 'pgbackrest', 'curl'] }, [noMainCluster]);
+  const noMainCluster = r.add(file, { path: '/etc/postgresql-common/createcluster.conf', content: createclusterConf, mode: 0o644 });
+  const pkg = r.add(packages, { name: 'pgsql', manager: f.packageManager === 'dnf' ? 'dnf' : 'apt', packages: [`postgresql-${version}`, 'patroni', 'python3-etcd', 'pgbouncer', 'haproxy', 'pgbackrest', 'curl'] }, [noMainCluster]);
   // Debian's umbrella unit would start any `<ver>/main` cluster on 5432, the port Patroni's PostgreSQL takes.
-  r.add('service', { name: 'postgresql', enabled: false, running: false }, [pkg]);
+  r.add(service, { name: 'postgresql', enabled: false, running: false }, [pkg]);
 
   // Pigsty's layout: /pg -> <pg_fs_main>/<cluster>-<version>, everything of the instance under it.
-  const fsMain = h.str('pg_fs_main') ?? '/data/postgres';
+  const fsMain = h.str('pg_fs_main');
   const home = `${fsMain}/${cluster.name}-${version}`;
   const owned = { owner: dbsu, group: dbsu };
-  r.add('directory', { path: fsMain, mode: 0o755 });
-  r.add('directory', { path: home, mode: 0o700, ...owned }, [pkg]);
-  r.add('symlink', { path: '/pg', target: home });
-  const dirs = new Map(['bin', 'conf', 'tmp', 'spool', 'backup', 'cert', 'log'].map((sub) => [sub, r.add('directory', { path: `/pg/${sub}`, mode: 0o700, ...owned })]));
+  r.add(directory, { path: fsMain, mode: 0o755 });
+  r.add(directory, { path: home, mode: 0o700, ...owned }, [pkg]);
+  r.add(symlink, { path: '/pg', target: home });
+  const dirs = new Map(['bin', 'conf', 'tmp', 'spool', 'backup', 'cert', 'log'].map((sub) => [sub, r.add(directory, { path: `/pg/${sub}`, mode: 0o700, ...owned })]));
   // PostgreSQL, pgbouncer and Patroni read the certificate when they (re)load it: a renewed one takes effect at the next reload.
   const cert = input.certificates.get(certificateId(h));
   const certDir = dirs.get('cert');
-  r.add('file', { path: PG_TLS.ca, content: input.certificates.ca, mode: 0o644, ...owned }, [certDir]);
-  r.add('file', { path: PG_TLS.cert, content: cert.certificate, mode: 0o644, ...owned }, [certDir]);
-  r.add('file', { path: PG_TLS.key, content: cert.key, mode: 0o600, ...owned, secret: true }, [certDir]);
-  const logDirs = [h.str('pg_log_dir') ?? '/pg/log/postgres', h.str('patroni_log_dir') ?? '/pg/log/patroni', h.str('pgbouncer_log_dir') ?? '/pg/log/pgbouncer', h.str('pgbackrest_log_dir') ?? '/pg/log/pgbackrest'];
-  for (const dir of logDirs) r.add('directory', { path: dir, mode: 0o750, ...owned });
-  const data = h.str('pg_data') ?? '/pg/data';
-  r.add('directory', { path: data, mode: 0o700, ...owned });
+  r.add(file, { path: PG_TLS.ca, content: input.certificates.ca, mode: 0o644, ...owned }, [certDir]);
+  r.add(file, { path: PG_TLS.cert, content: cert.certificate, mode: 0o644, ...owned }, [certDir]);
+  r.add(file, { path: PG_TLS.key, content: cert.key, mode: 0o600, ...owned, secret: true }, [certDir]);
+  const logDirs = [h.str('pg_log_dir'), h.str('patroni_log_dir'), h.str('pgbouncer_log_dir'), h.str('pgbackrest_log_dir')];
+  for (const dir of logDirs) r.add(directory, { path: dir, mode: 0o750, ...owned });
+  const data = h.str('pg_data');
+  r.add(directory, { path: data, mode: 0o700, ...owned });
 
   // Pigsty's bin dir /usr/pgsql/bin is a link to the installed major's binaries.
-  const binDir = h.str('pg_bin_dir') ?? '/usr/pgsql/bin';
-  if (binDir === '/usr/pgsql/bin') r.add('symlink', { path: '/usr/pgsql', target: `/usr/lib/postgresql/${version}` });
+  const binDir = h.str('pg_bin_dir');
+  if (binDir === '/usr/pgsql/bin') r.add(symlink, { path: '/usr/pgsql', target: `/usr/lib/postgresql/${version}` });
 
-  if (h.param('pgbackrest_enabled') !== false) r.add('file', { path: '/etc/pgbackrest/pgbackrest.conf', content: pgbackrestConf(h), mode: 0o640, owner: dbsu, group: dbsu });
+  if (h.param('pgbackrest_enabled')) r.add(file, { path: '/etc/pgbackrest/pgbackrest.conf', content: pgbackrestConf(h), mode: 0o640, owner: dbsu, group: dbsu });
 
   const login = etcdLogins(input.hosts).find((l) => l.name === cluster.name)!;
   const yml = patroniYml({ h, etcd: etcdEndpoints(input.hosts), etcdLogin: { username: login.name, password: login.password }, binDir, hbaFile: pgHbaPath(h) });
   const unit = patroniUnit(dbsu);
-  const ymlFile = r.add('file', { path: `/pg/conf/${name}.yml`, content: yml, mode: 0o600, ...owned, secret: true });
-  r.add('directory', { path: '/etc/patroni', mode: 0o755 });
-  const link = r.add('symlink', { path: target.config, target: `/pg/conf/${name}.yml` });
-  const unitFile = r.add('file', { path: '/etc/systemd/system/patroni.service', content: unit, mode: 0o644 });
+  const ymlFile = r.add(file, { path: `/pg/conf/${name}.yml`, content: yml, mode: 0o600, ...owned, secret: true });
+  r.add(directory, { path: '/etc/patroni', mode: 0o755 });
+  const link = r.add(symlink, { path: target.config, target: `/pg/conf/${name}.yml` });
+  const unitFile = r.add(file, { path: '/etc/systemd/system/patroni.service', content: unit, mode: 0o644 });
   // No config as a dependency: restarting Patroni stops PostgreSQL. Config changes reload instead.
-  const service = r.add('service', { name: 'patroni', enabled: true, running: true }, [pkg]);
-  const reload = r.add('reload', { name: 'patroni', sha256: sha256(yml + unit), action: 'reload', firstTime: 'record' }, [service]);
-  const member = r.add('patroni-member', { ...target, name, timeoutSeconds: START_TIMEOUT_SECONDS, lagLimitBytes: lagLimitBytes(h) }, [service]);
+  const patroni = r.add(service, { name: 'patroni', enabled: true, running: true }, [pkg]);
+  const reloaded = r.add(reload, { name: 'patroni', sha256: sha256(yml + unit), action: 'reload', firstTime: 'record' }, [patroni]);
+  const member = r.add(patroniMember, { ...target, name, timeoutSeconds: START_TIMEOUT_SECONDS, lagLimitBytes: lagLimitBytes(h) }, [patroni]);
   // New etcd settings (hosts, TLS, login) take a restart of Patroni, paused; the rest of patroni.yml a reload.
   const rto = rtoPlan(h);
   const dcsSha = sha256(dcsSection(yml));
   const others = input.hosts.filter((m) => m !== h && membership(m, 'pgsql') === cluster.name).map((m) => patroniTarget(m).api);
-  const dcsRestart = r.add('patroni-dcs-restart', { ...target, name, dcsSha, others, timeoutSeconds: 120, freshSeconds: rto.loopWait * 3 + 5 }, [ymlFile, link, unitFile, reload]);
+  const dcsRestart = r.add(patroniDcsRestart, { ...target, name, dcsSha, others, timeoutSeconds: 120, freshSeconds: rto.loopWait * 3 + 5 }, [ymlFile, link, unitFile, reloaded]);
 
   const dcs = dcsConfig(h);
-  let dcsId: string | undefined;
-  let pause: string | undefined;
+  let dcsId: Ref | undefined;
+  let pause: Ref | undefined;
   if (h === primary) {
-    pause = r.add('patroni-pause', { ...target, cluster: cluster.name, dcsSha, timeoutSeconds: 60 });
-    const leader = r.add('patroni-leader', { ...target, cluster: cluster.name, primary: name, timeoutSeconds: 120 }, [member, dcsRestart]);
-    dcsId = r.add('patroni-dcs', { ...target, cluster: cluster.name, ...dcs }, [leader, dcsRestart]);
+    pause = r.add(patroniPause, { ...target, cluster: cluster.name, dcsSha, timeoutSeconds: 60 });
+    const leader = r.add(patroniLeader, { ...target, cluster: cluster.name, primary: name, timeoutSeconds: 120 }, [member, dcsRestart]);
+    dcsId = r.add(patroniDcs, { ...target, cluster: cluster.name, ...dcs }, [leader, dcsRestart]);
   }
   const restart = r.add(
-    'patroni-restart',
-    { ...target, name, parameters: dcs.parameters, port: h.int('pg_port') ?? 5432, socketDir: h.str('pg_localhost') ?? '/var/run/postgresql', dbsu, timeoutSeconds: 300, settleSeconds: rto.loopWait * 3 + 5 },
+    patroniRestart,
+    { ...target, name, parameters: dcs.parameters, port: h.int('pg_port'), socketDir: h.str('pg_localhost'), dbsu, timeoutSeconds: 300, settleSeconds: rto.loopWait * 3 + 5 },
     [member, dcsRestart, dcsId],
   );
 
   // HAProxy: one listener per service, servers picked among the cluster's members.
-  const defaults = r.add('file', { path: '/etc/default/haproxy', content: haproxyDefaults, mode: 0o644 }, [pkg]);
+  const defaults = r.add(file, { path: '/etc/default/haproxy', content: haproxyDefaults, mode: 0o644 }, [pkg]);
   const files = [{ path: '/etc/haproxy/haproxy.cfg', content: haproxyMain() }];
-  const ctx = { cluster: cluster.name, members: cluster.members, rto, defaultDest: h.str('pg_default_service_dest') ?? 'pgbouncer' };
+  const ctx = { cluster: cluster.name, members: cluster.members, rto, defaultDest: h.str('pg_default_service_dest') };
   for (const svc of servicesOf(h)) files.push({ path: `/etc/haproxy/${cluster.name}-${svc.name}.cfg`, content: haproxyService(svc, ctx) });
-  for (const file of files) r.add('file', { ...file, mode: 0o644 }, [pkg]);
+  for (const conf of files) r.add(file, { ...conf, mode: 0o644 }, [pkg]);
   // A service taken out of the inventory: its listener goes too.
-  const stale = r.add('stale-files', { dir: '/etc/haproxy', set: `${cluster.name} services`, marker: serviceMarker(cluster.name), keep: files.slice(1).map((f) => f.path.slice('/etc/haproxy/'.length)) }, [pkg]);
+  const stale = r.add(staleFiles, { dir: '/etc/haproxy', set: `${cluster.name} services`, marker: serviceMarker(cluster.name), keep: files.slice(1).map((f) => f.path.slice('/etc/haproxy/'.length)) }, [pkg]);
   // Debian's package starts HAProxy on its own haproxy.cfg: Corral's first load is a restart (to read the folder), later ones reloads.
-  const haproxy = r.add('service', { name: 'haproxy', enabled: true, running: true }, [pkg]);
-  r.add('reload', { name: 'haproxy', sha256: sha256([haproxyDefaults, ...files.map((x) => x.content)].join('\0')), action: 'reload', firstTime: 'restart' }, [haproxy, defaults, stale]);
+  const haproxy = r.add(service, { name: 'haproxy', enabled: true, running: true }, [pkg]);
+  r.add(reload, { name: 'haproxy', sha256: sha256([haproxyDefaults, ...files.map((x) => x.content)].join('\0')), action: 'reload', firstTime: 'restart' }, [haproxy, defaults, stale]);
 
-  if (h === primary && h.param('pgbackrest_enabled') !== false) {
-    r.add('pgbackrest-stanza', { stanza: cluster.name, dbsu, initBackup: h.param('pgbackrest_init_backup') !== false }, [member, dcsRestart, dcsId]);
+  if (h === primary && h.param('pgbackrest_enabled')) {
+    r.add(pgbackrestStanza, { stanza: cluster.name, dbsu, initBackup: h.param('pgbackrest_init_backup') }, [member, dcsRestart, dcsId]);
   }
   // Roles, databases, HBA and pgbouncer's lists: they act once this member runs (and talks to its DCS).
   for (const res of sqlObjects(h, cluster.name, hbaPeers(input))) r.list.push({ ...res, deps: [...(res.deps ?? []), member, dcsRestart] });
 
-  if (h.param('pgbouncer_enabled') !== false) {
+  if (h.param('pgbouncer_enabled')) {
     // After the lists it includes (sqlObjects above): pgbouncer refuses to start without them.
     const iniText = pgbouncerIni(h);
-    const ini = r.add('file', { path: '/etc/pgbouncer/pgbouncer.ini', content: iniText, mode: 0o600, ...owned }, [pkg]);
+    const ini = r.add(file, { path: '/etc/pgbouncer/pgbouncer.ini', content: iniText, mode: 0o600, ...owned }, [pkg]);
     // Debian's package starts pgbouncer on its own ini; listen addresses change only with a restart.
-    const pgbouncer = r.add('service', { name: 'pgbouncer', enabled: true, running: true }, [pkg]);
-    r.add('reload', { name: 'pgbouncer', sha256: sha256(iniText), action: 'restart', firstTime: 'restart' }, [pgbouncer, ini]);
+    const pgbouncer = r.add(service, { name: 'pgbouncer', enabled: true, running: true }, [pkg]);
+    r.add(reload, { name: 'pgbouncer', sha256: sha256(iniText), action: 'restart', firstTime: 'restart' }, [pgbouncer, ini]);
   }
 
-  return { list: r.list, ids: { service, member, restart, dcsRestart, ...(dcsId ? { dcs: dcsId } : {}), ...(pause ? { pause } : {}) } };
+  return { list: r.list, ids: { service: patroni, member, restart, dcsRestart, ...(dcsId ? { dcs: dcsId } : {}), ...(pause ? { pause } : {}) } };
 }
 
 export const pgsql: Reconciler = {
@@ -199,7 +213,7 @@ export const pgsql: Reconciler = {
     const unavailable = cluster.members.map((h) => ({ h, why: unavailableVersion(h, input.facts(h.name)) })).filter((x) => x.why);
     if (unavailable.length) {
       // Nothing of a cluster is installed when a member could not have its PostgreSQL.
-      for (const { h, why } of unavailable) out.notes.push({ host: h.name, resource: 'packages:pgsql', message: why!, blocking: true });
+      for (const { h, why } of unavailable) out.notes.push({ host: h.name, resource: packagesId('pgsql'), message: why!, blocking: true });
       return out;
     }
     for (const h of cluster.members) {
@@ -207,7 +221,7 @@ export const pgsql: Reconciler = {
       out.resources.set(h.name, m.list);
       ids.set(h.name, m.ids);
       // etcd runs before Patroni needs it.
-      for (const e of etcdHosts) out.edges.push({ before: { host: e.name, resource: 'service:etcd' }, after: { host: h.name, resource: m.ids.service } });
+      for (const e of etcdHosts) out.edges.push({ before: { host: e.name, resource: etcdServiceId }, after: { host: h.name, resource: m.ids.service } });
       // Patroni logs in to etcd as its cluster's user, also after a restart for new etcd settings.
       if (login) for (const after of [m.ids.service, m.ids.dcsRestart]) out.edges.push({ before: login, after: { host: h.name, resource: after } });
     }
@@ -240,18 +254,18 @@ export const pgsql: Reconciler = {
     const named = new Set(all.map(instanceName));
     const byAddress = new Map(all.map((h) => [h.address, instanceName(h)]));
     const leader = runningLeader(view);
-    const note = (message: string): number => out.notes.push({ host: primary.name, resource: `patroni-retire:${cluster.name}`, message });
+    const note = (message: string): number => out.notes.push({ host: primary.name, resource: retireNotesId(cluster.name), message });
     for (const m of view.filter((x) => !named.has(x.name))) {
       const what = `${m.name} (${m.host || 'no address'}) runs in ${cluster.name} but the inventory no longer names it`;
       if (!leader) note(`${what}: the cluster has no running leader, so nothing is removed`);
       else if (m.name === leader.name) note(`${what}, and it leads the cluster: commit a pg_role change to switch over first, then it is removed`);
       else if (byAddress.has(m.host)) note(`${what}, and ${m.host} is ${byAddress.get(m.host)} in the inventory: renaming a member (pg_seq) is not supported; remove it in one commit, add it back in the next`);
       else if (!m.host) note(`${what}: Patroni gives no address to reach it, so it is not removed`);
-      else if (primary.param('pg_safeguard') === true) note(`${what}: pg_safeguard is on for ${cluster.name}, so it is not removed (set pg_safeguard: false to allow it)`);
+      else if (primary.param('pg_safeguard')) note(`${what}: pg_safeguard is on for ${cluster.name}, so it is not removed (set pg_safeguard: false to allow it)`);
       else {
-        const r = resourceList('pgsql', cluster.name);
+        const r = resourceList('pgsql', cluster.name, PGSQL_KINDS);
         const { caFile } = patroniTarget(primary);
-        r.add('patroni-retire', { cluster: cluster.name, name: m.name, api: `${restScheme(primary)}://${m.host}:${primary.int('patroni_port') ?? 8008}`, ...(caFile ? { caFile } : {}) });
+        r.add(patroniRetire, { cluster: cluster.name, name: m.name, api: `${restScheme(primary)}://${m.host}:${primary.int('patroni_port')}`, ...(caFile ? { caFile } : {}) });
         out.departures.push({ address: m.host, reachedAs: hosts.find((h) => h.address === m.host) ?? primary, resources: r.list });
       }
     }

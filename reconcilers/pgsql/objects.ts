@@ -7,11 +7,13 @@
 import type { HostView } from '../../src/config/hosts.js';
 import type { ReconcileInput } from '../../src/engine/reconciler.js';
 import { resourceList } from '../../src/engine/reconciler.js';
-import type { Resource } from '../../src/engine/resources/kind.js';
+import type { Ref, Resource } from '../../src/engine/resources/kind.js';
 import type { PgConn } from './kinds/pg-psql.js';
 import { psql } from './kinds/pg-psql.js';
-import type { PgRoleWant, RoleFlag } from './kinds/pg-role.js';
-import type { PgDatabaseWant, PgExtensionRef, PgObjectRef } from './kinds/pg-database.js';
+import { pgRole, pgRoleId, type PgRoleWant, type RoleFlag } from './kinds/pg-role.js';
+import { pgDatabase, pgDatabaseId, type PgDatabaseWant, type PgExtensionRef, type PgObjectRef } from './kinds/pg-database.js';
+import { pgConfFile } from './kinds/pg-conf-file.js';
+import { PGSQL_KINDS } from './kinds/index.js';
 import { isMd5, isScram, md5Verifier, stableScramVerifier } from './kinds/pg-scram.js';
 import type { PgDatabase, PgUser } from '../../src/types/inventory.gen.js';
 import { PGB_HBA_PATH, pgHbaPath, renderHba, type HbaPeers } from './hba.js';
@@ -19,7 +21,7 @@ import { PGB_HBA_PATH, pgHbaPath, renderHba, type HbaPeers } from './hba.js';
 export const PGBOUNCER_DIR = '/etc/pgbouncer';
 
 /** Where psql connects: as pg_dbsu over the pg_localhost socket on pg_port. */
-export const pgConn = (h: HostView): PgConn => ({ dbsu: h.param('pg_dbsu') ?? 'postgres', socket: h.param('pg_localhost') ?? '/var/run/postgresql', port: h.param('pg_port') ?? 5432 });
+export const pgConn = (h: HostView): PgConn => ({ dbsu: h.param('pg_dbsu'), socket: h.param('pg_localhost'), port: h.param('pg_port') });
 
 /** The infra nodes and the cluster's members, for the `infra` and `cluster` HBA aliases. */
 export const hbaPeers = (input: ReconcileInput): HbaPeers => ({
@@ -30,7 +32,7 @@ export const hbaPeers = (input: ReconcileInput): HbaPeers => ({
 /** pg_default_roles then pg_users; a later entry of the same name adds to (and overrides) an earlier one. */
 export function roleList(h: HostView): PgUser[] {
   const byName = new Map<string, PgUser>();
-  for (const u of [...(h.param('pg_default_roles') ?? []), ...(h.param('pg_users') ?? [])]) byName.set(u.name, { ...byName.get(u.name), ...u });
+  for (const u of [...h.param('pg_default_roles'), ...h.param('pg_users')]) byName.set(u.name, { ...byName.get(u.name), ...u });
   // The system users' passwords come from their own parameters, as in Pigsty's pg-init-roles.
   const system: [string | undefined, string | undefined][] = [
     [h.param('pg_replication_username'), h.param('pg_replication_password')],
@@ -74,7 +76,7 @@ function roleWant(h: HostView, cluster: string, u: PgUser): PgRoleWant {
     grant: memberships.filter((m) => !m.state || m.state === 'grant').map((m) => ({ role: m.name, admin: m.admin === true || (u.admin ?? []).includes(m.name) })),
     revoke: memberships.filter((m) => m.state === 'absent' || m.state === 'revoke').map((m) => m.name),
     parameters: settings(u.parameters),
-    ...(verifier ? { password: { verifier, ...(plain !== undefined ? { plain } : {}), exact: u.pgbouncer === true && h.param('pgbouncer_enabled') !== false } } : {}),
+    ...(verifier ? { password: { verifier, ...(plain !== undefined ? { plain } : {}), exact: u.pgbouncer === true && h.param('pgbouncer_enabled') } } : {}),
   };
 }
 
@@ -98,7 +100,7 @@ function databaseWant(h: HostView, d: PgDatabase, roles: readonly PgUser[]): PgD
     parameters: settings(d.parameters),
     schemas: refs(d.schemas),
     extensions: refs<{ name: string; schema?: string; version?: string | number; state?: string }>(d.extensions).map((e): PgExtensionRef => ({ ...e, ...(e.version !== undefined ? { version: String(e.version) } : {}) } as PgExtensionRef)),
-    defaultPrivileges: h.param('pg_default_privileges') ?? [],
+    defaultPrivileges: h.param('pg_default_privileges'),
     connectRoles: [
       ...[repl, monitor].filter(has).map((role) => ({ role, grantOption: false })),
       ...[admin].filter(has).map((role) => ({ role, grantOption: true })),
@@ -129,7 +131,7 @@ export function pgbouncerUseropts(h: HostView): string {
 /** [databases] of pgbouncer: every database with pgbouncer != false, over the unix socket. */
 export function pgbouncerDatabases(h: HostView): string {
   const conn = pgConn(h);
-  const lines = (h.param('pg_databases') ?? [])
+  const lines = h.param('pg_databases')
     .filter((d) => d.pgbouncer !== false && d.state !== 'absent')
     .map((d) => {
       const opts: [string, string | number | undefined][] = [
@@ -149,32 +151,32 @@ export function pgbouncerDatabases(h: HostView): string {
 
 /** The resources of one member host of a PGSQL cluster. */
 export function sqlObjects(h: HostView, cluster: string, peers: HbaPeers = { infra: [], members: [] }): Resource[] {
-  const r = resourceList('pgsql', cluster);
+  const r = resourceList('pgsql', cluster, PGSQL_KINDS);
   const conn = pgConn(h);
   const dbsu = conn.dbsu;
   const roles = roleList(h);
   const names = new Set(roles.map((u) => u.name));
-  const roleId = (name: string | undefined): string | undefined => (name && names.has(name) ? `pg-role:${name}` : undefined);
-  const databases = h.param('pg_databases') ?? [];
+  const roleId = (name: string | undefined): Ref | undefined => (name && names.has(name) ? pgRoleId(name) : undefined);
+  const databases = h.param('pg_databases');
   for (const u of roles) {
-    const deps = (u.roles ?? []).map((m) => roleId(typeof m === 'string' ? m : m.name)).filter((d) => d !== `pg-role:${u.name}`);
+    const deps = (u.roles ?? []).map((m) => roleId(typeof m === 'string' ? m : m.name)).filter((d) => d !== pgRoleId(u.name));
     // A role that goes is dropped after the databases it owns that go too (PostgreSQL refuses the other order).
-    if (u.state === 'absent') deps.push(...databases.filter((d) => d.state === 'absent' && d.owner === u.name).map((d) => `pg-database:${d.name}`));
-    r.add('pg-role', roleWant(h, cluster, u), deps);
+    if (u.state === 'absent') deps.push(...databases.filter((d) => d.state === 'absent' && d.owner === u.name).map((d) => pgDatabaseId(d.name)));
+    r.add(pgRole, roleWant(h, cluster, u), deps);
   }
-  for (const d of databases) r.add('pg-database', databaseWant(h, d, roles), d.state === 'absent' ? [] : [roleId(d.owner), roleId('dbrole_admin')]);
+  for (const d of databases) r.add(pgDatabase, databaseWant(h, d, roles), d.state === 'absent' ? [] : [roleId(d.owner), roleId('dbrole_admin')]);
 
   const pgReload = `if echo 'SELECT 1' | ${psql(conn)} >/dev/null 2>&1; then echo 'SELECT pg_reload_conf()' | ${psql(conn)} >/dev/null; fi`;
-  r.add('pg-conf-file', { path: pgHbaPath(h), content: renderHba(h, 'postgres', peers), mode: 0o600, owner: dbsu, reload: pgReload });
+  r.add(pgConfFile, { path: pgHbaPath(h), content: renderHba(h, 'postgres', peers), mode: 0o600, owner: dbsu, reload: pgReload });
 
-  if (h.param('pgbouncer_enabled') !== false) {
+  if (h.param('pgbouncer_enabled')) {
     const pgbReload = 'if systemctl is-active -q pgbouncer; then systemctl reload pgbouncer; fi';
-    const file = (name: string, content: string, secret = false): string =>
-      r.add('pg-conf-file', { path: `${PGBOUNCER_DIR}/${name}`, content, mode: 0o600, owner: dbsu, reload: pgbReload, ...(secret ? { secret } : {}) });
+    const file = (name: string, content: string, secret = false): Ref =>
+      r.add(pgConfFile, { path: `${PGBOUNCER_DIR}/${name}`, content, mode: 0o600, owner: dbsu, reload: pgbReload, ...(secret ? { secret } : {}) });
     file('userlist.txt', pgbouncerUserlist(h, cluster), true);
     file('useropts.txt', pgbouncerUseropts(h));
     file('database.txt', pgbouncerDatabases(h));
-    r.add('pg-conf-file', { path: PGB_HBA_PATH, content: renderHba(h, 'pgbouncer', peers), mode: 0o600, owner: dbsu, reload: pgbReload });
+    r.add(pgConfFile, { path: PGB_HBA_PATH, content: renderHba(h, 'pgbouncer', peers), mode: 0o600, owner: dbsu, reload: pgbReload });
   }
   return r.list;
 }

@@ -35,8 +35,8 @@ export function haproxyTime(t: string): string {
 
 /** pg_rto names a row of pg_rto_plan; a plain number of seconds (older Pigsty) is read as the TTL. */
 export function rtoPlan(h: HostView): RtoPlan {
-  const key = h.str('pg_rto') ?? 'norm';
-  const row = h.param('pg_rto_plan')?.[key];
+  const key = h.str('pg_rto');
+  const row = h.param('pg_rto_plan')[key];
   if (row) {
     const [ttl, loop, retry, start, , inter, fastinter, downinter, rise, fall] = row.map(String);
     const check = { inter: haproxyTime(inter!), fastinter: haproxyTime(fastinter!), downinter: haproxyTime(downinter!), rise: Number(rise), fall: Number(fall) };
@@ -53,8 +53,9 @@ export function rtoPlan(h: HostView): RtoPlan {
  */
 export function dcsConfig(h: HostView): { settings: Record<string, DcsValue>; parameters: Record<string, DcsValue> } {
   const rto = rtoPlan(h);
-  const rpo = h.int('pg_rpo') ?? 1048576;
+  const rpo = h.int('pg_rpo');
   const cluster = h.str('pg_cluster')!;
+  // pg_max_conn is 'auto' by default, which int() does not read: Corral's auto is 250 (not a schema default).
   const maxConn = h.int('pg_max_conn') ?? 250;
   const parameters: Record<string, DcsValue> = {
     max_connections: maxConn,
@@ -65,12 +66,12 @@ export function dcsConfig(h: HostView): { settings: Record<string, DcsValue>; pa
     max_replication_slots: 50,
     hot_standby_feedback: 'on',
     wal_receiver_status_interval: '1s',
-    password_encryption: h.str('pg_pwd_enc') ?? 'scram-sha-256',
-    shared_preload_libraries: h.str('pg_libs') ?? 'pg_stat_statements, auto_explain',
+    password_encryption: h.str('pg_pwd_enc'),
+    shared_preload_libraries: h.str('pg_libs'),
     track_commit_timestamp: 'on',
     logging_collector: 'on',
     log_destination: 'csvlog',
-    log_directory: h.str('pg_log_dir') ?? '/pg/log/postgres',
+    log_directory: h.str('pg_log_dir'),
     log_filename: 'postgresql-%a.log',
     log_truncate_on_rotation: 'on',
     log_min_duration_statement: 100,
@@ -79,9 +80,9 @@ export function dcsConfig(h: HostView): { settings: Record<string, DcsValue>; pa
     ssl_cert_file: PG_TLS.cert,
     ssl_key_file: PG_TLS.key,
     ssl_ca_file: PG_TLS.ca,
-    ...(h.param('pgbackrest_enabled') !== false ? { archive_mode: 'on', archive_timeout: 300, archive_command: `pgbackrest --stanza=${cluster} archive-push %p` } : {}),
+    ...(h.param('pgbackrest_enabled') ? { archive_mode: 'on', archive_timeout: 300, archive_command: `pgbackrest --stanza=${cluster} archive-push %p` } : {}),
   };
-  for (const [k, v] of Object.entries(h.param('pg_parameters') ?? {})) if (v !== undefined) parameters[k] = v;
+  for (const [k, v] of Object.entries(h.param('pg_parameters'))) if (v !== undefined) parameters[k] = v;
   return {
     settings: {
       ttl: rto.ttl,
@@ -110,37 +111,38 @@ export interface PatroniYmlInput {
 /** /pg/conf/<instance>.yml: the member's Patroni configuration. Holds passwords: written as a secret file. */
 export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile }: PatroniYmlInput): string {
   const ip = h.name;
-  const port = h.int('pg_port') ?? 5432;
-  const data = h.str('pg_data') ?? '/pg/data';
-  const dbsu = h.str('pg_dbsu') ?? 'postgres';
-  const repl = { username: h.str('pg_replication_username') ?? 'replicator', password: h.str('pg_replication_password') ?? '' };
-  const pwdEnc = h.str('pg_pwd_enc') ?? 'scram-sha-256';
-  const listen = (h.str('pg_listen') ?? '0.0.0.0').replace('${ip}', ip).replace('${lo}', '127.0.0.1');
+  const port = h.int('pg_port');
+  const data = h.str('pg_data');
+  const dbsu = h.str('pg_dbsu');
+  const repl = { username: h.str('pg_replication_username'), password: h.str('pg_replication_password') };
+  const pwdEnc = h.str('pg_pwd_enc');
+  const listen = h.str('pg_listen').replace('${ip}', ip).replace('${lo}', '127.0.0.1');
   const { settings, parameters } = dcsConfig(h);
   const dbsuPassword = h.str('pg_dbsu_password');
-  const restTls = h.param('patroni_ssl_enabled') === true;
+  const restTls = h.param('patroni_ssl_enabled');
   const config = {
     scope: h.str('pg_cluster'),
-    namespace: `${h.str('pg_namespace') ?? '/pg'}/`,
+    namespace: `${h.str('pg_namespace')}/`,
     name: instanceName(h),
     log: { level: 'INFO' },
     etcd3: { hosts: etcd.map((u) => u.replace(/^https?:\/\//, '')).join(','), protocol: 'https', cacert: PG_TLS.ca, cert: PG_TLS.cert, key: PG_TLS.key, ...etcdLogin },
     restapi: {
-      listen: `${ip}:${h.int('patroni_port') ?? 8008}`,
-      connect_address: `${ip}:${h.int('patroni_port') ?? 8008}`,
+      listen: `${ip}:${h.int('patroni_port')}`,
+      connect_address: `${ip}:${h.int('patroni_port')}`,
       ...(restTls ? { cafile: PG_TLS.ca, certfile: PG_TLS.cert, keyfile: PG_TLS.key, verify_client: 'none' } : {}),
-      authentication: { username: h.str('patroni_username') ?? 'postgres', password: h.str('patroni_password') ?? '' },
+      authentication: { username: h.str('patroni_username'), password: h.str('patroni_password') },
     },
     ctl: restTls ? { insecure: false, cacert: PG_TLS.ca, certfile: PG_TLS.cert, keyfile: PG_TLS.key } : { insecure: true },
-    tags: { nofailover: false, clonefrom: true, noloadbalance: false, nosync: false, version: String(h.str('pg_version')) },
+    tags: { nofailover: false, clonefrom: true, noloadbalance: false, nosync: false, version: h.str('pg_version') },
+    // An unquoted `off` is YAML's false, which str() does not read: it means off.
     watchdog: { mode: h.str('patroni_watchdog_mode') ?? 'off' },
     bootstrap: {
       dcs: { ...settings, postgresql: { use_pg_rewind: true, use_slots: true, parameters } },
       method: 'initdb',
       initdb: [
-        ...(h.param('pg_checksum') !== false ? ['data-checksums'] : []),
-        { encoding: h.str('pg_encoding') ?? 'UTF8' },
-        { locale: h.str('pg_locale') ?? 'C' },
+        ...(h.param('pg_checksum') ? ['data-checksums'] : []),
+        { encoding: h.str('pg_encoding') },
+        { locale: h.str('pg_locale') },
         { 'auth-local': 'peer' },
         { 'auth-host': pwdEnc },
       ],
@@ -156,7 +158,7 @@ export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile }: PatroniYmlIn
       connect_address: `${ip}:${port}`,
       use_unix_socket: true,
       parameters: {
-        unix_socket_directories: h.str('pg_localhost') ?? '/var/run/postgresql',
+        unix_socket_directories: h.str('pg_localhost'),
         ...(hbaFile !== `${data}/pg_hba.conf` ? { hba_file: hbaFile } : {}),
       },
       authentication: {
@@ -214,9 +216,9 @@ export function dcsSection(yml: string): string {
 export const createclusterConf = '# managed by corral (PGSQL): Patroni creates the cluster\ncreate_main_cluster = false\n';
 
 export function pgbouncerIni(h: HostView): string {
-  const listen = h.str('pg_listen') ?? '0.0.0.0';
+  const listen = h.str('pg_listen');
   const addr = listen === '0.0.0.0' || listen === '*' ? '*' : listen.replace('${ip}', h.name).replace('${lo}', '127.0.0.1');
-  const dbsu = h.str('pg_dbsu') ?? 'postgres';
+  const dbsu = h.str('pg_dbsu');
   return `# managed by corral (PGSQL): pgbouncer for ${instanceName(h)}
 [users]
 %include ${PGBOUNCER_DIR}/useropts.txt
@@ -225,18 +227,18 @@ export function pgbouncerIni(h: HostView): string {
 %include ${PGBOUNCER_DIR}/database.txt
 
 [pgbouncer]
-pool_mode                 = ${h.str('pgbouncer_poolmode') ?? 'transaction'}
+pool_mode                 = ${h.str('pgbouncer_poolmode')}
 listen_addr               = ${addr}
-listen_port               = ${h.int('pgbouncer_port') ?? 6432}
+listen_port               = ${h.int('pgbouncer_port')}
 auth_type                 = hba
 auth_file                 = ${PGBOUNCER_DIR}/userlist.txt
 auth_hba_file             = ${PGBOUNCER_DIR}/pgb_hba.conf
-admin_users               = ${dbsu}, ${h.str('pg_admin_username') ?? 'dbuser_dba'}
-stats_users               = ${dbsu}, ${h.str('pg_monitor_username') ?? 'dbuser_monitor'}
+admin_users               = ${dbsu}, ${h.str('pg_admin_username')}
+stats_users               = ${dbsu}, ${h.str('pg_monitor_username')}
 server_reset_query        = DISCARD ALL
-unix_socket_dir           = ${h.str('pg_localhost') ?? '/var/run/postgresql'}
+unix_socket_dir           = ${h.str('pg_localhost')}
 pidfile                   = /var/run/postgresql/pgbouncer.pid
-logfile                   = ${h.str('pgbouncer_log_dir') ?? '/pg/log/pgbouncer'}/pgbouncer.log
+logfile                   = ${h.str('pgbouncer_log_dir')}/pgbouncer.log
 max_client_conn           = 20000
 default_pool_size         = 50
 reserve_pool_size         = 30
@@ -244,8 +246,8 @@ reserve_pool_timeout      = 1
 server_lifetime           = 600
 max_db_connections        = 100
 max_user_connections      = 100
-ignore_startup_parameters = ${(h.param('pgbouncer_ignore_param') ?? []).join(', ')}
-${pgbouncerTls(h.str('pgbouncer_sslmode') ?? 'disable')}`;
+ignore_startup_parameters = ${h.param('pgbouncer_ignore_param').join(', ')}
+${pgbouncerTls(h.str('pgbouncer_sslmode'))}`;
 }
 
 /** Client TLS with the member's certificate, unless pgbouncer_sslmode is disable (Pigsty's default). */
@@ -257,14 +259,14 @@ function pgbouncerTls(mode: string): string {
 
 export function pgbackrestConf(h: HostView): string {
   const cluster = h.str('pg_cluster')!;
-  const method = h.str('pgbackrest_method') ?? 'local';
-  const repo = (h.param('pgbackrest_repo') ?? {})[method] ?? {};
+  const method = h.str('pgbackrest_method');
+  const repo = h.param('pgbackrest_repo')[method] ?? {};
   const repoLines = Object.entries(repo).map(([k, v]) => `repo1-${k.replace(/_/g, '-')}=${String(v).replace('${pg_cluster}', cluster)}`);
   return `# managed by corral (PGSQL): pgBackRest for ${instanceName(h)}
 [${cluster}]
-pg1-path=${h.str('pg_data') ?? '/pg/data'}
-pg1-port=${h.int('pg_port') ?? 5432}
-pg1-socket-path=${h.str('pg_localhost') ?? '/var/run/postgresql'}
+pg1-path=${h.str('pg_data')}
+pg1-port=${h.int('pg_port')}
+pg1-socket-path=${h.str('pg_localhost')}
 
 [global]
 archive-async=y
@@ -275,7 +277,7 @@ compress-type=lz4
 annotation=pg_cluster=${cluster}
 log-level-console=info
 log-level-file=info
-log-path=${h.str('pgbackrest_log_dir') ?? '/pg/log/pgbackrest'}
+log-path=${h.str('pgbackrest_log_dir')}
 ${repoLines.join('\n')}
 delta=y
 `;
@@ -387,7 +389,7 @@ function destPort(h: HostView, dest: PgService['dest'], defaultDest: string): nu
   const d = dest === undefined || dest === 'default' ? defaultDest : dest;
   if (typeof d === 'number') return d;
   if (/^\d+$/.test(String(d))) return Number(d);
-  return d === 'pgbouncer' ? (h.int('pgbouncer_port') ?? 6432) : (h.int('pg_port') ?? 5432);
+  return d === 'pgbouncer' ? h.int('pgbouncer_port') : h.int('pg_port');
 }
 
 /** The first line of each of a cluster's HAProxy service files, up to the service name. */
@@ -413,7 +415,7 @@ export function haproxyService(svc: PgService, ctx: ServiceContext): string {
     '    http-check expect status 200',
     `    default-server ${options}`,
     ...servers.map(
-      (h) => `    server ${instanceName(h)} ${h.name}:${destPort(h, svc.dest, ctx.defaultDest)} check port ${h.int('patroni_port') ?? 8008} weight ${h.int('pg_weight') ?? 100}${backups.includes(h) ? ' backup' : ''}`,
+      (h) => `    server ${instanceName(h)} ${h.name}:${destPort(h, svc.dest, ctx.defaultDest)} check port ${h.int('patroni_port')} weight ${h.int('pg_weight')}${backups.includes(h) ? ' backup' : ''}`,
     ),
     '',
   ].join('\n');

@@ -6,13 +6,14 @@
  * not pg_role's.
  */
 import type { HostView } from '../../src/config/hosts.js';
-import type { Observation } from '../../src/engine/model.js';
+import { stateOf, type Observation } from '../../src/engine/model.js';
 import type { ModuleHealth } from '../../src/engine/reconciler.js';
-import { CLUSTER_SLOTS, redisClusterId, type RedisClusterHave } from './kinds/cluster.js';
-import type { RedisInstanceHave } from './kinds/instance.js';
-import { describeUpstream, redisReplicationId, type RedisReplicationHave } from './kinds/replication.js';
-import type { RedisSentinelHave } from './kinds/sentinel.js';
-import { instancesOf, modeOf } from './params.js';
+import type { Ref } from '../../src/engine/resources/kind.js';
+import { CLUSTER_SLOTS, redisClusterId } from './kinds/cluster.js';
+import { redisInstanceId } from './kinds/instance.js';
+import { describeUpstream, redisReplicationId } from './kinds/replication.js';
+import { redisSentinelId } from './kinds/sentinel.js';
+import { clusterOf, instancesOf, modeOf } from './params.js';
 
 /** What a check found: answers (nothing answered is Down), problems (Degraded) and drift (reported, Healthy). */
 interface Findings {
@@ -21,21 +22,14 @@ interface Findings {
   drift: string[];
 }
 
-/** A resource's observed state on a host: undefined when the host was not observed. */
-export type StateOf = <T>(host: string, id: string) => T | null | undefined;
-
-export function stateReader(observations: readonly Observation[]): StateOf {
-  return <T>(host: string, id: string): T | null | undefined => {
-    const o = observations.find((x) => x.host === host);
-    return o?.ok ? (o.states[id] as T | null) : undefined;
-  };
-}
+/** A resource's observed state on a host (stateOf over one plan's observations). */
+type StateOf = <H>(host: string, id: Ref<H>) => H | null | undefined;
 
 function replicationFindings(members: readonly HostView[], state: StateOf): Findings {
   const f: Findings = { answered: 0, problems: [], drift: [] };
   for (const h of members) {
     for (const i of instancesOf(h)) {
-      const seen = state<RedisReplicationHave>(h.name, redisReplicationId(i.name));
+      const seen = state(h.name, redisReplicationId(i.name));
       if (!seen?.role) {
         f.problems.push(`${i.name} does not answer`);
         continue;
@@ -51,15 +45,15 @@ function replicationFindings(members: readonly HostView[], state: StateOf): Find
 
 function sentinelFindings(members: readonly HostView[], anchor: HostView, state: StateOf): Findings {
   const f: Findings = { answered: 0, problems: [], drift: [] };
-  const masters = (anchor.param('redis_sentinel_monitor') ?? []).filter((m) => !m.remove);
+  const masters = anchor.param('redis_sentinel_monitor').filter((m) => !m.remove);
   for (const h of members) {
     for (const i of instancesOf(h)) {
-      if (!state<RedisInstanceHave>(h.name, `redis-instance:${i.name}`)?.running) {
+      if (!state(h.name, redisInstanceId(i.name))?.running) {
         f.problems.push(`sentinel ${i.name} does not run`);
         continue;
       }
       f.answered++;
-      const seen = state<RedisSentinelHave>(h.name, `redis-sentinel:${i.name}`);
+      const seen = state(h.name, redisSentinelId(i.name));
       for (const m of masters) {
         const view = seen?.masters[m.name];
         const quorum = m.quorum ?? 1;
@@ -76,7 +70,7 @@ function sentinelFindings(members: readonly HostView[], anchor: HostView, state:
 }
 
 function clusterFindings(members: readonly HostView[], anchor: HostView, state: StateOf): Findings {
-  const seen = state<RedisClusterHave>(anchor.name, redisClusterId(anchor.param('redis_cluster') ?? ''));
+  const seen = state(anchor.name, redisClusterId(clusterOf(anchor)));
   if (!seen) return { answered: 0, problems: ['no instance of the native cluster answers'], drift: [] };
   const f: Findings = { answered: Object.keys(seen.nodes).length, problems: [], drift: [] };
   for (const address of members.flatMap((h) => instancesOf(h).map((i) => `${h.name}:${i.port}`))) {
@@ -93,7 +87,7 @@ function clusterFindings(members: readonly HostView[], anchor: HostView, state: 
 export function redisHealth(members: readonly HostView[], observations: readonly Observation[]): ModuleHealth {
   const anchor = members[0];
   if (!anchor) return { status: 'Down', problems: ['the cluster has no members'] };
-  const state = stateReader(observations);
+  const state: StateOf = (host, id) => stateOf(observations, host, id);
   const mode = modeOf(anchor);
   const f = mode === 'cluster' ? clusterFindings(members, anchor, state) : mode === 'sentinel' ? sentinelFindings(members, anchor, state) : replicationFindings(members, state);
   const status = f.answered === 0 ? 'Down' : f.problems.length ? 'Degraded' : 'Healthy';

@@ -16,13 +16,16 @@ export interface InstanceSpec {
   options: RedisInstance;
 }
 
-export const modeOf = (h: HostView): RedisMode => h.param('redis_mode') ?? 'standalone';
-export const fsMainOf = (h: HostView): string => h.param('redis_fs_main') ?? '/data/redis';
-export const passwordOf = (h: HostView): string => h.param('redis_password') ?? '';
-export const instanceName = (h: HostView, port: number): string => `${h.param('redis_cluster') ?? ''}-${h.param('redis_node') ?? 0}-${port}`;
+export const modeOf = (h: HostView): RedisMode => h.param('redis_mode');
+export const fsMainOf = (h: HostView): string => h.param('redis_fs_main');
+export const passwordOf = (h: HostView): string => h.param('redis_password');
+// The identity variables have no role default; every member has them (the redis/missing-identity check), so the fallbacks only satisfy the types.
+export const clusterOf = (h: HostView): string => h.param('redis_cluster') ?? '';
+export const nodeOf = (h: HostView): number => h.param('redis_node') ?? 0;
+export const instanceName = (h: HostView, port: number): string => `${clusterOf(h)}-${nodeOf(h)}-${port}`;
 
 /** `bind`: redis_bind_address, the node's own address when it is empty (as Pigsty). */
-export const bindOf = (h: HostView): string => (h.param('redis_bind_address') === '' ? h.name : (h.param('redis_bind_address') ?? '0.0.0.0'));
+export const bindOf = (h: HostView): string => (h.param('redis_bind_address') === '' ? h.name : h.param('redis_bind_address'));
 
 /** Where redis-cli on the node reaches its instances: loopback when they listen on it (or everywhere), else the first bound address. */
 export function clientAddress(h: HostView): string {
@@ -59,20 +62,20 @@ const MASTER_NAME = /^[A-Za-z0-9._-]+$/;
 /** Once per cluster, on its first node: parameters not honoured here, and those that block the cluster. */
 export function clusterNotes(anchor: HostView, members: readonly HostView[]): Note[] {
   const out: Note[] = [];
-  const note = (message: string, blocking = false): number => out.push({ host: anchor.name, resource: `redis:${anchor.param('redis_cluster') ?? ''}`, message, ...(blocking ? { blocking } : {}) });
+  const note = (message: string, blocking = false): number => out.push({ host: anchor.name, resource: `redis:${clusterOf(anchor)}`, message, ...(blocking ? { blocking } : {}) });
   const mode = modeOf(anchor);
   if (anchor.param('redis_type') === 'valkey') note('redis_type: valkey is not built: Debian 12 ships redis only; set redis_type: redis', true);
   const password = passwordOf(anchor);
   if (password && !PLAIN_WORD.test(password)) note('redis_password holds a blank, a quote or a backslash, which Corral does not write into redis.conf; choose one without them', true);
-  const renamed = Object.keys(anchor.param('redis_rename_commands') ?? {}).filter((c) => NEEDED_COMMANDS.includes(c.toUpperCase()));
+  const renamed = Object.keys(anchor.param('redis_rename_commands')).filter((c) => NEEDED_COMMANDS.includes(c.toUpperCase()));
   if (renamed.length) note(`redis_rename_commands renames ${renamed.join(', ')}, which Corral needs to manage the instances; rename other commands only`, true);
-  for (const m of anchor.param('redis_sentinel_monitor') ?? []) {
+  for (const m of anchor.param('redis_sentinel_monitor')) {
     if (!MASTER_NAME.test(m.name)) note(`redis_sentinel_monitor: master name ${JSON.stringify(m.name)} is not one Sentinel accepts (letters, digits, ".", "-", "_")`, true);
     if (m.password && !PLAIN_WORD.test(m.password)) note(`redis_sentinel_monitor: the password of ${m.name} holds a blank, a quote or a backslash; choose one without them`, true);
   }
   if (anchor.has('redis_conf') && anchor.param('redis_conf') !== 'redis.conf') note(`redis_conf (${anchor.str('redis_conf')}) names an Ansible template, which Corral does not read: it renders its own redis.conf with Pigsty's settings`);
-  if (anchor.param('redis_rm_pkg') === true) note('redis_rm_pkg is not honoured: Corral never removes packages');
-  if (mode !== 'sentinel' && (anchor.param('redis_sentinel_monitor') ?? []).length) note(`redis_sentinel_monitor is read only by a sentinel cluster; ${anchor.param('redis_cluster')} is ${mode}`);
+  if (anchor.param('redis_rm_pkg')) note('redis_rm_pkg is not honoured: Corral never removes packages');
+  if (mode !== 'sentinel' && anchor.param('redis_sentinel_monitor').length) note(`redis_sentinel_monitor is read only by a sentinel cluster; ${anchor.param('redis_cluster')} is ${mode}`);
   if (mode !== 'cluster' && anchor.has('redis_cluster_replicas')) note(`redis_cluster_replicas is read only in redis_mode: cluster; ${anchor.param('redis_cluster')} is ${mode}`);
   if (mode === 'sentinel') {
     const redisOnly = ['redis_max_memory', 'redis_mem_policy', 'redis_rdb_save', 'redis_aof_enabled', 'redis_rename_commands'].filter((p) => anchor.has(p));

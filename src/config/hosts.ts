@@ -8,7 +8,14 @@ import { locate } from './source.js';
 import type { Location } from './problems.js';
 import { paramDefault, schemas } from './schema.js';
 import { fillPlaceholders, placeholderValues } from './placeholders.js';
-import type { Vars } from '../types/inventory.gen.js';
+import type { DefaultedParam, IntegerParam, Vars } from '../types/inventory.gen.js';
+
+/** A parameter as a host reads it: never undefined when its schema has a default (Pigsty's role default fills in). */
+export type ParamValue<K extends keyof Vars> = K extends DefaultedParam ? Exclude<Vars[K], undefined> : Vars[K];
+/** What str() reads: a string, never undefined, for a defaulted parameter whose values are strings or numbers. */
+export type StrValue<K extends string> = K extends DefaultedParam ? (Exclude<Vars[K], undefined> extends string | number ? string : string | undefined) : string | undefined;
+/** What int() reads: a number, never undefined, for a defaulted integer parameter. */
+export type IntValue<K extends string> = K extends DefaultedParam & IntegerParam ? number : number | undefined;
 
 export class HostView {
   /** Highest precedence first. */
@@ -56,22 +63,25 @@ export class HostView {
   }
 
   /**
-   * A parameter typed from the schema. Sound for inventories that validated: the schema already
-   * checked the value, so the engine reads it as the generated type says.
+   * A parameter typed from the schema, its default included (never undefined when the schema has
+   * one). Sound for inventories that validated: the schema already checked the value, so the
+   * engine reads it as the generated type says.
    */
-  param<K extends Extract<keyof Vars, string>>(key: K): Vars[K] {
-    return this.get(key) as Vars[K];
+  param<K extends Extract<keyof Vars, string>>(key: K): ParamValue<K> {
+    return this.get(key) as ParamValue<K>;
   }
 
-  str(key: string): string | undefined {
+  /** A string or number as a string: never undefined for a defaulted parameter whose schema allows only those. */
+  str<K extends string>(key: K): StrValue<K> {
     const v = this.get(key);
-    return typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
+    return (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined) as StrValue<K>;
   }
 
-  int(key: string): number | undefined {
+  /** An integer (or a string of one): never undefined for a defaulted integer parameter. */
+  int<K extends string>(key: K): IntValue<K> {
     const v = this.get(key);
     const n = typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v;
-    return typeof n === 'number' && Number.isInteger(n) ? n : undefined;
+    return (typeof n === 'number' && Number.isInteger(n) ? n : undefined) as IntValue<K>;
   }
 
   /** Where a variable was set (its value), or where the host is listed when it is a default. */

@@ -1,6 +1,6 @@
 /** The data that flows through the engine: desired state in, observations, a plan, results out. */
 import type { Target } from '../transport/types.js';
-import type { FieldChange, Resource } from './resources/kind.js';
+import { isUnsupported, type FieldChange, type Ref, type Resource } from './resources/kind.js';
 
 /** What the engine knows of a node's OS, read in the same round trip as the resources. */
 export interface Facts {
@@ -23,8 +23,8 @@ export interface HostDesired {
 
 /** A resource on one host that must be in place before a resource on another (etcd before Patroni). */
 export interface CrossEdge {
-  before: { host: string; resource: string };
-  after: { host: string; resource: string };
+  before: { host: string; resource: Ref };
+  after: { host: string; resource: Ref };
 }
 
 export interface Desired {
@@ -35,6 +35,17 @@ export interface Desired {
 export type Observation =
   | { host: string; ok: true; facts: Facts; states: Record<string, unknown>; durationMs: number }
   | { host: string; ok: false; error: string; errorKind: string };
+
+/**
+ * What a plan observed of resource `id` on `host`, as its kind parsed it: undefined when the host was
+ * not observed (or the resource not probed there), null when it is absent or the node cannot take it.
+ */
+export function stateOf<H>(observations: readonly Observation[], host: string, id: Ref<H>): H | null | undefined {
+  const o = observations.find((x) => x.host === host);
+  if (!o?.ok || !Object.hasOwn(o.states, id)) return undefined;
+  const state = o.states[id];
+  return state === null || isUnsupported(state) ? null : (state as H);
+}
 
 export type Action = 'create' | 'update' | 'restart';
 

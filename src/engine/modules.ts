@@ -24,8 +24,8 @@ export interface ModuleDescriptor {
   after: readonly string[];
   /** Variables that name a host's cluster of this module: a host's groups must agree on each. */
   identities: readonly string[];
-  /** Resource kinds of the module, by name. */
-  kinds: Readonly<Record<string, AnyKind>>;
+  /** Resource kinds of the module (each named by its `name`): plans find them here, and its builder takes only these and the generic ones. */
+  kinds: readonly AnyKind[];
   /** Cross-field rules of the module's variables. */
   checks: readonly Check[];
   /** Ports a member listens on: [port parameter, the switch that enables it (none: always on)]. */
@@ -59,9 +59,9 @@ export function useModules(descriptors: readonly ModuleDescriptor[], source: str
   for (const d of descriptors) for (const a of d.after) if (!names.has(a)) throw new Error(`module ${d.module} comes after ${a}, which is not a module`);
   const kinds = new Map<string, AnyKind>();
   for (const d of descriptors) {
-    for (const [name, kind] of Object.entries(d.kinds)) {
-      if (kinds.has(name)) throw new Error(`resource kind ${name} is defined by two modules`);
-      kinds.set(name, kind);
+    for (const kind of d.kinds) {
+      if (kinds.has(kind.name)) throw new Error(`resource kind ${kind.name} is defined by two modules`);
+      kinds.set(kind.name, kind);
     }
   }
   installed = { descriptors, source, kinds };

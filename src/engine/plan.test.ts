@@ -5,12 +5,13 @@ import { observeScript, parseObservation, splitSections } from './observe.js';
 import type { Desired, Observation } from './model.js';
 import type { Resource } from './resources/kind.js';
 import { ASSUMED_FACTS } from './facts.js';
-import { sha256 } from './resources/file.js';
+import { file, sha256, type FileWant } from './resources/file.js';
 
 const target = { name: 'n1', address: '10.0.0.1', port: 22, user: 'root', connection: 'ssh' as const };
 const res = (kind: string, want: unknown, deps?: string[]): Resource => ({ kind, want, module: 'node', cluster: 'nodes', ...(deps ? { deps } : {}) });
 
-const conf = res('file', { path: '/etc/app.conf', content: 'port = 2\n', mode: 0o644 });
+const confWant: FileWant = { path: '/etc/app.conf', content: 'port = 2\n', mode: 0o644 };
+const conf = res('file', confWant);
 const svc = res('service', { name: 'app', enabled: true, running: true }, ['file:/etc/app.conf']);
 const secretFile = res('file', { path: '/etc/app.secret', content: 'password = hunter2-canary\n', mode: 0o600, secret: true });
 const desired: Desired = { hosts: [{ host: 'n1', target, resources: [svc, conf, secretFile] }], edges: [] };
@@ -67,7 +68,7 @@ describe('plan', () => {
         { host: 'n1', target, resources: [conf] },
         { host: 'n2', target: { ...target, name: 'n2' }, resources: [conf] },
       ],
-      edges: [{ before: { host: 'n1', resource: 'file:/etc/app.conf' }, after: { host: 'n2', resource: 'file:/etc/app.conf' } }],
+      edges: [{ before: { host: 'n1', resource: file.id(confWant) }, after: { host: 'n2', resource: file.id(confWant) } }],
     };
     const obs: Observation[] = ['n1', 'n2'].map((host) => ({ host, ok: true, facts: ASSUMED_FACTS, states: { 'file:/etc/app.conf': null }, durationMs: 1 }));
     const c = plan(d, obs, 'r1').plan.changes.find((x) => x.host === 'n2')!;

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { kindOf, isUnsupported, type FieldChange, type Resource } from './resources/index.js';
-import { restartScript } from './resources/service.js';
+import { restartScript, service } from './resources/service.js';
 import { changeId, type Change, type Desired, type Note, type Observation, type Plan } from './model.js';
 
 export interface Planned {
@@ -69,7 +69,7 @@ export function plan(desired: Desired, observations: readonly Observation[], rev
       let fields = kind.diff(r.want, have);
       const depsChanged = (r.deps ?? []).filter((d) => changedHere.has(d));
       // A running service whose config changed restarts, unless this very change starts it.
-      const restart = r.kind === 'service' && depsChanged.length > 0 && isRunning(have) && isRunning(r.want);
+      const restart = r.kind === service.name && depsChanged.length > 0 && isRunning(have) && isRunning(r.want);
       if (!fields.length && !restart) continue;
       const action: Change['action'] = !fields.length ? 'restart' : have === null ? 'create' : 'update';
       if (restart && fields.length) fields = [...fields, { field: 'restart', from: null, to: `after ${depsChanged.join(', ')}` }];

@@ -6,7 +6,7 @@
 import type { Cluster, Module } from '../config/clusters.js';
 import type { HostView } from '../config/hosts.js';
 import type { CrossEdge, Facts, Note, Observation } from './model.js';
-import { kindOf, type Resource } from './resources/index.js';
+import { isGeneric, isRegistered, type AnyKind, type GenericKindName, type Kind, type Ref, type Resource } from './resources/index.js';
 import type { CertificateRequest, IssuedCertificate } from '../pki/authority.js';
 
 /** The certificates a run issued (from Corral's CA, outside the repository) for the modules' requests. */
@@ -72,16 +72,27 @@ export interface Reconciler {
   departed?(input: ObservedInput): { departures: Departure[]; notes: Note[] };
 }
 
-/** Builds a module's resources: `add('file', {...}, [deps])` returns the new resource's id for later deps. */
-export function resourceList(module: Module, cluster: string): { list: Resource[]; add(kind: string, want: unknown, deps?: (string | undefined)[]): string } {
+/** A module's resources as they are built: `add` takes a kind of the module or a generic one, and a want of that kind. */
+export interface ResourceList<N extends string> {
+  readonly list: Resource[];
+  /** Adds a resource of `kind`; returns its id for later deps (undefined deps are left out). */
+  add<W, H>(kind: Kind<W, H, N>, want: NoInfer<W>, deps?: readonly (Ref | undefined)[]): Ref<H>;
+}
+
+/**
+ * Builds resources of `module`'s cluster: `r.add(file, { path, ... }, [dep])`. `kinds` are the
+ * module's own (the list its descriptor registers): a kind outside them and the generic ones does not compile.
+ */
+export function resourceList<N extends string = never>(module: Module, cluster: string, kinds: readonly Kind<never, unknown, N>[] = []): ResourceList<N | GenericKindName> {
   const list: Resource[] = [];
+  const own = new Set<AnyKind>(kinds);
   return {
     list,
-    add(kind, want, deps = []) {
-      const k = kindOf(kind);
-      const d = deps.filter((x): x is string => x !== undefined);
-      list.push({ kind, want, module, cluster, ...(d.length ? { deps: d } : {}) });
-      return k.id(want);
+    add<W, H>(kind: Kind<W, H, N | GenericKindName>, want: W, deps: readonly (Ref | undefined)[] = []): Ref<H> {
+      if (!isRegistered(kind) || !(isGeneric(kind) || own.has(kind))) throw new Error(`resource kind ${kind.name} is not registered for module ${module}: list it in the module's kinds`);
+      const d = deps.filter((x): x is Ref => x !== undefined);
+      list.push({ kind: kind.name, want, module, cluster, ...(d.length ? { deps: d } : {}) });
+      return kind.id(want);
     },
   };
 }

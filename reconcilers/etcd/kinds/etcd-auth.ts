@@ -7,7 +7,7 @@
 import { sh } from '../../../src/engine/shell.js';
 import { etcdctl, ROOT_PASSWORD_FILE, unlessAlready, type EtcdClient } from './etcd-member.js';
 import { isPlain, plainProbe } from './etcd-tls-move.js';
-import { keyValues, type FieldChange, type Kind, type Unsupported } from '../../../src/engine/resources/kind.js';
+import { keyValues, refTo, type FieldChange, type Kind, type Ref, type Unsupported } from '../../../src/engine/resources/kind.js';
 
 export interface EtcdUser {
   name: string;
@@ -39,9 +39,10 @@ const ANONYMOUS = 'unset ETCDCTL_USER; ';
 const passwordOf = (w: EtcdAuthWant, name: string): string => sh`"$(sed -n ${`s/^${name}://p`} ${w.passwordsFile} | head -n 1)"`;
 const loginAs = (w: EtcdAuthWant, name: string): string => `export ETCDCTL_USER=${sh`${name}`}:${passwordOf(w, name)}; `;
 
-export const etcdAuthId = (cluster: string): string => `etcd-auth:${cluster}`;
+export const etcdAuthId = (cluster: string): Ref<EtcdAuthHave> => refTo(etcdAuth, cluster);
 
-export const etcdAuth: Kind<EtcdAuthWant, EtcdAuthHave> = {
+export const etcdAuth: Kind<EtcdAuthWant, EtcdAuthHave, 'etcd-auth'> = {
+  name: 'etcd-auth',
   id: (w) => etcdAuthId(w.cluster),
   // One fragment of the node's observation script: it must not exit, and says nothing before etcdctl is installed.
   probe: (w) =>

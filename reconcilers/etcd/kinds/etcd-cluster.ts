@@ -5,7 +5,7 @@
  */
 import { sh } from '../../../src/engine/shell.js';
 import { etcdctl, memberListProbe, parseMembers, type EtcdClient, type EtcdMemberInfo } from './etcd-member.js';
-import type { Kind, Unsupported } from '../../../src/engine/resources/kind.js';
+import { refTo, type Kind, type Ref, type Unsupported } from '../../../src/engine/resources/kind.js';
 
 export interface EtcdClusterWant {
   cluster: string;
@@ -27,9 +27,10 @@ const unwanted = (w: EtcdClusterWant, h: EtcdClusterHave | null): EtcdMemberInfo
 
 const label = (m: EtcdMemberInfo): string => `${m.name || '(unstarted)'} ${m.peerURLs.join(',')}`;
 
-export const etcdClusterId = (cluster: string): string => `etcd-cluster:${cluster}`;
+export const etcdClusterId = (cluster: string): Ref<EtcdClusterHave> => refTo(etcdCluster, cluster);
 
-export const etcdCluster: Kind<EtcdClusterWant, EtcdClusterHave> = {
+export const etcdCluster: Kind<EtcdClusterWant, EtcdClusterHave, 'etcd-cluster'> = {
+  name: 'etcd-cluster',
   id: (w) => etcdClusterId(w.cluster),
   probe: (w) =>
     [

@@ -7,7 +7,7 @@
  */
 import { sh, writeFileAtomic } from '../../../src/engine/shell.js';
 import { attributeChanges, file, sha256, statProbe, type FileHave } from '../../../src/engine/resources/file.js';
-import { isUnsupported, type FieldChange, type Kind, type Unsupported } from '../../../src/engine/resources/kind.js';
+import { isUnsupported, refTo, type FieldChange, type Kind, type Unsupported } from '../../../src/engine/resources/kind.js';
 import { PLAIN_PEERS, runsPlain } from './etcd-tls-move.js';
 
 export type InitialState = 'new' | 'existing';
@@ -132,8 +132,9 @@ function situation(w: EtcdMemberWant, h: EtcdMemberHave): { step: Step; listed: 
   return { step: 'join', listed, state: h.cluster || w.init === 'existing' ? 'existing' : 'new' };
 }
 
-export const etcdMember: Kind<EtcdMemberWant, EtcdMemberHave> = {
-  id: (w) => `etcd-member:${w.name}`,
+export const etcdMember: Kind<EtcdMemberWant, EtcdMemberHave, 'etcd-member'> = {
+  name: 'etcd-member',
+  id: (w) => refTo(etcdMember, w.name),
   probe: (w) => [statProbe(w.confPath, 'content'), sh`[ -d ${w.dataDir + '/member'} ] && echo has-data=yes`, `${RUNNING_ETCD}; [ -n "$cmd" ] && ! ${OURS} && echo foreign=yes`, memberListProbe(w.peers)].join('\n'),
   parse: (out, w): EtcdMemberHave | Unsupported => {
     const conf = file.parse(out, { path: w.confPath, content: '', mode: CONF_MODE });

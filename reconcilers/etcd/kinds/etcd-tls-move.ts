@@ -11,7 +11,7 @@
  * no phase in which both work.
  */
 import { sh, writeFileAtomic } from '../../../src/engine/shell.js';
-import type { Kind, Unsupported } from '../../../src/engine/resources/kind.js';
+import { refTo, type Kind, type Unsupported } from '../../../src/engine/resources/kind.js';
 
 export interface EtcdTlsMoveWant {
   name: string;
@@ -46,8 +46,9 @@ export const isPlain = (out: string): boolean => out.split('\n').includes(PLAIN_
 
 const HEALTH_TIMEOUT_SECONDS = 60;
 
-export const etcdTlsMove: Kind<EtcdTlsMoveWant, EtcdTlsMoveHave> = {
-  id: (w) => `etcd-tls-move:${w.name}`,
+export const etcdTlsMove: Kind<EtcdTlsMoveWant, EtcdTlsMoveHave, 'etcd-tls-move'> = {
+  name: 'etcd-tls-move',
+  id: (w) => refTo(etcdTlsMove, w.name),
   probe: (w) => `${plainProbe(w.confPath)}; true`,
   parse: (out, w): EtcdTlsMoveHave | Unsupported => {
     const plain = isPlain(out);

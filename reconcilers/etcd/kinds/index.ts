@@ -1,7 +1,7 @@
-/** The ETCD module's resource kinds, by name. */
+/** The ETCD module's resource kinds: registered with the engine from this one place (module.ts), and the only module kinds its builder takes. */
 import { etcdAuth } from './etcd-auth.js';
 import { etcdCluster } from './etcd-cluster.js';
 import { etcdMember } from './etcd-member.js';
 import { etcdTlsMove } from './etcd-tls-move.js';
 
-export const ETCD_KINDS = { 'etcd-member': etcdMember, 'etcd-cluster': etcdCluster, 'etcd-auth': etcdAuth, 'etcd-tls-move': etcdTlsMove };
+export const ETCD_KINDS = [etcdMember, etcdCluster, etcdAuth, etcdTlsMove] as const;

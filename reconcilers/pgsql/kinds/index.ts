@@ -1,4 +1,4 @@
-/** The PGSQL module's resource kinds, by name. */
+/** The PGSQL module's resource kinds: registered with the engine from this one place (module.ts), and the only module kinds its builder takes. */
 import { patroniDcs } from './patroni-dcs.js';
 import { patroniDcsRestart, patroniPause } from './patroni-dcs-client.js';
 import { patroniLeader } from './patroni-leader.js';
@@ -10,16 +10,4 @@ import { pgDatabase } from './pg-database.js';
 import { pgRole } from './pg-role.js';
 import { pgbackrestStanza } from './pgbackrest-stanza.js';
 
-export const PGSQL_KINDS = {
-  'patroni-member': patroniMember,
-  'patroni-leader': patroniLeader,
-  'patroni-dcs': patroniDcs,
-  'patroni-restart': patroniRestart,
-  'patroni-pause': patroniPause,
-  'patroni-dcs-restart': patroniDcsRestart,
-  'patroni-retire': patroniRetire,
-  'pg-role': pgRole,
-  'pg-database': pgDatabase,
-  'pg-conf-file': pgConfFile,
-  'pgbackrest-stanza': pgbackrestStanza,
-};
+export const PGSQL_KINDS = [patroniMember, patroniLeader, patroniDcs, patroniRestart, patroniPause, patroniDcsRestart, patroniRetire, pgRole, pgDatabase, pgConfFile, pgbackrestStanza] as const;

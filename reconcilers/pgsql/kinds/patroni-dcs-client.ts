@@ -7,7 +7,7 @@
  * member talks to the DCS again. A cluster whose etcd itself moves (plain http to TLS) is paused
  * before etcd moves: `patroni-pause`, on the primary.
  */
-import { keyValues, type Kind } from '../../../src/engine/resources/kind.js';
+import { keyValues, refTo, type Kind } from '../../../src/engine/resources/kind.js';
 import { patroniCtl, restJson, restProbe, type PatroniTarget } from './patroni-api.js';
 
 /** Where Patroni's unit records the etcd settings it started with (see patroniUnit). */
@@ -54,8 +54,9 @@ const parse = (out: string): DcsClientHave | null => {
 const stale = (w: DcsClientWant, h: DcsClientHave | null): h is DcsClientHave => h !== null && h.running !== w.dcsSha;
 const shortSha = (s: string): string => (s === 'unknown' ? 'not recorded (started before Corral recorded it)' : s.slice(0, 12));
 
-export const patroniDcsRestart: Kind<PatroniDcsRestartWant, DcsClientHave> = {
-  id: (w) => `patroni-dcs-restart:${w.name}`,
+export const patroniDcsRestart: Kind<PatroniDcsRestartWant, DcsClientHave, 'patroni-dcs-restart'> = {
+  name: 'patroni-dcs-restart',
+  id: (w) => refTo(patroniDcsRestart, w.name),
   probe,
   parse,
   diff: (w, h) => (stale(w, h) ? [{ field: 'etcd settings read at start', from: shortSha(h.running), to: `${w.dcsSha.slice(0, 12)} (Patroni restarts paused; PostgreSQL keeps running)` }] : []),
@@ -63,8 +64,9 @@ export const patroniDcsRestart: Kind<PatroniDcsRestartWant, DcsClientHave> = {
   effects: () => ({ restarts: true }),
 };
 
-export const patroniPause: Kind<PatroniPauseWant, DcsClientHave> = {
-  id: (w) => `patroni-pause:${w.cluster}`,
+export const patroniPause: Kind<PatroniPauseWant, DcsClientHave, 'patroni-pause'> = {
+  name: 'patroni-pause',
+  id: (w) => refTo(patroniPause, w.cluster),
   probe,
   parse,
   diff: (w, h) => (stale(w, h) && !h.paused ? [{ field: 'maintenance mode', from: 'off', to: 'on while Patroni restarts to read new etcd settings (lifted once every member has)' }] : []),

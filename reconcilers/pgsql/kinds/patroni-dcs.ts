@@ -4,7 +4,7 @@
  * restarted by patroni-restart, one member at a time. Only the keys Corral sets are compared, so
  * settings made by hand elsewhere are left alone.
  */
-import { keyValues, type FieldChange, type Kind } from '../../../src/engine/resources/kind.js';
+import { keyValues, refTo, type FieldChange, type Kind } from '../../../src/engine/resources/kind.js';
 import { patroniCtl, restJson, restProbe, type PatroniTarget } from './patroni-api.js';
 
 export type DcsValue = string | number | boolean;
@@ -31,8 +31,9 @@ function changed(want: Record<string, DcsValue>, have: Record<string, unknown>, 
     .map(([k, v]) => ({ field: prefix + k, from: have[k] ?? null, to: v }));
 }
 
-export const patroniDcs: Kind<PatroniDcsWant, PatroniDcsHave> = {
-  id: (w) => `patroni-dcs:${w.cluster}`,
+export const patroniDcs: Kind<PatroniDcsWant, PatroniDcsHave, 'patroni-dcs'> = {
+  name: 'patroni-dcs',
+  id: (w) => refTo(patroniDcs, w.cluster),
   probe: (w) => restProbe(w, { config: '/config' }),
   parse: (out) => {
     const config = restJson<Record<string, unknown>>(keyValues(out), 'config');

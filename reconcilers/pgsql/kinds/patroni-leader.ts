@@ -5,7 +5,7 @@
  * Only an inventory whose intended primary differs from the recorded one asks for a switchover;
  * a cluster with no record yet (just bootstrapped, or adopted) gets the record and no switchover.
  */
-import { keyValues, type Kind } from '../../../src/engine/resources/kind.js';
+import { keyValues, refTo, type Kind } from '../../../src/engine/resources/kind.js';
 import { patroniCtl, restJson, restProbe, type PatroniTarget } from './patroni-api.js';
 import { LEADER_ROLES } from './patroni-member.js';
 
@@ -28,8 +28,9 @@ interface ClusterJson {
   members?: { name: string; role?: string; state?: string }[];
 }
 
-export const patroniLeader: Kind<PatroniLeaderWant, PatroniLeaderHave> = {
-  id: (w) => `patroni-leader:${w.cluster}`,
+export const patroniLeader: Kind<PatroniLeaderWant, PatroniLeaderHave, 'patroni-leader'> = {
+  name: 'patroni-leader',
+  id: (w) => refTo(patroniLeader, w.cluster),
   probe: (w) => restProbe(w, { cluster: '/cluster', config: '/config' }),
   parse: (out) => {
     const kv = keyValues(out);

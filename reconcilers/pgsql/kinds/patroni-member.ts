@@ -3,7 +3,7 @@
  * waits until Patroni reports that, so later steps (roles, the next member) find it ready.
  * The probe also keeps the cluster as this member sees it, for health and role drift.
  */
-import { keyValues, type Kind } from '../../../src/engine/resources/kind.js';
+import { keyValues, refTo, type Kind, type Ref } from '../../../src/engine/resources/kind.js';
 import { patroniCtl, restJson, restProbe, type PatroniTarget } from './patroni-api.js';
 
 export interface PatroniMemberWant extends PatroniTarget {
@@ -41,8 +41,12 @@ export const LEADER_ROLES = ['leader', 'master', 'primary', 'standby_leader'];
 /** The member that leads and runs, if any. */
 export const runningLeader = (members: readonly ClusterMember[]): ClusterMember | undefined => members.find((m) => LEADER_ROLES.includes(m.role) && m.state === 'running');
 
-export const patroniMember: Kind<PatroniMemberWant, PatroniMemberHave> = {
-  id: (w) => `patroni-member:${w.name}`,
+/** Member `name` (`pg-test-1`), whose state lists the cluster as Patroni sees it. */
+export const patroniMemberId = (name: string): Ref<PatroniMemberHave> => refTo(patroniMember, name);
+
+export const patroniMember: Kind<PatroniMemberWant, PatroniMemberHave, 'patroni-member'> = {
+  name: 'patroni-member',
+  id: (w) => patroniMemberId(w.name),
   probe: (w) => restProbe(w, { patroni: '/patroni', cluster: '/cluster' }),
   parse: (out, w) => {
     const kv = keyValues(out);

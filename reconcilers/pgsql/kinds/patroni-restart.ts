@@ -7,7 +7,7 @@
  * the first replica's step restarts the primary in place, then each replica restarts.
  */
 import { sh } from '../../../src/engine/shell.js';
-import { keyValues, type Kind } from '../../../src/engine/resources/kind.js';
+import { keyValues, refTo, type Kind } from '../../../src/engine/resources/kind.js';
 import { sameValue, type DcsValue } from './patroni-dcs.js';
 import { patroniCtl, restJson, restProbe, type PatroniTarget } from './patroni-api.js';
 
@@ -47,8 +47,9 @@ export function restartNeededFor(w: PatroniRestartWant, h: PatroniRestartHave): 
     .map(([k]) => k);
 }
 
-export const patroniRestart: Kind<PatroniRestartWant, PatroniRestartHave> = {
-  id: (w) => `patroni-restart:${w.name}`,
+export const patroniRestart: Kind<PatroniRestartWant, PatroniRestartHave, 'patroni-restart'> = {
+  name: 'patroni-restart',
+  id: (w) => refTo(patroniRestart, w.name),
   probe: (w) =>
     restProbe(w, { config: '/config', patroni: '/patroni' }) +
     sh`; echo "postmaster=$(runuser -u ${w.dbsu} -- psql -h ${w.socketDir} -p ${w.port} -AtXq -c "select string_agg(name, ',') from pg_settings where context = 'postmaster'" postgres)"`,

@@ -5,7 +5,7 @@
  * member must not destroy its data. Never a running leader: the apply checks again on the node.
  */
 import { sh } from '../../../src/engine/shell.js';
-import { keyValues, type Kind } from '../../../src/engine/resources/kind.js';
+import { keyValues, refTo, type Kind } from '../../../src/engine/resources/kind.js';
 import { restCurl } from './patroni-api.js';
 
 export interface PatroniRetireWant {
@@ -28,8 +28,12 @@ export interface PatroniRetireHave {
 
 const servicesGlob = (cluster: string): string => sh`/etc/haproxy/${`${cluster}-`}` + '*.cfg';
 
-export const patroniRetire: Kind<PatroniRetireWant, PatroniRetireHave> = {
-  id: (w) => `patroni-retire:${w.name}`,
+/** What notes about cluster `cluster`'s departed members are filed under (no resource: none is built when a member stays). */
+export const retireNotesId = (cluster: string): string => refTo(patroniRetire, cluster);
+
+export const patroniRetire: Kind<PatroniRetireWant, PatroniRetireHave, 'patroni-retire'> = {
+  name: 'patroni-retire',
+  id: (w) => refTo(patroniRetire, w.name),
   probe: (w) =>
     [
       `printf 'patroni=%s\\n' "$(systemctl is-active patroni 2>/dev/null)"`,

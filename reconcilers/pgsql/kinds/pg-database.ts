@@ -5,7 +5,7 @@
  * only a new database can change (encoding, collation) is reported, unless `state: recreate`
  * allows dropping it.
  */
-import type { FieldChange, Kind, Unsupported } from '../../../src/engine/resources/kind.js';
+import { refTo, type FieldChange, type Kind, type Ref, type Unsupported } from '../../../src/engine/resources/kind.js';
 import { applySql, connectTo, ident, literal, probeSql, settingsChange, settingsSql, splitProbe, type PgConn } from './pg-psql.js';
 
 export interface PgObjectRef {
@@ -145,8 +145,12 @@ function insideDbSql(w: PgDatabaseWant): string[] {
   ];
 }
 
-export const pgDatabase: Kind<PgDatabaseWant, PgDatabaseHave> = {
-  id: (w) => `pg-database:${w.name}`,
+/** Database `name`, for the roles that must wait for it (an owner dropped after its database). */
+export const pgDatabaseId = (name: string): Ref<PgDatabaseHave> => refTo(pgDatabase, name);
+
+export const pgDatabase: Kind<PgDatabaseWant, PgDatabaseHave, 'pg-database'> = {
+  name: 'pg-database',
+  id: (w) => pgDatabaseId(w.name),
   probe: (w) => probeSql(w.conn, databaseSql(w.name)),
   parse: (out, w): PgDatabaseHave | null | Unsupported => {
     const { state, rest } = splitProbe(out);

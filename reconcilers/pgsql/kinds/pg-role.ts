@@ -5,7 +5,7 @@
  * parse keeps only the verdict, so no hash or password reaches a plan, a state file or a log.
  */
 import { REDACTED } from '../../../src/config/secrets.js';
-import type { FieldChange, Kind } from '../../../src/engine/resources/kind.js';
+import { refTo, type FieldChange, type Kind, type Ref } from '../../../src/engine/resources/kind.js';
 import { applySql, ident, literal, probeSql, settingsChange, settingsSql, splitProbe, type PgConn } from './pg-psql.js';
 import { verifies } from './pg-scram.js';
 
@@ -82,8 +82,12 @@ const passwordChanges = (w: PgRoleWant, h: Present | null): boolean =>
 /** VALID UNTIL as the probe prints it, cut to what the inventory wrote (a date compares by day). */
 const sameExpiry = (want: string, have: string | null): boolean => have !== null && have.startsWith(want.replace('T', ' ').slice(0, 19));
 
-export const pgRole: Kind<PgRoleWant, PgRoleHave> = {
-  id: (w) => `pg-role:${w.name}`,
+/** Role `name`, for what must wait for it (its members, the databases it owns). */
+export const pgRoleId = (name: string): Ref<PgRoleHave> => refTo(pgRole, name);
+
+export const pgRole: Kind<PgRoleWant, PgRoleHave, 'pg-role'> = {
+  name: 'pg-role',
+  id: (w) => pgRoleId(w.name),
   probe: (w) => probeSql(w.conn, roleSql(w.name)),
   parse: (out, w) => {
     const { state, rest } = splitProbe(out);

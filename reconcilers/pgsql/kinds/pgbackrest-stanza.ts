@@ -3,7 +3,7 @@
  * waits for the node to lead, creates the stanza, checks archiving and takes the first backup.
  */
 import { sh } from '../../../src/engine/shell.js';
-import type { Kind } from '../../../src/engine/resources/kind.js';
+import { refTo, type Kind } from '../../../src/engine/resources/kind.js';
 
 export interface PgbackrestStanzaWant {
   stanza: string;
@@ -25,8 +25,9 @@ interface InfoJson {
 
 const asDbsu = (w: PgbackrestStanzaWant, cmd: string): string => sh`runuser -u ${w.dbsu} -- ` + cmd;
 
-export const pgbackrestStanza: Kind<PgbackrestStanzaWant, PgbackrestStanzaHave> = {
-  id: (w) => `pgbackrest-stanza:${w.stanza}`,
+export const pgbackrestStanza: Kind<PgbackrestStanzaWant, PgbackrestStanzaHave, 'pgbackrest-stanza'> = {
+  name: 'pgbackrest-stanza',
+  id: (w) => refTo(pgbackrestStanza, w.stanza),
   probe: (w) => asDbsu(w, sh`pgbackrest --stanza=${w.stanza} --output=json info 2>/dev/null | tr -d '\n'; true`),
   parse: (out) => {
     try {

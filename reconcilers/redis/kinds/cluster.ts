@@ -5,7 +5,7 @@
  * `--cluster add-node` as a master without slots, and slots move only when an operator rebalances.
  */
 import { sh } from '../../../src/engine/shell.js';
-import type { Kind } from '../../../src/engine/resources/kind.js';
+import { refTo, type Kind, type Ref } from '../../../src/engine/resources/kind.js';
 import { asInstance, cli, clusterCli, infoFields, prefixed, section, type RedisClient } from './cli.js';
 
 export const CLUSTER_SLOTS = 16384;
@@ -66,9 +66,10 @@ const client = (w: RedisClusterWant, address: string): RedisClient => {
   return { host: host!, port: Number(port), confPath: w.confPath };
 };
 
-export const redisClusterId = (cluster: string): string => `redis-cluster:${cluster}`;
+export const redisClusterId = (cluster: string): Ref<RedisClusterHave> => refTo(redisCluster, cluster);
 
-export const redisCluster: Kind<RedisClusterWant, RedisClusterHave> = {
+export const redisCluster: Kind<RedisClusterWant, RedisClusterHave, 'redis-cluster'> = {
+  name: 'redis-cluster',
   id: (w) => redisClusterId(w.cluster),
   probe: (w) =>
     [

@@ -1,14 +1,8 @@
-/** The REDIS module's resource kinds, by name: registered with the engine from this one place. */
+/** The REDIS module's resource kinds: registered with the engine from this one place (module.ts), and the only module kinds its builder takes. */
 import { redisCluster } from './cluster.js';
 import { redisInstance } from './instance.js';
 import { redisReplication } from './replication.js';
 import { redisRetire } from './retire.js';
 import { redisSentinel } from './sentinel.js';
 
-export const REDIS_KINDS = {
-  'redis-instance': redisInstance,
-  'redis-replication': redisReplication,
-  'redis-sentinel': redisSentinel,
-  'redis-cluster': redisCluster,
-  'redis-retire': redisRetire,
-} as const;
+export const REDIS_KINDS = [redisInstance, redisReplication, redisSentinel, redisCluster, redisRetire] as const;

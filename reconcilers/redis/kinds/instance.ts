@@ -8,7 +8,7 @@
  */
 import { sh, writeFileAtomic } from '../../../src/engine/shell.js';
 import { attributeChanges, sha256 } from '../../../src/engine/resources/file.js';
-import { keyValues, type FieldChange, type Kind } from '../../../src/engine/resources/kind.js';
+import { keyValues, refTo, type FieldChange, type Kind, type Ref } from '../../../src/engine/resources/kind.js';
 import { asInstance, cli, confPathOf, mustBeOk, pairs, secretHashProbe, section, unitPathOf, type RedisClient } from './cli.js';
 import { parseConf, ROLE_KEYS, SECRET_KEYS, settingsOf, splitArgs, type Directive } from './directives.js';
 
@@ -157,8 +157,12 @@ function liveSettings(lines: readonly string[]): Record<string, string> | null {
   return Object.keys(out).length ? out : null;
 }
 
-export const redisInstance: Kind<RedisInstanceWant, RedisInstanceHave> = {
-  id: (w) => `redis-instance:${w.name}`,
+/** Instance `name` (`redis-ms-1-6379`): what its replicas, Sentinels and the native cluster wait for. */
+export const redisInstanceId = (name: string): Ref<RedisInstanceHave> => refTo(redisInstance, name);
+
+export const redisInstance: Kind<RedisInstanceWant, RedisInstanceHave, 'redis-instance'> = {
+  name: 'redis-instance',
+  id: (w) => redisInstanceId(w.name),
   probe: (w) => {
     const conf = confPathOf(w.name);
     const unit = unitPathOf(w.name);

@@ -7,7 +7,7 @@
  * reported by the module's health and never undone.
  */
 import { sh } from '../../../src/engine/shell.js';
-import { keyValues, type Kind } from '../../../src/engine/resources/kind.js';
+import { keyValues, refTo, type Kind, type Ref } from '../../../src/engine/resources/kind.js';
 import { asInstance, cli, confPathOf, infoFields, mustBeOk, prefixed, section, type RedisClient } from './cli.js';
 
 export interface RedisReplicationWant {
@@ -51,9 +51,10 @@ function replicasOf(info: Map<string, string>): ReplicaLink[] {
     .map((f) => ({ ip: f.get('ip') ?? '', port: Number(f.get('port') ?? 0), state: f.get('state') ?? '' }));
 }
 
-export const redisReplicationId = (name: string): string => `redis-replication:${name}`;
+export const redisReplicationId = (name: string): Ref<RedisReplicationHave> => refTo(redisReplication, name);
 
-export const redisReplication: Kind<RedisReplicationWant, RedisReplicationHave> = {
+export const redisReplication: Kind<RedisReplicationWant, RedisReplicationHave, 'redis-replication'> = {
+  name: 'redis-replication',
   id: (w) => redisReplicationId(w.name),
   probe: (w) => [sh`[ -f ${recordOf(w.name)} ] && echo "recorded=$(cat ${recordOf(w.name)})"`, prefixed('info.', asInstance(clientOf(w), cli(clientOf(w), 'INFO replication')))].join('\n'),
   parse: (out) => {

@@ -7,7 +7,7 @@
  * allows only once it holds no slots.
  */
 import { sh } from '../../../src/engine/shell.js';
-import { keyValues, type Kind, type Unsupported } from '../../../src/engine/resources/kind.js';
+import { keyValues, refTo, type Kind, type Ref, type Unsupported } from '../../../src/engine/resources/kind.js';
 import { asInstance, authFromFile, clusterCli, cli, confPathOf, section, unitPathOf, type RedisClient } from './cli.js';
 import { parseClusterNode } from './cluster.js';
 
@@ -42,9 +42,10 @@ const MARKER = /^# corral redis: cluster=(\S+) host=(\S+) port=(\d+)$/;
 const stale = (w: RedisRetireWant, h: RedisRetireHave | null): RetiringInstance[] => (h?.instances ?? []).filter((i) => !w.keep.includes(i.name));
 const clientOf = (i: RetiringInstance): RedisClient => ({ host: i.host, port: i.port, confPath: confPathOf(i.name) });
 
-export const redisRetireId = (cluster: string): string => `redis-retire:${cluster}`;
+export const redisRetireId = (cluster: string): Ref<RedisRetireHave> => refTo(redisRetire, cluster);
 
-export const redisRetire: Kind<RedisRetireWant, RedisRetireHave> = {
+export const redisRetire: Kind<RedisRetireWant, RedisRetireHave, 'redis-retire'> = {
+  name: 'redis-retire',
   id: (w) => redisRetireId(w.cluster),
   probe: (w) =>
     sh`for f in /etc/systemd/system/*.service; do m=$(grep -m1 ${`^# corral redis: cluster=${w.cluster} `} "$f" 2>/dev/null) || continue; n=$(basename "$f" .service); echo "unit.$n=$m"; ` +

@@ -8,7 +8,7 @@
  * a salted hash of what Sentinel wrote to its config.
  */
 import { sh } from '../../../src/engine/shell.js';
-import type { FieldChange, Kind } from '../../../src/engine/resources/kind.js';
+import { refTo, type FieldChange, type Kind, type Ref } from '../../../src/engine/resources/kind.js';
 import { asInstance, cli, confPathOf, mustBeOk, pairs, prefixed, secretHashProbe, section, type RedisClient } from './cli.js';
 
 export interface SentinelMaster {
@@ -72,8 +72,12 @@ function changesFor(m: SentinelMaster, seen: MasterView | undefined): FieldChang
   return out;
 }
 
-export const redisSentinel: Kind<RedisSentinelWant, RedisSentinelHave> = {
-  id: (w) => `redis-sentinel:${w.name}`,
+/** Sentinel `name`: it registers its masters after they run. */
+export const redisSentinelId = (name: string): Ref<RedisSentinelHave> => refTo(redisSentinel, name);
+
+export const redisSentinel: Kind<RedisSentinelWant, RedisSentinelHave, 'redis-sentinel'> = {
+  name: 'redis-sentinel',
+  id: (w) => redisSentinelId(w.name),
   probe: (w) => {
     const c = clientOf(w);
     const conf = confPathOf(w.name);

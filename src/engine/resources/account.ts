@@ -1,14 +1,15 @@
 /** OS groups and users. Removal is never planned: an account dropped from the inventory is left alone. */
 import { sh } from '../shell.js';
-import type { FieldChange, Kind } from './kind.js';
+import { refTo, type FieldChange, type Kind } from './kind.js';
 
 export interface GroupWant {
   name: string;
   gid?: number;
 }
 
-export const group: Kind<GroupWant, { gid: number }> = {
-  id: (w) => `group:${w.name}`,
+export const group: Kind<GroupWant, { gid: number }, 'group'> = {
+  name: 'group',
+  id: (w) => refTo(group, w.name),
   probe: (w) => sh`getent group ${w.name} | cut -d: -f3`,
   parse: (out) => (out.trim() ? { gid: Number(out.trim()) } : null),
   diff: (w, h) => (!h ? [{ field: 'group', from: null, to: w.name }] : w.gid !== undefined && h.gid !== w.gid ? [{ field: 'gid', from: h.gid, to: w.gid }] : []),
@@ -30,8 +31,9 @@ interface UserHave {
   shell: string;
 }
 
-export const user: Kind<UserWant, UserHave> = {
-  id: (w) => `user:${w.name}`,
+export const user: Kind<UserWant, UserHave, 'user'> = {
+  name: 'user',
+  id: (w) => refTo(user, w.name),
   probe: (w) => sh`e=$(getent passwd ${w.name}) || exit 0; echo "$e"; id -gn ${w.name}`,
   parse: (out) => {
     const [entry, group] = out.trim().split('\n');

@@ -4,7 +4,7 @@
  */
 import { sh, writeFileAtomic } from '../shell.js';
 import { sha256 } from './file.js';
-import type { Kind } from './kind.js';
+import { refTo, type Kind } from './kind.js';
 
 export interface AptSourceWant {
   name: string;
@@ -13,8 +13,9 @@ export interface AptSourceWant {
 
 const pathOf = (name: string): string => `/etc/apt/sources.list.d/${name}.list`;
 
-export const aptSource: Kind<AptSourceWant, { sha256: string; content: string }> = {
-  id: (w) => `apt-source:${w.name}`,
+export const aptSource: Kind<AptSourceWant, { sha256: string; content: string }, 'apt-source'> = {
+  name: 'apt-source',
+  id: (w) => refTo(aptSource, w.name),
   probe: (w) => sh`if [ -f ${pathOf(w.name)} ]; then base64 -w0 < ${pathOf(w.name)}; else echo absent; fi`,
   parse: (out) => {
     if (out.trim() === 'absent') return null;
@@ -30,8 +31,9 @@ export interface AptSourcesOnlyWant {
   keep: string[];
 }
 
-export const aptSourcesOnly: Kind<AptSourcesOnlyWant, { files: string[] }> = {
-  id: () => 'apt-sources-only',
+export const aptSourcesOnly: Kind<AptSourcesOnlyWant, { files: string[] }, 'apt-sources-only'> = {
+  name: 'apt-sources-only',
+  id: () => refTo(aptSourcesOnly),
   probe: () => 'for f in /etc/apt/sources.list /etc/apt/sources.list.d/*; do [ -f "$f" ] && [ -s "$f" ] && echo "$f"; done; true',
   parse: (out) => ({ files: out.split('\n').filter(Boolean) }),
   diff: (w, h) => {

@@ -3,7 +3,7 @@
  * authorized_keys): between `# BEGIN <marker>` and `# END <marker>`; the rest of the file is kept.
  */
 import { sh } from '../shell.js';
-import type { Kind } from './kind.js';
+import { refTo, type Kind } from './kind.js';
 
 export interface BlockWant {
   path: string;
@@ -18,8 +18,9 @@ export interface BlockWant {
 const begin = (m: string): string => `# BEGIN ${m}`;
 const end = (m: string): string => `# END ${m}`;
 
-export const block: Kind<BlockWant, { lines: string[] }> = {
-  id: (w) => `block:${w.path}#${w.marker}`,
+export const block: Kind<BlockWant, { lines: string[] }, 'block'> = {
+  name: 'block',
+  id: (w) => refTo(block, `${w.path}#${w.marker}`),
   probe: (w) => sh`[ -f ${w.path} ] || { echo absent; exit 0; }; awk -v b=${begin(w.marker)} -v e=${end(w.marker)} '$0==b{on=1;print "@begin";next} $0==e{on=0;next} on{print}' ${w.path}`,
   parse: (out) => {
     if (out.trim() === 'absent') return null;

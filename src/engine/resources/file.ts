@@ -1,6 +1,6 @@
 /** A whole file: content, mode and owner. Written atomically; a secret file's content is never shown. */
 import { sh, octal, writeFileAtomic } from '../shell.js';
-import { keyValues, type FieldChange, type Kind } from './kind.js';
+import { keyValues, refTo, type FieldChange, type Kind } from './kind.js';
 import { createHash } from 'node:crypto';
 
 export interface FileWant {
@@ -55,8 +55,9 @@ export function attributeChanges(want: { mode: number; owner?: string; group?: s
   return out;
 }
 
-export const file: Kind<FileWant, FileHave> = {
-  id: (w) => `file:${w.path}`,
+export const file: Kind<FileWant, FileHave, 'file'> = {
+  name: 'file',
+  id: (w) => refTo(file, w.path),
   probe: (w) => statProbe(w.path, 'content'),
   parse: (out) => {
     const s = parseStat(out);
@@ -84,8 +85,9 @@ export interface DirectoryWant {
   group?: string;
 }
 
-export const directory: Kind<DirectoryWant, { type: string; owner: string; group: string; mode: number }> = {
-  id: (w) => `directory:${w.path}`,
+export const directory: Kind<DirectoryWant, { type: string; owner: string; group: string; mode: number }, 'directory'> = {
+  name: 'directory',
+  id: (w) => refTo(directory, w.path),
   probe: (w) => statProbe(w.path, 'none'),
   parse: (out) => parseStat(out),
   diff: (w, h) => [...(h && h.type !== 'directory' ? [{ field: 'type', from: h.type, to: 'directory' }] : []), ...attributeChanges(w, h)],

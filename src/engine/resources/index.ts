@@ -15,31 +15,26 @@ import { modules } from '../modules.js';
 
 // Each kind is typed on its own; the registry forgets the types, which plan.ts restores per resource.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyKind = Kind<any, any>;
+export type AnyKind = Kind<any, any, string>;
 
-const GENERIC: Record<string, AnyKind> = {
-  file,
-  directory,
-  packages,
-  'apt-source': aptSource,
-  'apt-sources-only': aptSourcesOnly,
-  service,
-  hostname,
-  timezone,
-  sysctl,
-  'kernel-module': kernelModule,
-  block,
-  group,
-  user,
-  symlink,
-  reload,
-  'stale-files': staleFiles,
-};
+const GENERIC = [file, directory, packages, aptSource, aptSourcesOnly, service, hostname, timezone, sysctl, kernelModule, block, group, user, symlink, reload, staleFiles] as const;
+
+/** The generic kinds' names: every module builds resources of these (resourceList). */
+export type GenericKindName = (typeof GENERIC)[number]['name'];
+
+const GENERIC_BY_NAME = new Map<string, AnyKind>(GENERIC.map((k) => [k.name, k]));
+
+const registered = (name: string): AnyKind | undefined => GENERIC_BY_NAME.get(name) ?? modules().kinds.get(name);
 
 /** A kind by name: a generic one, or one of the modules handed to the core. */
 export function kindOf(name: string): AnyKind {
-  const kind = GENERIC[name] ?? modules().kinds.get(name);
+  const kind = registered(name);
   if (!kind) throw new Error(`unknown resource kind ${name}`);
   return kind;
 }
+
+/** `kind` is the one plans find by its name: generic, or in its module's descriptor (`kinds`), and not shadowed by another. */
+export const isRegistered = (kind: AnyKind): boolean => registered(kind.name) === kind;
+
+export const isGeneric = (kind: AnyKind): boolean => GENERIC_BY_NAME.get(kind.name) === kind;
 export * from './kind.js';

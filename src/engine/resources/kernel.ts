@@ -1,12 +1,13 @@
 /** Kernel settings: sysctl values and loaded modules. Both may be out of a container's reach. */
 import { sh } from '../shell.js';
-import { keyValues, type Kind } from './kind.js';
+import { keyValues, refTo, type Kind } from './kind.js';
 
 const procPath = (key: string): string => `/proc/sys/${key.replace(/\./g, '/')}`;
 const normalize = (v: string | number): string => String(v).trim().split(/\s+/).join(' ');
 
-export const sysctl: Kind<{ key: string; value: string | number }, { value: string }> = {
-  id: (w) => `sysctl:${w.key}`,
+export const sysctl: Kind<{ key: string; value: string | number }, { value: string }, 'sysctl'> = {
+  name: 'sysctl',
+  id: (w) => refTo(sysctl, w.key),
   probe: (w) => sh`f=${procPath(w.key)}; if [ -e "$f" ]; then echo "value=$(cat "$f")"; if [ -w "$f" ]; then echo writable=1; else echo writable=0; fi; else echo missing; fi`,
   parse: (out, w) => {
     if (out.trim() === 'missing') return { unsupported: `this kernel has no sysctl ${w.key}` };
@@ -21,8 +22,9 @@ export const sysctl: Kind<{ key: string; value: string | number }, { value: stri
   apply: (w) => sh`sysctl -q -w ${`${w.key}=${normalize(w.value)}`}`,
 };
 
-export const kernelModule: Kind<{ name: string }, { loaded: boolean }> = {
-  id: (w) => `kernel-module:${w.name}`,
+export const kernelModule: Kind<{ name: string }, { loaded: boolean }, 'kernel-module'> = {
+  name: 'kernel-module',
+  id: (w) => refTo(kernelModule, w.name),
   probe: (w) => sh`if [ -d /sys/module/${w.name} ]; then echo loaded; elif [ "$(systemd-detect-virt -c 2>/dev/null)" != none ] && [ -n "$(systemd-detect-virt -c 2>/dev/null)" ]; then echo container; else echo absent; fi`,
   parse: (out, w) => {
     const s = out.trim();

@@ -27,9 +27,29 @@ export interface Effects {
   destructive?: boolean;
 }
 
-export interface Kind<W, H> {
+declare const refBrand: unique symbol;
+
+/**
+ * A resource's id (`file:/etc/chrony/chrony.conf`), typed by the state observing it yields: what
+ * the builder returns, deps and cross edges take, and stateOf reads. Only a kind's file makes one
+ * (its `id`, or a ref function exported next to it); modules use those, never a written string.
+ */
+export type Ref<H = unknown> = string & { readonly [refBrand]: H };
+
+/**
+ * The id of `kind`'s resource keyed `key` (none: one such resource per host, as `hostname`): for a
+ * kind's own file, to define its `id` and the refs it exports for resources not built at hand.
+ */
+export function refTo<H>(kind: Kind<never, H, string>, key?: string): Ref<H> {
+  return (key === undefined ? kind.name : `${kind.name}:${key}`) as Ref<H>;
+}
+
+/** `W` is what the inventory wants, `H` what a probe finds, `N` the name plans carry and the registry finds the kind by. */
+export interface Kind<W, H, N extends string> {
+  /** `file`: unique among the generic kinds and every module's. */
+  readonly name: N;
   /** Unique per host: `file:/etc/chrony/chrony.conf`. */
-  id(want: W): string;
+  id(want: W): Ref<H>;
   probe(want: W): string;
   /** The observed state, null when absent. */
   parse(stdout: string, want: W): H | null | Unsupported;

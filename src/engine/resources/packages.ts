@@ -5,7 +5,7 @@
  * name that starts with `-` is never read as an option (the schema refuses such names too).
  */
 import { sh } from '../shell.js';
-import type { Kind } from './kind.js';
+import { refTo, type Kind, type Ref } from './kind.js';
 
 export type PackageManager = 'apt' | 'dnf';
 
@@ -40,8 +40,12 @@ const MANAGERS: Record<PackageManager, ManagerCommands> = {
   },
 };
 
-export const packages: Kind<PackagesWant, PackagesHave> = {
-  id: (w) => `packages:${w.name}`,
+/** The set named `name`, for a note about one that could not be built (no package manager). */
+export const packagesId = (name: string): Ref<PackagesHave> => refTo(packages, name);
+
+export const packages: Kind<PackagesWant, PackagesHave, 'packages'> = {
+  name: 'packages',
+  id: (w) => packagesId(w.name),
   probe: (w) => (w.packages.length ? MANAGERS[w.manager].query(w.packages) + ' || true' : 'true'),
   parse: (out) => {
     const have: PackagesHave = {};

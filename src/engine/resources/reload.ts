@@ -6,7 +6,7 @@
  * yet: `firstTime: 'restart'` restarts it then, so its first configuration is Corral's.
  */
 import { sh } from '../shell.js';
-import type { Kind } from './kind.js';
+import { refTo, type Kind } from './kind.js';
 
 export interface ReloadWant {
   /** The systemd unit. */
@@ -23,8 +23,9 @@ const STATE_DIR = '/var/lib/corral/reloaded';
 const SETTLE_SECONDS = 5;
 const marker = (name: string): string => `${STATE_DIR}/${name}`;
 
-export const reload: Kind<ReloadWant, { sha256: string }> = {
-  id: (w) => `reload:${w.name}`,
+export const reload: Kind<ReloadWant, { sha256: string }, 'reload'> = {
+  name: 'reload',
+  id: (w) => refTo(reload, w.name),
   probe: (w) => sh`cat ${marker(w.name)} 2>/dev/null || true`,
   parse: (out) => (out.trim() ? { sha256: out.trim() } : null),
   diff: (w, h) => (h?.sha256 === w.sha256 ? [] : [{ field: 'config', from: h?.sha256.slice(0, 12) ?? null, to: w.sha256.slice(0, 12) }]),

@@ -3,7 +3,7 @@
  * files are planned by the engine (a resource's `deps` that changed), not here.
  */
 import { sh } from '../shell.js';
-import { keyValues, type Kind } from './kind.js';
+import { keyValues, refTo, type Kind } from './kind.js';
 
 export interface ServiceWant {
   name: string;
@@ -18,8 +18,9 @@ export interface ServiceHave {
 
 const unit = (name: string): string => (name.includes('.') ? name : `${name}.service`);
 
-export const service: Kind<ServiceWant, ServiceHave> = {
-  id: (w) => `service:${w.name}`,
+export const service: Kind<ServiceWant, ServiceHave, 'service'> = {
+  name: 'service',
+  id: (w) => refTo(service, w.name),
   probe: (w) => sh`systemctl show -p LoadState -p ActiveState -p UnitFileState -p ConditionResult -p ConditionTimestampMonotonic ${unit(w.name)} 2>/dev/null || true`,
   parse: (out, w) => {
     const kv = keyValues(out);

@@ -4,7 +4,7 @@
  * the marker are Corral's: anything else in the folder is left alone.
  */
 import { sh } from '../shell.js';
-import type { Kind } from './kind.js';
+import { refTo, type Kind } from './kind.js';
 
 export interface StaleFilesWant {
   dir: string;
@@ -16,8 +16,9 @@ export interface StaleFilesWant {
   keep: string[];
 }
 
-export const staleFiles: Kind<StaleFilesWant, { files: string[] }> = {
-  id: (w) => `stale-files:${w.dir} (${w.set})`,
+export const staleFiles: Kind<StaleFilesWant, { files: string[] }, 'stale-files'> = {
+  name: 'stale-files',
+  id: (w) => refTo(staleFiles, `${w.dir} (${w.set})`),
   probe: (w) => sh`for f in ${w.dir}/*; do [ -f "$f" ] && head -n 1 "$f" | grep -qF -- ${w.marker} && basename "$f"; done; true`,
   parse: (out) => ({ files: out.split('\n').filter(Boolean).sort() }),
   diff: (w, h) => {

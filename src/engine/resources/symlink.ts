@@ -1,14 +1,15 @@
 /** A symbolic link. A real file or directory in its place is never replaced: the apply fails instead. */
 import { sh } from '../shell.js';
-import type { Kind } from './kind.js';
+import { refTo, type Kind } from './kind.js';
 
 export interface SymlinkWant {
   path: string;
   target: string;
 }
 
-export const symlink: Kind<SymlinkWant, { target: string | null }> = {
-  id: (w) => `symlink:${w.path}`,
+export const symlink: Kind<SymlinkWant, { target: string | null }, 'symlink'> = {
+  name: 'symlink',
+  id: (w) => refTo(symlink, w.path),
   probe: (w) => sh`if [ -L ${w.path} ]; then echo "link=$(readlink ${w.path})"; elif [ -e ${w.path} ]; then echo other; fi`,
   parse: (out) => {
     const line = out.trim();

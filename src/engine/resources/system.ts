@@ -1,9 +1,10 @@
 /** Node identity and clock: hostname and time zone. */
 import { sh } from '../shell.js';
-import type { Kind } from './kind.js';
+import { refTo, type Kind } from './kind.js';
 
-export const hostname: Kind<{ name: string }, { name: string }> = {
-  id: () => 'hostname',
+export const hostname: Kind<{ name: string }, { name: string }, 'hostname'> = {
+  name: 'hostname',
+  id: () => refTo(hostname),
   probe: () => 'hostname',
   parse: (out) => ({ name: out.trim() }),
   diff: (w, h) => (h?.name === w.name ? [] : [{ field: 'hostname', from: h?.name ?? null, to: w.name }]),
@@ -11,8 +12,9 @@ export const hostname: Kind<{ name: string }, { name: string }> = {
   apply: (w) => sh`hostnamectl set-hostname ${w.name} 2>/dev/null || { echo ${w.name} > /etc/hostname && hostname ${w.name}; }`,
 };
 
-export const timezone: Kind<{ name: string }, { name: string }> = {
-  id: () => 'timezone',
+export const timezone: Kind<{ name: string }, { name: string }, 'timezone'> = {
+  name: 'timezone',
+  id: () => refTo(timezone),
   probe: () => "timedatectl show -p Timezone --value 2>/dev/null || cat /etc/timezone 2>/dev/null || readlink /etc/localtime | sed 's|.*/zoneinfo/||'",
   parse: (out) => ({ name: out.trim().split('\n')[0] ?? '' }),
   diff: (w, h) => (h?.name === w.name ? [] : [{ field: 'timezone', from: h?.name ?? null, to: w.name }]),
