@@ -41,9 +41,23 @@ interface DcsClientHave {
   paused: boolean;
 }
 
-/** Nothing while Patroni is not running: it reads patroni.yml when it starts. */
+/**
+ * Nothing while Patroni is not running: it reads patroni.yml when it starts. A Patroni its unit did
+ * not record (started by an older unit, or by the package's before Corral's was in place) runs the
+ * file's settings if it started after the file last changed; otherwise what it runs is unknown.
+ */
 const probe = (w: DcsClientWant): string =>
-  `if systemctl is-active -q patroni; then echo "dcs-client=$(cat ${DCS_CLIENT_RECORD} 2>/dev/null || echo unknown)"; ${restProbe(w, { patroni: '/patroni' })}; fi`;
+  [
+    'if systemctl is-active -q patroni; then',
+    `  if [ -r ${DCS_CLIENT_RECORD} ]; then r=$(cat ${DCS_CLIENT_RECORD})`,
+    '  else',
+    "    since=$(systemctl show --timestamp=unix -p ActiveEnterTimestamp --value patroni | tr -d @); since=${since%.*}",
+    `    if [ "\${since:-0}" -ge "$(stat -L -c %Y ${w.config} 2>/dev/null || echo 0)" ]; then r=$(${dcsSectionHash(w.config)}); else r=unknown; fi`,
+    '  fi',
+    '  echo "dcs-client=$r"',
+    `  ${restProbe(w, { patroni: '/patroni' })}`,
+    'fi',
+  ].join('\n');
 
 const parse = (out: string): DcsClientHave | null => {
   const kv = keyValues(out);
