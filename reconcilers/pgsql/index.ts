@@ -81,6 +81,18 @@ export function unavailableVersion(h: HostView, f: Facts): string | undefined {
   return `pg_version ${version} is not in Debian ${f.osVersion} (it ships PostgreSQL ${shipped}) and no PGDG or Pigsty repo is in repo_upstream: postgresql-${version} cannot be installed; set pg_version: ${shipped} or add a repo that has it`;
 }
 
+/**
+ * A run without the etcd cluster Patroni uses (the daemon's PGSQL unit) must not move Patroni to an
+ * etcd that still speaks plain http: the move is one run over both (etcd-tls-move). Patroni's probe
+ * asks etcd's plain client URLs to tell.
+ */
+function heldWhilePlain(input: ReconcileInput): { heldWhilePlain: { why: string; urls: string[] } } | Record<string, never> {
+  const etcdCluster = input.hosts.filter((h) => h.groups.includes('etcd')).map((h) => membership(h, 'etcd')).find((c) => c !== undefined);
+  if (etcdCluster === undefined || input.together('etcd', etcdCluster)) return {};
+  const why = `Patroni moves to TLS with its etcd in one run, which this one (without etcd cluster ${etcdCluster}) is not; run \`corral apply\` over the inventory once (etcd and PGSQL together)`;
+  return { heldWhilePlain: { why, urls: etcdEndpoints(input.hosts).map((u) => u.replace(/^https:/, 'http:')) } };
+}
+
 /** What other members' resources and edges wait for, on one member. */
 interface MemberIds {
   service: Ref;
@@ -145,13 +157,14 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   const rto = rtoPlan(h);
   const dcsSha = sha256(dcsSection(yml));
   const others = input.hosts.filter((m) => m !== h && membership(m, 'pgsql') === cluster.name).map((m) => patroniTarget(m).api);
-  const dcsRestart = r.add(patroniDcsRestart, { ...target, name, dcsSha, others, timeoutSeconds: 120, freshSeconds: rto.loopWait * 3 + 5 }, [ymlFile, link, unitFile, reloaded]);
+  const held = heldWhilePlain(input);
+  const dcsRestart = r.add(patroniDcsRestart, { ...target, name, dcsSha, others, timeoutSeconds: 120, freshSeconds: rto.loopWait * 3 + 5, ...held }, [ymlFile, link, unitFile, reloaded]);
 
   const dcs = dcsConfig(h);
   let dcsId: Ref | undefined;
   let pause: Ref | undefined;
   if (h === primary) {
-    pause = r.add(patroniPause, { ...target, cluster: cluster.name, dcsSha, timeoutSeconds: 60 });
+    pause = r.add(patroniPause, { ...target, cluster: cluster.name, dcsSha, timeoutSeconds: 60, ...held });
     const leader = r.add(patroniLeader, { ...target, cluster: cluster.name, primary: name, timeoutSeconds: 120 }, [member, dcsRestart]);
     dcsId = r.add(patroniDcs, { ...target, cluster: cluster.name, ...dcs }, [leader, dcsRestart]);
   }

@@ -46,11 +46,11 @@ all:
         pg_rto: fast
 `;
 
-async function desired(version = 15) {
+async function desired(version = 15, together: (module: string, cluster: string) => boolean = () => true) {
   const v = await validateInventory(tmpRepo({ 'pigsty.yml': INVENTORY(version) }));
   expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]);
   const cluster = v.clusters.find((c) => c.module === 'pgsql')!;
-  return pgsql.desired({ cluster, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v), together: () => true });
+  return pgsql.desired({ cluster, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v), together });
 }
 const fileOn = (list: Resource[] | undefined, path: string): string => (list!.find((r) => (r.want as { path?: string }).path === path)!.want as { content: string }).content;
 
@@ -413,5 +413,17 @@ describe('PGSQL: new etcd settings restart Patroni, paused', async () => {
       ]),
     );
     for (const kind of ['patroni-leader', 'patroni-dcs', 'pgbackrest-stanza', 'pg-role']) expect(on('10.0.0.11', kind).deps).toContain('patroni-dcs-restart:pg-test-1');
+  });
+
+  it('holds the restart while its etcd still speaks plain http and is not in the run (the daemon syncs etcd apart)', async () => {
+    const apart = await desired(15, (module) => module !== 'etcd');
+    const w = apart.resources.get('10.0.0.12')!.find((r) => r.kind === 'patroni-dcs-restart')!.want as PatroniDcsRestartWant;
+    expect(w.heldWhilePlain!.urls).toEqual(['http://10.0.0.11:2379', 'http://10.0.0.12:2379', 'http://10.0.0.13:2379']);
+    expect(patroniDcsRestart.probe(w)).toContain("for u in http://10.0.0.11:2379 http://10.0.0.12:2379 http://10.0.0.13:2379; do if curl -s -m 2 \"$u/version\" | grep -q etcdserver");
+    const held = patroniDcsRestart.parse('dcs-client=unknown\netcd-plain=yes\n', w) as { unsupported: string };
+    expect(held.unsupported).toContain('without etcd cluster etcd');
+    expect(patroniDcsRestart.parse('dcs-client=unknown\n', w)).toMatchObject({ running: 'unknown' });
+    // Together with etcd (a CLI apply over the inventory), nothing is held.
+    expect(restartWant('10.0.0.12').heldWhilePlain).toBeUndefined();
   });
 });

@@ -7,7 +7,8 @@
  * member talks to the DCS again. A cluster whose etcd itself moves (plain http to TLS) is paused
  * before etcd moves: `patroni-pause`, on the primary.
  */
-import { keyValues, refTo, type Kind } from '../../../src/engine/resources/kind.js';
+import { sh } from '../../../src/engine/shell.js';
+import { keyValues, refTo, type Kind, type Unsupported } from '../../../src/engine/resources/kind.js';
 import { patroniCtl, restJson, restProbe, type PatroniTarget } from './patroni-api.js';
 
 /** Where Patroni's unit records the etcd settings it started with (see patroniUnit). */
@@ -20,6 +21,11 @@ interface DcsClientWant extends PatroniTarget {
   /** Hash of the `etcd3:` section of the patroni.yml Corral writes. */
   dcsSha: string;
   timeoutSeconds: number;
+  /**
+   * When the etcd cluster is not in this run: why Patroni must not move to it yet if it still speaks
+   * plain http (its move to TLS needs both in one run), and its plain client URLs to ask.
+   */
+  heldWhilePlain?: { why: string; urls: string[] };
 }
 
 export interface PatroniDcsRestartWant extends DcsClientWant {
@@ -56,13 +62,16 @@ const probe = (w: DcsClientWant): string =>
     '  fi',
     '  echo "dcs-client=$r"',
     `  ${restProbe(w, { patroni: '/patroni' })}`,
+    ...(w.heldWhilePlain ? [`  for u in ${sh`${w.heldWhilePlain.urls}`}; do if curl -s -m 2 "$u/version" | grep -q etcdserver; then echo etcd-plain=yes; break; fi; done`] : []),
     'fi',
   ].join('\n');
 
-const parse = (out: string): DcsClientHave | null => {
+const parse = (out: string, w: DcsClientWant): DcsClientHave | Unsupported | null => {
   const kv = keyValues(out);
   const running = kv.get('dcs-client');
-  return running ? { running, paused: restJson<{ pause?: boolean }>(kv, 'patroni')?.pause === true } : null;
+  if (!running) return null;
+  if (w.heldWhilePlain && kv.get('etcd-plain') === 'yes' && running !== w.dcsSha) return { unsupported: `etcd still speaks plain http: ${w.heldWhilePlain.why}` };
+  return { running, paused: restJson<{ pause?: boolean }>(kv, 'patroni')?.pause === true };
 };
 
 const stale = (w: DcsClientWant, h: DcsClientHave | null): h is DcsClientHave => h !== null && h.running !== w.dcsSha;
