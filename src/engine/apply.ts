@@ -1,8 +1,7 @@
 /**
- * Applying a plan: each host runs its changes one at a time, in plan order except that a change
- * waiting on another (here or on another host) lets the next ready one go first; hosts run in
- * parallel. On a host the first failure stops that host; other hosts go on. A change that waits
- * on another change runs only after it succeeded. Every change is one exec, so progress and failures are per change.
+ * Applying a plan: each host runs its changes in order, hosts in parallel. On a host the first
+ * failure stops that host; other hosts go on. A change that waits on another host's change runs
+ * only after it succeeded. Every change is one exec, so progress and failures are per change.
  */
 import type { Transport, Target } from '../transport/types.js';
 import { TransportError } from '../transport/types.js';
@@ -35,9 +34,7 @@ export async function applyPlan(transport: Transport, plan: Plan, opts: ApplyOpt
   const settle = new Map<string, (r: ChangeResult) => void>();
   for (const c of plan.changes) done.set(c.id, new Promise((resolve) => settle.set(c.id, resolve)));
   const results: ChangeResult[] = [];
-  const settled = new Set<string>();
   const finish = (c: Change, r: ChangeResult): void => {
-    settled.add(c.id);
     results.push(r);
     settle.get(c.id)!(r);
     opts.onEvent?.({ type: 'done', change: c, result: r });
@@ -49,21 +46,12 @@ export async function applyPlan(transport: Transport, plan: Plan, opts: ApplyOpt
   await Promise.all(
     [...byHost].map(async ([host, changes]) => {
       let stopped: string | undefined;
-      const pending = [...changes];
-      const waitsOn = (c: Change): string[] => c.after.filter((d) => done.has(d) && !settled.has(d));
-      while (pending.length) {
+      for (const c of changes) {
+        const base = { id: c.id, host, resource: c.resource };
         if (stopped) {
-          for (const c of pending.splice(0)) finish(c, { id: c.id, host, resource: c.resource, status: 'skipped', durationMs: 0, error: stopped });
-          break;
-        }
-        // The first change in plan order whose prerequisites are done: a change waiting on another host (or on a later one here) does not hold up the rest.
-        const i = pending.findIndex((c) => !waitsOn(c).length);
-        if (i < 0) {
-          await Promise.race(pending.flatMap(waitsOn).map((d) => done.get(d)!));
+          finish(c, { ...base, status: 'skipped', durationMs: 0, error: stopped });
           continue;
         }
-        const c = pending.splice(i, 1)[0]!;
-        const base = { id: c.id, host, resource: c.resource };
         const deps = await Promise.all(c.after.filter((d) => done.has(d)).map((d) => done.get(d)!));
         const failedDep = deps.find((d) => d.status !== 'applied');
         if (failedDep) {

@@ -75,6 +75,16 @@ describe('plan', () => {
     expect(c.after).toEqual(['n1|file:/etc/app.conf']);
   });
 
+  it('orders two resources of one host by an edge between them (a host applies in plan order), without restarting for it', () => {
+    const other = res('file', { path: '/etc/other.conf', content: 'x\n', mode: 0o644 });
+    const d: Desired = { hosts: [{ host: 'n1', target, resources: [conf, other] }], edges: [{ before: { host: 'n1', resource: file.id({ path: '/etc/other.conf', content: '', mode: 0o644 }) }, after: { host: 'n1', resource: file.id(confWant) } }] };
+    const obs: Observation[] = [{ host: 'n1', ok: true, facts: ASSUMED_FACTS, states: { 'file:/etc/app.conf': null, 'file:/etc/other.conf': null }, durationMs: 1 }];
+    const changes = plan(d, obs, 'r1').plan.changes;
+    expect(changes.map((c) => c.resource)).toEqual(['file:/etc/other.conf', 'file:/etc/app.conf']);
+    expect(changes[1]!.after).toEqual(['n1|file:/etc/other.conf']);
+    expect(changes.every((c) => c.action === 'create')).toBe(true);
+  });
+
   it('fingerprints what it saw: another observation, another fingerprint', () => {
     const a = plan(desired, seen(inSync), 'r1').plan.fingerprint;
     expect(plan(desired, seen(inSync), 'r1').plan.fingerprint).toBe(a);

@@ -17,8 +17,12 @@ export interface Planned {
 const idOf = (r: Resource): string => kindOf(r.kind).id(r.want);
 const isRunning = (x: unknown): boolean => typeof x === 'object' && x !== null && (x as { running?: unknown }).running === true;
 
-/** Resources in dependency order (stable: the module's order where deps allow). */
-export function ordered(resources: readonly Resource[]): Resource[] {
+/**
+ * Resources in dependency order (stable: the module's order where deps allow). `before` adds
+ * prerequisites by id that are not deps (another module's resource on the same host, from an edge):
+ * they order, but a change to them does not restart anything.
+ */
+export function ordered(resources: readonly Resource[], before: ReadonlyMap<string, readonly string[]> = new Map()): Resource[] {
   const byId = new Map(resources.map((r) => [idOf(r), r]));
   const out: Resource[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
@@ -27,7 +31,7 @@ export function ordered(resources: readonly Resource[]): Resource[] {
     if (state.get(id) === 'done') return;
     if (state.get(id) === 'visiting') throw new Error(`dependency cycle at ${id}`);
     state.set(id, 'visiting');
-    for (const dep of r.deps ?? []) {
+    for (const dep of [...(r.deps ?? []), ...(before.get(id) ?? [])]) {
       const d = byId.get(dep);
       if (d) visit(d);
     }
@@ -58,7 +62,10 @@ export function plan(desired: Desired, observations: readonly Observation[], rev
       continue;
     }
     const changedHere = new Set<string>();
-    for (const r of ordered(host.resources)) {
+    // A host runs its changes in this order (apply.ts): an edge between two of its own resources must order them too.
+    const before = new Map<string, string[]>();
+    for (const e of desired.edges) if (e.before.host === host.host && e.after.host === host.host) before.set(e.after.resource, [...(before.get(e.after.resource) ?? []), e.before.resource]);
+    for (const r of ordered(host.resources, before)) {
       const kind = kindOf(r.kind);
       const id = idOf(r);
       const have = obs.states[id] ?? null;
