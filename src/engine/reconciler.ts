@@ -66,8 +66,11 @@ export interface Reconciler {
   desired(input: ReconcileInput): ModuleDesired;
   /** Modules whose service has a health of its own (Patroni, etcd); others are healthy when their nodes answer. */
   health?(input: ObservedInput): ModuleHealth;
-  /** Modules whose clusters list their own members (Patroni): those the inventory dropped, read from one plan's observations. */
-  departed?(input: ObservedInput): { departures: Departure[]; notes: Note[] };
+  /**
+   * Modules whose clusters list their own members (Patroni): those the inventory dropped, read from one plan's observations.
+   * `edges` order the departures' resources with the others (a remaining member's step that must wait for a retirement).
+   */
+  departed?(input: ObservedInput): { departures: Departure[]; notes: Note[]; edges?: CrossEdge[] };
 }
 
 /** Builds a module's resources: `add('file', {...}, [deps])` returns the new resource's id for later deps. */
