@@ -8,6 +8,7 @@ import type { HostView } from '../../src/config/hosts.js';
 import { membership } from '../../src/config/clusters.js';
 import { resourceList, type Departure, type ModuleDesired, type ReconcileInput, type Reconciler } from '../../src/engine/reconciler.js';
 import type { Facts, Note } from '../../src/engine/model.js';
+import { configuredRepo, searchedRepos } from '../../src/engine/repos.js';
 import { runningLeader } from './kinds/patroni-member.js';
 import { sha256 } from '../../src/engine/resources/file.js';
 import type { PatroniTarget } from './kinds/patroni-api.js';
@@ -59,12 +60,12 @@ export function servicesOf(h: HostView): PgService[] {
   return [...byName.values()];
 }
 
-/** Why `pg_version` cannot be installed on this host, if it cannot: Debian ships one major, other majors need PGDG's or Pigsty's repo. */
+/** Why `pg_version` cannot be installed on this host, if it cannot: Debian ships one major, other majors need PGDG's or Pigsty's repo configured for the node. */
 export function unavailableVersion(h: HostView, f: Facts): string | undefined {
   const version = String(h.str('pg_version'));
   const shipped = f.osId === 'debian' ? DEBIAN_POSTGRES[f.osVersion] : undefined;
-  if (!shipped || shipped === version || h.param('repo_upstream')?.some((u) => /pgdg|pigsty/i.test(`${u.name} ${u.module ?? ''}`))) return undefined;
-  return `pg_version ${version} is not in Debian ${f.osVersion} (it ships PostgreSQL ${shipped}) and no PGDG or Pigsty repo is in repo_upstream: postgresql-${version} cannot be installed; set pg_version: ${shipped} or add a repo that has it`;
+  if (!shipped || shipped === version || configuredRepo(h, f, /pgdg|pigsty/i)) return undefined;
+  return `pg_version ${version} is not in Debian ${f.osVersion} (it ships PostgreSQL ${shipped}) and no PGDG or Pigsty repo of repo_upstream is configured for ${searchedRepos(h, f)}: postgresql-${version} cannot be installed; set pg_version: ${shipped} or add a repo that has it`;
 }
 
 function memberResources(h: HostView, input: ReconcileInput, primary: HostView): { list: ReturnType<typeof resourceList>['list']; ids: { service: string; member: string; restart: string; dcs?: string } } {
