@@ -7,7 +7,7 @@
  */
 import type { HostView } from '../../src/config/hosts.js';
 import type { Observation } from '../../src/engine/model.js';
-import type { ModuleHealth } from '../../src/engine/reconciler.js';
+import { stateReader, type ModuleHealth, type StateOf } from '../../src/engine/reconciler.js';
 import { CLUSTER_SLOTS, redisClusterId, type RedisClusterHave } from './kinds/cluster.js';
 import type { RedisInstanceHave } from './kinds/instance.js';
 import { describeUpstream, redisReplicationId, type RedisReplicationHave } from './kinds/replication.js';
@@ -19,16 +19,6 @@ interface Findings {
   answered: number;
   problems: string[];
   drift: string[];
-}
-
-/** A resource's observed state on a host: undefined when the host was not observed. */
-export type StateOf = <T>(host: string, id: string) => T | null | undefined;
-
-export function stateReader(observations: readonly Observation[]): StateOf {
-  return <T>(host: string, id: string): T | null | undefined => {
-    const o = observations.find((x) => x.host === host);
-    return o?.ok ? (o.states[id] as T | null) : undefined;
-  };
 }
 
 function replicationFindings(members: readonly HostView[], state: StateOf): Findings {

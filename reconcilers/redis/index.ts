@@ -11,14 +11,14 @@ import type { HostView } from '../../src/config/hosts.js';
 import type { CrossEdge, Note } from '../../src/engine/model.js';
 import type { Resource } from '../../src/engine/resources/kind.js';
 import { sha256 } from '../../src/engine/resources/file.js';
-import { resourceList, type Departure, type ModuleDesired, type Reconciler } from '../../src/engine/reconciler.js';
+import { resourceList, stateReader, type Departure, type ModuleDesired, type Reconciler, type StateOf } from '../../src/engine/reconciler.js';
 import { redisClusterId, type RedisClusterHave, type RedisClusterWant } from './kinds/cluster.js';
 import { confPathOf } from './kinds/cli.js';
 import { secretHash, type RedisInstanceWant } from './kinds/instance.js';
 import { redisReplicationId, type RedisReplicationHave } from './kinds/replication.js';
 import type { RedisRetireWant } from './kinds/retire.js';
 import type { RedisSentinelWant } from './kinds/sentinel.js';
-import { redisHealth, stateReader, type StateOf } from './health.js';
+import { redisHealth } from './health.js';
 import { bindOf, clientAddress, clusterNotes, fsMainOf, instancesOf, modeOf, passwordOf, redisSize, type InstanceSpec } from './params.js';
 import { exporterDefaults, redisConf, redisUnit, sentinelConf, type InstanceFiles } from './templates.js';
 

@@ -50,6 +50,17 @@ export interface ObservedInput {
   observations: readonly Observation[];
 }
 
+/** A resource's observed state on a host: undefined when the host was not observed. */
+export type StateOf = <T>(host: string, id: string) => T | null | undefined;
+
+/** Reads resources' observed states out of one plan's observations, for a module's health. */
+export function stateReader(observations: readonly Observation[]): StateOf {
+  return <T>(host: string, id: string): T | null | undefined => {
+    const o = observations.find((x) => x.host === host);
+    return o?.ok ? (o.states[id] as T | null) : undefined;
+  };
+}
+
 /** A member the cluster still runs but the inventory no longer names, and what retires it on its node. */
 export interface Departure {
   /** The address the cluster knows the member by. */
