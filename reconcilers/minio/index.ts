@@ -160,7 +160,7 @@ function provisioningEdges(type: string, members: readonly HostView[], resources
 }
 
 /** The cluster's health from each member's live and cluster probes: Down without an answer or write quorum, Degraded while a member is down. */
-export function minioHealth(members: readonly HostView[], observations: Parameters<typeof stateReader>[0]): ModuleHealth {
+export function clusterHealth(members: readonly HostView[], observations: Parameters<typeof stateReader>[0]): ModuleHealth {
   const state = stateReader(observations);
   const problems: string[] = [];
   let live = 0;
@@ -213,5 +213,5 @@ export const minio: Reconciler = {
     out.edges.push(...provisioningEdges(typeOf(members[0]!), members, out.resources));
     return out;
   },
-  health: ({ cluster, hosts, observations }) => minioHealth(membersOf(hosts, cluster.name), observations),
+  health: ({ cluster, hosts, observations }) => clusterHealth(membersOf(hosts, cluster.name), observations),
 };
