@@ -72,7 +72,7 @@ function namedByNode(h: HostView): Set<string> {
 /** Pigsty's `# minio dns` records: every member by its minio_node name; and minio_domain for this member itself, unless node_etc_hosts maps it. */
 export function hostsLines(h: HostView, members: readonly HostView[]): string[] {
   const domain = namedByNode(h).has(domainOf(h)) ? [] : [domainOf(h)];
-  return members.map((m) => [m.name, nodeNameOf(m), ...(m === h ? domain : [])].join(' '));
+  return members.map((m) => [m.name, nodeNameOf(m), ...(m.name === h.name ? domain : [])].join(' '));
 }
 
 /** The mcli configuration of a member: Pigsty's alias (minio_alias to minio_endpoint) and Corral's loopback one; the CA under https. */
@@ -146,7 +146,7 @@ function memberResources(h: HostView, manager: 'apt' | 'dnf', cluster: string, m
   r.add('minio-health', health, [svc]);
   if (h.param('minio_provision') !== false) {
     const config = mcliFiles(r, h, certificates);
-    if (h === members[0]) provisioning(r, h, cluster, [svc, config]);
+    if (h.name === members[0]?.name) provisioning(r, h, cluster, [svc, config]);
   }
   return r.list;
 }
@@ -156,7 +156,7 @@ function provisioningEdges(type: string, members: readonly HostView[], resources
   const anchor = members[0]!;
   const provisions = (resources.get(anchor.name) ?? []).filter((x) => x.kind === 'minio-bucket' || x.kind === 'minio-user');
   const ids = provisions.map((x) => (x.kind === 'minio-bucket' ? minioBucketId((x.want as MinioBucketWant).name) : minioUserId((x.want as MinioUserWant).accessKey)));
-  return members.filter((m) => m !== anchor).flatMap((m) => ids.map((id) => ({ before: { host: m.name, resource: `service:${type}` }, after: { host: anchor.name, resource: id } })));
+  return members.filter((m) => m.name !== anchor.name).flatMap((m) => ids.map((id) => ({ before: { host: m.name, resource: `service:${type}` }, after: { host: anchor.name, resource: id } })));
 }
 
 /** The cluster's health from each member's live and cluster probes: Down without an answer or write quorum, Degraded while a member is down. */

@@ -9,6 +9,7 @@ import { plan } from '../../src/engine/plan.js';
 import { renderJson, renderMarkdown, renderText } from '../../src/engine/render.js';
 import { kindOf } from '../../src/engine/resources/index.js';
 import type { Resource, Unsupported } from '../../src/engine/resources/kind.js';
+import type { FileWant } from '../../src/engine/resources/file.js';
 import { tmpRepo } from '../../test/helpers/tmp.js';
 import { certificatesFor } from '../../test/helpers/pki.js';
 import { clusterHealth, minio, USERS_FILE } from './index.js';
@@ -97,15 +98,6 @@ const resource = (d: Desired, host: string, id: string): Resource => on(d, host)
 /** A parsed state a test knows is supported. */
 const seen = <H>(x: H | Unsupported | null): H | null => x as H | null;
 const bare = (d: Desired): Observation[] => d.hosts.map((h) => ({ host: h.host, ok: true as const, facts: ASSUMED_FACTS, states: {}, durationMs: 1 }));
-
-interface FileWant {
-  path: string;
-  content: string;
-  mode: number;
-  owner?: string;
-  group?: string;
-  secret?: boolean;
-}
 
 describe('MINIO rendering of a distributed cluster (full.yml shape, 4 nodes x 4 drives)', async () => {
   const { desired, notes, certificates } = await load(FULL());
