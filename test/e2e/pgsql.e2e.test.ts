@@ -357,7 +357,7 @@ describe('PGSQL on three lab nodes', () => {
     await lab('up', '3');
     // What Corral built before etcd had TLS: etcd over http without auth, Patroni reaching it over http without a login.
     await run('bash', [join(import.meta.dirname, '../lab/plain-etcd.sh'), 'n1', 'n2', 'n3'], { timeout: 5 * 60_000 });
-    const asDbsu = (query: string): Promise<string> => onNode('n1', `cd /tmp && runuser -u postgres -- psql -h /var/run/postgresql -AtXqc ${JSON.stringify(query)}`);
+    const asDbsu = async (query: string): Promise<string> => (await onNode('n1', `cd /tmp && runuser -u postgres -- psql -h /var/run/postgresql -AtXqc ${JSON.stringify(query)}`)).trim();
     await asDbsu('create table kept (id int, at timestamptz default clock_timestamp()); insert into kept (id) select generate_series(1, 1000)');
     const leader = await leaderOf('n1');
     const timeline = await asDbsu('select timeline_id from pg_control_checkpoint()');
