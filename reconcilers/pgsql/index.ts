@@ -31,11 +31,13 @@ import { memberCertificate } from '../../src/pki/requests.js';
 import { pgHbaPath } from './hba.js';
 import { patroniView, pgHealthFromObservations } from './health.js';
 import { hbaPeers, sqlObjects } from './objects.js';
+import { exporterNotes, exporterPackages, exporterResources, unwritable } from './exporters.js';
 import {
   createclusterConf,
   dcsConfig,
   dcsSection,
   haproxyDefaults,
+  haproxyHoldsPassword,
   haproxyMain,
   haproxyService,
   instanceName,
@@ -114,7 +116,11 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   const target = patroniTarget(h);
 
   const noMainCluster = r.add(file, { path: '/etc/postgresql-common/createcluster.conf', content: createclusterConf, mode: 0o644 });
-  const pkg = r.add(packages, { name: 'pgsql', manager: f.packageManager === 'dnf' ? 'dnf' : 'apt', packages: [`postgresql-${version}`, 'patroni', 'python3-etcd', 'pgbouncer', 'haproxy', 'pgbackrest', 'curl'] }, [noMainCluster]);
+  const pkg = r.add(
+    packages,
+    { name: 'pgsql', manager: f.packageManager === 'dnf' ? 'dnf' : 'apt', packages: [`postgresql-${version}`, 'patroni', 'python3-etcd', 'pgbouncer', 'haproxy', 'pgbackrest', 'curl', ...exporterPackages(h)] },
+    [noMainCluster],
+  );
   // Debian's umbrella unit would start any `<ver>/main` cluster on 5432, the port Patroni's PostgreSQL takes.
   r.add(service, { name: 'postgresql', enabled: false, running: false }, [pkg]);
 
@@ -177,10 +183,12 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
 
   // HAProxy: one listener per service, servers picked among the cluster's members.
   const defaults = r.add(file, { path: '/etc/default/haproxy', content: haproxyDefaults, mode: 0o644 }, [pkg]);
-  const files = [{ path: '/etc/haproxy/haproxy.cfg', content: haproxyMain() }];
+  const files = [{ path: '/etc/haproxy/haproxy.cfg', content: haproxyMain(h) }];
   const ctx = { cluster: cluster.name, members: cluster.members, rto, defaultDest: h.str('pg_default_service_dest') };
   for (const svc of servicesOf(h)) files.push({ path: `/etc/haproxy/${cluster.name}-${svc.name}.cfg`, content: haproxyService(svc, ctx) });
-  for (const conf of files) r.add(file, { ...conf, mode: 0o644 }, [pkg]);
+  // haproxy.cfg holds the admin page's password when it has a login.
+  const secretMain = haproxyHoldsPassword(h);
+  files.forEach((conf, i) => r.add(file, { ...conf, ...(i === 0 && secretMain ? { mode: 0o600, secret: true } : { mode: 0o644 }) }, [pkg]));
   // A service taken out of the inventory: its listener goes too.
   const stale = r.add(staleFiles, { dir: '/etc/haproxy', set: `${cluster.name} services`, marker: serviceMarker(cluster.name), keep: files.slice(1).map((f) => f.path.slice('/etc/haproxy/'.length)) }, [pkg]);
   // Debian's package starts HAProxy on its own haproxy.cfg: Corral's first load is a restart (to read the folder), later ones reloads.
@@ -201,6 +209,8 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
     const pgbouncer = r.add(service, { name: 'pgbouncer', enabled: true, running: true }, [pkg]);
     r.add(reload, { name: 'pgbouncer', sha256: sha256(iniText), action: 'restart', firstTime: 'restart' }, [pgbouncer, ini]);
   }
+  // Last: the pgbouncer exporter logs in to a running pgbouncer.
+  exporterResources(r, h, pkg);
 
   return { list: r.list, ids: { service: patroni, member, restart, dcsRestart, ...(dcsId ? { dcs: dcsId } : {}), ...(pause ? { pause } : {}) } };
 }
@@ -230,7 +240,10 @@ export const pgsql: Reconciler = {
       for (const { h, why } of unavailable) out.notes.push({ host: h.name, resource: packagesId('pgsql'), message: why!, blocking: true });
       return out;
     }
+    // Exporter settings Debian's exporters do not take, once per cluster; values a file cannot hold block the plan.
+    if (cluster.members.includes(primary)) out.notes.push(...exporterNotes(primary));
     for (const h of cluster.members) {
+      out.notes.push(...unwritable(h));
       const m = memberResources(h, input, primary);
       out.resources.set(h.name, m.list);
       ids.set(h.name, m.ids);

@@ -1,9 +1,17 @@
 /** PGSQL, as the core knows it: members are the hosts with pg_cluster; it syncs once etcd (its DCS) and MinIO (its backups) have. */
 import type { ModuleDescriptor } from '../../src/engine/modules.js';
-import { serviceListeners } from '../../src/config/checks/context.js';
+import { addListener, serviceListeners, type Listener } from '../../src/config/checks/context.js';
+import type { HostView } from '../../src/config/hosts.js';
 import { pgCitus, pgDatabaseOwner, pgHba, pgIdentity, pgPrimary, pgUpstream, pgVip } from './checks.js';
 import { pgsql } from './index.js';
 import { PGSQL_KINDS } from './kinds/index.js';
+
+/** The pgbouncer exporter runs only beside a pgbouncer (`ports` takes one switch per port). */
+function pgbouncerExporterListener(h: HostView): Listener[] {
+  const out: Listener[] = [];
+  if (h.get('pgbouncer_enabled') !== false && h.get('pgbouncer_exporter_enabled') !== false) addListener(out, h.get('pgbouncer_exporter_port'), 'pgbouncer_exporter_port', h.origin('pgbouncer_exporter_port'));
+  return out;
+}
 
 export const PGSQL: ModuleDescriptor = {
   module: 'pgsql',
@@ -17,10 +25,9 @@ export const PGSQL: ModuleDescriptor = {
     ['pgbouncer_port', 'pgbouncer_enabled'],
     ['patroni_port', 'patroni_enabled'],
     ['pg_exporter_port', 'pg_exporter_enabled'],
-    ['pgbouncer_exporter_port', 'pgbouncer_exporter_enabled'],
     ['pgbackrest_exporter_port', 'pgbackrest_exporter_enabled'],
   ],
-  listeners: (h) => [...serviceListeners(h, 'pg_default_services'), ...serviceListeners(h, 'pg_services')],
+  listeners: (h) => [...serviceListeners(h, 'pg_default_services'), ...serviceListeners(h, 'pg_services'), ...pgbouncerExporterListener(h)],
   needsAddress: true,
   reconciler: pgsql,
 };

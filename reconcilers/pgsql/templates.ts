@@ -9,6 +9,7 @@ import type { PgService } from '../../src/types/inventory.gen.js';
 import type { DcsValue } from './kinds/patroni-dcs.js';
 import { PGBOUNCER_DIR } from './objects.js';
 import { dcsClientRecordUnitLine } from './kinds/patroni-dcs-client.js';
+import { nodename } from '../node/index.js';
 
 /** The addresses Pigsty calls `intra`: where replicas and admins connect from. */
 const INTRANET = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
@@ -285,8 +286,41 @@ delta=y
 
 export const haproxyDefaults = 'CONFIG="/etc/haproxy"\nEXTRAOPTS="-S /run/haproxy-master.sock"\n';
 
-/** /etc/haproxy/haproxy.cfg: global and defaults; each service is a file beside it. */
-export function haproxyMain(): string {
+/** HAProxy reads a quoted word as the shell does: nothing is special inside single quotes, `'\\''` puts one in. */
+const haproxyWord = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** haproxy.cfg holds the admin password: Pigsty's admin page, with its login. */
+export const haproxyHoldsPassword = (h: HostView): boolean => h.param('haproxy_enabled') && h.param('haproxy_auth_enabled');
+
+/**
+ * Pigsty's admin page on haproxy_exporter_port (with haproxy_enabled): HAProxy's stats page at
+ * /haproxy/<nodename>/, behind the admin login with haproxy_auth_enabled, and HAProxy's built-in
+ * Prometheus exporter on exporter_metrics_path, open as in Pigsty. Pigsty's second, read-only login
+ * (haproxy/haproxy, a password everyone knows) is left out.
+ */
+function haproxyAdmin(h: HostView): string {
+  if (!h.param('haproxy_enabled')) return '';
+  const auth = h.param('haproxy_auth_enabled');
+  const user = h.str('haproxy_admin_username');
+  return [
+    ...(auth ? ['userlist stats-auth', `    group admin users ${user}`, `    user ${user} insecure-password ${haproxyWord(h.str('haproxy_admin_password'))}`, ''] : []),
+    'listen stats',
+    `    bind *:${h.int('haproxy_exporter_port')}`,
+    '    mode http',
+    '    stats enable',
+    '    stats hide-version',
+    `    stats uri /haproxy/${nodename(h) ?? instanceName(h)}/`,
+    '    stats refresh 30s',
+    '    stats show-node',
+    ...(auth ? ['    acl AUTH       http_auth(stats-auth)', '    acl AUTH_ADMIN http_auth_group(stats-auth) admin', '    stats http-request auth unless AUTH', '    stats admin if AUTH_ADMIN'] : []),
+    `    http-request use-service prometheus-exporter if { path ${h.str('exporter_metrics_path')} }`,
+    '',
+  ].join('\n');
+}
+
+/** /etc/haproxy/haproxy.cfg: global, defaults and the admin page; each service is a file beside it. */
+export function haproxyMain(h: HostView): string {
+  const admin = haproxyAdmin(h);
   return `# managed by corral (PGSQL)
 global
     daemon
@@ -305,7 +339,7 @@ defaults
     timeout client 24h
     timeout server 24h
     timeout check 3s
-`;
+${admin ? `\n${admin}` : ''}`;
 }
 
 /**

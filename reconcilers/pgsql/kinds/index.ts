@@ -6,8 +6,9 @@ import { patroniMember } from './patroni-member.js';
 import { patroniRestart } from './patroni-restart.js';
 import { patroniRetire } from './patroni-retire.js';
 import { pgConfFile } from './pg-conf-file.js';
+import { pgExporterOff } from './pg-exporter-off.js';
 import { pgDatabase } from './pg-database.js';
 import { pgRole } from './pg-role.js';
 import { pgbackrestStanza } from './pgbackrest-stanza.js';
 
-export const PGSQL_KINDS = [patroniMember, patroniLeader, patroniDcs, patroniRestart, patroniPause, patroniDcsRestart, patroniRetire, pgRole, pgDatabase, pgConfFile, pgbackrestStanza] as const;
+export const PGSQL_KINDS = [patroniMember, patroniLeader, patroniDcs, patroniRestart, patroniPause, patroniDcsRestart, patroniRetire, pgRole, pgDatabase, pgConfFile, pgbackrestStanza, pgExporterOff] as const;
