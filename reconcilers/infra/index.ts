@@ -21,7 +21,7 @@ import { symlink } from '../../src/engine/resources/symlink.js';
 import type { InfraPortalEntry, InfraService } from '../../src/types/inventory.gen.js';
 import { memberCertificate } from '../../src/pki/requests.js';
 import { packageRoot } from '../../src/util/package-root.js';
-import { packageNames } from '../node/index.js';
+import { nodename, packageNames } from '../node/index.js';
 import { INFRA_KINDS } from './kinds/index.js';
 import { retiredUnits } from './kinds/retired-units.js';
 import { clusterNotes, unservedEntry } from './notes.js';
@@ -107,16 +107,11 @@ function servedPaths(h: HostView): Set<string> {
 
 const firstSegment = (url: string): string => url.replace(/^\//, '').split(/[/?#]/)[0] ?? '';
 
-/** infra_services the portal page links (those whose component the node serves), and the names of those left out. */
-export function portalLinks(h: HostView): { links: InfraService[]; dropped: string[] } {
+/** What the portal page links: infra_services whose component the node serves (not Logs, Traces...), then infra_extra_services. */
+export function portalLinks(h: HostView): InfraService[] {
   const served = servedPaths(h);
-  const links: InfraService[] = [];
-  const dropped: string[] = [];
-  for (const s of h.param('infra_services')) {
-    if (/^[a-z]+:\/\//.test(s.url) || served.has(firstSegment(s.url))) links.push(s);
-    else dropped.push(s.name);
-  }
-  return { links: [...links, ...h.param('infra_extra_services')], dropped };
+  const links = h.param('infra_services').filter((s) => /^[a-z]+:\/\//.test(s.url) || served.has(firstSegment(s.url)));
+  return [...links, ...h.param('infra_extra_services')];
 }
 
 function vmetrics(r: Builder, h: HostView, input: ReconcileInput, pkg: Ref, infraDir: Ref, targets: readonly TargetFile[]): void {
@@ -151,18 +146,25 @@ function vmetrics(r: Builder, h: HostView, input: ReconcileInput, pkg: Ref, infr
     for (const t of mine) r.add(file, { path: `/infra/targets/${dir}/${t.name}`, content: t.content, mode: 0o644 }, [folder]);
     r.add(staleFiles, { dir: `/infra/targets/${dir}`, set: `${dir} targets`, marker: TARGET_MARKER, keep: mine.map((t) => t.name) }, [folder]);
   }
-  if (h.param('vmalert_enabled')) vmalert(r, h, pkg, infraDir, svc);
+  if (h.param('vmalert_enabled')) vmalert(r, h, input.hosts, pkg, infraDir, svc);
 }
 
-function vmalert(r: Builder, h: HostView, pkg: Ref, infraDir: Ref, vm: Ref): void {
+/** Each exporter's ports over the inventory (its PGSQL members for theirs), for the agent rules: at least the infra node's own. */
+function exporterPorts(h: HostView, hosts: readonly HostView[]): Parameters<typeof agentRules>[0] {
+  const pg = hosts.filter((x) => membership(x, 'pgsql') !== undefined);
+  const ports = (of: readonly HostView[], param: string): number[] => [h, ...of].map((x) => x.int(param)).filter((n): n is number => n !== undefined);
+  return {
+    node: ports(hosts, 'node_exporter_port'),
+    haproxy: ports(pg, 'haproxy_exporter_port'),
+    patroni: ports(pg, 'patroni_port'),
+    pgExporter: ports(pg, 'pg_exporter_port'),
+    pgbouncerExporter: ports(pg, 'pgbouncer_exporter_port'),
+  };
+}
+
+function vmalert(r: Builder, h: HostView, hosts: readonly HostView[], pkg: Ref, infraDir: Ref, vm: Ref): void {
   const rulesDir = r.add(directory, { path: '/infra/rules', mode: 0o755 }, [infraDir]);
-  const agent = agentRules({
-    node: h.int('node_exporter_port'),
-    haproxy: h.int('haproxy_exporter_port'),
-    patroni: h.int('patroni_port'),
-    pgExporter: h.int('pg_exporter_port'),
-    pgbouncerExporter: h.int('pgbouncer_exporter_port'),
-  });
+  const agent = agentRules(exporterPorts(h, hosts));
   const rules: [string, string][] = [['agent.yml', agent], ...shippedRules()];
   for (const [name, content] of rules) r.add(file, { path: `/infra/rules/${name}`, content, mode: 0o644 }, [rulesDir]);
   const stale = r.add(staleFiles, { dir: '/infra/rules', set: 'alert rules', marker: RULES_MARKER, keep: rules.map(([name]) => name) }, [rulesDir]);
@@ -242,7 +244,7 @@ function nginx(r: Builder, h: HostView, input: ReconcileInput, pkg: Ref): void {
   const data = h.param('nginx_data');
   const dataDir = r.add(directory, { path: data, mode: 0o755 });
   const homeDir = home === data ? dataDir : r.add(symlink, { path: home, target: data }, [dataDir]);
-  const { links } = portalLinks(h);
+  const links = portalLinks(h);
   const domains = portalEntries(h)
     .filter(([name]) => name !== 'home')
     .map(([name, e]) => ({ name, url: `${sslMode(h) === 'disable' ? 'http' : 'https'}://${e.domain}/` }));
@@ -355,7 +357,7 @@ export const infra: Reconciler = {
   module: 'infra',
   certificates: ({ cluster }) =>
     cluster.members.flatMap((h) => [
-      ...(h.param('vmetrics_enabled') ? [memberCertificate({ id: infraCertId(h), address: h.name, commonName: h.name, organizationalUnit: 'infra', names: [nodeIns(h)], validity: h.str('cert_validity') })] : []),
+      ...(h.param('vmetrics_enabled') ? [memberCertificate({ id: infraCertId(h), address: h.name, commonName: h.name, organizationalUnit: 'infra', names: nodename(h) ? [nodename(h)!] : [], validity: h.str('cert_validity') })] : []),
       ...(h.param('nginx_enabled') && sslMode(h) !== 'disable'
         ? [memberCertificate({ id: nginxCertId(h), address: h.name, commonName: 'pigsty', organizationalUnit: 'nginx', names: portalDomains(h), validity: h.str('nginx_cert_validity') })]
         : []),
@@ -365,7 +367,7 @@ export const infra: Reconciler = {
     const members = membersOf(input.hosts);
     const anchor = members[0]!;
     const targets = targetFiles(input.hosts);
-    out.notes.push(...clusterNotes(anchor, members, targets, portalLinks(anchor).dropped));
+    out.notes.push(...clusterNotes(anchor, members, targets));
     for (const h of input.cluster.members) {
       if (input.facts(h.name).packageManager !== 'apt') {
         out.notes.push({ host: h.name, resource: packagesId('infra'), message: 'INFRA is built on Debian packages: no apt on this node, nothing is done' });

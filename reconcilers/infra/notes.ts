@@ -23,7 +23,7 @@ const UNSERVED: Record<UnservedExporter, { what: string; off: string }> = {
 };
 
 /** Once per cluster, on `anchor`: what the inventory asks of INFRA that is not built here. */
-export function clusterNotes(anchor: HostView, members: readonly HostView[], targets: Targets, droppedServices: readonly string[]): Note[] {
+export function clusterNotes(anchor: HostView, members: readonly HostView[], targets: Targets): Note[] {
   const out: Note[] = [];
   const note = (message: string): number => out.push({ host: anchor.name, resource: 'infra', message });
 
@@ -35,7 +35,6 @@ export function clusterNotes(anchor: HostView, members: readonly HostView[], tar
   ];
   if (missing.length) note(`${list(missing)} are not built: Debian 12 does not package them (nor Grafana's dashboards); turn those switches off to silence this`);
   if (targets.leftOut.has('pgbackrest_exporter')) note('pgbackrest_exporter is not in Debian 12: its targets (pgbackrest_exporter_port) are left out');
-  if (droppedServices.length) note(`the portal page leaves out infra_services of components not built here: ${list(droppedServices)}`);
 
   if (anchor.param('dns_enabled')) note('dns_enabled: dnsmasq and dns_records are not built here; the nodes resolve as their own resolv.conf says');
   if (anchor.param('repo_enabled')) {

@@ -26,10 +26,14 @@ export interface TargetFile {
 /** The first line of every target file Corral writes: what stale-files looks for. */
 export const TARGET_MARKER = '# managed by corral (INFRA targets)';
 
-/** A YAML scalar: plain when it reads back as the same string, else double-quoted. */
+/** Words YAML 1.1 (Prometheus' parser) reads as something other than a string. */
+const NOT_A_STRING = /^(?:y|n|yes|no|true|false|on|off|null|~|[-+]?(?:[0-9][0-9_]*|[0-9_]*\.[0-9_]*(?:e[-+]?[0-9]+)?|[0-9][0-9_]*(?::[0-5]?[0-9])+|0x[0-9a-f_]+|0b[01_]+|\.inf)|\.nan)$/i;
+
+/** A YAML scalar: plain when it reads back as the same string (an address, `ip:port`), else double-quoted. */
 export function scalar(value: string | number): string {
   const s = String(value);
-  return typeof value === 'number' || /^[A-Za-z0-9_./@-][A-Za-z0-9_./@:-]*$/.test(s) ? s : JSON.stringify(s);
+  if (typeof value === 'number') return s;
+  return /^[A-Za-z0-9_./@-][A-Za-z0-9_./@:-]*$/.test(s) && !NOT_A_STRING.test(s) ? s : JSON.stringify(s);
 }
 
 const labels = (pairs: readonly [string, string | number][]): string => `{ ${pairs.map(([k, v]) => `${k}: ${scalar(v)}`).join(', ')} }`;

@@ -153,12 +153,15 @@ export function scrapeConfig(o: { interval: string; timeout: string; metricsPath
 }
 
 /**
- * /infra/rules/agent.yml: the `*_up` series the alert rules read, by exporter port, rendered with the
- * inventory's ports as Pigsty renders its agent.yml.
+ * /infra/rules/agent.yml: the `*_up` series the alert rules read, by exporter port, as Pigsty renders
+ * its agent.yml; with every port the inventory uses for each (Pigsty takes the infra node's own).
  */
-export function agentRules(p: { node: number; haproxy: number; patroni: number; pgExporter: number; pgbouncerExporter: number }): string {
+export function agentRules(p: { node: number[]; haproxy: number[]; patroni: number[]; pgExporter: number[]; pgbouncerExporter: number[] }): string {
   const rule = (record: string, expr: string): string[] => [`      - record: ${record}`, `        expr: ${expr}`];
-  const byPort = (port: number): string => `up{instance=~".*:${port}"}`;
+  const byPort = (ports: number[]): string => {
+    const list = [...new Set(ports)].sort((a, b) => a - b);
+    return `up{instance=~".*:${list.length === 1 ? list[0]! : `(${list.join('|')})`}"}`;
+  };
   return [
     RULES_MARKER,
     'groups:',
