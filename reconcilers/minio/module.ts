@@ -1,18 +1,20 @@
-/** MINIO, as the core knows it: members are the hosts with minio_seq. No reconciler yet: its clusters are Unmanaged. */
+/** MINIO, as the core knows it: members are the hosts with minio_seq, clusters named by minio_cluster. */
 import type { ModuleDescriptor } from '../../src/engine/modules.js';
 import { minioMembers } from './checks.js';
+import { minio } from './index.js';
+import { MINIO_KINDS } from './kinds/index.js';
 
 export const MINIO: ModuleDescriptor = {
   module: 'minio',
   membership: { identity: 'minio_seq', cluster: { variable: 'minio_cluster' } },
-  after: ['etcd'],
+  after: ['node'],
   identities: ['minio_cluster'],
-  kinds: [],
+  kinds: MINIO_KINDS,
   checks: [minioMembers],
   ports: [
     ['minio_port', null],
     ['minio_admin_port', null],
   ],
   needsAddress: true,
-  unmanaged: 'Corral has no MINIO module yet: nothing is installed or checked on these nodes',
+  reconciler: minio,
 };

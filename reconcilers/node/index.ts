@@ -14,6 +14,7 @@ import type { Ref } from '../../src/engine/resources/kind.js';
 import { packages } from '../../src/engine/resources/packages.js';
 import { service } from '../../src/engine/resources/service.js';
 import { hostname, timezone } from '../../src/engine/resources/system.js';
+import { nodeRepoModules, upstreamFor } from '../../src/engine/repos.js';
 import { chronyConf, crontab, exporterDefaults, sudoers, sysctlConf } from './templates.js';
 
 /** Package list entries may hold several names: Pigsty writes `'lz4,unzip,bzip2'`. */
@@ -34,12 +35,8 @@ export function nodename(h: HostView): string | undefined {
 /** The APT source lines of one repo module, picked from repo_upstream by module, OS release and arch, as Pigsty does. */
 export function repoLines(h: HostView, module: string, f: Facts): string[] {
   const region = h.str('region');
-  const upstream = h.param('repo_upstream');
-  const arch = f.arch === 'amd64' ? 'x86_64' : f.arch === 'arm64' ? 'aarch64' : f.arch;
-  return upstream
+  return upstreamFor(h, f)
     .filter((r) => (r.module ?? '') === module)
-    .filter((r) => !r.releases || r.releases.map(String).includes(String(parseInt(f.osVersion, 10))))
-    .filter((r) => !r.arch || r.arch.includes(arch))
     .map((r) => {
       const url = (r.baseurl[region] || r.baseurl.default || '').replace(/\$\{distro_codename\}/g, f.codename).replace(/\$\{distro_name\}/g, f.osId);
       return `deb [trusted=yes] ${url}`;
@@ -60,7 +57,7 @@ function hostResources(h: HostView, f: Facts, cluster: string, notes: ModuleDesi
   // APT sources: each module in node_repo_modules that repo_upstream has entries for.
   let repoDone: Ref | undefined;
   if (f.packageManager === 'apt') {
-    const modules = h.param('node_repo_modules').split(',').map((m) => m.trim()).filter(Boolean);
+    const modules = nodeRepoModules(h);
     const sources = modules.map((m) => ({ name: m, lines: repoLines(h, m, f) })).filter((s) => s.lines.length);
     const ids: Ref[] = sources.map((s) => r.add(aptSource, { name: s.name, content: `# managed by corral: repo module ${s.name}\n${s.lines.join('\n')}\n` }));
     if (sources.length && h.param('node_repo_remove')) ids.push(r.add(aptSourcesOnly, { keep: sources.map((s) => s.name) }, ids));

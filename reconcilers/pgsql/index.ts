@@ -16,6 +16,7 @@ import { reload } from '../../src/engine/resources/reload.js';
 import { service } from '../../src/engine/resources/service.js';
 import { staleFiles } from '../../src/engine/resources/stale-files.js';
 import { symlink } from '../../src/engine/resources/symlink.js';
+import { configuredRepo, searchedRepos } from '../../src/engine/repos.js';
 import type { PatroniTarget } from './kinds/patroni-api.js';
 import { patroniDcs } from './kinds/patroni-dcs.js';
 import { patroniDcsRestart, patroniPause } from './kinds/patroni-dcs-client.js';
@@ -73,12 +74,12 @@ export function servicesOf(h: HostView): PgService[] {
   return [...byName.values()];
 }
 
-/** Why `pg_version` cannot be installed on this host, if it cannot: Debian ships one major, other majors need PGDG's or Pigsty's repo. */
+/** Why `pg_version` cannot be installed on this host, if it cannot: Debian ships one major, other majors need PGDG's or Pigsty's repo configured for the node. */
 export function unavailableVersion(h: HostView, f: Facts): string | undefined {
   const version = h.str('pg_version');
   const shipped = f.osId === 'debian' ? DEBIAN_POSTGRES[f.osVersion] : undefined;
-  if (!shipped || shipped === version || h.param('repo_upstream').some((u) => /pgdg|pigsty/i.test(`${u.name} ${u.module ?? ''}`))) return undefined;
-  return `pg_version ${version} is not in Debian ${f.osVersion} (it ships PostgreSQL ${shipped}) and no PGDG or Pigsty repo is in repo_upstream: postgresql-${version} cannot be installed; set pg_version: ${shipped} or add a repo that has it`;
+  if (!shipped || shipped === version || configuredRepo(h, f, /pgdg|pigsty/i)) return undefined;
+  return `pg_version ${version} is not in Debian ${f.osVersion} (it ships PostgreSQL ${shipped}) and no PGDG or Pigsty repo of repo_upstream is configured for ${searchedRepos(h, f)}: postgresql-${version} cannot be installed; set pg_version: ${shipped} or add a repo that has it`;
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
  * A REDIS cluster's health from one plan's observations: replication links up (standalone), every
- * Sentinel running, watching its masters with a quorum of Sentinels (sentinel), `cluster_state:ok`
- * with all 16384 slots served (cluster). A failover shows as role drift, one line, and is never
- * undone: the status stays Healthy when nothing else is wrong, as PGSQL reports a leader that is
- * not pg_role's.
+ * Sentinel running, watching its masters with a quorum of Sentinels and counting no more of them
+ * than the inventory has (one that left is counted until the others are reset) (sentinel),
+ * `cluster_state:ok` with all 16384 slots served (cluster). A failover shows as role drift, one
+ * line, and is never undone: the status stays Healthy when nothing else is wrong, as PGSQL reports
+ * a leader that is not pg_role's.
  */
 import type { HostView } from '../../src/config/hosts.js';
 import { stateOf, type Observation } from '../../src/engine/model.js';
@@ -11,6 +12,7 @@ import type { ModuleHealth } from '../../src/engine/reconciler.js';
 import type { Ref } from '../../src/engine/resources/kind.js';
 import { CLUSTER_SLOTS, redisClusterId } from './kinds/cluster.js';
 import { redisInstanceId } from './kinds/instance.js';
+import { redisMembersId } from './kinds/members.js';
 import { describeUpstream, redisReplicationId } from './kinds/replication.js';
 import { redisSentinelId } from './kinds/sentinel.js';
 import { clusterOf, instancesOf, modeOf } from './params.js';
@@ -46,6 +48,9 @@ function replicationFindings(members: readonly HostView[], state: StateOf): Find
 function sentinelFindings(members: readonly HostView[], anchor: HostView, state: StateOf): Findings {
   const f: Findings = { answered: 0, problems: [], drift: [] };
   const masters = anchor.param('redis_sentinel_monitor').filter((m) => !m.remove);
+  const cluster = clusterOf(anchor);
+  const inventory = new Set(members.flatMap((h) => instancesOf(h).flatMap((i) => [`${h.name}:${i.port}`, `${h.address}:${i.port}`])));
+  const total = members.reduce((n, h) => n + instancesOf(h).length, 0);
   for (const h of members) {
     for (const i of instancesOf(h)) {
       if (!state(h.name, redisInstanceId(i.name))?.running) {
@@ -61,6 +66,12 @@ function sentinelFindings(members: readonly HostView[], anchor: HostView, state:
         else {
           if (view.flags.some((x) => x === 's_down' || x === 'o_down')) f.problems.push(`sentinel ${i.name} sees ${m.name} down (${view.flags.join(',')})`);
           if (view.otherSentinels + 1 < quorum) f.problems.push(`sentinel ${i.name} knows ${view.otherSentinels + 1} sentinels of ${m.name}, fewer than its quorum ${quorum}`);
+          // A Sentinel that left is counted until the others are reset: it weighs in their quorum and failover maths.
+          // Counted, not compared by address: a Sentinel may announce another address than the inventory's.
+          if (view.otherSentinels + 1 > total) {
+            const strangers = (state(h.name, redisMembersId(cluster))?.counted[`${i.name} ${m.name}`] ?? []).filter((a) => !inventory.has(a));
+            f.problems.push(`sentinel ${i.name} counts ${view.otherSentinels + 1} sentinels of ${m.name}, the inventory has ${total}${strangers.length ? ` (${strangers.join(', ')} not in it)` : ''}: a Sentinel that left is still counted`);
+          }
           if (`${view.ip}:${view.port}` !== `${m.host}:${m.port ?? 6379}`) f.drift.push(`role drift: the sentinels moved ${m.name} to ${view.ip}:${view.port} (a failover), the inventory names ${m.host}:${m.port ?? 6379}; Corral does not undo it`);
         }
       }

@@ -4,7 +4,8 @@
  * one systemd unit and one /etc/redis config per instance, data in redis_fs_main, on Debian's
  * redis packages (whose own redis-server and redis-sentinel services are stopped). Three modes:
  * standalone (primary-replica through `replica_of`), sentinel (Sentinels watching the masters of
- * redis_sentinel_monitor) and cluster (a native Redis Cluster, formed once).
+ * redis_sentinel_monitor) and cluster (a native Redis Cluster, formed once). Every member keeps a
+ * record of the cluster's membership, from which a node the inventory dropped is found and retired.
  */
 import { membership } from '../../src/config/clusters.js';
 import type { HostView } from '../../src/config/hosts.js';
@@ -19,8 +20,9 @@ import { redisCluster, redisClusterId, type RedisClusterWant } from './kinds/clu
 import { confPathOf } from './kinds/cli.js';
 import { redisInstance, redisInstanceId, secretHash, type RedisInstanceWant } from './kinds/instance.js';
 import { REDIS_KINDS } from './kinds/index.js';
+import { membersPathOf, redisMembers, redisMembersId, type RedisMembersWant } from './kinds/members.js';
 import { redisReplication, redisReplicationId } from './kinds/replication.js';
-import { redisRetire, type RedisRetireWant } from './kinds/retire.js';
+import { redisRetire, redisRetireId, type RedisRetireWant } from './kinds/retire.js';
 import { redisSentinel, redisSentinelId, type RedisSentinelWant } from './kinds/sentinel.js';
 import { redisHealth } from './health.js';
 import { bindOf, clientAddress, clusterNotes, clusterOf, fsMainOf, instancesOf, modeOf, nodeOf, passwordOf, redisSize, type InstanceSpec } from './params.js';
@@ -75,8 +77,24 @@ const retireWant = (cluster: string, anchor: HostView, keep: string[]): RedisRet
   safeguard: anchor.param('redis_safeguard'),
 });
 
-/** Every resource of one node (packages, directories, its instances, the exporter, the removal of instances it no longer has), and its instances' ids. */
-function nodeResources(h: HostView, cluster: string, anchor: HostView): { list: Resource[]; instances: Ref[] } {
+/** The cluster's membership recorded on one member; on a Sentinel node, its Sentinels and the masters they reset when one leaves. */
+function membersWant(h: HostView, cluster: string, members: readonly HostView[], anchor: HostView): RedisMembersWant {
+  const sentinel = modeOf(h) === 'sentinel';
+  return {
+    cluster,
+    lines: members.map((m) => [m.name, ...instancesOf(m).map((i) => i.name)].join(' ')),
+    safeguard: anchor.param('redis_safeguard'),
+    sentinels: sentinel ? instancesOf(h).map((i) => ({ name: i.name, host: clientAddress(h), port: i.port })) : [],
+    masters: sentinel ? h.param('redis_sentinel_monitor').filter((m) => !m.remove).map((m) => m.name) : [],
+    pause: sentinel && members.indexOf(h) > 0,
+  };
+}
+
+/**
+ * Every resource of one node (packages, directories, its instances, the exporter, the removal of
+ * instances it no longer has, the membership record), and its instances' ids.
+ */
+function nodeResources(h: HostView, cluster: string, members: readonly HostView[], anchor: HostView): { list: Resource[]; instances: Ref[] } {
   const r = resourceList('redis', cluster, REDIS_KINDS);
   const mode = modeOf(h);
   const exporter = h.param('redis_exporter_enabled');
@@ -116,7 +134,8 @@ function nodeResources(h: HostView, cluster: string, anchor: HostView): { list: 
     const exporterService = r.add(service, { name: 'prometheus-redis-exporter', enabled: true, running: true }, [pkg]);
     r.add(reload, { name: 'prometheus-redis-exporter', sha256: sha256(content), action: 'restart', firstTime: 'restart' }, [exporterService, env]);
   }
-  r.add(redisRetire, retireWant(cluster, anchor, instancesOf(h).map((i) => i.name)), [pkg]);
+  const retire = r.add(redisRetire, retireWant(cluster, anchor, instancesOf(h).map((i) => i.name)), [pkg]);
+  r.add(redisMembers, membersWant(h, cluster, members, anchor), [retire]);
   return { list: r.list, instances };
 }
 
@@ -143,7 +162,21 @@ function crossEdges(members: readonly HostView[], hosts: readonly HostView[], an
       }
     }
   }
+  edges.push(...recordOrder(members, anchor));
   return edges;
+}
+
+/**
+ * A record forgets an instance that left once it is stopped, wherever it ran; a Sentinel node's
+ * Sentinels forget one then too, one node after the other (sentinel).
+ */
+function recordOrder(members: readonly HostView[], anchor: HostView): CrossEdge[] {
+  const cluster = clusterOf(anchor);
+  const at = (h: HostView, resource: Ref): CrossEdge['before'] => ({ host: h.name, resource });
+  return members.flatMap((h, k) => [
+    ...members.filter((o) => o !== h).map((o) => ({ before: at(o, redisRetireId(cluster)), after: at(h, redisMembersId(cluster)) })),
+    ...(k > 0 && modeOf(anchor) === 'sentinel' ? [{ before: at(members[k - 1]!, redisMembersId(cluster)), after: at(h, redisMembersId(cluster)) }] : []),
+  ]);
 }
 
 function clusterWant(cluster: string, members: readonly HostView[], anchor: HostView): RedisClusterWant {
@@ -155,9 +188,12 @@ function clusterWant(cluster: string, members: readonly HostView[], anchor: Host
   };
 }
 
+/** The names and addresses of the inventory's members: a node by either is no departure. */
+const namedOf = (members: readonly HostView[]): Set<string> => new Set(members.flatMap((h) => [h.name, h.address]));
+
 /** Addresses the cluster's own views (a primary's replicas, a native cluster's nodes) still list but the inventory no longer has as members. */
 function departedAddresses(members: readonly HostView[], observations: readonly Observation[]): string[] {
-  const named = new Set(members.map((h) => h.name));
+  const named = namedOf(members);
   const seen = new Set<string>();
   for (const h of members) {
     for (const i of instancesOf(h)) for (const r of stateOf(observations, h.name, redisReplicationId(i.name))?.replicas ?? []) seen.add(r.ip);
@@ -165,6 +201,34 @@ function departedAddresses(members: readonly HostView[], observations: readonly 
   const anchor = members[0];
   if (anchor) for (const m of stateOf(observations, anchor.name, redisClusterId(clusterOf(anchor)))?.members ?? []) seen.add(m.address.split(':')[0]!);
   return [...seen].filter((ip) => ip && !named.has(ip));
+}
+
+/**
+ * Nodes the members' membership records list but the inventory no longer has (a standalone node
+ * no replica names, a Sentinel). Only the records of the inventory's members are read; a node one
+ * of them lists and another's leaves out is not removed on that record's word (it may be stale: its
+ * node was away while the others moved on), and is named in a note.
+ */
+function recordedDepartures(members: readonly HostView[], observations: readonly Observation[], cluster: string, known: readonly string[]): { addresses: string[]; notes: string[] } {
+  const named = namedOf(members);
+  const records = members.flatMap((h) => {
+    const nodes = stateOf(observations, h.name, redisMembersId(cluster))?.nodes;
+    return nodes ? [{ host: h.name, nodes }] : [];
+  });
+  const out: { addresses: string[]; notes: string[] } = { addresses: [], notes: [] };
+  for (const ip of new Set(records.flatMap((r) => Object.keys(r.nodes)))) {
+    if (named.has(ip) || known.includes(ip)) continue;
+    const silent = records.filter((r) => r.nodes[ip] === undefined).map((r) => r.host);
+    if (!silent.length) out.addresses.push(ip);
+    else {
+      const listing = records.filter((r) => r.nodes[ip] !== undefined).map((r) => r.host);
+      out.notes.push(
+        `${ip} is in the membership record of ${listing.join(', ')} but not in that of ${silent.join(', ')}: it is not removed on a record the others contradict ` +
+          `(if it still runs instances of ${cluster}, add it back to the inventory, apply, and take it out again)`,
+      );
+    }
+  }
+  return out;
 }
 
 export const redis: Reconciler = {
@@ -181,7 +245,7 @@ export const redis: Reconciler = {
         out.notes.push({ host: h.name, resource: packagesId('redis'), message: 'REDIS is built on Debian packages: no apt on this node, nothing is done' });
         continue;
       }
-      const { list, instances } = nodeResources(h, cluster.name, anchor);
+      const { list, instances } = nodeResources(h, cluster.name, members, anchor);
       if (h === anchor && modeOf(h) === 'cluster') {
         list.push(...single(cluster.name, redisCluster, clusterWant(cluster.name, members, anchor), instances));
       }
@@ -194,10 +258,16 @@ export const redis: Reconciler = {
   departed({ cluster, hosts, observations }) {
     const members = membersOf(hosts, cluster.name);
     const anchor = members[0];
-    const out: { departures: Departure[]; notes: Note[] } = { departures: [], notes: [] };
+    const out: { departures: Departure[]; notes: Note[]; edges: CrossEdge[] } = { departures: [], notes: [], edges: [] };
     if (!anchor) return out;
-    for (const address of departedAddresses(members, observations)) {
-      out.departures.push({ address, reachedAs: hosts.find((h) => h.address === address || h.name === address) ?? anchor, resources: single(cluster.name, redisRetire, retireWant(cluster.name, anchor, []), []) });
+    const seen = departedAddresses(members, observations);
+    const recorded = recordedDepartures(members, observations, cluster.name, seen);
+    for (const message of recorded.notes) out.notes.push({ host: anchor.name, resource: redisMembersId(cluster.name), message });
+    for (const address of [...seen, ...recorded.addresses]) {
+      const retire: RedisRetireWant = { ...retireWant(cluster.name, anchor, []), record: membersPathOf(cluster.name) };
+      out.departures.push({ address, reachedAs: hosts.find((h) => h.address === address || h.name === address) ?? anchor, resources: single(cluster.name, redisRetire, retire, []) });
+      // The remaining members' records forget it, and their Sentinels stop counting it, only after its retirement.
+      out.edges.push(...members.map((h) => ({ before: { host: address, resource: redisRetireId(cluster.name) }, after: { host: h.name, resource: redisMembersId(cluster.name) } })));
     }
     return out;
   },

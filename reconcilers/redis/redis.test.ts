@@ -14,6 +14,7 @@ import { certificatesFor } from '../../test/helpers/pki.js';
 import { redis } from './index.js';
 import { redisSize } from './params.js';
 import { secretHash, type RedisInstanceWant } from './kinds/instance.js';
+import { redisMembersId, type RedisMembersWant } from './kinds/members.js';
 
 const PASSWORD = 'Canary.Redis.7';
 const MASTER_PASSWORD = 'Canary.Master.9';
@@ -255,6 +256,156 @@ describe('health', () => {
     const failedOver = redis.health!({ cluster, hosts, observations: observations(desired, { '10.0.0.11': { 'redis-replication:redis-ms-1-6380': master }, '10.0.0.12': { 'redis-replication:redis-ms-2-6379': { ...replica, role: 'master', upstream: '' } } }) });
     expect(failedOver.status).toBe('Degraded');
     expect(failedOver.problems).toEqual(['redis-ms-1-6379 does not answer', 'role drift: redis-ms-2-6379 is primary, the inventory has it replica of 10.0.0.11 6379; Corral does not undo a failover (commit a replica_of change to make it so)']);
+  });
+});
+
+describe('membership records and departed members', () => {
+  const two = (second = true, vars = ''): string =>
+    lab(vars, `        10.0.0.11: { redis_node: 1, redis_instances: { 6379: {} } }${second ? '\n        10.0.0.12: { redis_node: 2, redis_instances: { 6379: {} } }' : ''}`);
+  const sentinels = (nodes: number[], vars = ''): string => `
+all:
+  children:
+    redis-ms:
+      hosts: { 10.0.0.11: { redis_node: 1, redis_instances: { 6379: {} } } }
+      vars: { redis_cluster: redis-ms, redis_password: ${PASSWORD} }
+    redis-meta:
+      hosts:
+${nodes.map((n) => `        10.0.0.${n}: { redis_node: ${n - 12}, redis_instances: { 26379: {} } }`).join('\n')}
+      vars: { redis_cluster: redis-meta, redis_mode: sentinel, redis_sentinel_monitor: [ { name: redis-ms, host: 10.0.0.11, port: 6379, quorum: 2 } ]${vars} }
+`;
+  /** What the members probe prints: the record's lines, and what each Sentinel counts. */
+  const recorded = (lines: string[], counted: Record<string, string[]> = {}): string =>
+    ['record=1', ...lines.map((l) => `rec=${l}`), ...Object.entries(counted).flatMap(([k, v]) => v.map((a) => `c.${k}=${a}`))].join('\n');
+  const observed = (states: Record<string, Record<string, unknown>>): Observation[] => Object.entries(states).map(([host, s]) => ({ host, ok: true as const, facts: ASSUMED_FACTS, states: s, durationMs: 1 }));
+  const clusterOf = (hosts: HostView[], name: string) => ({ module: 'redis' as const, name, members: hosts.filter((h) => h.str('redis_cluster') === name) });
+  const membersOn = (d: Desired, host: string): RedisMembersWant => find<RedisMembersWant>(d, host, 'redis-members');
+  const recordOn = async (text: string, host: string, lines: string[], cluster = 'redis-ms', counted: Record<string, string[]> = {}) => {
+    const w = membersOn((await load(text, cluster)).desired, host);
+    return { [redisMembersId(cluster)]: parse('redis-members', recorded(lines, counted), w) };
+  };
+  const unit = (name: string, port: number): string => `unit.${name}=# corral redis: cluster=redis-ms host=127.0.0.1 port=${port}`;
+
+  it('records the cluster on every member, written last, after the instances that left are stopped wherever they ran', async () => {
+    const { desired } = await load(lab(''));
+    for (const host of ['10.0.0.11', '10.0.0.12']) {
+      expect(membersOn(desired, host)).toMatchObject({ cluster: 'redis-ms', lines: ['10.0.0.11 redis-ms-1-6379 redis-ms-1-6380', '10.0.0.12 redis-ms-2-6379'], safeguard: false, sentinels: [] });
+      expect(on(desired, host).at(-1)).toMatchObject({ kind: 'redis-members', deps: ['redis-retire:redis-ms'] });
+    }
+    expect(desired.edges).toContainEqual({ before: { host: '10.0.0.12', resource: 'redis-retire:redis-ms' }, after: { host: '10.0.0.11', resource: 'redis-members:redis-ms' } });
+    const w = membersOn(desired, '10.0.0.11');
+    expect(diffOf('redis-members', w, null)).toEqual([{ field: 'members', from: null, to: '10.0.0.11 redis-ms-1-6379 redis-ms-1-6380; 10.0.0.12 redis-ms-2-6379' }]);
+    expect(kindOf('redis-members').apply(w, null)).toContain("printf '%s\\n' '10.0.0.11 redis-ms-1-6379 redis-ms-1-6380' '10.0.0.12 redis-ms-2-6379' > /var/lib/corral/redis/redis-ms.members.corral-tmp");
+    expect(diffOf('redis-members', w, parse('redis-members', recorded(w.lines), w))).toEqual([]);
+  });
+
+  it('finds a standalone node taken out from a remaining member\'s record and retires it: destructive, blocked by redis_safeguard', async () => {
+    const before = two();
+    const after = await load(two(false));
+    const cluster = clusterOf(after.hosts, 'redis-ms');
+    const records = { '10.0.0.11': await recordOn(before, '10.0.0.11', ['10.0.0.11 redis-ms-1-6379', '10.0.0.12 redis-ms-2-6379']) };
+    const out = redis.departed!({ cluster, hosts: after.hosts, observations: observed(records) });
+    expect(out.notes).toEqual([]);
+    expect(out.departures.map((d) => `${d.address} as ${d.reachedAs.name}`)).toEqual(['10.0.0.12 as 10.0.0.11']);
+    const retire = out.departures[0]!.resources[0]!;
+    expect(retire).toMatchObject({ kind: 'redis-retire', want: { cluster: 'redis-ms', keep: [], record: '/var/lib/corral/redis/redis-ms.members', safeguard: false } });
+    expect(out.edges).toEqual([{ before: { host: '10.0.0.12', resource: 'redis-retire:redis-ms' }, after: { host: '10.0.0.11', resource: 'redis-members:redis-ms' } }]);
+    // On the departed node: its instance and its stale record go, in one destructive change that waits for nothing; the record of 10.0.0.11 waits for it.
+    const have = parse('redis-retire', `${unit('redis-ms-2-6379', 6379)}\nrecord=1`, retire.want);
+    const desired: Desired = { hosts: [...after.desired.hosts, { host: '10.0.0.12', target: { name: '10.0.0.12', address: '10.0.0.12', port: 22, user: 'root', connection: 'ssh' }, resources: [retire] }], edges: [...after.desired.edges, ...out.edges!] };
+    const planned = plan(desired, observed({ ...records, '10.0.0.12': { 'redis-retire:redis-ms': have } }), 'r2');
+    const removal = planned.plan.changes.find((c) => c.host === '10.0.0.12')!;
+    expect(removal).toMatchObject({ resource: 'redis-retire:redis-ms', destructive: true });
+    expect(removal.fields.map((f) => f.field)).toEqual(['instances', 'record']);
+    const script = planned.scripts.get(removal.id)!;
+    expect(script).toContain('systemctl disable --now redis-ms-2-6379.service');
+    expect(script).toContain('rm -f /var/lib/corral/redis/redis-ms.members');
+    const record = planned.plan.changes.find((c) => c.host === '10.0.0.11' && c.resource === 'redis-members:redis-ms')!;
+    expect(record).toMatchObject({ destructive: false, after: [removal.id] });
+    expect(record.fields).toEqual([{ field: 'members', from: '10.0.0.11 redis-ms-1-6379; 10.0.0.12 redis-ms-2-6379', to: '10.0.0.11 redis-ms-1-6379' }]);
+    // Forgotten once it no longer answers: a retirement that did not stop it leaves it listed.
+    expect(planned.scripts.get(record.id)).toContain("if answers 10.0.0.12 6379; then printf '%s\\n' '10.0.0.12 redis-ms-2-6379' >> /var/lib/corral/redis/redis-ms.members.corral-tmp; fi");
+    // redis_safeguard: the same message as an instance taken out, and the record keeps the node while it is held.
+    const guarded = redis.departed!({ cluster, hosts: (await load(two(false, ', redis_safeguard: true'))).hosts, observations: observed(records) });
+    expect(parse('redis-retire', unit('redis-ms-2-6379', 6379), guarded.departures[0]!.resources[0]!.want)).toEqual({
+      unsupported: 'redis_safeguard is on for redis-ms: redis-ms-2-6379 left the inventory but are not removed (set redis_safeguard: false to let Corral remove them)',
+    });
+    const kept = membersOn((await load(two(false, ', redis_safeguard: true'))).desired, '10.0.0.11');
+    expect(diffOf('redis-members', kept, records['10.0.0.11'][redisMembersId('redis-ms')])).toEqual([]);
+  });
+
+  it('departs nothing while the records agree with the inventory; an instance taken out of a remaining node is its own retirement', async () => {
+    const { hosts, desired } = await load(two());
+    const cluster = clusterOf(hosts, 'redis-ms');
+    const lines = ['10.0.0.11 redis-ms-1-6379 redis-ms-1-6380', '10.0.0.12 redis-ms-2-6379'];
+    const records = { '10.0.0.11': await recordOn(two(), '10.0.0.11', lines), '10.0.0.12': await recordOn(two(), '10.0.0.12', lines) };
+    expect(redis.departed!({ cluster, hosts, observations: observed(records) })).toEqual({ departures: [], notes: [], edges: [] });
+    // 6380 left 10.0.0.11's redis_instances: that node's own retirement removes it, as before.
+    expect(find(desired, '10.0.0.11', 'redis-retire')).toMatchObject({ keep: ['redis-ms-1-6379'] });
+  });
+
+  it('does not trust a record alone: a dropped node\'s own record is not read, and a node one remaining record lists and another leaves out is only named', async () => {
+    const three = (vars = ''): string => lab(vars, ['21', '22', '23'].map((n, i) => `        10.0.0.${n}: { redis_node: ${i + 1}, redis_instances: { 6379: {} } }`).join('\n'));
+    const { hosts } = await load(three());
+    const cluster = clusterOf(hosts, 'redis-ms');
+    const current = ['10.0.0.21 redis-ms-1-6379', '10.0.0.22 redis-ms-2-6379', '10.0.0.23 redis-ms-3-6379'];
+    const record = (host: string, lines: string[]) => recordOn(three(), '10.0.0.21', lines).then((r) => ({ [host]: r }));
+    const departed = (...records: Record<string, Record<string, unknown>>[]) => redis.departed!({ cluster, hosts, observations: observed(Object.assign({}, ...records) as Record<string, Record<string, unknown>>) });
+    // 10.0.0.24 left: the remaining records agree on it. Its own record, stale, names 10.0.0.26 too: not read.
+    const left = departed(await record('10.0.0.21', [...current, '10.0.0.24 redis-ms-4-6379']), await record('10.0.0.22', [...current, '10.0.0.24 redis-ms-4-6379']), await record('10.0.0.24', [...current, '10.0.0.24 redis-ms-4-6379', '10.0.0.26 redis-ms-6-6379']));
+    expect(left.departures.map((d) => d.address)).toEqual(['10.0.0.24']);
+    // Two remaining members disagree: the one record that names 10.0.0.24 may be stale (its node was away while the others moved on).
+    const disagree = departed(await record('10.0.0.21', [...current, '10.0.0.24 redis-ms-4-6379']), await record('10.0.0.22', current));
+    expect(disagree.departures).toEqual([]);
+    expect(disagree.notes.map((n) => `${n.host} ${n.resource}: ${n.message}`)).toEqual([
+      '10.0.0.21 redis-members:redis-ms: 10.0.0.24 is in the membership record of 10.0.0.21 but not in that of 10.0.0.22: it is not removed on a record the others contradict (if it still runs instances of redis-ms, add it back to the inventory, apply, and take it out again)',
+    ]);
+    // A member with no record yet (just added) contradicts nothing.
+    expect(departed(await record('10.0.0.21', [...current, '10.0.0.24 redis-ms-4-6379'])).departures.map((d) => d.address)).toEqual(['10.0.0.24']);
+  });
+
+  it('retires a Sentinel taken out, then resets the remaining Sentinels one after the other, 30 s apart, once it no longer answers', async () => {
+    const after = await load(sentinels([13, 14]), 'redis-meta');
+    const cluster = clusterOf(after.hosts, 'redis-meta');
+    const lines = ['10.0.0.13 redis-meta-1-26379', '10.0.0.14 redis-meta-2-26379', '10.0.0.15 redis-meta-3-26379'];
+    const states = {
+      '10.0.0.13': await recordOn(sentinels([13, 14]), '10.0.0.13', lines, 'redis-meta', { 'redis-meta-1-26379 redis-ms': ['10.0.0.14:26379', '10.0.0.15:26379'] }),
+      '10.0.0.14': await recordOn(sentinels([13, 14]), '10.0.0.14', lines, 'redis-meta', { 'redis-meta-2-26379 redis-ms': ['10.0.0.13:26379', '10.0.0.15:26379'] }),
+    };
+    const out = redis.departed!({ cluster, hosts: after.hosts, observations: observed(states) });
+    expect(out.departures.map((d) => `${d.address} ${d.resources.map((r) => r.kind).join()}`)).toEqual(['10.0.0.15 redis-retire']);
+    expect(out.edges!.map((e) => `${e.before.host} ${e.before.resource} -> ${e.after.host} ${e.after.resource}`)).toEqual([
+      '10.0.0.15 redis-retire:redis-meta -> 10.0.0.13 redis-members:redis-meta',
+      '10.0.0.15 redis-retire:redis-meta -> 10.0.0.14 redis-members:redis-meta',
+    ]);
+    // The second node's Sentinels are reset after the first's.
+    expect(after.desired.edges).toContainEqual({ before: { host: '10.0.0.13', resource: 'redis-members:redis-meta' }, after: { host: '10.0.0.14', resource: 'redis-members:redis-meta' } });
+    const first = membersOn(after.desired, '10.0.0.13');
+    const second = membersOn(after.desired, '10.0.0.14');
+    expect(first).toMatchObject({ sentinels: [{ name: 'redis-meta-1-26379', host: '127.0.0.1', port: 26379 }], masters: ['redis-ms'], pause: false });
+    expect(diffOf('redis-members', first, states['10.0.0.13'][redisMembersId('redis-meta')])).toEqual([
+      { field: 'members', from: lines.join('; '), to: '10.0.0.13 redis-meta-1-26379; 10.0.0.14 redis-meta-2-26379' },
+      { field: 'sentinels', from: '10.0.0.15:26379', to: 'forgotten: SENTINEL RESET redis-ms on redis-meta-1-26379, 30 s apart' },
+    ]);
+    const script = kindOf('redis-members').apply(first, states['10.0.0.13'][redisMembersId('redis-meta')]);
+    expect(script).toContain("if answers 10.0.0.15 26379; then echo 'the Sentinel at 10.0.0.15:26379 left the inventory but still answers: not forgotten until it is stopped' >&2; exit 1; fi");
+    expect(script).toContain('redis-cli --no-auth-warning -h 127.0.0.1 -p 26379 SENTINEL RESET redis-ms');
+    expect(script).toContain('export REDISCLI_AUTH="$pw"');
+    expect(script).not.toContain('sleep 30');
+    expect(script.indexOf('answers 10.0.0.15')).toBeLessThan(script.indexOf('SENTINEL RESET'));
+    expect(spawnSync('bash', ['-n'], { input: script }).status).toBe(0);
+    expect(kindOf('redis-members').apply(second, states['10.0.0.14'][redisMembersId('redis-meta')])).toMatch(/sleep 30\n.*SENTINEL RESET redis-ms/);
+    // Health: the remaining Sentinels still count it.
+    const running = { running: true };
+    const view = { ip: '10.0.0.11', port: 6379, quorum: 2, flags: ['master'], otherSentinels: 2, replicas: [], authHash: null };
+    const health = redis.health!({
+      cluster,
+      hosts: after.hosts,
+      observations: observed({
+        '10.0.0.13': { ...states['10.0.0.13'], 'redis-instance:redis-meta-1-26379': running, 'redis-sentinel:redis-meta-1-26379': { masters: { 'redis-ms': view } } },
+        '10.0.0.14': { ...states['10.0.0.14'], 'redis-instance:redis-meta-2-26379': running, 'redis-sentinel:redis-meta-2-26379': { masters: { 'redis-ms': { ...view, otherSentinels: 1 } } } },
+      }),
+    });
+    expect(health).toEqual({ status: 'Degraded', problems: ['sentinel redis-meta-1-26379 counts 3 sentinels of redis-ms, the inventory has 2 (10.0.0.15:26379 not in it): a Sentinel that left is still counted'] });
   });
 });
 

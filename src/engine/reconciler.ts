@@ -68,8 +68,11 @@ export interface Reconciler {
   desired(input: ReconcileInput): ModuleDesired;
   /** Modules whose service has a health of its own (Patroni, etcd); others are healthy when their nodes answer. */
   health?(input: ObservedInput): ModuleHealth;
-  /** Modules whose clusters list their own members (Patroni): those the inventory dropped, read from one plan's observations. */
-  departed?(input: ObservedInput): { departures: Departure[]; notes: Note[] };
+  /**
+   * Modules whose clusters list their own members (Patroni): those the inventory dropped, read from one plan's observations.
+   * `edges` order the departures' resources with the others (a remaining member's step that must wait for a retirement).
+   */
+  departed?(input: ObservedInput): { departures: Departure[]; notes: Note[]; edges?: CrossEdge[] };
 }
 
 /** A module's resources as they are built: `add` takes a kind of the module or a generic one, and a want of that kind. */

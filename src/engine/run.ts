@@ -115,9 +115,10 @@ export function compile(v: Validated, hosts: readonly HostView[], facts: (host: 
 /**
  * Members that clusters still run but the inventory dropped (a host taken out of pg-test), as
  * their modules read them from the observations: their retirement joins `desired` on the
- * addresses the clusters know them by, reached as an inventory host is. Only for clusters whose
- * every member is in the run, so a --limit never retires what it did not select. Returns the
- * hosts that gained resources (to observe them) and the modules' notes.
+ * addresses the clusters know them by, reached as an inventory host is, with the edges that order
+ * it before the remaining members' steps. Only for clusters whose every member is in the run, so
+ * a --limit never retires what it did not select. Returns the hosts that gained resources (to
+ * observe them) and the modules' notes.
  */
 function departures(ctx: RunContext, hosts: readonly HostView[], desired: Desired, observations: readonly Observation[]): { hosts: HostDesired[]; notes: Note[] } {
   const selected = new Set(hosts.map((h) => h.name));
@@ -130,6 +131,7 @@ function departures(ctx: RunContext, hosts: readonly HostView[], desired: Desire
       if (!cluster.members.every((m) => selected.has(m.name))) continue;
       const out = reconciler.departed({ cluster, hosts: ctx.validated.hosts, observations });
       notes.push(...out.notes);
+      desired.edges.push(...(out.edges ?? []));
       for (const d of out.departures) {
         let host = desired.hosts.find((h) => h.target.address === d.address);
         if (!host) {

@@ -45,3 +45,6 @@ export function writeFileAtomic(path: string, content: string, opts: WriteOption
 }
 
 export const octal = (mode: number): string => mode.toString(8).padStart(4, '0');
+
+/** A step whose failure that says `done` (e.g. "already exists", from an interrupted earlier run) counts as success; any other failure fails the script with the step's output. */
+export const unlessAlready = (cmd: string, done: string): string => `out=$(${cmd} 2>&1) || { case "$out" in *${sh`${done}`}*) ;; *) echo "$out" >&2; exit 1 ;; esac; }`;

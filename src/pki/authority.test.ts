@@ -129,6 +129,12 @@ describe('issue', () => {
     expect(mode(join(dir, 'issued'))).toBe(0o700);
   });
 
+  it('takes a wildcard as the first label of a DNS name (MinIO\'s virtual-host buckets)', async () => {
+    const { issuer, issued } = await issueOne(join(tempDir(), 'pki'), request({ dns: ['sss.pigsty', '*.sss.pigsty'] }));
+    expect(verify(issuer.ca, issued.certificate)).toMatch(/: OK$/);
+    expect(text(issued.certificate)).toMatch(/DNS:sss.pigsty, DNS:\*\.sss\.pigsty/);
+  });
+
   it('issues each certificate with one openssl run, at most 4 at a time, and answers issued ones without openssl', async () => {
     const dir = join(tempDir(), 'pki');
     const issuer = await openAuthority(dir, { create: true });
@@ -219,6 +225,8 @@ describe('issue', () => {
       [{ dns: ['"quoted"'] }, /DNS name/],
       [{ dns: ['$ENV::HOME'] }, /DNS name/],
       [{ dns: ['-leading.example'] }, /DNS name/],
+      [{ dns: ['a.*.example'] }, /DNS name/],
+      [{ dns: ['*'] }, /DNS name/],
       [{ dns: ['10.0.0.300'] }, /DNS name/],
       [{ dns: ['x'.repeat(64)] }, /DNS name/],
       [{ ips: ['10.0.0.1,DNS:evil'] }, /is not an IPv4 or IPv6 address/],

@@ -335,6 +335,9 @@ function isDnsName(name: string): boolean {
   return name.length <= 253 && labels.every((label) => DNS_LABEL.test(label)) && !/^[0-9]+$/.test(labels.at(-1)!);
 }
 
+/** A subjectAltName DNS entry: a host name, or a wildcard over one (`*.sss.pigsty`, MinIO's virtual-host buckets). */
+const isSanName = (name: string): boolean => isDnsName(name.startsWith('*.') ? name.slice(2) : name);
+
 /** IPv4 or IPv6, without an IPv6 zone (`%eth0` means nothing in a certificate). */
 const isIpAddress = (text: string): boolean => isIP(text) !== 0 && !text.includes('%');
 
@@ -352,7 +355,7 @@ function requestProblem(r: CertificateRequest): string | undefined {
   if (r.id === '') return 'the id is empty';
   if (r.commonName.length > MAX_COMMON_NAME || !(isDnsName(r.commonName) || isIpAddress(r.commonName))) return `common name ${describe(r.commonName)} is not a host name or IP address of at most ${MAX_COMMON_NAME} characters`;
   if (!SUBJECT_WORD.test(r.organizationalUnit)) return `organizational unit ${describe(r.organizationalUnit)} must be letters, digits, spaces, dots, _ or -`;
-  const badName = r.dns.find((d) => !isDnsName(d));
+  const badName = r.dns.find((d) => !isSanName(d));
   if (badName !== undefined) return `DNS name ${describe(badName)} is not a valid host name`;
   const badIp = r.ips.find((ip) => !isIpAddress(ip));
   if (badIp !== undefined) return `${describe(badIp)} is not an IPv4 or IPv6 address`;

@@ -16,7 +16,7 @@ import { planRun } from '../../src/engine/run.js';
 import { openAuthority } from '../../src/pki/authority.js';
 import { createTransport } from '../../src/transport/index.js';
 import { pgHealthFromObservations, type PgHealth } from '../../reconcilers/pgsql/health.js';
-import { applyKilledAt, corral, lab, useBareLab, LAB_KEY, LAB_KNOWN_HOSTS, LAB_PKI_DIR, nodeIp, onNode } from '../helpers/lab.js';
+import { applyKilledAt, corral, lab, useBareLab, LAB_DIR, LAB_KEY, LAB_KNOWN_HOSTS, LAB_PKI_DIR, nodeIp, onNode } from '../helpers/lab.js';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/lab-pg');
 const run = promisify(execFile);
@@ -366,12 +366,15 @@ describe('PGSQL on three lab nodes', () => {
     const planned = await corral('plan', three);
     expect(planned.out).toMatch(/patroni-pause:pg-test {2}differs: maintenance mode/);
     expect(planned.out).toMatch(/etcd-tls-move:etcd-1 {2}differs: transport \[restarts\]/);
-    // A writer on the primary's own socket for the whole apply: PostgreSQL never stops.
-    const writing = onNode('n1', `cd /tmp && timeout 90 bash -c 'while :; do runuser -u postgres -- psql -h /var/run/postgresql -AtXqc "insert into kept (id) values (0)" >/dev/null 2>&1; sleep 0.1; done' || true`);
+    // A writer on the primary's own socket for the whole apply (bounded, and stopped right after it): PostgreSQL never stops.
+    const loop = `while [ ! -e /tmp/stop-writer ]; do runuser -u postgres -- psql -h /var/run/postgresql -AtXqc "insert into kept (id) values (0)" >/dev/null 2>&1; sleep 0.1; done`;
+    await onNode('n1', 'rm -f /tmp/stop-writer');
+    const writing = run('ssh', ['-F', join(LAB_DIR, 'ssh_config'), '-o', 'BatchMode=yes', 'n1', `cd /tmp && timeout 240 bash -c '${loop}' || true`], { timeout: 300_000 });
     const applied = await corral('apply', three, '--yes');
+    await onNode('n1', 'touch /tmp/stop-writer');
+    await writing;
     if (!applied.out.includes('the nodes converged')) console.log(applied.out);
     expect(applied.out).toContain('the nodes converged');
-    await writing;
     const gap = Number(await asDbsu('select coalesce(extract(epoch from max(gap)), 0) from (select at - lag(at) over (order by at) as gap from kept where id = 0) g'));
     console.log(`plain-http etcd to TLS: longest pause between writes on the primary ${gap.toFixed(2)} s`);
     expect(gap).toBeLessThan(5);

@@ -3,7 +3,8 @@
  * replica (with a second instance) and three Sentinels in one apply; a live maxmemory change; an
  * instance removed (refused without prune, blocked by redis_safeguard, done with prune); the
  * primary stopped (the Sentinels fail over, Corral reports drift and undoes nothing, the old
- * primary comes back as a replica); then a native Redis Cluster on all three nodes.
+ * primary comes back as a replica); then a native Redis Cluster on all three nodes; then two
+ * standalone nodes with no replica link, one taken out (found through the other's membership record).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,10 +35,10 @@ function corral(...argv: string[]): Promise<{ code: number; out: string }> {
   });
 }
 
-/** The ms fixture with its text edited: a commit to the inventory. */
-function inventory(edit: (text: string) => string): string {
+/** The ms fixture (or `base`) with its text edited: a commit to the inventory. */
+function inventory(edit: (text: string) => string, base = MS): string {
   const dir = mkdtempSync(join(tmpdir(), 'corral-redis-'));
-  writeFileSync(join(dir, 'pigsty.yml'), edit(readFileSync(join(MS, 'pigsty.yml'), 'utf8')));
+  writeFileSync(join(dir, 'pigsty.yml'), edit(readFileSync(join(base, 'pigsty.yml'), 'utf8')));
   return dir;
 }
 
@@ -220,5 +221,34 @@ describe('REDIS on three lab nodes', () => {
       for (const [node, port] of [['n1', 7002], ['n2', 7001], ['n3', 7002]] as const) expect(await redisCli(node, port, '-c GET corral-cluster-key', 'Cluster.Lab.Pass')).toBe('on-n1');
       await expectNoChanges(NATIVE);
       expect(await health(NATIVE, 'redis-test')).toEqual({ status: 'Healthy', problems: [] });
+    }), 4 * 60_000);
+
+  it('6. two standalone nodes with no replica link, one taken out: found through the record the other keeps, refused without prune, removed with prune', () =>
+    timed('standalone node removal', async () => {
+      // The native fixture's nodes and vars, its cluster replaced by redis-solo on port 6391 of the nodes given.
+      const solo = (...nodes: number[]): string =>
+        inventory(
+          (t) => t.replace(/ {4}redis-test:[\s\S]*?(?=^ {2}vars:)/m, `    redis-solo:\n      hosts:\n${nodes.map((n) => `        10.213.0.1${n}: { redis_node: ${n}, redis_instances: { 6391: {} } }\n`).join('')}      vars: { redis_cluster: redis-solo, redis_password: ${PASSWORD} }\n`),
+          NATIVE,
+        );
+      const record = (node: string): Promise<string> => onNode(node, 'cat /var/lib/corral/redis/redis-solo.members 2>&1 || true');
+      const both = solo(1, 2);
+      const applied = await corral('apply', both, '--yes');
+      expect(applied.code, applied.out).toBe(0);
+      expect(await record('n1')).toBe('10.213.0.11 redis-solo-1-6391\n10.213.0.12 redis-solo-2-6391\n');
+      const one = solo(1);
+      const planned = await planOf(one);
+      expect(planned.changes.filter((c) => c.destructive).map((c) => `${c.host} ${c.resource}`)).toEqual(['10.213.0.12 redis-retire:redis-solo']);
+      const refused = await corral('apply', one, '--yes');
+      expect(refused.code, refused.out).toBe(1);
+      expect(refused.out).toContain('not applied: the plan removes redis-retire:redis-solo on 10.213.0.12; pass --prune to allow it');
+      expect(await onNode('n2', 'systemctl is-active redis-solo-2-6391')).toBe('active\n');
+      const pruned = await corral('apply', one, '--yes', '--prune');
+      expect(pruned.code, pruned.out).toBe(0);
+      // n2's instance, unit, config and stale record are gone; n1 keeps running and records itself alone.
+      expect(await onNode('n2', 'systemctl is-active redis-solo-2-6391 || true; ls /etc/systemd/system/redis-solo-2-6391.service /etc/redis/redis-solo-2-6391.conf /var/lib/corral/redis/redis-solo.members 2>&1 | grep -c "No such file"')).toBe('inactive\n3\n');
+      expect(await record('n1')).toBe('10.213.0.11 redis-solo-1-6391\n');
+      expect(await redisCli('n1', 6391, 'PING')).toBe('PONG');
+      await expectNoChanges(one);
     }), 4 * 60_000);
 });

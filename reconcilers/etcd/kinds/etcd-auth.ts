@@ -4,8 +4,8 @@
  * are read on the node from files Corral writes as secrets, never put in a script or on a command
  * line. Observed from one member.
  */
-import { sh } from '../../../src/engine/shell.js';
-import { etcdctl, ROOT_PASSWORD_FILE, unlessAlready, type EtcdClient } from './etcd-member.js';
+import { sh, unlessAlready } from '../../../src/engine/shell.js';
+import { etcdctl, ROOT_PASSWORD_FILE, type EtcdClient } from './etcd-member.js';
 import { isPlain, plainProbe } from './etcd-tls-move.js';
 import { keyValues, refTo, type FieldChange, type Kind, type Ref, type Unsupported } from '../../../src/engine/resources/kind.js';
 

@@ -5,7 +5,7 @@
  * (`member add`, then `initial-cluster-state: existing`), else it bootstraps with the others (`new`).
  * A member whose data the cluster no longer knows (removed earlier) has its data moved aside and rejoins.
  */
-import { sh, writeFileAtomic } from '../../../src/engine/shell.js';
+import { sh, unlessAlready, writeFileAtomic } from '../../../src/engine/shell.js';
 import { attributeChanges, file, sha256, statProbe, type FileHave } from '../../../src/engine/resources/file.js';
 import { isUnsupported, refTo, type FieldChange, type Kind, type Unsupported } from '../../../src/engine/resources/kind.js';
 import { PLAIN_PEERS, runsPlain } from './etcd-tls-move.js';
@@ -82,9 +82,6 @@ export const etcdctl = (c: EtcdClient, args: string, login = AS_ROOT): string =>
   sh`ETCDCTL_API=3 ETCDCTL_CACERT="$tls/ca" ETCDCTL_CERT="$tls/cert" ETCDCTL_KEY="$tls/key" etcdctl --endpoints=${c.endpoints.join(',')} --dial-timeout=2s --command-timeout=5s ` +
   args +
   '; rc=$?; rm -rf "$tls"; exit $rc)';
-
-/** Runs an etcdctl step; a failure that says `done` (e.g. "already exists", from an interrupted earlier run) counts as success. */
-export const unlessAlready = (cmd: string, done: string): string => `out=$(${cmd} 2>&1) || { case "$out" in *${sh`${done}`}*) ;; *) echo "$out" >&2; exit 1 ;; esac; }`;
 
 const MEMBER_MARK = 'etcd-member: ';
 

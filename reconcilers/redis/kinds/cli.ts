@@ -30,8 +30,11 @@ export const clusterCli = (args: string): string => 'timeout 300 redis-cli --no-
 /** A subshell logged in as the instance, running `body` (which uses `cli`). */
 export const asInstance = (c: RedisClient, body: string): string => `(${authFromFile(quote(c.confPath))}${body})`;
 
-/** A command that must answer OK (REPLICAOF may add why); anything else fails the script with Redis's answer. */
-export const mustBeOk = (command: string): string => `out=$(${command} 2>&1 | tr -d '\\r'); case "$out" in OK*) ;; *) echo "$out" >&2; exit 1 ;; esac`;
+/** A command whose answer must match the case pattern `expected`; anything else fails the script with Redis's answer. */
+export const mustAnswer = (command: string, expected: string): string => `out=$(${command} 2>&1 | tr -d '\\r'); case "$out" in ${expected}) ;; *) echo "$out" >&2; exit 1 ;; esac`;
+
+/** A command that must answer OK (REPLICAOF may add why). */
+export const mustBeOk = (command: string): string => mustAnswer(command, 'OK*');
 
 /** Lines of `key=value` printed by Redis (INFO, CLUSTER INFO), with a prefix so sections of one probe stay apart. */
 export const prefixed = (prefix: string, command: string): string => `${command} 2>/dev/null | tr -d '\\r' | sed ${sh`${`s/^/${prefix}/`}`}`;

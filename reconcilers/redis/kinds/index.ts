@@ -1,8 +1,9 @@
 /** The REDIS module's resource kinds: registered with the engine from this one place (module.ts), and the only module kinds its builder takes. */
 import { redisCluster } from './cluster.js';
 import { redisInstance } from './instance.js';
+import { redisMembers } from './members.js';
 import { redisReplication } from './replication.js';
 import { redisRetire } from './retire.js';
 import { redisSentinel } from './sentinel.js';
 
-export const REDIS_KINDS = [redisInstance, redisReplication, redisSentinel, redisCluster, redisRetire] as const;
+export const REDIS_KINDS = [redisInstance, redisReplication, redisSentinel, redisCluster, redisRetire, redisMembers] as const;

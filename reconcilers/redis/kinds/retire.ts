@@ -4,7 +4,8 @@
  * writes. Removing one stops and disables it and deletes its unit and config, and its data when
  * redis_rm_data: destructive, so held unless prune is allowed, and never while redis_safeguard is
  * on. A native cluster's instance leaves the cluster first (`--cluster del-node`), which Redis
- * allows only once it holds no slots.
+ * allows only once it holds no slots. On a node that left the cluster, its membership record goes
+ * too: were it added back, its stale record would name members long gone.
  */
 import { sh } from '../../../src/engine/shell.js';
 import { keyValues, refTo, type Kind, type Ref, type Unsupported } from '../../../src/engine/resources/kind.js';
@@ -20,6 +21,8 @@ export interface RedisRetireWant {
   fsMain: string;
   /** redis_safeguard. */
   safeguard: boolean;
+  /** On a node that left the cluster: its membership record, deleted. */
+  record?: string;
 }
 
 export interface RetiringInstance {
@@ -33,6 +36,8 @@ export interface RetiringInstance {
 export interface RedisRetireHave {
   /** Every instance of the cluster whose unit Corral wrote on this node. */
   instances: RetiringInstance[];
+  /** The record of `want.record` is there. */
+  record: boolean;
 }
 
 /** The line in each unit Corral writes that says whose instance it is. */
@@ -52,7 +57,8 @@ export const redisRetire: Kind<RedisRetireWant, RedisRetireHave, 'redis-retire'>
     // The instance's own line of CLUSTER NODES says how many slots it holds.
     sh`h=$(echo "$m" | sed -n 's/.* host=\\([^ ]*\\) .*/\\1/p'); p=$(echo "$m" | sed -n 's/.* port=\\([0-9]*\\)$/\\1/p'); ` +
     `(${authFromFile('"/etc/redis/$n.conf"')}` +
-    `timeout 10 redis-cli --no-auth-warning -h "$h" -p "$p" CLUSTER NODES 2>/dev/null | tr -d '\\r' | grep myself | sed "s/^/slots.$n=/"); done`,
+    `timeout 10 redis-cli --no-auth-warning -h "$h" -p "$p" CLUSTER NODES 2>/dev/null | tr -d '\\r' | grep myself | sed "s/^/slots.$n=/"); done` +
+    (w.record ? sh`\n[ ! -f ${w.record} ] || echo record=1` : ''),
   parse: (out, w): RedisRetireHave | Unsupported => {
     const kv = keyValues(out);
     const instances: RetiringInstance[] = [];
@@ -63,7 +69,7 @@ export const redisRetire: Kind<RedisRetireWant, RedisRetireHave, 'redis-retire'>
       const node = section(out, `slots.${name}=`)[0];
       instances.push({ name, host: m[2]!, port: Number(m[3]), slots: node ? (parseClusterNode(node)?.slots ?? null) : null });
     }
-    const have = { instances };
+    const have = { instances, record: kv.has('record') };
     const gone = stale(w, have);
     if (gone.length && w.safeguard) {
       return { unsupported: `redis_safeguard is on for ${w.cluster}: ${gone.map((i) => i.name).join(', ')} left the inventory but are not removed (set redis_safeguard: false to let Corral remove them)` };
@@ -76,7 +82,10 @@ export const redisRetire: Kind<RedisRetireWant, RedisRetireHave, 'redis-retire'>
   },
   diff: (w, h) => {
     const gone = stale(w, h);
-    return gone.length ? [{ field: 'instances', from: gone.map((i) => i.name), to: `removed: stopped, unit and config deleted, ${w.rmData ? 'data deleted' : 'data kept'} (redis_rm_data)` }] : [];
+    return [
+      ...(gone.length ? [{ field: 'instances', from: gone.map((i) => i.name), to: `removed: stopped, unit and config deleted, ${w.rmData ? 'data deleted' : 'data kept'} (redis_rm_data)` }] : []),
+      ...(w.record && h?.record ? [{ field: 'record', from: w.record, to: 'deleted: the node left the cluster' }] : []),
+    ];
   },
   apply: (w, h) =>
     stale(w, h)
@@ -86,7 +95,7 @@ export const redisRetire: Kind<RedisRetireWant, RedisRetireHave, 'redis-retire'>
         sh`rm -f ${unitPathOf(i.name)} ${confPathOf(i.name)} ${`/var/lib/corral/redis/${i.name}.upstream`}`,
         ...(w.rmData ? [sh`rm -rf ${`${w.fsMain}/${i.name}`}`] : []),
       ])
-      .concat('systemctl daemon-reload')
+      .concat('systemctl daemon-reload', w.record && h?.record ? [sh`rm -f ${w.record}`] : [])
       .join('\n'),
   effects: (w, h) => ({ destructive: stale(w, h).length > 0 }),
 };
