@@ -1,7 +1,7 @@
 /**
  * INFRA's alert rules (rules/*.yml, and agent.yml rendered from the inventory's ports): Prometheus
  * accepts them, and each alert fires on a bad series and clears once it recovers (promtool test rules,
- * test/fixtures/infra-rules.test.yml), as deploy/alerts.yml is checked in test/deploy.test.ts.
+ * rules-test.yml), as deploy/alerts.yml is checked in test/deploy.test.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { shippedRules } from './index.js';
 import { agentRules } from './templates.js';
 
-const FIXTURE = join(import.meta.dirname, '../../test/fixtures/infra-rules.test.yml');
+// Not under test/fixtures: every YAML file there seeds the fuzz test (test/config/fuzz.test.ts).
+const FIXTURE = join(import.meta.dirname, 'rules-test.yml');
 const dirs: string[] = [];
 
 /** The rules as an infra node has them in /infra/rules (Pigsty's default ports), with the promtool test beside them. */
