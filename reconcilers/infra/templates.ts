@@ -69,8 +69,24 @@ WantedBy=multi-user.target
 
 /** /infra/prometheus.yml: Pigsty's scrape jobs, each reading its folder of /infra/targets (re-read every -promscrape.fileSDCheckInterval). */
 export function scrapeConfig(o: { interval: string; timeout: string; metricsPath: string; blackboxPort: number; redisExporterPort: number; minioHttps: boolean }): string {
-  const files = (dir: (typeof TARGET_DIRS)[number]): string[] => ['    file_sd_configs:', `      - files: [ /infra/targets/${dir}/*.yml ]`];
-  const tls = ['    scheme: https', '    tls_config:', `      ca_file: ${INFRA_TLS.ca}`, `      cert_file: ${INFRA_TLS.cert}`, `      key_file: ${INFRA_TLS.key}`];
+  const tls = (client: boolean): string[] => ['    scheme: https', '    tls_config:', `      ca_file: ${INFRA_TLS.ca}`, ...(client ? [`      cert_file: ${INFRA_TLS.cert}`, `      key_file: ${INFRA_TLS.key}`] : [])];
+  /** One job: its comment, name, metrics path and target folder, then what else it says. */
+  const job = (comment: string, name: string, path: string, dir: (typeof TARGET_DIRS)[number], extra: readonly string[] = []): string[] => [
+    ...(comment ? [`  # ${comment}`] : []),
+    `  - job_name: ${name}`,
+    `    metrics_path: ${path}`,
+    '    file_sd_configs:',
+    `      - files: [ /infra/targets/${dir}/*.yml ]`,
+    ...extra,
+    '',
+  ];
+  /** A relabel rule: the regex of the source label (none: the whole value) put into `target` as `replacement`. */
+  const relabel = (target: string, source?: string, regex?: string, replacement?: string): string[] => [
+    ...(source ? [`      - source_labels: [ ${source} ]`] : [`      - target_label: ${target}`]),
+    ...(regex ? [`        regex: ${regex}`] : []),
+    ...(replacement ? [`        replacement: ${replacement}`] : []),
+    ...(source ? [`        target_label: ${target}`] : []),
+  ];
   return [
     '# managed by corral (INFRA): VictoriaMetrics scrape config, targets from /infra/targets/<job>/*.yml',
     'global:',
@@ -78,77 +94,27 @@ export function scrapeConfig(o: { interval: string; timeout: string; metricsPath
     `  scrape_timeout: ${o.timeout}`,
     '',
     'scrape_configs:',
-    '  # ICMP pings of every node and VIP, through the blackbox exporter',
-    '  - job_name: ping',
-    '    metrics_path: /probe',
-    '    params: { module: [ icmp ] }',
-    ...files('ping'),
-    '    relabel_configs:',
-    '      - source_labels: [ __address__ ]',
-    '        target_label: __param_target',
-    '      - source_labels: [ __param_target ]',
-    '        target_label: instance',
-    '      - target_label: __address__',
-    `        replacement: 127.0.0.1:${o.blackboxPort}`,
-    '',
-    '  - job_name: infra',
-    '    metrics_path: /metrics',
-    ...files('infra'),
-    '',
-    '  - job_name: node',
-    `    metrics_path: ${o.metricsPath}`,
-    ...files('node'),
-    '',
-    '  - job_name: etcd',
-    '    metrics_path: /metrics',
-    ...files('etcd'),
-    ...tls,
-    '',
-    '  - job_name: minio',
-    '    metrics_path: /minio/metrics/v3',
-    ...files('minio'),
-    '    metric_relabel_configs:',
-    '      - source_labels: [ bucket ]',
-    "        regex: '.+'",
-    '        action: drop',
-    ...(o.minioHttps ? tls : ['    scheme: http']),
-    '',
-    '  - job_name: pgsql',
-    `    metrics_path: ${o.metricsPath}`,
-    ...files('pgsql'),
-    '',
-    '  # Patroni with patroni_ssl_enabled: its targets carry job: pgsql',
-    '  - job_name: pgsql-patroni',
-    '    honor_labels: true',
-    '    metrics_path: /metrics',
-    '    scheme: https',
-    '    tls_config:',
-    `      ca_file: ${INFRA_TLS.ca}`,
-    ...files('patroni'),
-    '',
-    '  # remote instances watched by pg_exporters on an infra node',
-    '  - job_name: pgrds',
-    `    metrics_path: ${o.metricsPath}`,
-    ...files('pgrds'),
-    '',
+    ...job('ICMP pings of every node and VIP, through the blackbox exporter', 'ping', '/probe', 'ping', [
+      '    params: { module: [ icmp ] }',
+      '    relabel_configs:',
+      ...relabel('__param_target', '__address__'),
+      ...relabel('instance', '__param_target'),
+      ...relabel('__address__', undefined, undefined, `127.0.0.1:${o.blackboxPort}`),
+    ]),
+    ...job('', 'infra', '/metrics', 'infra'),
+    ...job('', 'node', o.metricsPath, 'node'),
+    ...job('', 'etcd', '/metrics', 'etcd', tls(true)),
+    ...job('', 'minio', '/minio/metrics/v3', 'minio', ['    metric_relabel_configs:', '      - source_labels: [ bucket ]', "        regex: '.+'", '        action: drop', ...(o.minioHttps ? tls(true) : ['    scheme: http'])]),
+    ...job('', 'pgsql', o.metricsPath, 'pgsql'),
+    ...job('Patroni with patroni_ssl_enabled: its targets carry job: pgsql', 'pgsql-patroni', '/metrics', 'patroni', ['    honor_labels: true', ...tls(false)]),
+    ...job('remote instances watched by pg_exporters on an infra node', 'pgrds', o.metricsPath, 'pgrds'),
     // Debian's redis exporter dials tcp:// only (Pigsty's targets say redis://): the target is rewritten so.
-    '  - job_name: redis',
-    '    metrics_path: /scrape',
-    ...files('redis'),
-    '    relabel_configs:',
-    '      - source_labels: [ __address__ ]',
-    '        regex: ^redis://(.*)$',
-    '        replacement: tcp://$1',
-    '        target_label: __param_target',
-    '      - source_labels: [ __address__ ]',
-    '        regex: ^redis://(.*):\\d+$',
-    '        replacement: $1',
-    '        target_label: ip',
-    '      - source_labels: [ __address__ ]',
-    '        regex: ^redis://(.*):\\d+$',
-    `        replacement: $1:${o.redisExporterPort}`,
-    '        target_label: __address__',
-    '',
+    ...job("Redis instances through their node's exporter (/scrape?target=tcp://<ip>:<port>)", 'redis', '/scrape', 'redis', [
+      '    relabel_configs:',
+      ...relabel('__param_target', '__address__', '^redis://(.*)$', 'tcp://$1'),
+      ...relabel('ip', '__address__', '^redis://(.*):\\d+$', '$1'),
+      ...relabel('__address__', '__address__', '^redis://(.*):\\d+$', `$1:${o.redisExporterPort}`),
+    ]),
   ].join('\n');
 }
 
@@ -295,7 +261,9 @@ export interface PortalServer {
   config?: string;
 }
 
-const serverHead = (s: PortalServer, ports: { http: number; https: number }, defaultServer: boolean): string[] => [
+type Ports = { http: number; https: number };
+
+const serverHead = (s: PortalServer, ports: Ports, defaultServer: boolean): string[] => [
   `    server_name ${[s.domain, ...s.domains].join(' ')};`,
   ...(s.http ? [`    listen ${ports.http}${defaultServer ? ' default_server' : ''};`] : []),
   ...(s.https
@@ -315,75 +283,55 @@ const serverHead = (s: PortalServer, ports: { http: number; https: number }, def
 const redirect = (s: PortalServer, port: number): string[] =>
   s.http || !s.https ? [] : ['', 'server {', `    server_name ${[s.domain, ...s.domains].join(' ')};`, `    listen ${port};`, '    return 301 https://$host$request_uri;', '}'];
 
+/** A portal server file: Corral's marker, what stands before the server (an upstream), the server with `body`, its https redirect. */
+function serverFile(s: PortalServer, ports: Ports, o: { defaultServer?: boolean; before?: readonly string[]; body: readonly string[] }): string {
+  return [`${PORTAL_MARKER}: ${s.name}`, ...(o.before ?? []), 'server {', ...serverHead(s, ports, o.defaultServer ?? false), ...o.body, ...(s.config ? [s.config] : []), '}', ...redirect(s, ports.http), ''].join('\n');
+}
+
 /** The home server: Pigsty's proxies to each component by path, stub_status for the exporter, and nginx_home (the portal page, ca.crt, the repo). */
-export function homeServer(s: PortalServer, o: { ports: { http: number; https: number }; root: string; proxies: readonly [string, number][]; stubStatus: boolean }): string {
-  return [
-    `${PORTAL_MARKER}: home`,
-    'server {',
-    ...serverHead(s, o.ports, true),
-    '    proxy_buffering off;',
-    '    proxy_request_buffering off;',
-    '',
-    ...o.proxies.flatMap(([path, port]) => [`    location /${path}/ {`, `        proxy_pass http://127.0.0.1:${port}/;`, '    }']),
-    ...(o.stubStatus ? ['    location /nginx {', '        stub_status on;', '        access_log off;', '    }'] : []),
-    '    location / {',
-    `        root ${o.root};`,
-    '        index index.html;',
-    '        autoindex on;',
-    '        autoindex_exact_size off;',
-    '        autoindex_localtime on;',
-    '    }',
-    ...(s.config ? [s.config] : []),
-    '}',
-    ...redirect(s, o.ports.http),
-    '',
-  ].join('\n');
+export function homeServer(s: PortalServer, o: { ports: Ports; root: string; proxies: readonly [string, number][]; stubStatus: boolean }): string {
+  return serverFile(s, o.ports, {
+    defaultServer: true,
+    body: [
+      '    proxy_buffering off;',
+      '    proxy_request_buffering off;',
+      '',
+      ...o.proxies.flatMap(([path, port]) => [`    location /${path}/ {`, `        proxy_pass http://127.0.0.1:${port}/;`, '    }']),
+      ...(o.stubStatus ? ['    location /nginx {', '        stub_status on;', '        access_log off;', '    }'] : []),
+      '    location / {',
+      `        root ${o.root};`,
+      '        index index.html;',
+      '        autoindex on;',
+      '        autoindex_exact_size off;',
+      '        autoindex_localtime on;',
+      '    }',
+    ],
+  });
 }
 
 /** An `endpoint` entry: a reverse proxy to another service (Pigsty's endpoint.conf). */
-export function endpointServer(s: PortalServer, o: { ports: { http: number; https: number }; endpoint: string; scheme: string; websocket: boolean }): string {
+export function endpointServer(s: PortalServer, o: { ports: Ports; endpoint: string; scheme: string; websocket: boolean }): string {
   const upstream = s.name.replace(/[^A-Za-z0-9_]/g, '_');
-  return [
-    `${PORTAL_MARKER}: ${s.name}`,
-    `upstream ${upstream} {`,
-    `    server ${o.endpoint} max_fails=0;`,
-    '}',
-    '',
-    'server {',
-    ...serverHead(s, o.ports, false),
-    '    location / {',
-    `        proxy_pass ${o.scheme}://${upstream}/;`,
-    '        proxy_set_header Host $host;',
-    '        proxy_set_header X-Real-IP $remote_addr;',
-    '        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-    '        proxy_set_header X-Forwarded-Proto $scheme;',
-    '        proxy_connect_timeout 5;',
-    '        proxy_read_timeout 120s;',
-    ...(o.websocket ? ['        proxy_http_version 1.1;', '        proxy_set_header Upgrade $http_upgrade;', '        proxy_set_header Connection "upgrade";'] : []),
-    '    }',
-    ...(s.config ? [s.config] : []),
-    '}',
-    ...redirect(s, o.ports.http),
-    '',
-  ].join('\n');
+  return serverFile(s, o.ports, {
+    before: [`upstream ${upstream} {`, `    server ${o.endpoint} max_fails=0;`, '}', ''],
+    body: [
+      '    location / {',
+      `        proxy_pass ${o.scheme}://${upstream}/;`,
+      '        proxy_set_header Host $host;',
+      '        proxy_set_header X-Real-IP $remote_addr;',
+      '        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+      '        proxy_set_header X-Forwarded-Proto $scheme;',
+      '        proxy_connect_timeout 5;',
+      '        proxy_read_timeout 120s;',
+      ...(o.websocket ? ['        proxy_http_version 1.1;', '        proxy_set_header Upgrade $http_upgrade;', '        proxy_set_header Connection "upgrade";'] : []),
+      '    }',
+    ],
+  });
 }
 
 /** A `path` entry: a local folder served as it is (Pigsty's path.conf). */
-export function pathServer(s: PortalServer, o: { ports: { http: number; https: number }; path: string; index: boolean }): string {
-  return [
-    `${PORTAL_MARKER}: ${s.name}`,
-    'server {',
-    ...serverHead(s, o.ports, false),
-    '    location / {',
-    `        root ${o.path};`,
-    '        index index.html;',
-    `        autoindex ${o.index ? 'on' : 'off'};`,
-    '    }',
-    ...(s.config ? [s.config] : []),
-    '}',
-    ...redirect(s, o.ports.http),
-    '',
-  ].join('\n');
+export function pathServer(s: PortalServer, o: { ports: Ports; path: string; index: boolean }): string {
+  return serverFile(s, o.ports, { body: ['    location / {', `        root ${o.path};`, '        index index.html;', `        autoindex ${o.index ? 'on' : 'off'};`, '    }'] });
 }
 
 const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
