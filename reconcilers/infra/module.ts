@@ -1,13 +1,19 @@
-/** INFRA, as the core knows it: members are the hosts with infra_seq, one cluster `infra`. No reconciler yet: Unmanaged. */
+/** INFRA, as the core knows it: members are the hosts with infra_seq, one cluster `infra`. */
 import type { ModuleDescriptor } from '../../src/engine/modules.js';
+import { addListener, isObject, type Listener } from '../../src/config/checks/context.js';
+import { infraMembers } from './checks.js';
+import { infra } from './index.js';
+import { INFRA_KINDS } from './kinds/index.js';
 
 export const INFRA: ModuleDescriptor = {
   module: 'infra',
   membership: { identity: 'infra_seq', cluster: { name: 'infra' } },
+  // Pigsty's bootstrap installs INFRA first, its repo feeding NODE (weakly); Corral syncs INFRA last,
+  // once the clusters whose targets it writes exist, and builds no repo for NODE to wait for.
   after: ['pgsql', 'redis'],
   identities: [],
-  kinds: [],
-  checks: [],
+  kinds: INFRA_KINDS,
+  checks: [infraMembers],
   ports: [
     ['nginx_port', 'nginx_enabled'],
     ['nginx_ssl_port', 'nginx_enabled'],
@@ -21,5 +27,13 @@ export const INFRA: ModuleDescriptor = {
     ['alertmanager_port', 'alertmanager_enabled'],
     ['grafana_port', 'grafana_enabled'],
   ],
-  unmanaged: 'Corral has no INFRA module yet: nothing is installed or checked on these nodes',
+  // The exporters of pg_exporters listen on the infra node, one port each.
+  listeners: (h) => {
+    const out: Listener[] = [];
+    const entries = h.get('pg_exporters');
+    if (isObject(entries)) for (const port of Object.keys(entries)) addListener(out, port, `pg_exporters ${port}`, h.origin('pg_exporters', port));
+    return out;
+  },
+  needsAddress: true,
+  reconciler: infra,
 };

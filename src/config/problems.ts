@@ -75,6 +75,8 @@ export const PROBLEM_CODES = {
   'etcd/duplicate-seq': { severity: 'error', hint: 'etcd_seq is unique inside the etcd cluster' },
   'etcd/missing-seq': { severity: 'error', hint: 'each etcd member needs etcd_seq' },
   'etcd/even-members': { severity: 'warning', hint: 'an even number of etcd members tolerates no more failures than one member less' },
+  'infra/duplicate-seq': { severity: 'error', hint: 'infra_seq is unique among the infra nodes (it names their targets and components: infra-<seq>)' },
+  'infra/pg-exporters': { severity: 'error', hint: 'each pg_exporters entry of a node watches one remote instance (<pg_cluster>-<pg_seq>), whose name is a plain word; pg_exporters run on infra nodes (infra_seq)' },
   'redis/bad-replica-of': { severity: 'error', hint: 'replica_of names `<ip> <port>` of a redis instance defined in the inventory' },
   'redis/missing-identity': { severity: 'error', hint: 'every redis node needs redis_cluster, redis_node and redis_instances' },
   'minio/duplicate-seq': { severity: 'error', hint: 'minio_seq is unique inside a minio cluster' },
