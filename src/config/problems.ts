@@ -40,6 +40,7 @@ export const PROBLEM_CODES = {
   'yaml/too-deep': { severity: 'error', hint: 'the document nests too deeply to be an inventory' },
   'yaml/recursive-alias': { severity: 'error', hint: 'an anchor cannot contain an alias to itself; write the value out' },
   'yaml/alias-bomb': { severity: 'error', hint: 'too many alias expansions; expand the anchors by hand' },
+  'yaml/too-many-anchors': { severity: 'error', hint: 'split the file, or write values out instead of anchoring and aliasing them' },
   'yaml/multi-document': { severity: 'error', hint: 'an inventory file holds one YAML document' },
   'inventory/duplicate-group': { severity: 'error', hint: 'define each group in one file only' },
   'inventory/duplicate-var': { severity: 'error', hint: 'define each variable of a group or host in one place only' },

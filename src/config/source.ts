@@ -165,6 +165,9 @@ export function parseSource(displayPath: string, bytes: Uint8Array | string, lim
   const tooDeep = problems.find((p) => p.code === 'yaml/too-deep');
   if (tooDeep) return { problems: [tooDeep], text };
   if (!problems.length) for (const p of structureProblems(doc, at)) problems.push(p);
+  if (!problems.length && anchorsAndAliases(doc) > MAX_ANCHORS) {
+    problems.push(problem('yaml/too-many-anchors', wholeFile(displayPath), `the file has ${anchorsAndAliases(doc)} anchors and aliases (at most ${MAX_ANCHORS.toLocaleString('en')})`));
+  }
   if (problems.length) return { problems, text };
   let value: unknown;
   try {
@@ -192,6 +195,48 @@ const keyText = (key: unknown): string | undefined => {
   return typeof k === 'symbol' ? undefined : String(k);
 };
 
+const anchorCache = new WeakMap<Document.Parsed, { byAlias: Map<Node, Node>; count: number }>();
+
+/**
+ * Anchors and aliases one file may hold: the library finds an alias's anchor by a walk over all of
+ * them, so their count squared bounds the time to read a file (15,000 of each took 7 s).
+ */
+export const MAX_ANCHORS = 10_000;
+
+/**
+ * The node an alias stands for: the last node before it with that anchor. Found for every alias of
+ * the document in one pass, once: the library's own `resolve` walks the whole document for each
+ * alias, so 2,000 aliases of a redefined anchor took seconds.
+ */
+function anchored(doc: Document.Parsed, alias: Node): Node | undefined {
+  return anchorsOf(doc).byAlias.get(alias);
+}
+
+const anchorsAndAliases = (doc: Document.Parsed): number => anchorsOf(doc).count;
+
+function anchorsOf(doc: Document.Parsed): { byAlias: Map<Node, Node>; count: number } {
+  const known = anchorCache.get(doc);
+  if (known) return known;
+  const byAlias = new Map<Node, Node>();
+  const last = new Map<string, Node>();
+  let count = 0;
+  visit(doc, {
+    Node(_, node) {
+      if (isAlias(node)) {
+        count += 1;
+        const target = last.get(node.source);
+        if (target) byAlias.set(node, target);
+      } else if (node.anchor) {
+        count += 1;
+        last.set(node.anchor, node);
+      }
+    },
+  });
+  const out = { byAlias, count };
+  anchorCache.set(doc, out);
+  return out;
+}
+
 /**
  * Duplicate keys, and aliases inside their own anchor: `x: &a [*a]` would become a cyclic value
  * that every later walk (depth, merge, schema) follows for ever.
@@ -205,7 +250,7 @@ function structureProblems(doc: Document.Parsed, at: (offset: number) => Locatio
         // A parsed document's keys are nodes with ranges; anything else has no place to report.
         const key = pair.key as Node | null;
         if (!key?.range) continue;
-        const keyNode = isAlias(key) ? key.resolve(doc) : key;
+        const keyNode = isAlias(key) ? anchored(doc, key) : key;
         if (keyNode && !isScalar(keyNode)) {
           out.push(problem('yaml/syntax', at(key.range[0]), 'a mapping key is a plain value here, not a list or a mapping'));
           continue;
@@ -221,8 +266,8 @@ function structureProblems(doc: Document.Parsed, at: (offset: number) => Locatio
       }
     },
     Alias(_, alias, path) {
-      const anchored = alias.resolve(doc);
-      if (anchored && path.includes(anchored) && alias.range) {
+      const target = anchored(doc, alias);
+      if (target && path.includes(target) && alias.range) {
         out.push(problem('yaml/recursive-alias', at(alias.range[0]), `alias *${alias.source} is inside its own anchor &${alias.source}: the value would contain itself`));
         return visit.BREAK;
       }
@@ -270,7 +315,7 @@ export function locate(file: SourceFile, path: readonly PathSegment[], part: 'ke
   // A missing segment points at the key that holds it: "group pg has no vars" is shown at `pg:`.
   let holderKey = offset;
   for (const [i, segment] of path.entries()) {
-    if (isAlias(node)) node = node.resolve(file.doc);
+    if (isAlias(node)) node = anchored(file.doc, node);
     let next: unknown;
     if (isMap(node)) {
       const pair = pairOf(node, segment);

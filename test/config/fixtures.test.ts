@@ -75,6 +75,13 @@ const GARBAGE: { name: string; content: () => string | Uint8Array; code: string;
     line: 1,
     col: 1,
   },
+  {
+    name: 'more anchors and aliases than a file may hold',
+    content: () => 'all:\n  vars:\n' + Array.from({ length: 5001 }, (_, i) => `    v${i}: &a${i} ${i}\n    w${i}: *a${i}\n`).join(''),
+    code: 'yaml/too-many-anchors',
+    line: 1,
+    col: 1,
+  },
 ];
 
 describe('garbage input gets one clear problem, never a crash or a hang', () => {
