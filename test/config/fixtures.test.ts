@@ -1,7 +1,7 @@
 /**
  * Fixture files under test/fixtures/invalid state what they must produce in trailing comments:
  * `# expect: <code> [file] <line>:<col> [severity]`. The test demands exactly those problems:
- * none missing, none extra.
+ * none missing, none extra. Valid fixtures and every folder under examples/ have no problem at all.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,6 +55,19 @@ describe('invalid fixtures report exactly the expected problems', () => {
 describe('valid fixtures have no problems', () => {
   const dir = join(FIXTURES, 'valid');
   for (const name of readdirSync(dir).sort()) {
+    it(name, async () => {
+      const result = await validateInventory(join(dir, name));
+      expect(result.problems).toEqual([]);
+      expect(result.valid).toBe(true);
+    });
+  }
+});
+
+describe('every example under examples/ is a clean repository (what `corral validate examples/<name>` checks)', () => {
+  const dir = join(import.meta.dirname, '../../examples');
+  const names = readdirSync(dir).filter((n) => statSync(join(dir, n)).isDirectory()).sort();
+  it('there are examples', () => expect(names).toContain('single'));
+  for (const name of names) {
     it(name, async () => {
       const result = await validateInventory(join(dir, name));
       expect(result.problems).toEqual([]);
