@@ -319,6 +319,8 @@ describe('parameters not honoured here', () => {
     vmetrics_clean: true
     prometheus_scrape_interval: 15s
     repo_enabled: true
+    vip_enabled: true
+    vip_address: 10.0.0.99
     infra_portal: { home: { domain: i.pigsty }, wiki: { domain: wiki.pigsty, endpoint: "127.0.0.1:9700", auth: true }, custom: { domain: c.pigsty, conf: custom.conf } }
 `;
     const { notes } = await load(fleet('', extra));
@@ -330,7 +332,7 @@ describe('parameters not honoured here', () => {
       'dns_enabled: dnsmasq and dns_records are not built here',
       'repo_enabled: the local software repository is not built',
       "Pigsty's bootstrap has NODE wait for this repo",
-      'targets for pg_exporter are written as Pigsty writes them (pg-test-1, pg-test-2 and pg-test-3), but no Corral module runs it yet',
+      "targets for keepalived's exporter (vip_exporter_port) are written as Pigsty writes them (10.0.0.10, 10.0.0.11, 10.0.0.12, 10.0.0.13 and 10.0.0.20, ...), but no Corral module runs it yet: they show down until one does; vip_enabled: false leaves them out",
       'infra_portal entries not served: wiki asks for basic auth (nginx_users)',
       'custom names an Ansible template (conf: custom.conf)',
       'nginx_users: basic auth is not built',
@@ -341,13 +343,15 @@ describe('parameters not honoured here', () => {
     ]) {
       expect(text).toContain(said);
     }
+    // PGSQL runs the postgres, pgbouncer and HAProxy exporters whose targets INFRA writes: nothing to say about them.
+    expect(text).not.toMatch(/targets for (pg_exporter|pgbouncer_exporter|HAProxy)/);
     // The entries it cannot serve are not served open.
     const { desired } = await load(fleet('', extra));
     expect([...filesOf(desired, '10.0.0.10').keys()].filter((p) => p.startsWith('/etc/nginx/conf.d/') && p.endsWith('.conf'))).toEqual(['/etc/nginx/conf.d/home.conf']);
   });
 
   it('say nothing when the inventory asks for nothing Corral skips', async () => {
-    const quiet = `  vars: { grafana_enabled: false, vlogs_enabled: false, vtraces_enabled: false, vector_enabled: false, dns_enabled: false, repo_enabled: false, pg_exporter_enabled: false, pgbouncer_exporter_enabled: false, pgbackrest_exporter_enabled: false, haproxy_enabled: false }\n`;
+    const quiet = `  vars: { grafana_enabled: false, vlogs_enabled: false, vtraces_enabled: false, vector_enabled: false, dns_enabled: false, repo_enabled: false, pgbackrest_exporter_enabled: false }\n`;
     const { notes } = await load(fleet('', quiet));
     expect(notes).toEqual([]);
   });

@@ -16,9 +16,6 @@ export function unservedEntry(e: { conf?: string; auth?: unknown }): string | un
 const list = (items: readonly string[]): string => (items.length > 1 ? `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}` : (items[0] ?? ''));
 
 const UNSERVED: Record<UnservedExporter, { what: string; off: string }> = {
-  pg_exporter: { what: 'pg_exporter', off: 'pg_exporter_enabled' },
-  pgbouncer_exporter: { what: 'pgbouncer_exporter', off: 'pgbouncer_exporter_enabled' },
-  haproxy: { what: "HAProxy's exporter (haproxy_exporter_port)", off: 'haproxy_enabled' },
   keepalived: { what: "keepalived's exporter (vip_exporter_port)", off: 'vip_enabled' },
 };
 

@@ -51,8 +51,8 @@ const group = (pairs: readonly [string, string | number][], targets: readonly st
 export const nodeIns = (h: HostView): string => nodename(h) ?? h.name;
 const nodeCls = (h: HostView): string => h.param('node_cluster');
 
-/** Why a target Pigsty writes is down under Corral, per exporter, for the hosts whose files list it. */
-export type UnservedExporter = 'pg_exporter' | 'pgbouncer_exporter' | 'haproxy' | 'keepalived';
+/** An exporter whose targets Pigsty writes but no Corral module runs (PGSQL runs pg_exporter's, pgbouncer's and HAProxy's). */
+export type UnservedExporter = 'keepalived';
 
 export interface Targets {
   files: TargetFile[];
@@ -75,10 +75,7 @@ function nodeFiles(h: HostView, out: Targets): void {
   const targets: string[] = [];
   if (h.param('node_exporter_enabled')) targets.push(`${ip}:${h.int('node_exporter_port')}`);
   // Corral's HAProxy runs with PGSQL (Pigsty runs one on every node): only those nodes list it.
-  if (h.param('haproxy_enabled') && membership(h, 'pgsql') !== undefined) {
-    targets.push(`${ip}:${h.int('haproxy_exporter_port')}`);
-    unserved(out, 'haproxy', ip);
-  }
+  if (h.param('haproxy_enabled') && membership(h, 'pgsql') !== undefined) targets.push(`${ip}:${h.int('haproxy_exporter_port')}`);
   if (h.param('vector_enabled')) out.leftOut.add('vector');
   const lines = [`# ${ip}`, '# node, haproxy, vector', ...group(ident, targets)];
   const vip = h.param('vip_enabled') ? (h.str('vip_address') ?? '') : '';
@@ -102,14 +99,8 @@ function pgsqlFiles(h: HostView, cls: string, out: Targets): void {
   ];
   const patroni = h.param('patroni_enabled') && h.param('patroni_mode') !== 'remove';
   const targets: string[] = [];
-  if (h.param('pg_exporter_enabled')) {
-    targets.push(`${ip}:${h.int('pg_exporter_port')}`);
-    unserved(out, 'pg_exporter', ins);
-  }
-  if (h.param('pgbouncer_enabled') && h.param('pgbouncer_exporter_enabled')) {
-    targets.push(`${ip}:${h.int('pgbouncer_exporter_port')}`);
-    unserved(out, 'pgbouncer_exporter', ins);
-  }
+  if (h.param('pg_exporter_enabled')) targets.push(`${ip}:${h.int('pg_exporter_port')}`);
+  if (h.param('pgbouncer_enabled') && h.param('pgbouncer_exporter_enabled')) targets.push(`${ip}:${h.int('pgbouncer_exporter_port')}`);
   if (patroni && !h.param('patroni_ssl_enabled')) targets.push(`${ip}:${h.int('patroni_port')}`);
   if (h.param('pgbackrest_enabled') && h.param('pgbackrest_exporter_enabled')) out.leftOut.add('pgbackrest_exporter');
   const head = `# ${ins} [${h.str('pg_role')}] @ ${ip}`;
