@@ -12,7 +12,8 @@ import { resourceList, type Certificates, type ModuleDesired, type Reconciler } 
 import { etcdCluster, etcdClusterId, etcdHealth, type EtcdHealth } from './kinds/etcd-cluster.js';
 import { etcdAuth, etcdAuthId, type EtcdAuthWant, type EtcdUser } from './kinds/etcd-auth.js';
 import { etcdMember, ROOT_PASSWORD_FILE, type EtcdClient, type EtcdMemberWant, type InitialState } from './kinds/etcd-member.js';
-import { ETCD_CONF, etcdTlsMove, type EtcdTlsMoveWant } from './kinds/etcd-tls-move.js';
+import { ETCD_CONF, etcdTlsMove, type EtcdTlsMoveHave, type EtcdTlsMoveWant } from './kinds/etcd-tls-move.js';
+import { refTo, type Ref } from '../../src/engine/resources/kind.js';
 import { ETCD_KINDS } from './kinds/index.js';
 import { directory, file } from '../../src/engine/resources/file.js';
 import { packages, packagesId } from '../../src/engine/resources/packages.js';
@@ -122,8 +123,19 @@ function tlsMoveHeldBy(logins: readonly EtcdUser[], together: (module: string, c
 
 /** The TLS move of each member of a plain-http etcd cluster, by host: PGSQL pauses its clusters before the first of them. */
 export function etcdTlsMoveRefs(hosts: readonly HostView[]): CrossEdge['after'][] {
-  return hosts.filter((h) => h.groups.includes('etcd') && membership(h, 'etcd') !== undefined).map((h) => ({ host: h.name, resource: etcdTlsMove.id(tlsMoveWant(h, '')) }));
+  return patroniEtcdMembers(hosts).map((h) => ({ host: h.name, resource: tlsMoveId(h) }));
 }
+
+/** The members of the etcd cluster Patroni uses: the `etcd` group's (Pigsty's groups['etcd']). */
+const patroniEtcdMembers = (hosts: readonly HostView[]): HostView[] => hosts.filter((h) => h.groups.includes('etcd') && membership(h, 'etcd') !== undefined);
+
+/** The name of the etcd cluster Patroni uses, if the inventory has one. */
+export const patroniEtcdCluster = (hosts: readonly HostView[]): string | undefined => {
+  const first = patroniEtcdMembers(hosts)[0];
+  return first && membership(first, 'etcd');
+};
+
+const tlsMoveId = (h: HostView): Ref<EtcdTlsMoveHave> => refTo(etcdTlsMove, instance(h));
 
 const tlsMoveWant = (h: HostView, conf: string, heldBy?: string): EtcdTlsMoveWant => ({
   name: instance(h),
@@ -194,7 +206,7 @@ export const etcd: Reconciler = {
       const member = r.add(etcdMember, want, [confDir, dataDir, ...tls, rootPass]);
       const move = r.add(etcdTlsMove, tlsMoveWant(h, want.conf.existing, heldBy), [...tls, rootPass]);
       const previous = byAddress[byAddress.indexOf(h) - 1];
-      if (previous) out.edges.push({ before: { host: previous.name, resource: etcdTlsMove.id(tlsMoveWant(previous, '')) }, after: { host: h.name, resource: move } });
+      if (previous) out.edges.push({ before: { host: previous.name, resource: tlsMoveId(previous) }, after: { host: h.name, resource: move } });
       if (h.name !== anchor.name) out.edges.push({ before: { host: h.name, resource: move }, after: { host: anchor.name, resource: etcdAuthId(cluster.name) } });
       const unit = r.add(file, { path: '/etc/systemd/system/etcd.service', content: etcdUnit(want.dataDir), mode: 0o644 }, [pkg]);
       r.add(file, { path: '/etc/profile.d/etcdctl.sh', content: etcdctlProfile(whole.client.endpoints, ROOT_PASSWORD_FILE), mode: 0o644 });
@@ -235,7 +247,6 @@ function passwordProblems(anchor: HostView, root: string, logins: readonly { nam
 
 /** Where Patroni's etcd login is made: the etcd cluster of the `etcd` group, on its observing member. */
 export function etcdAuthRef(hosts: readonly HostView[]): CrossEdge['before'] | undefined {
-  const members = hosts.filter((h) => h.groups.includes('etcd') && membership(h, 'etcd') !== undefined);
-  const name = members[0] && membership(members[0], 'etcd');
+  const name = patroniEtcdCluster(hosts);
   return name === undefined ? undefined : { host: observer(membersOf(hosts, name)).name, resource: etcdAuthId(name) };
 }

@@ -26,7 +26,7 @@ import { patroniRetire, retireNotesId } from './kinds/patroni-retire.js';
 import { pgbackrestStanza } from './kinds/pgbackrest-stanza.js';
 import { PGSQL_KINDS } from './kinds/index.js';
 import type { PgService } from '../../src/types/inventory.gen.js';
-import { etcdAuthRef, etcdEndpoints, etcdLogins, etcdServiceId, etcdTlsMoveRefs } from '../etcd/index.js';
+import { etcdAuthRef, etcdEndpoints, etcdLogins, etcdServiceId, etcdTlsMoveRefs, patroniEtcdCluster } from '../etcd/index.js';
 import { memberCertificate } from '../../src/pki/requests.js';
 import { pgHbaPath } from './hba.js';
 import { patroniView, pgHealthFromObservations } from './health.js';
@@ -90,7 +90,7 @@ export function unavailableVersion(h: HostView, f: Facts): string | undefined {
  * asks etcd's plain client URLs to tell.
  */
 function heldWhilePlain(input: ReconcileInput): { heldWhilePlain: { why: string; urls: string[] } } | Record<string, never> {
-  const etcdCluster = input.hosts.filter((h) => h.groups.includes('etcd')).map((h) => membership(h, 'etcd')).find((c) => c !== undefined);
+  const etcdCluster = patroniEtcdCluster(input.hosts);
   if (etcdCluster === undefined || input.together('etcd', etcdCluster)) return {};
   const why = `Patroni moves to TLS with its etcd in one run, which this one (without etcd cluster ${etcdCluster}) is not; run \`corral apply\` over the inventory once (etcd and PGSQL together)`;
   return { heldWhilePlain: { why, urls: etcdEndpoints(input.hosts).map((u) => u.replace(/^https:/, 'http:')) } };

@@ -54,6 +54,13 @@ export function plan(desired: Desired, observations: readonly Observation[], rev
   const unreachable: Plan['unreachable'] = [];
   const scripts = new Map<string, string>();
   const observed = new Map(observations.map((o) => [o.host, o]));
+  // A host runs its changes in plan order (apply.ts): an edge between two of its own resources must order them too.
+  const sameHost = new Map<string, Map<string, string[]>>();
+  for (const e of desired.edges) {
+    if (e.before.host !== e.after.host) continue;
+    const before = sameHost.get(e.after.host) ?? sameHost.set(e.after.host, new Map()).get(e.after.host)!;
+    before.set(e.after.resource, [...(before.get(e.after.resource) ?? []), e.before.resource]);
+  }
 
   for (const host of desired.hosts) {
     const obs = observed.get(host.host);
@@ -62,10 +69,7 @@ export function plan(desired: Desired, observations: readonly Observation[], rev
       continue;
     }
     const changedHere = new Set<string>();
-    // A host runs its changes in this order (apply.ts): an edge between two of its own resources must order them too.
-    const before = new Map<string, string[]>();
-    for (const e of desired.edges) if (e.before.host === host.host && e.after.host === host.host) before.set(e.after.resource, [...(before.get(e.after.resource) ?? []), e.before.resource]);
-    for (const r of ordered(host.resources, before)) {
+    for (const r of ordered(host.resources, sameHost.get(host.host))) {
       const kind = kindOf(r.kind);
       const id = idOf(r);
       const have = obs.states[id] ?? null;

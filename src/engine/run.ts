@@ -50,14 +50,13 @@ export function selectHosts(v: Validated, limit: readonly string[] | undefined):
 /** The modules that build their clusters (those without a reconciler are Unmanaged). */
 const reconcilers = (): Reconciler[] => modules().descriptors.flatMap((d) => (d.reconciler ? [d.reconciler] : []));
 
-/** Each module's clusters in the run, with only their selected members; clusters with none are left out. */
-
-function* clustersInRun(v: Validated, hosts: readonly HostView[], only: RunContext['cluster']): Generator<{ reconciler: Reconciler; cluster: Validated['clusters'][number] }> {
+/** Each module's clusters in the run, with only their selected members (`whole`: all of them); clusters with none are left out. */
+function* clustersInRun(v: Validated, hosts: readonly HostView[], only: RunContext['cluster']): Generator<{ reconciler: Reconciler; cluster: Validated['clusters'][number]; whole: boolean }> {
   const selected = new Set(hosts.map((h) => h.name));
   for (const reconciler of reconcilers()) {
     for (const cluster of v.clusters.filter((c) => c.module === reconciler.module && inScope(c, only))) {
       const members = cluster.members.filter((m) => selected.has(m.name));
-      if (members.length) yield { reconciler, cluster: { ...cluster, members } };
+      if (members.length) yield { reconciler, cluster: { ...cluster, members }, whole: members.length === cluster.members.length };
     }
   }
 }
@@ -101,7 +100,7 @@ export function compile(v: Validated, hosts: readonly HostView[], facts: (host: 
   const notes: Note[] = [];
   const inRun = [...clustersInRun(v, hosts, only)];
   // A cluster is together with the others only whole: a --limit that leaves out some of its members leaves it out.
-  const whole = new Set(inRun.filter(({ cluster }) => v.clusters.find((c) => c.module === cluster.module && c.name === cluster.name)?.members.length === cluster.members.length).map(({ cluster }) => `${cluster.module}/${cluster.name}`));
+  const whole = new Set(inRun.filter((c) => c.whole).map(({ cluster }) => `${cluster.module}/${cluster.name}`));
   const together = (module: string, name: string): boolean => whole.has(`${module}/${name}`);
   for (const { reconciler, cluster } of inRun) {
     const out = reconciler.desired({ cluster, hosts: v.hosts, facts, certificates, together });
