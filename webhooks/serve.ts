@@ -14,6 +14,7 @@ import { watchFolder } from '../src/git/watch.js';
 import { CorralMetrics } from '../src/daemon/metrics.js';
 import { buildServer } from '../src/daemon/http/server.js';
 import { Daemon } from '../src/daemon/daemon.js';
+import { controllerOf } from '../src/daemon/controller.js';
 import { folderRevisions, gitRevisions } from '../src/daemon/sources.js';
 import { expandPath, type SshDefaults } from '../src/engine/targets.js';
 import type { Output } from '../src/cli/output.js';
@@ -132,12 +133,13 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
   // From the daemon's flags and environment, never from the repository; a relative file is the daemon's own.
   const identity = ageIdentityFile(opts.ageIdentity);
   const secrets: SecretOptions = { requireEncrypted: opts.requireEncryptedSecrets, ...(identity ? { ageIdentityFile: resolve(identity) } : {}) };
-  const daemon = new Daemon({ source, stateDir, transport, metrics, logger, ssh, pki, version, neverAutoApply: Boolean(opts.watch), events: forge.events, secrets });
+  const [host, port] = opts.listen.includes(':') ? [opts.listen.slice(0, opts.listen.lastIndexOf(':')), Number(opts.listen.slice(opts.listen.lastIndexOf(':') + 1))] : ['127.0.0.1', Number(opts.listen)];
+  const controller = controllerOf({ host, port });
+  const daemon = new Daemon({ source, stateDir, transport, metrics, logger, ssh, pki, version, neverAutoApply: Boolean(opts.watch), events: forge.events, secrets, controller });
   forge.previews?.connectWith({ inForce: () => daemon.inForce(), allowLocal: opts.allowLocalPreviews, secrets });
   const token = env.CORRAL_API_TOKEN;
   const app = buildServer({ api: daemon, metrics, logger, ...(token ? { token } : {}) });
   app.register(webhookRoutes, forge.routes(daemon));
-  const [host, port] = opts.listen.includes(':') ? [opts.listen.slice(0, opts.listen.lastIndexOf(':')), Number(opts.listen.slice(opts.listen.lastIndexOf(':') + 1))] : ['127.0.0.1', Number(opts.listen)];
   await app.listen({ host, port });
   logger.info({ listen: `http://${host}:${port}/`, source: source.describe, stateDir }, 'corral is serving');
   const watcher = opts.watch ? watchFolder(resolve(opts.watch), () => daemon.nudge('watch')) : undefined;

@@ -25,7 +25,7 @@ import { nodename, packageNames } from '../node/index.js';
 import { INFRA_KINDS } from './kinds/index.js';
 import { retiredUnits } from './kinds/retired-units.js';
 import { clusterNotes, unservedEntry } from './notes.js';
-import { nodeIns, pgrdsFiles, remoteInstances, TARGET_DIRS, TARGET_MARKER, targetFiles, type RemoteInstance, type TargetFile } from './targets.js';
+import { CONTROLLER_FILE, controllerFile, nodeIns, pgrdsFiles, remoteInstances, TARGET_DIRS, TARGET_MARKER, targetFiles, type RemoteInstance, type TargetFile } from './targets.js';
 import {
   agentRules,
   ALERTMANAGER_YML,
@@ -67,6 +67,12 @@ export function shippedRules(): [string, string][] {
     .filter((f) => f.endsWith('.yml'))
     .sort()
     .map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+}
+
+/** Corral's own alerts (deploy/alerts.yml, on the daemon's metrics), as an infra node loads them. */
+let own: [string, string] | undefined;
+export function corralRules(): [string, string] {
+  return (own ??= ['corral.yml', `${RULES_MARKER}\n${readFileSync(join(packageRoot, 'deploy/alerts.yml'), 'utf8')}`]);
 }
 
 const seqOf = (h: HostView): number => h.int('infra_seq') ?? 0;
@@ -139,12 +145,16 @@ function vmetrics(r: Builder, h: HostView, input: ReconcileInput, pkg: Ref, infr
   r.add(reload, { name: 'victoria-metrics', sha256: sha256(defaults + scrape), action: 'restart', firstTime: 'restart' }, [svc, ...files, ...tls]);
 
   // Target files: VictoriaMetrics reads them every -promscrape.fileSDCheckInterval (vmetrics_options), no reload.
+  // The daemon's own target is the daemon's to write or remove: a CLI run (no controller) keeps what is there.
+  const { controller } = input;
+  const own = controller?.addresses.includes(h.name) ? [controllerFile(h, controller.metrics)] : [];
   const targetsDir = r.add(directory, { path: '/infra/targets', mode: 0o755 }, [infraDir]);
   for (const dir of TARGET_DIRS) {
     const folder = r.add(directory, { path: `/infra/targets/${dir}`, mode: 0o755 }, [targetsDir]);
-    const mine = targets.filter((t) => t.dir === dir);
+    const mine = [...targets, ...own].filter((t) => t.dir === dir);
     for (const t of mine) r.add(file, { path: `/infra/targets/${dir}/${t.name}`, content: t.content, mode: 0o644 }, [folder]);
-    r.add(staleFiles, { dir: `/infra/targets/${dir}`, set: `${dir} targets`, marker: TARGET_MARKER, keep: mine.map((t) => t.name) }, [folder]);
+    const keep = [...mine.map((t) => t.name), ...(dir === 'infra' && !controller ? [CONTROLLER_FILE] : [])];
+    r.add(staleFiles, { dir: `/infra/targets/${dir}`, set: `${dir} targets`, marker: TARGET_MARKER, keep }, [folder]);
   }
   if (h.param('vmalert_enabled')) vmalert(r, h, input.hosts, pkg, infraDir, svc);
 }
@@ -165,14 +175,14 @@ function exporterPorts(h: HostView, hosts: readonly HostView[]): Parameters<type
 function vmalert(r: Builder, h: HostView, hosts: readonly HostView[], pkg: Ref, infraDir: Ref, vm: Ref): void {
   const rulesDir = r.add(directory, { path: '/infra/rules', mode: 0o755 }, [infraDir]);
   const agent = agentRules(exporterPorts(h, hosts));
-  const rules: [string, string][] = [['agent.yml', agent], ...shippedRules()];
+  const rules: [string, string][] = [['agent.yml', agent], ...shippedRules(), corralRules()];
   for (const [name, content] of rules) r.add(file, { path: `/infra/rules/${name}`, content, mode: 0o644 }, [rulesDir]);
   const stale = r.add(staleFiles, { dir: '/infra/rules', set: 'alert rules', marker: RULES_MARKER, keep: rules.map(([name]) => name) }, [rulesDir]);
   const defaults = vmalertDefaults({
     vmetricsPort: h.int('vmetrics_port'),
     alertmanagerPort: h.int('alertmanager_port'),
     port: h.int('vmalert_port'),
-    interval: h.param('vmetrics_scrape_interval'),
+    scrapeInterval: h.param('vmetrics_scrape_interval'),
     options: h.param('vmalert_options'),
   });
   const unit = r.add(file, { path: '/etc/systemd/system/vmalert.service', content: VMALERT_UNIT, mode: 0o644 });

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,11 +12,12 @@ import { renderJson, renderMarkdown, renderText } from '../../src/engine/render.
 import { sha256, type FileWant } from '../../src/engine/resources/file.js';
 import { kindOf } from '../../src/engine/resources/index.js';
 import type { Resource } from '../../src/engine/resources/kind.js';
-import type { Certificates } from '../../src/engine/reconciler.js';
+import type { Certificates, Controller } from '../../src/engine/reconciler.js';
 import { tmpRepo } from '../../test/helpers/tmp.js';
 import { certificatesFor } from '../../test/helpers/pki.js';
 import { infra } from './index.js';
 import { retiredUnits } from './kinds/retired-units.js';
+import { halfInterval } from './templates.js';
 
 /** Pigsty's default single node (conf/meta.yml): INFRA, ETCD and PGSQL pg-meta on one host. */
 const META = `
@@ -55,12 +56,12 @@ interface Loaded {
   certificates: Certificates;
 }
 
-async function load(text: string, facts: (host: string) => Facts = () => ASSUMED_FACTS): Promise<Loaded> {
+async function load(text: string, facts: (host: string) => Facts = () => ASSUMED_FACTS, controller?: Controller): Promise<Loaded> {
   const v = await validateInventory(tmpRepo({ 'pigsty.yml': text }));
   expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]);
   const cluster = v.clusters.find((c) => c.module === 'infra')!;
   const certificates = await certificatesFor(v);
-  const out = infra.desired({ cluster, hosts: v.hosts, facts, certificates, together: () => true });
+  const out = infra.desired({ cluster, hosts: v.hosts, facts, certificates, together: () => true, ...(controller ? { controller } : {}) });
   const target = (name: string) => ({ name, address: name, port: 22, user: 'root', connection: 'ssh' as const });
   return { notes: out.notes, certificates, desired: { hosts: [...out.resources].map(([host, resources]) => ({ host, target: target(host), resources })), edges: out.edges } };
 }
@@ -131,14 +132,14 @@ describe('INFRA on Pigsty\'s default single node (INFRA + ETCD + PGSQL pg-meta o
     });
 
     const vm = fileOf(desired, '10.10.10.10', '/etc/default/victoria-metrics').content;
-    expect(vm).toContain('ARGS="-storageDataPath=/infra/metrics -httpListenAddr=:8428 -promscrape.config=/infra/prometheus.yml -retentionPeriod=15d -promscrape.fileSDCheckInterval=5s"');
+    expect(vm).toContain('ARGS="-storageDataPath=/infra/metrics -httpListenAddr=:8428 -promscrape.config=/infra/prometheus.yml -search.latencyOffset=2s -retentionPeriod=15d -promscrape.fileSDCheckInterval=5s"');
     const scrape = fileOf(desired, '10.10.10.10', '/infra/prometheus.yml').content;
     expect(scrape).toContain('scrape_interval: 10s\n  scrape_timeout: 8s\n');
     for (const job of ['ping', 'infra', 'node', 'etcd', 'minio', 'pgsql', 'pgsql-patroni', 'pgrds', 'redis']) expect(scrape).toContain(`  - job_name: ${job}\n`);
     expect(scrape).toContain('replacement: 127.0.0.1:9115');
     expect(scrape).toContain('replacement: $1:9121');
     const vmalert = fileOf(desired, '10.10.10.10', '/etc/default/vmalert').content;
-    for (const flag of ['-datasource.url=http://127.0.0.1:8428', '-remoteWrite.url=http://127.0.0.1:8428', '-notifier.url=http://127.0.0.1:9059', '-httpListenAddr=:8880', '-rule=/infra/rules/*.yml', '-evaluationInterval=10s']) expect(vmalert).toContain(flag);
+    for (const flag of ['-datasource.url=http://127.0.0.1:8428', '-remoteWrite.url=http://127.0.0.1:8428', '-notifier.url=http://127.0.0.1:9059', '-httpListenAddr=:8880', '-rule=/infra/rules/*.yml', '-evaluationInterval=5000ms', '-datasource.queryTimeAlignment=false']) expect(vmalert).toContain(flag);
     expect(fileOf(desired, '10.10.10.10', '/etc/systemd/system/vmalert.service').content).toContain('ExecStart=/usr/bin/vmalert $ARGS\n');
     const am = fileOf(desired, '10.10.10.10', '/etc/default/prometheus-alertmanager').content;
     for (const flag of ['--config.file=/etc/prometheus/alertmanager.yml', '--web.listen-address=:9059', '--storage.path=/infra/alertmgr']) expect(am).toContain(flag);
@@ -148,8 +149,30 @@ describe('INFRA on Pigsty\'s default single node (INFRA + ETCD + PGSQL pg-meta o
     expect(fileOf(desired, '10.10.10.10', '/etc/systemd/system/prometheus-blackbox-exporter.service.d/corral.conf').content).toContain('AmbientCapabilities=CAP_NET_RAW');
 
     const files = filesOf(desired, '10.10.10.10');
-    expect([...files.keys()].filter((p) => p.startsWith('/infra/rules/')).sort()).toEqual(['agent.yml', 'etcd.yml', 'infra.yml', 'minio.yml', 'node.yml', 'pgsql.yml', 'redis.yml'].map((n) => `/infra/rules/${n}`));
+    expect([...files.keys()].filter((p) => p.startsWith('/infra/rules/')).sort()).toEqual(['agent.yml', 'corral.yml', 'etcd.yml', 'infra.yml', 'minio.yml', 'node.yml', 'pgsql.yml', 'redis.yml'].map((n) => `/infra/rules/${n}`));
     expect(fileOf(desired, '10.10.10.10', '/infra/rules/agent.yml').content).toContain('- record: node_up\n        expr: up{instance=~".*:9100"}');
+    expect(fileOf(desired, '10.10.10.10', '/infra/rules/agent.yml').content).toContain('- alert: PatroniDown\n        expr: up{instance=~".*:8008"} < 1\n        for: 1m\n');
+    // Corral's own alerts (deploy/alerts.yml) load there too, marked as Corral's rule file.
+    const own = fileOf(desired, '10.10.10.10', '/infra/rules/corral.yml').content;
+    expect(own.split('\n')[0]).toBe('# managed by corral (INFRA rules)');
+    expect(own).toContain(readFileSync(join(import.meta.dirname, '../../deploy/alerts.yml'), 'utf8'));
+  });
+
+  it("the daemon's /metrics is a target of the infra node on its machine only; the CLI leaves that file as it is", async () => {
+    const infraStale = (d: Desired): string[] => wantsOf<{ dir: string; keep: string[] }>(d, '10.10.10.10', 'stale-files').find((s) => s.dir === '/infra/targets/infra')!.keep;
+    const here = (await load(META, undefined, { addresses: ['10.10.10.10', '192.168.1.5'], metrics: '127.0.0.1:9443' })).desired;
+    expect(targetsIn(here, '10.10.10.10', 'infra', 'corral.yml')).toBe(
+      ['# managed by corral (INFRA targets)', '# the corral daemon on 10.10.10.10', '- labels: { ip: 10.10.10.10, ins: corral, cls: corral }', '  targets:', '    - 127.0.0.1:9443', ''].join('\n'),
+    );
+    expect(infraStale(here)).toEqual(['infra-1.yml', 'corral.yml']);
+    // A daemon elsewhere: the file goes, if an earlier daemon here wrote it.
+    const elsewhere = (await load(META, undefined, { addresses: ['10.10.10.99'], metrics: '127.0.0.1:9443' })).desired;
+    expect(targetNames(elsewhere, '10.10.10.10', 'infra')).toEqual(['infra-1.yml']);
+    expect(infraStale(elsewhere)).toEqual(['infra-1.yml']);
+    // The CLI: neither written nor removed.
+    const cli = (await load(META)).desired;
+    expect(targetNames(cli, '10.10.10.10', 'infra')).toEqual(['infra-1.yml']);
+    expect(infraStale(cli)).toEqual(['infra-1.yml', 'corral.yml']);
   });
 
   it('serves the portal on nginx_port: the home server proxies each component, an endpoint entry its own server, https with Corral\'s certificate', async () => {
@@ -436,5 +459,11 @@ describe('scripts sent to nodes', () => {
       }
     }
     expect(broken).toEqual([]);
+  });
+});
+
+describe('halfInterval', () => {
+  it('halves a duration of one unit, and leaves one of several whole', () => {
+    expect(['10s', '1m', '500ms', '2h', '1m30s'].map(halfInterval)).toEqual(['5000ms', '30000ms', '250ms', '3600000ms', '1m30s']);
   });
 });

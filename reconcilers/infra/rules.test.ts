@@ -17,11 +17,12 @@ const FIXTURE = join(import.meta.dirname, 'rules-test.yml');
 const dirs: string[] = [];
 
 /** The rules as an infra node has them in /infra/rules (Pigsty's default ports), with the promtool test beside them. */
+const rules = (): [string, string][] => [['agent.yml', agentRules({ node: [9100], haproxy: [9101], patroni: [8008], pgExporter: [9630], pgbouncerExporter: [9631] })], ...shippedRules()];
+
 function rulesDir(omit: string[] = []): string {
   const dir = mkdtempSync(join(tmpdir(), 'corral-infra-rules-'));
   dirs.push(dir);
-  writeFileSync(join(dir, 'agent.yml'), agentRules({ node: [9100], haproxy: [9101], patroni: [8008], pgExporter: [9630], pgbouncerExporter: [9631] }));
-  for (const [name, text] of shippedRules()) if (!omit.includes(name)) writeFileSync(join(dir, name), text);
+  for (const [name, text] of rules()) if (!omit.includes(name)) writeFileSync(join(dir, name), text);
   copyFileSync(FIXTURE, join(dir, 'test.yml'));
   return dir;
 }
@@ -38,13 +39,12 @@ const alertsOf = (text: string): string[] => ((parse(text) as { groups: Group[] 
 describe('INFRA alert rules', () => {
   it('pass promtool check rules, with Pigsty alert names for node, pgsql, patroni, pgbouncer, etcd, haproxy, redis', () => {
     const dir = rulesDir();
-    const files = ['agent.yml', ...shippedRules().map(([name]) => name)];
-    expect(promtool(dir, 'check', 'rules', ...files)).not.toContain('FAILED');
-    const alerts = shippedRules().flatMap(([, text]) => alertsOf(text));
+    expect(promtool(dir, 'check', 'rules', ...rules().map(([name]) => name))).not.toContain('FAILED');
+    const alerts = rules().flatMap(([, text]) => alertsOf(text));
     for (const name of ['NodeDown', 'HaproxyDown', 'PostgresDown', 'PatroniDown', 'PgbouncerDown', 'PgExporterDown', 'EtcdServerDown', 'EtcdNoLeader', 'RedisDown', 'InfraDown']) expect(alerts).toContain(name);
     expect(new Set(alerts).size).toBe(alerts.length);
     // Each file is Corral's (its marker), so stale-files may remove one the module no longer ships.
-    for (const [name, text] of shippedRules()) expect(text.split('\n')[0], name).toBe('# managed by corral (INFRA rules)');
+    for (const [name, text] of rules()) expect(text.split('\n')[0], name).toBe('# managed by corral (INFRA rules)');
   });
 
   it('every alert fires and clears (promtool test rules)', () => {
@@ -54,7 +54,7 @@ describe('INFRA alert rules', () => {
   it('the test covers each alert: a case where it fires, then a later one where it is gone', () => {
     const tests = (parse(readFileSync(FIXTURE, 'utf8')) as { tests: { alert_rule_test: { alertname: string; eval_time: string; exp_alerts: unknown[] }[] }[] }).tests.flatMap((t) => t.alert_rule_test);
     const minutes = (t: string): number => (t.endsWith('m') ? Number(t.slice(0, -1)) : Number(t.slice(0, -1)) / 60);
-    for (const alert of shippedRules().flatMap(([, text]) => alertsOf(text))) {
+    for (const alert of rules().flatMap(([, text]) => alertsOf(text))) {
       const cases = tests.filter((c) => c.alertname === alert);
       const fired = cases.filter((c) => c.exp_alerts.length).map((c) => minutes(c.eval_time));
       const cleared = cases.filter((c) => !c.exp_alerts.length).map((c) => minutes(c.eval_time));
@@ -65,5 +65,6 @@ describe('INFRA alert rules', () => {
 
   it('promtool test rules does fail when a rule is missing (the test above can fail)', () => {
     expect(() => promtool(rulesDir(['node.yml']), 'test', 'rules', 'test.yml')).toThrow();
+    expect(() => promtool(rulesDir(['agent.yml']), 'test', 'rules', 'test.yml')).toThrow();
   });
 });

@@ -130,6 +130,13 @@ function infraFile(h: HostView): TargetFile {
   return fileOf('infra', `infra-${seq}`, lines.length ? lines : ['[]']);
 }
 
+/** `infra/corral.yml`: the file the daemon owns, on the infra node of its own machine (the CLI leaves it as it is). */
+export const CONTROLLER_FILE = 'corral.yml';
+
+/** The daemon's /metrics, scraped by the infra node it runs on, as one of the stack's components (job infra). */
+export const controllerFile = (h: HostView, metrics: string): TargetFile =>
+  fileOf('infra', 'corral', [`# the corral daemon on ${h.name}`, ...group([['ip', h.name], ['ins', 'corral'], ['cls', 'corral']], [metrics])]);
+
 /** Every target file of the inventory, the same on every infra node (pgrds aside: see pgrdsFiles). */
 export function targetFiles(hosts: readonly HostView[]): Targets {
   const out: Targets = { files: [], unserved: new Map(), leftOut: new Set() };

@@ -23,14 +23,29 @@ export function envValue(value: string): string {
 
 const args = (parts: readonly string[]): string => parts.filter(Boolean).join(' ');
 
-/** /etc/default/victoria-metrics, read by Debian's victoria-metrics.service as $ARGS. */
+/**
+ * /etc/default/victoria-metrics, read by Debian's victoria-metrics.service as $ARGS. A query sees
+ * samples 2 s after their scrape rather than 30 s (VictoriaMetrics' default, for data that comes in
+ * over the network): this node scrapes its own data, and every alert would wait those 30 s, twice
+ * for one on a recorded series. vmetrics_options come last, so an operator's value wins.
+ */
 export function vmetricsDefaults(o: { port: number; options: string }): string {
-  const flags = args(['-storageDataPath=/infra/metrics', `-httpListenAddr=:${o.port}`, '-promscrape.config=/infra/prometheus.yml', o.options]);
+  const flags = args(['-storageDataPath=/infra/metrics', `-httpListenAddr=:${o.port}`, '-promscrape.config=/infra/prometheus.yml', '-search.latencyOffset=2s', o.options]);
   return `# managed by corral (INFRA: vmetrics_port, vmetrics_options)\nARGS=${envValue(flags)}\n`;
 }
 
-/** /etc/default/vmalert: Pigsty's flags (rules from /infra/rules, alerts to Alertmanager, state in VictoriaMetrics). */
-export function vmalertDefaults(o: { vmetricsPort: number; alertmanagerPort: number; port: number; interval: string; options: string }): string {
+/** Half a Prometheus duration (`10s` → `5000ms`); one of several units (`1m30s`) is left whole. */
+export function halfInterval(interval: string): string {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(interval);
+  return m ? `${(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']) / 2}ms` : interval;
+}
+
+/**
+ * /etc/default/vmalert: Pigsty's flags (rules from /infra/rules, alerts to Alertmanager, state in
+ * VictoriaMetrics). Rules are evaluated twice per scrape interval, so an alert fires at most its
+ * `for:` and one scrape and half a scrape after what it watches went wrong, rather than two scrapes.
+ */
+export function vmalertDefaults(o: { vmetricsPort: number; alertmanagerPort: number; port: number; scrapeInterval: string; options: string }): string {
   const vm = `http://127.0.0.1:${o.vmetricsPort}`;
   const flags = args([
     `-datasource.url=${vm}`,
@@ -39,7 +54,9 @@ export function vmalertDefaults(o: { vmetricsPort: number; alertmanagerPort: num
     `-notifier.url=http://127.0.0.1:${o.alertmanagerPort}`,
     `-httpListenAddr=:${o.port}`,
     "-rule=/infra/rules/*.yml",
-    `-evaluationInterval=${o.interval}`,
+    `-evaluationInterval=${halfInterval(o.scrapeInterval)}`,
+    // Query at the evaluation's own time, not rounded down to the interval: an alert is not an interval late.
+    '-datasource.queryTimeAlignment=false',
     o.options,
   ]);
   return `# managed by corral (INFRA: vmalert_port, vmalert_options)\nARGS=${envValue(flags)}\n`;
@@ -118,28 +135,61 @@ export function scrapeConfig(o: { interval: string; timeout: string; metricsPath
   ].join('\n');
 }
 
+const OF = '{{ $labels.ins }} ({{ $labels.instance }})';
 /**
- * /infra/rules/agent.yml: the `*_up` series the alert rules read, by exporter port, as Pigsty renders
- * its agent.yml; with every port the inventory uses for each (Pigsty takes the infra node's own).
+ * An exporter that does not answer, by its port: Pigsty's alert name, category and description.
+ * Debian's pgbouncer exporter has no pgbouncer_up: it runs bound to pgbouncer (PGSQL's drop-in), so its
+ * port not answering is PgbouncerDown, and there is no separate PgbouncerExporterDown.
  */
-export function agentRules(p: { node: number[]; haproxy: number[]; patroni: number[]; pgExporter: number[]; pgbouncerExporter: number[] }): string {
-  const rule = (record: string, expr: string): string[] => [`      - record: ${record}`, `        expr: ${expr}`];
+const AGENT_ALERTS = [
+  { alert: 'NodeDown', ports: 'node', category: 'node', description: `node_exporter of ${OF} does not answer` },
+  { alert: 'HaproxyDown', ports: 'haproxy', category: 'node', description: `HAProxy's exporter of ${OF} does not answer` },
+  { alert: 'PatroniDown', ports: 'patroni', category: 'pgsql', description: `Patroni's REST API of ${OF} does not answer` },
+  { alert: 'PgbouncerDown', ports: 'pgbouncerExporter', category: 'pgsql', description: `pgbouncer of ${OF} does not answer (its exporter runs only while pgbouncer does)` },
+  { alert: 'PgExporterDown', ports: 'pgExporter', category: 'pgsql', description: `the PostgreSQL exporter of ${OF} does not answer`, level: 1 },
+] as const;
+
+/**
+ * /infra/rules/agent.yml: the `*_up` series by exporter port, as Pigsty renders its agent.yml, with
+ * every port the inventory uses for each (Pigsty takes the infra node's own); and the alerts on an
+ * exporter that does not answer. Those read `up` itself, not the recorded series: a recorded series
+ * reaches a query only after vmalert wrote it back, which would delay each alert by an evaluation
+ * and a write.
+ */
+export function agentRules(p: Record<(typeof AGENT_ALERTS)[number]['ports'], number[]>): string {
   const byPort = (ports: number[]): string => {
     const list = [...new Set(ports)].sort((a, b) => a - b);
     return `up{instance=~".*:${list.length === 1 ? list[0]! : `(${list.join('|')})`}"}`;
+  };
+  const record = (name: string, expr: string): string[] => [`      - record: ${name}`, `        expr: ${expr}`];
+  const alert = (a: (typeof AGENT_ALERTS)[number]): string[] => {
+    const [level, severity] = 'level' in a ? [1, 'WARN'] : [0, 'CRIT'];
+    return [
+      `      - alert: ${a.alert}`,
+      `        expr: ${byPort(p[a.ports])} < 1`,
+      '        for: 1m',
+      `        labels: { level: ${level}, severity: ${severity}, category: ${a.category} }`,
+      '        annotations:',
+      `          summary: "${severity} ${a.alert} {{ $labels.ins }}@{{ $labels.instance }}"`,
+      `          description: "${a.description}"`,
+    ];
   };
   return [
     RULES_MARKER,
     'groups:',
     '  - name: agent-rules',
     '    rules:',
-    ...rule('node_up', byPort(p.node)),
-    ...rule('haproxy_up', byPort(p.haproxy)),
-    ...rule('etcd_up', 'up{job="etcd"}'),
-    ...rule('minio_up', 'up{job="minio"}'),
-    ...rule('pg_exporter_agent_up', byPort(p.pgExporter)),
-    ...rule('pgbouncer_exporter_agent_up', byPort(p.pgbouncerExporter)),
-    ...rule('patroni_up', byPort(p.patroni)),
+    ...record('node_up', byPort(p.node)),
+    ...record('haproxy_up', byPort(p.haproxy)),
+    ...record('etcd_up', 'up{job="etcd"}'),
+    ...record('minio_up', 'up{job="minio"}'),
+    ...record('pg_exporter_agent_up', byPort(p.pgExporter)),
+    ...record('pgbouncer_exporter_agent_up', byPort(p.pgbouncerExporter)),
+    ...record('patroni_up', byPort(p.patroni)),
+    '',
+    '  - name: agent-alert',
+    '    rules:',
+    ...AGENT_ALERTS.flatMap(alert),
     '',
   ].join('\n');
 }

@@ -18,6 +18,7 @@ import type { Settings } from '../config/settings.js';
 import type { Transport } from '../transport/types.js';
 import { applyRun, planRun, type Planning, type RunContext } from '../engine/run.js';
 import type { CertificateIssuer } from '../pki/authority.js';
+import type { Controller } from '../engine/reconciler.js';
 import { descriptor, phases, unmanagedReason } from '../engine/modules.js';
 import { sshDefaultsFrom, type SshDefaults } from '../engine/targets.js';
 import { blockingNotes, type Plan } from '../engine/model.js';
@@ -59,6 +60,8 @@ export interface DaemonOptions {
   neverAutoApply?: boolean;
   /** The age identity that decrypts the repository's SOPS values, and whether plaintext secrets are refused: the daemon's flags. */
   secrets?: SecretOptions;
+  /** Where the daemon itself runs: an infra node on the same machine scrapes its /metrics. */
+  controller?: Controller;
   random?: () => number;
 }
 
@@ -374,7 +377,7 @@ export class Daemon implements DaemonApi {
     let applied = false;
     // The daemon's own flags win over the repository's corral.yml; host key policy is never the repository's to set.
     const ssh = { ...sshDefaultsFrom(current.validated.inventory!.settings.ssh, current.validated.inventory!.root), ...this.opts.ssh };
-    const ctx: RunContext = { validated: current.validated, transport: this.opts.transport, ssh, revision: current.revision, pki: this.opts.pki, cluster: { module: status.module, name: this.clusterNameOf(status) } };
+    const ctx: RunContext = { validated: current.validated, transport: this.opts.transport, ssh, revision: current.revision, pki: this.opts.pki, cluster: { module: status.module, name: this.clusterNameOf(status) }, ...(this.opts.controller ? { controller: this.opts.controller } : {}) };
     try {
       this.setStatus(u, { sync: 'Syncing' });
       this.opts.events?.syncing?.(status.name, current.revision, trigger);

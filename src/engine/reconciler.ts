@@ -25,6 +25,16 @@ export interface ReconcileInput {
   certificates: Certificates;
   /** Whether a cluster of another module is in this run too (a daemon's unit or a --limit leaves others out): a change that needs both waits for a run with both. */
   together: (module: string, cluster: string) => boolean;
+  /** The daemon running this plan (none for the CLI): an infra node on its machine scrapes its /metrics. */
+  controller?: Controller;
+}
+
+/** Where the daemon runs, from its own flags and network interfaces, never from the repository. */
+export interface Controller {
+  /** The addresses of the machine it runs on. */
+  addresses: readonly string[];
+  /** Where a scraper on that machine reaches its /metrics: `127.0.0.1:9443`. */
+  metrics: string;
 }
 
 /** What a module needs to know to say which certificates its members need: no facts, so certificates are issued once, before compiling. */

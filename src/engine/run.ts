@@ -15,7 +15,7 @@ import { applyPlan, type ApplyEvent, type ChangeResult } from './apply.js';
 import type { Desired, Facts, HostDesired, Note, Observation } from './model.js';
 import { targetOf, type SshDefaults } from './targets.js';
 import { concealDecrypted, concealResult } from './conceal.js';
-import type { Certificates, Reconciler } from './reconciler.js';
+import type { Certificates, Controller, Reconciler } from './reconciler.js';
 import type { CertificateIssuer, CertificateRequest } from '../pki/authority.js';
 
 export interface RunContext {
@@ -29,6 +29,8 @@ export interface RunContext {
   limit?: string[];
   /** Only this cluster's module, on its members: the daemon's reconcile unit. */
   cluster?: { module: Module; name: string };
+  /** The daemon this run is part of (the CLI has none). */
+  controller?: Controller;
 }
 
 export interface Planning extends Planned {
@@ -94,7 +96,8 @@ export function unknownLimits(v: Validated, limit: readonly string[]): string[] 
   return limit.filter((name) => !known.has(name));
 }
 
-export function compile(v: Validated, hosts: readonly HostView[], facts: (host: string) => Facts, certificates: Certificates, targets: Map<string, Target>, only?: RunContext['cluster']): { desired: Desired; notes: Note[] } {
+export function compile(v: Validated, hosts: readonly HostView[], facts: (host: string) => Facts, certificates: Certificates, targets: Map<string, Target>, scope: Pick<RunContext, 'cluster' | 'controller'> = {}): { desired: Desired; notes: Note[] } {
+  const only = scope.cluster;
   const perHost = new Map<string, HostDesired>(hosts.map((h) => [h.name, { host: h.name, target: targets.get(h.name)!, resources: [] }]));
   const desired: Desired = { hosts: [...perHost.values()], edges: [] };
   const notes: Note[] = [];
@@ -103,7 +106,7 @@ export function compile(v: Validated, hosts: readonly HostView[], facts: (host: 
   const whole = new Set(inRun.filter((c) => c.whole).map(({ cluster }) => `${cluster.module}/${cluster.name}`));
   const together = (module: string, name: string): boolean => whole.has(`${module}/${name}`);
   for (const { reconciler, cluster } of inRun) {
-    const out = reconciler.desired({ cluster, hosts: v.hosts, facts, certificates, together });
+    const out = reconciler.desired({ cluster, hosts: v.hosts, facts, certificates, together, ...(scope.controller ? { controller: scope.controller } : {}) });
     for (const [host, resources] of out.resources) perHost.get(host)?.resources.push(...resources);
     desired.edges.push(...out.edges);
     notes.push(...out.notes);
@@ -154,7 +157,7 @@ export async function planRun(ctx: RunContext, knownFacts = new Map<string, Fact
   const targets = new Map(hosts.map((h) => [h.name, targetOf(h, ctx.ssh, root)]));
   const factsOf = (host: string): Facts => knownFacts.get(host) ?? ASSUMED_FACTS;
   const certificates = await issueCertificates(ctx.validated, hosts, ctx.pki, ctx.cluster);
-  let { desired, notes } = compile(ctx.validated, hosts, factsOf, certificates, targets, ctx.cluster);
+  let { desired, notes } = compile(ctx.validated, hosts, factsOf, certificates, targets, ctx);
   let observations = await observe(ctx.transport, desired.hosts);
   // A node that is not what was assumed (another OS or arch) wants other resources: compile for
   // what was seen and look again. Nodes seen before are compiled right the first time.
@@ -162,7 +165,7 @@ export async function planRun(ctx: RunContext, knownFacts = new Map<string, Fact
   for (const o of observations) if (o.ok) learned.set(o.host, o.facts);
   const wrong = observations.filter((o) => o.ok && compileKey(o.facts) !== compileKey(factsOf(o.host)));
   if (wrong.length) {
-    ({ desired, notes } = compile(ctx.validated, hosts, (h) => learned.get(h) ?? ASSUMED_FACTS, certificates, targets, ctx.cluster));
+    ({ desired, notes } = compile(ctx.validated, hosts, (h) => learned.get(h) ?? ASSUMED_FACTS, certificates, targets, ctx));
     const again = await observe(ctx.transport, desired.hosts.filter((h) => wrong.some((w) => w.host === h.host)));
     observations = observations.map((o) => again.find((a) => a.host === o.host) ?? o);
   }
