@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { membership } from '../../src/config/clusters.js';
 import type { HostView } from '../../src/config/hosts.js';
+import type { CrossEdge } from '../../src/engine/model.js';
 import { resourceList, type ModuleDesired, type ReconcileInput, type Reconciler } from '../../src/engine/reconciler.js';
 import { directory, file, sha256 } from '../../src/engine/resources/file.js';
 import type { Ref } from '../../src/engine/resources/kind.js';
@@ -21,7 +22,7 @@ import { symlink } from '../../src/engine/resources/symlink.js';
 import type { InfraPortalEntry, InfraService } from '../../src/types/inventory.gen.js';
 import { memberCertificate } from '../../src/pki/requests.js';
 import { packageRoot } from '../../src/util/package-root.js';
-import { nodename, packageNames } from '../node/index.js';
+import { nodePackagesRef, nodename, packageNames, repoServers, repoSourceRef } from '../node/index.js';
 import { INFRA_KINDS } from './kinds/index.js';
 import { retiredUnits } from './kinds/retired-units.js';
 import { clusterNotes, unservedEntry } from './notes.js';
@@ -249,7 +250,8 @@ function portalServers(h: HostView): { name: string; content: string }[] {
   return out;
 }
 
-function nginx(r: Builder, h: HostView, input: ReconcileInput, pkg: Ref): void {
+/** nginx on the infra node, serving the portal and the repository's folder; returns its last step, after which it serves them. */
+function nginx(r: Builder, h: HostView, input: ReconcileInput, pkg: Ref): Ref {
   const home = h.param('nginx_home');
   const data = h.param('nginx_data');
   const dataDir = r.add(directory, { path: data, mode: 0o755 });
@@ -281,7 +283,7 @@ function nginx(r: Builder, h: HostView, input: ReconcileInput, pkg: Ref): void {
   deps.push(r.add(staleFiles, { dir: '/etc/nginx/conf.d', set: 'infra portal', marker: PORTAL_MARKER, keep: servers.map((s) => `${s.name}.conf`) }, [confDir]));
   // Debian's package starts nginx with its default site: Corral's first load is a restart (nginx -t first), later ones reloads.
   const svc = r.add(service, { name: 'nginx', enabled: true, running: true }, [pkg]);
-  r.add(reload, { name: 'nginx', sha256: sha256(loaded.join('\0')), action: 'reload', firstTime: 'restart' }, [svc, ...deps]);
+  const serving = r.add(reload, { name: 'nginx', sha256: sha256(loaded.join('\0')), action: 'reload', firstTime: 'restart' }, [svc, ...deps]);
 
   if (h.param('nginx_exporter_enabled')) {
     const content = nginxExporterDefaults({ nginxPort: h.int('nginx_port'), port: h.int('nginx_exporter_port') });
@@ -289,6 +291,26 @@ function nginx(r: Builder, h: HostView, input: ReconcileInput, pkg: Ref): void {
     const exporter = r.add(service, { name: 'prometheus-nginx-exporter', enabled: true, running: true }, [pkg]);
     r.add(reload, { name: 'prometheus-nginx-exporter', sha256: sha256(content), action: 'restart', firstTime: 'restart' }, [exporter, env]);
   }
+  return serving;
+}
+
+/**
+ * Pigsty's bootstrap: nodes install from the repository INFRA serves. Every other host whose APT
+ * sources (as NODE writes them) fetch from this infra node's address gets them, and its packages,
+ * after this node's nginx serves. Weak: an edge orders only when both ends change in the plan. None
+ * on the infra node itself: there INFRA runs before NODE anyway (the modules' order), its packages
+ * from the sources the node already has.
+ */
+function repoEdges(h: HostView, serving: Ref, input: ReconcileInput): CrossEdge[] {
+  const mine = new Set([h.name, h.address]);
+  const edges: CrossEdge[] = [];
+  for (const other of input.hosts) {
+    if (other.name === h.name) continue;
+    const fed = repoServers(other, input.facts(other.name)).filter((s) => s.hosts.some((x) => mine.has(x)));
+    const after = [...fed.map((s) => repoSourceRef(s.module)), ...(fed.length ? [nodePackagesRef] : [])];
+    for (const resource of after) edges.push({ before: { host: h.name, resource: serving }, after: { host: other.name, resource } });
+  }
+  return edges;
 }
 
 /** Entry value, else the infra node's own variable, else Pigsty's default: how Pigsty's pg_exporters role reads each setting. */
@@ -338,7 +360,8 @@ function pgExporters(r: Builder, h: HostView, pkg: Ref | undefined): void {
 
 type Builder = ReturnType<typeof resourceList<(typeof INFRA_KINDS)[number]['name']>>;
 
-function nodeResources(h: HostView, input: ReconcileInput, targets: readonly TargetFile[]): Builder['list'] {
+/** The infra node's resources, and nginx's last step when it serves (what nodes fed by its repository wait for). */
+function nodeResources(h: HostView, input: ReconcileInput, targets: readonly TargetFile[]): { list: Builder['list']; serving?: Ref } {
   const r: Builder = resourceList('infra', CLUSTER, INFRA_KINDS);
   const vm = h.param('vmetrics_enabled');
   const nginxOn = h.param('nginx_enabled');
@@ -358,9 +381,9 @@ function nodeResources(h: HostView, input: ReconcileInput, targets: readonly Tar
   if (vm) vmetrics(r, h, input, pkg, infraDir, [...targets, ...pgrdsFiles(h)]);
   if (h.param('alertmanager_enabled')) alertmanager(r, h, pkg, infraDir);
   if (h.param('blackbox_enabled')) blackbox(r, h, pkg);
-  if (nginxOn) nginx(r, h, input, pkg);
+  const serving = nginxOn ? nginx(r, h, input, pkg) : undefined;
   pgExporters(r, h, pkg);
-  return r.list;
+  return { list: r.list, ...(serving ? { serving } : {}) };
 }
 
 export const infra: Reconciler = {
@@ -383,7 +406,9 @@ export const infra: Reconciler = {
         out.notes.push({ host: h.name, resource: packagesId('infra'), message: 'INFRA is built on Debian packages: no apt on this node, nothing is done' });
         continue;
       }
-      out.resources.set(h.name, nodeResources(h, input, targets.files));
+      const { list, serving } = nodeResources(h, input, targets.files);
+      out.resources.set(h.name, list);
+      if (serving) out.edges.push(...repoEdges(h, serving, input));
     }
     return out;
   },

@@ -8,9 +8,12 @@ import { INFRA_KINDS } from './kinds/index.js';
 export const INFRA: ModuleDescriptor = {
   module: 'infra',
   membership: { identity: 'infra_seq', cluster: { name: 'infra' } },
-  // Pigsty's bootstrap installs INFRA first, its repo feeding NODE (weakly); Corral syncs INFRA last,
-  // once the clusters whose targets it writes exist, and builds no repo for NODE to wait for.
-  after: ['pgsql', 'redis'],
+  // Pigsty's bootstrap: INFRA first, its nginx serving the repository's folder that NODE's APT sources
+  // may fetch from (NODE comes after it, weakly: with no infra cluster its phase is empty). Target files
+  // of clusters that do not exist yet are written early: their targets show down until the clusters come up.
+  // INFRA's packages install from the APT sources its node already has (NODE has not written its own
+  // yet; a bare lab node has the lab's).
+  after: [],
   identities: [],
   kinds: INFRA_KINDS,
   checks: [infraMembers],

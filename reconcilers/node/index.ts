@@ -10,8 +10,8 @@ import { aptSource, aptSourcesOnly } from '../../src/engine/resources/apt-source
 import { block } from '../../src/engine/resources/block.js';
 import { directory, file } from '../../src/engine/resources/file.js';
 import { kernelModule, sysctl } from '../../src/engine/resources/kernel.js';
-import type { Ref } from '../../src/engine/resources/kind.js';
-import { packages } from '../../src/engine/resources/packages.js';
+import { refTo, type Ref } from '../../src/engine/resources/kind.js';
+import { packages, packagesId } from '../../src/engine/resources/packages.js';
 import { service } from '../../src/engine/resources/service.js';
 import { hostname, timezone } from '../../src/engine/resources/system.js';
 import { nodeRepoModules, upstreamFor } from '../../src/engine/repos.js';
@@ -44,6 +44,32 @@ export function repoLines(h: HostView, module: string, f: Facts): string[] {
     .filter((line) => line !== 'deb [trusted=yes] ');
 }
 
+/** The APT sources NODE writes on the host: each module of node_repo_modules that repo_upstream has lines for. */
+export function repoSources(h: HostView, f: Facts): { name: string; lines: string[] }[] {
+  if (f.packageManager !== 'apt') return [];
+  return nodeRepoModules(h)
+    .map((m) => ({ name: m, lines: repoLines(h, m, f) }))
+    .filter((s) => s.lines.length);
+}
+
+/** The host part of an APT source line's URI (`deb [trusted=yes] http://10.0.0.10/pigsty ./` → 10.0.0.10); none for a URI that is not a URL. */
+function sourceHost(line: string): string | undefined {
+  const uri = line.replace(/^deb\s+(\[[^\]]*\]\s+)?/, '').split(/\s+/)[0] ?? '';
+  try {
+    return new URL(uri).hostname || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The hosts each APT source NODE writes on the host fetches from, by repo module. */
+export const repoServers = (h: HostView, f: Facts): { module: string; hosts: string[] }[] =>
+  repoSources(h, f).map((s) => ({ module: s.name, hosts: s.lines.map(sourceHost).filter((x): x is string => x !== undefined) }));
+
+/** NODE's APT source of repo module `module`, and its package set: what waits for a repository another node serves. */
+export const repoSourceRef = (module: string): Ref => refTo(aptSource, module);
+export const nodePackagesRef: Ref = packagesId('node');
+
 function hostResources(h: HostView, f: Facts, cluster: string, notes: ModuleDesired['notes']): ReturnType<typeof resourceList>['list'] {
   const r = resourceList('node', cluster);
   const name = nodename(h);
@@ -58,7 +84,7 @@ function hostResources(h: HostView, f: Facts, cluster: string, notes: ModuleDesi
   let repoDone: Ref | undefined;
   if (f.packageManager === 'apt') {
     const modules = nodeRepoModules(h);
-    const sources = modules.map((m) => ({ name: m, lines: repoLines(h, m, f) })).filter((s) => s.lines.length);
+    const sources = repoSources(h, f);
     const ids: Ref[] = sources.map((s) => r.add(aptSource, { name: s.name, content: `# managed by corral: repo module ${s.name}\n${s.lines.join('\n')}\n` }));
     if (sources.length && h.param('node_repo_remove')) ids.push(r.add(aptSourcesOnly, { keep: sources.map((s) => s.name) }, ids));
     else if (modules.length && !sources.length) {

@@ -6,7 +6,9 @@ import { node } from './index.js';
 export const NODE: ModuleDescriptor = {
   module: 'node',
   membership: { cluster: { variable: 'node_cluster', default: 'nodes' } },
-  after: [],
+  // After INFRA, whose nginx serves the repository NODE's APT sources may name (Pigsty's bootstrap order);
+  // weakly: an inventory with no infra cluster has an empty phase before NODE's.
+  after: ['infra'],
   identities: [],
   kinds: [],
   checks: [],

@@ -20,7 +20,7 @@ export interface ModuleDescriptor {
   /** Pigsty's module name, lower case: `etcd`. */
   module: string;
   membership: Membership;
-  /** Modules whose clusters sync before this one's (the daemon's phases are derived from these). */
+  /** Modules whose clusters sync before this one's (the daemon's phases are derived from these, and a host's order of modules in one plan). */
   after: readonly string[];
   /** Variables that name a host's cluster of this module: a host's groups must agree on each. */
   identities: readonly string[];

@@ -7,7 +7,7 @@ import type { Validated } from '../config/validate.js';
 import type { HostView } from '../config/hosts.js';
 import type { Module } from '../config/clusters.js';
 import type { Transport, Target } from '../transport/types.js';
-import { modules, unmanagedReason } from './modules.js';
+import { descriptor, phases, unmanagedReason } from './modules.js';
 import { ASSUMED_FACTS, compileKey } from './facts.js';
 import { observe } from './observe.js';
 import { plan as makePlan, type Planned } from './plan.js';
@@ -49,8 +49,19 @@ export function selectHosts(v: Validated, limit: readonly string[] | undefined):
   return v.hosts.filter((h) => picked.has(h));
 }
 
-/** The modules that build their clusters (those without a reconciler are Unmanaged). */
-const reconcilers = (): Reconciler[] => modules().descriptors.flatMap((d) => (d.reconciler ? [d.reconciler] : []));
+/**
+ * The modules that build their clusters (those without a reconciler are Unmanaged), in the daemon's
+ * phases: a host runs its modules' changes in this order too, so a change that waits for another
+ * host's change of an earlier module (a node for its infra node's repository) never waits behind
+ * a change of a later module there that waits for it in turn.
+ */
+const reconcilers = (): Reconciler[] =>
+  phases()
+    .flat()
+    .flatMap((m) => {
+      const r = descriptor(m)?.reconciler;
+      return r ? [r] : [];
+    });
 
 /** Each module's clusters in the run, with only their selected members (`whole`: all of them); clusters with none are left out. */
 function* clustersInRun(v: Validated, hosts: readonly HostView[], only: RunContext['cluster']): Generator<{ reconciler: Reconciler; cluster: Validated['clusters'][number]; whole: boolean }> {
