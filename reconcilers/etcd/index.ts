@@ -181,9 +181,6 @@ export const etcd: Reconciler = {
     for (const h of cluster.members) {
       const f = facts(h.name);
       const r = resourceList('etcd', cluster.name, ETCD_KINDS);
-      for (const param of ['etcd_rm_data', 'etcd_rm_pkg'] as const) {
-        if (h.has(param)) out.notes.push({ host: h.name, resource: 'etcd', message: `${param} applies to removing a member's node, which Corral leaves as it is` });
-      }
       if (f.packageManager === 'unknown') {
         out.notes.push({ host: h.name, resource: packagesId('etcd'), message: 'no known package manager: etcd is not installed' });
         continue;

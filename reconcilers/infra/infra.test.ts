@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { validateInventory } from '../../src/config/validate.js';
 import { ASSUMED_FACTS } from '../../src/engine/facts.js';
+import { ignoredNotes } from '../../src/engine/ignored.js';
 import type { Desired, Facts, Note, Observation } from '../../src/engine/model.js';
 import { observeScript } from '../../src/engine/observe.js';
 import { plan } from '../../src/engine/plan.js';
@@ -53,6 +54,8 @@ const REDIS = `    redis-ms:
 interface Loaded {
   desired: Desired;
   notes: Note[];
+  /** What the plan says of the cluster's parameters that Corral does not honour (the schema's x-corral). */
+  ignored: Note[];
   certificates: Certificates;
 }
 
@@ -63,7 +66,7 @@ async function load(text: string, facts: (host: string) => Facts = () => ASSUMED
   const certificates = await certificatesFor(v);
   const out = infra.desired({ cluster, hosts: v.hosts, facts, certificates, together: () => true, ...(controller ? { controller } : {}) });
   const target = (name: string) => ({ name, address: name, port: 22, user: 'root', connection: 'ssh' as const });
-  return { notes: out.notes, certificates, desired: { hosts: [...out.resources].map(([host, resources]) => ({ host, target: target(host), resources })), edges: out.edges } };
+  return { notes: out.notes, ignored: ignoredNotes(cluster), certificates, desired: { hosts: [...out.resources].map(([host, resources]) => ({ host, target: target(host), resources })), edges: out.edges } };
 }
 
 const on = (d: Desired, host: string): Resource[] => d.hosts.find((h) => h.host === host)!.resources;
@@ -346,7 +349,8 @@ describe('parameters not honoured here', () => {
     vip_address: 10.0.0.99
     infra_portal: { home: { domain: i.pigsty }, wiki: { domain: wiki.pigsty, endpoint: "127.0.0.1:9700", auth: true }, custom: { domain: c.pigsty, conf: custom.conf } }
 `;
-    const { notes } = await load(fleet('', extra));
+    const loaded = await load(fleet('', extra));
+    const notes = [...loaded.ignored, ...loaded.notes];
     expect(new Set(notes.map((n) => n.host))).toEqual(new Set(['10.0.0.10']));
     expect(new Set(notes.map((n) => n.message)).size).toBe(notes.length);
     const text = notes.map((n) => n.message).join('\n');
@@ -359,8 +363,8 @@ describe('parameters not honoured here', () => {
       'infra_portal entries not served: wiki asks for basic auth (nginx_users)',
       'custom names an Ansible template (conf: custom.conf)',
       'nginx_users: basic auth is not built',
-      'certbot is not run',
-      'vmetrics_clean not honoured: Corral never deletes data or configs',
+      "certbot_sign: certbot is not run: the servers use Corral's certificate for nginx",
+      'vmetrics_clean: not honoured: Corral never deletes data or configs',
       "prometheus_scrape_interval (Pigsty v2's Prometheus) are not read",
       'pgbackrest_exporter is not in Debian 12',
     ]) {

@@ -19,7 +19,7 @@ const UNSERVED: Record<UnservedExporter, { what: string; off: string }> = {
   keepalived: { what: "keepalived's exporter (vip_exporter_port)", off: 'vip_enabled' },
 };
 
-/** Once per cluster, on `anchor`: what the inventory asks of INFRA that is not built here. */
+/** Once per cluster, on `anchor`: what the inventory asks of INFRA that is not built here, where it takes more than the schema's x-corral to tell. */
 export function clusterNotes(anchor: HostView, members: readonly HostView[], targets: Targets): Note[] {
   const out: Note[] = [];
   const note = (message: string): number => out.push({ host: anchor.name, resource: 'infra', message });
@@ -53,11 +53,9 @@ export function clusterNotes(anchor: HostView, members: readonly HostView[], tar
     return why ? [`${name} ${why}`] : [];
   });
   if (unserved.length) note(`infra_portal entries not served: ${unserved.join('; ')}`);
-  if (Object.keys(anchor.param('nginx_users')).length) note('nginx_users: basic auth is not built (no .htpasswd is written)');
+  // nginx_users, certbot_sign and the *_clean switches are the schema's (x-corral): src/engine/ignored.ts notes them.
   const certbot = portal.filter(([, e]) => e.certbot).map(([name]) => name);
-  if (anchor.param('certbot_sign') || certbot.length) note(`certbot is not run${certbot.length ? ` (infra_portal ${certbot.join(', ')})` : ''}: the servers use Corral's certificate for nginx`);
-  const clean = (['vmetrics_clean', 'vlogs_clean', 'vtraces_clean', 'grafana_clean', 'nginx_clean'] as const).filter((p) => anchor.param(p));
-  if (clean.length) note(`${list(clean)} not honoured: Corral never deletes data or configs`);
+  if (certbot.length) note(`certbot is not run (infra_portal ${certbot.join(', ')}): the servers use Corral's certificate for nginx`);
   const v2 = Object.keys(anchor.all()).filter((k) => k.startsWith('prometheus_') && anchor.has(k));
   if (v2.length) note(`${list(v2)} (Pigsty v2's Prometheus) are not read: VictoriaMetrics takes vmetrics_* (retention in vmetrics_options)`);
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { validateInventory } from '../../src/config/validate.js';
 import type { HostView } from '../../src/config/hosts.js';
 import { ASSUMED_FACTS } from '../../src/engine/facts.js';
+import { ignoredNotes } from '../../src/engine/ignored.js';
 import type { Desired, Note, Observation } from '../../src/engine/model.js';
 import { observeScript } from '../../src/engine/observe.js';
 import { plan } from '../../src/engine/plan.js';
@@ -71,6 +72,8 @@ interface Loaded {
   hosts: HostView[];
   desired: Desired;
   notes: Note[];
+  /** What the plan says of the cluster's parameters that Corral does not honour (the schema's x-corral). */
+  ignored: Note[];
   certificates: ReturnType<NonNullable<typeof minio.certificates>>;
 }
 
@@ -83,6 +86,7 @@ async function load(text: string): Promise<Loaded> {
   return {
     hosts: v.hosts,
     notes: out.notes,
+    ignored: ignoredNotes(cluster),
     certificates: minio.certificates!({ cluster, hosts: v.hosts }),
     desired: { hosts: [...out.resources].map(([host, resources]) => ({ host, target: target(host), resources })), edges: out.edges },
   };
@@ -249,10 +253,10 @@ describe('MINIO single node', () => {
   });
 
   it('notes once per cluster what it does instead of the removal parameters, and blocks a root secret the env file cannot hold', async () => {
-    const { notes } = await load(SINGLE(', minio_safeguard: true, minio_rm_pkg: true'));
-    expect(notes.map((n) => n.message)).toEqual([
-      'minio_safeguard applies to removing a MinIO node, which Corral never does (a MinIO pool cannot shrink): a host taken out of the cluster keeps its service, data and packages',
-      'minio_rm_pkg applies to removing a MinIO node, which Corral never does (a MinIO pool cannot shrink): a host taken out of the cluster keeps its service, data and packages',
+    const { notes, ignored } = await load(SINGLE(', minio_safeguard: true, minio_rm_pkg: true, minio_rm_data: false'));
+    expect(notes).toEqual([]);
+    expect(ignored.map((n) => n.message)).toEqual([
+      'minio_safeguard and minio_rm_pkg: Corral never removes a MinIO node (a MinIO pool cannot shrink): a host taken out of the cluster keeps its service, data and packages',
     ]);
     const blocked = await load(SINGLE().replace(ROOT_SECRET, 'has"quote.x'));
     expect(blocked.desired.hosts).toEqual([]);

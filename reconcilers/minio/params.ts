@@ -81,7 +81,7 @@ const UNQUOTABLE = /["\\\p{Cc}]/u;
 const BUCKET_FIELDS = ['name', 'versioning', 'lock'];
 const USER_FIELDS = ['access_key', 'secret_key', 'policy'];
 
-/** Once per cluster, on its first member: parameters not honoured here, and those that block the cluster. */
+/** Once per cluster, on its first member: values not honoured here, and those that block the cluster (parameters never honoured are the schema's x-corral). */
 export function clusterNotes(anchor: HostView): Note[] {
   const out: Note[] = [];
   const note = (message: string, blocking = false): number => out.push({ host: anchor.name, resource: `minio:${anchor.str('minio_cluster') ?? ''}`, message, ...(blocking ? { blocking } : {}) });
@@ -91,9 +91,6 @@ export function clusterNotes(anchor: HostView): Note[] {
   if (UNQUOTABLE.test(secret)) note('minio_secret_key holds a double quote, a backslash or a control character, which the env file cannot hold as Pigsty writes it; choose one without them', true);
   for (const u of usersOf(anchor)) {
     if (u.secret_key.length < MIN_SECRET_KEY || /\p{Cc}/u.test(u.secret_key)) note(`minio_users: the secret_key of ${u.access_key} is shorter than ${MIN_SECRET_KEY} characters or holds a control character, which MinIO does not take`, true);
-  }
-  for (const param of ['minio_safeguard', 'minio_rm_data', 'minio_rm_pkg'] as const) {
-    if (anchor.has(param)) note(`${param} applies to removing a MinIO node, which Corral never does (a MinIO pool cannot shrink): a host taken out of the cluster keeps its service, data and packages`);
   }
   const bucketExtra = [...new Set(bucketsOf(anchor).flatMap((b) => Object.keys(b).filter((k) => !BUCKET_FIELDS.includes(k))))];
   if (bucketExtra.length) note(`minio_buckets fields ${bucketExtra.join(', ')} are not read (by Pigsty either): only name, versioning and lock are`);

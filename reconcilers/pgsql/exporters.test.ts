@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { validateInventory } from '../../src/config/validate.js';
 import { ASSUMED_FACTS } from '../../src/engine/facts.js';
+import { ignoredNotes } from '../../src/engine/ignored.js';
 import type { Desired, Observation } from '../../src/engine/model.js';
 import { observeScript } from '../../src/engine/observe.js';
 import { ordered, plan } from '../../src/engine/plan.js';
@@ -49,7 +50,7 @@ async function load(vars = '', hostVars = '', monitor?: string) {
   const errors = v.problems.filter((p) => p.severity === 'error');
   const cluster = v.clusters.find((c) => c.module === 'pgsql')!;
   const out = pgsql.desired({ cluster, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v), together: () => true });
-  return { out, errors, problems: v.problems };
+  return { out, errors, problems: v.problems, ignored: ignoredNotes(cluster) };
 }
 
 type Want = { path?: string; name?: string; content?: string; mode?: number; owner?: string; group?: string; secret?: boolean; packages?: string[] };
@@ -262,17 +263,19 @@ describe('PGSQL exporter settings', () => {
   });
 
   it("notes once per cluster the settings of Pigsty's own exporter that Debian's do not read", async () => {
-    const { out } = await load("pg_exporter_config: pg_exporter_full.yml\npg_exporter_cache_ttls: '1,10,60,600'\npgbouncer_exporter_url: 'postgres://mon:x@:6432/pgbouncer'\npgbouncer_exporter_options: '--log.level=info'\npgbackrest_exporter_enabled: true");
-    expect(out.notes.map((n) => `${n.host} ${n.resource}`)).toEqual([
-      '10.0.0.11 service:prometheus-postgres-exporter',
-      '10.0.0.11 service:prometheus-postgres-exporter',
-      '10.0.0.11 service:prometheus-pgbouncer-exporter',
-      '10.0.0.11 service:prometheus-pgbouncer-exporter',
-      '10.0.0.11 pgbackrest-exporter',
+    const { out, ignored } = await load("pg_exporter_config: pg_exporter_full.yml\npg_exporter_cache_ttls: '1,10,60,600'\npgbouncer_exporter_url: 'postgres://mon:x@:6432/pgbouncer'\npgbouncer_exporter_options: '--log.level=info'\npgbackrest_exporter_enabled: true");
+    // The settings Debian's exporters never read are the schema's (x-corral): noted once for the cluster, on its first member.
+    expect(ignored.map((n) => `${n.host} ${n.resource} ${n.message.split(':')[0]}`)).toEqual([
+      '10.0.0.11 pgsql:pg-test pg_exporter_config',
+      '10.0.0.11 pgsql:pg-test pg_exporter_cache_ttls',
+      '10.0.0.11 pgsql:pg-test pgbouncer_exporter_url',
+      '10.0.0.11 pgsql:pg-test pgbouncer_exporter_options',
     ]);
-    expect(out.notes[0]!.message).toContain("pg_exporter_config (pg_exporter_full.yml) is the collector config of Pigsty's own pg_exporter, whose format Debian's prometheus-postgres-exporter does not read");
-    expect(out.notes.some((n) => n.blocking)).toBe(false);
-    expect(JSON.stringify(out.notes)).not.toContain('mon:x');
+    expect(ignored[0]!.message).toContain("pg_exporter_config: the collector config of Pigsty's own pg_exporter, whose format Debian's prometheus-postgres-exporter does not read");
+    // pgbackrest_exporter_enabled is honoured when off: the module says it is not run when the inventory turns it on.
+    expect(out.notes.map((n) => `${n.host} ${n.resource}`)).toEqual(['10.0.0.11 pgbackrest-exporter']);
+    expect([...ignored, ...out.notes].some((n) => n.blocking)).toBe(false);
+    expect(JSON.stringify([...ignored, ...out.notes])).not.toContain('mon:x');
   });
 
   it("says when Debian's exporter 0.11 could not read the monitor password from its DSN (a blank)", async () => {

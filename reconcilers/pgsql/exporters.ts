@@ -167,23 +167,17 @@ export function unwritable(h: HostView): Note[] {
     .map(([param, , path]) => ({ host: h.name, resource: file.id({ path, content: '', mode: 0 }), message: `${param} holds a control character (a newline?), which ${path} cannot hold; choose a value without one`, blocking: true }));
 }
 
-/** Once per cluster, on its primary: what Pigsty's exporter settings the inventory sets that Debian's exporters do not take. */
+/** Once per cluster, on its primary: values of Pigsty's exporter settings that Debian's exporters cannot take (the settings they never read are the schema's x-corral). */
 export function exporterNotes(h: HostView): Note[] {
   const out: Note[] = [];
   const note = (unit: string, message: string): number => out.push({ host: h.name, resource: service.id({ name: unit, enabled: true, running: true }), message });
   if (pgExporterOn(h)) {
-    if (h.has('pg_exporter_config')) {
-      note(PG_EXPORTER.unit, `pg_exporter_config (${h.str('pg_exporter_config')}) is the collector config of Pigsty's own pg_exporter, whose format Debian's prometheus-postgres-exporter does not read (it takes queries of its own with --extend.query-path, which pg_exporter_options can pass): not used`);
-    }
     // Its collector turns the DSN into key=value pairs it then splits at every blank, quoted or not.
     if (!h.str('pg_exporter_url') && h.str('pg_monitor_password').includes(' ')) {
       note(PG_EXPORTER.unit, `pg_monitor_password holds a blank, which Debian's prometheus-postgres-exporter 0.11 cannot take in a DSN ("malformed dsn"): it runs without its pg_* metrics; choose a monitor password without blanks`);
     }
-    if (h.has('pg_exporter_cache_ttls')) note(PG_EXPORTER.unit, "pg_exporter_cache_ttls tunes Pigsty's own pg_exporter; Debian's prometheus-postgres-exporter has no collector cache: not used");
   }
   if (pgbouncerExporterOn(h)) {
-    if (h.str('pgbouncer_exporter_url')) note(PGBOUNCER_EXPORTER.unit, `pgbouncer_exporter_url is not used: Debian's prometheus-pgbouncer-exporter takes no URL; it logs in as pg_monitor_username over pg_localhost on pgbouncer_port`);
-    if (h.str('pgbouncer_exporter_options')) note(PGBOUNCER_EXPORTER.unit, "pgbouncer_exporter_options are flags of Pigsty's own pg_exporter, which Debian's prometheus-pgbouncer-exporter does not take: not passed");
     if (h.str('exporter_metrics_path') !== '/metrics') note(PGBOUNCER_EXPORTER.unit, `Debian's prometheus-pgbouncer-exporter serves /metrics only, not exporter_metrics_path ${h.str('exporter_metrics_path')}`);
   }
   if (h.param('pgbackrest_exporter_enabled') && h.has('pgbackrest_exporter_enabled')) {

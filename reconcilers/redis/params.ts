@@ -59,7 +59,7 @@ const NEEDED_COMMANDS = ['CONFIG', 'INFO', 'REPLICAOF', 'SLAVEOF', 'CLUSTER', 'P
 const PLAIN_WORD = /^[^\s"'\\]+$/;
 const MASTER_NAME = /^[A-Za-z0-9._-]+$/;
 
-/** Once per cluster, on its first node: parameters not honoured here, and those that block the cluster. */
+/** Once per cluster, on its first node: values not honoured here, and those that block the cluster (parameters never honoured are the schema's x-corral). */
 export function clusterNotes(anchor: HostView, members: readonly HostView[]): Note[] {
   const out: Note[] = [];
   const note = (message: string, blocking = false): number => out.push({ host: anchor.name, resource: `redis:${clusterOf(anchor)}`, message, ...(blocking ? { blocking } : {}) });
@@ -73,8 +73,6 @@ export function clusterNotes(anchor: HostView, members: readonly HostView[]): No
     if (!MASTER_NAME.test(m.name)) note(`redis_sentinel_monitor: master name ${JSON.stringify(m.name)} is not one Sentinel accepts (letters, digits, ".", "-", "_")`, true);
     if (m.password && !PLAIN_WORD.test(m.password)) note(`redis_sentinel_monitor: the password of ${m.name} holds a blank, a quote or a backslash; choose one without them`, true);
   }
-  if (anchor.has('redis_conf') && anchor.param('redis_conf') !== 'redis.conf') note(`redis_conf (${anchor.str('redis_conf')}) names an Ansible template, which Corral does not read: it renders its own redis.conf with Pigsty's settings`);
-  if (anchor.param('redis_rm_pkg')) note('redis_rm_pkg is not honoured: Corral never removes packages');
   if (mode !== 'sentinel' && anchor.param('redis_sentinel_monitor').length) note(`redis_sentinel_monitor is read only by a sentinel cluster; ${anchor.param('redis_cluster')} is ${mode}`);
   if (mode !== 'cluster' && anchor.has('redis_cluster_replicas')) note(`redis_cluster_replicas is read only in redis_mode: cluster; ${anchor.param('redis_cluster')} is ${mode}`);
   if (mode === 'sentinel') {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { validateInventory } from '../../src/config/validate.js';
 import type { HostView } from '../../src/config/hosts.js';
 import { ASSUMED_FACTS } from '../../src/engine/facts.js';
+import { ignoredNotes } from '../../src/engine/ignored.js';
 import type { Desired, Note, Observation } from '../../src/engine/model.js';
 import { observeScript } from '../../src/engine/observe.js';
 import { plan } from '../../src/engine/plan.js';
@@ -39,6 +40,8 @@ interface Loaded {
   hosts: HostView[];
   desired: Desired;
   notes: Note[];
+  /** What the plan says of the cluster's parameters that Corral does not honour (the schema's x-corral). */
+  ignored: Note[];
 }
 
 async function load(text: string, cluster = 'redis-ms'): Promise<Loaded> {
@@ -47,7 +50,7 @@ async function load(text: string, cluster = 'redis-ms'): Promise<Loaded> {
   const c = v.clusters.find((x) => x.module === 'redis' && x.name === cluster)!;
   const out = redis.desired({ cluster: c, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v), together: () => true });
   const target = (name: string) => ({ name, address: name, port: 22, user: 'root', connection: 'ssh' as const });
-  return { hosts: v.hosts, notes: out.notes, desired: { hosts: [...out.resources].map(([host, resources]) => ({ host, target: target(host), resources })), edges: out.edges } };
+  return { hosts: v.hosts, notes: out.notes, ignored: ignoredNotes(c), desired: { hosts: [...out.resources].map(([host, resources]) => ({ host, target: target(host), resources })), edges: out.edges } };
 }
 
 const on = (d: Desired, host: string): Resource[] => d.hosts.find((h) => h.host === host)!.resources;
@@ -150,7 +153,7 @@ describe('REDIS rendering', () => {
 
   it('names what it does not honour once per cluster, and blocks what it cannot do', async () => {
     const noted = await load(lab(', redis_conf: my-redis.conf, redis_rm_pkg: true, redis_cluster_replicas: 2'));
-    expect(noted.notes.map((n) => `${n.host} ${n.blocking ? 'blocking ' : ''}${n.message.split(' ')[0]}`)).toEqual(['10.0.0.11 redis_conf', '10.0.0.11 redis_rm_pkg', '10.0.0.11 redis_cluster_replicas']);
+    expect([...noted.ignored, ...noted.notes].map((n) => `${n.host} ${n.blocking ? 'blocking ' : ''}${n.message.split(' ')[0]}`)).toEqual(['10.0.0.11 redis_conf:', '10.0.0.11 redis_rm_pkg:', '10.0.0.11 redis_cluster_replicas']);
     const blocked = await load(lab(', redis_type: valkey, redis_rename_commands: { CONFIG: "" }'));
     expect(blocked.notes.filter((n) => n.blocking).map((n) => n.message.split(':')[0])).toEqual(['redis_type', 'redis_rename_commands renames CONFIG, which Corral needs to manage the instances; rename other commands only']);
     expect(blocked.desired.hosts).toEqual([]);

@@ -48,7 +48,7 @@ export function schemas(): SchemaSet {
   // use; the tracking makes each `anyOf` around the 400-parameter vars schema ~10x slower.
   // schema.test.ts guards that no schema starts using them.
   ajv.opts.unevaluated = false;
-  ajv.addVocabulary(['x-secret', 'x-level', 'x-module']);
+  ajv.addVocabulary(['x-secret', 'x-level', 'x-module', 'x-corral']);
   const byId = new Map<string, JsonSchema>();
   for (const s of all) {
     ajv.addSchema(s);

@@ -14,6 +14,7 @@ import { plan as makePlan, type Planned } from './plan.js';
 import { applyPlan, type ApplyEvent, type ChangeResult } from './apply.js';
 import type { Desired, Facts, HostDesired, Note, Observation } from './model.js';
 import { targetOf, type SshDefaults } from './targets.js';
+import { ignoredNotes } from './ignored.js';
 import { concealDecrypted, concealResult } from './conceal.js';
 import type { Certificates, Controller, Reconciler } from './reconciler.js';
 import type { CertificateIssuer, CertificateRequest } from '../pki/authority.js';
@@ -189,8 +190,8 @@ export async function planRun(ctx: RunContext, knownFacts = new Map<string, Fact
   notes.push(...departed.notes);
   const planned = makePlan(desired, observations, ctx.revision);
   planned.plan.notes.unshift(...notes.filter((n) => !planned.plan.unreachable.some((u) => u.host === n.host)));
-  // Said whether or not the host answered: it is about Corral, not the node.
-  planned.plan.notes.unshift(...unmanagedNotes(ctx.validated, hosts, ctx.cluster));
+  // Said whether or not the host answered: they are about Corral, not the node.
+  planned.plan.notes.unshift(...unmanagedNotes(ctx.validated, hosts, ctx.cluster), ...[...clustersInRun(ctx.validated, hosts, ctx.cluster)].flatMap(({ cluster }) => ignoredNotes(cluster)));
   // The one place decrypted secrets are marked, for every plan: CLI, daemon, previews, verification.
   return { ...planned, plan: concealDecrypted(planned.plan, ctx.validated.inventory?.decrypted ?? []), desired, observations, targets };
 }

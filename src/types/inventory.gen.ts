@@ -198,7 +198,7 @@ export interface InventoryFile {
   all: Group;
 }
 /**
- * Pigsty v4.5.0 inventory variables. Derived from the Pigsty parameter catalog and role defaults; x-level is the Pigsty level (G global, C cluster, I instance, A ad hoc), x-module the owning module, x-secret marks values that must be redacted.
+ * Pigsty v4.5.0 inventory variables. Derived from the Pigsty parameter catalog and role defaults; x-level is the Pigsty level (G global, C cluster, I instance, A ad hoc), x-module the owning module, x-secret marks values that must be redacted, x-corral what Corral makes of the parameter (src/engine/ignored.ts).
  */
 export interface NODEModuleParameters {
   /**
@@ -325,7 +325,7 @@ export interface HaproxyServer {
   [k: string]: unknown | undefined;
 }
 /**
- * Pigsty v4.5.0 inventory variables. Derived from the Pigsty parameter catalog and role defaults; x-level is the Pigsty level (G global, C cluster, I instance, A ad hoc), x-module the owning module, x-secret marks values that must be redacted.
+ * Pigsty v4.5.0 inventory variables. Derived from the Pigsty parameter catalog and role defaults; x-level is the Pigsty level (G global, C cluster, I instance, A ad hoc), x-module the owning module, x-secret marks values that must be redacted, x-corral what Corral makes of the parameter (src/engine/ignored.ts).
  */
 export interface ETCDModuleParameters {
   etcd_seq?: number;
@@ -349,7 +349,7 @@ export interface ETCDModuleParameters {
   etcd_rm_pkg?: boolean;
 }
 /**
- * Pigsty v4.5.0 inventory variables. Derived from the Pigsty parameter catalog and role defaults; x-level is the Pigsty level (G global, C cluster, I instance, A ad hoc), x-module the owning module, x-secret marks values that must be redacted.
+ * Pigsty v4.5.0 inventory variables. Derived from the Pigsty parameter catalog and role defaults; x-level is the Pigsty level (G global, C cluster, I instance, A ad hoc), x-module the owning module, x-secret marks values that must be redacted, x-corral what Corral makes of the parameter (src/engine/ignored.ts).
  */
 export interface PGSQLModuleParameters {
   pg_mode?:
@@ -828,7 +828,7 @@ export interface PgPitr {
   [k: string]: unknown | undefined;
 }
 /**
- * Pigsty v4.5.0 inventory variables. Derived from the Pigsty parameter catalog and role defaults; x-level is the Pigsty level (G global, C cluster, I instance, A ad hoc), x-module the owning module, x-secret marks values that must be redacted.
+ * Pigsty v4.5.0 inventory variables. Derived from the Pigsty parameter catalog and role defaults; x-level is the Pigsty level (G global, C cluster, I instance, A ad hoc), x-module the owning module, x-secret marks values that must be redacted, x-corral what Corral makes of the parameter (src/engine/ignored.ts).
  */
 export interface REDISModuleParameters {
   redis_cluster?: string;
@@ -888,7 +888,7 @@ export interface RedisSentinelMaster {
   remove?: boolean;
 }
 /**
- * Pigsty v4.5.0 inventory variables. Derived from the Pigsty parameter catalog and role defaults; x-level is the Pigsty level (G global, C cluster, I instance, A ad hoc), x-module the owning module, x-secret marks values that must be redacted.
+ * Pigsty v4.5.0 inventory variables. Derived from the Pigsty parameter catalog and role defaults; x-level is the Pigsty level (G global, C cluster, I instance, A ad hoc), x-module the owning module, x-secret marks values that must be redacted, x-corral what Corral makes of the parameter (src/engine/ignored.ts).
  */
 export interface MINIOModuleParameters {
   minio_type?: 'silo';
@@ -933,7 +933,7 @@ export interface MinioUser {
   [k: string]: unknown | undefined;
 }
 /**
- * Pigsty v4.5.0 inventory variables. Derived from the Pigsty parameter catalog and role defaults; x-level is the Pigsty level (G global, C cluster, I instance, A ad hoc), x-module the owning module, x-secret marks values that must be redacted.
+ * Pigsty v4.5.0 inventory variables. Derived from the Pigsty parameter catalog and role defaults; x-level is the Pigsty level (G global, C cluster, I instance, A ad hoc), x-module the owning module, x-secret marks values that must be redacted, x-corral what Corral makes of the parameter (src/engine/ignored.ts).
  */
 export interface INFRAModuleParameters {
   version?: string;
@@ -1090,7 +1090,7 @@ export interface RepoUpstream {
   [k: string]: unknown | undefined;
 }
 /**
- * Pigsty v4.5.0 inventory variables. Derived from the Pigsty parameter catalog and role defaults; x-level is the Pigsty level (G global, C cluster, I instance, A ad hoc), x-module the owning module, x-secret marks values that must be redacted.
+ * Pigsty v4.5.0 inventory variables. Derived from the Pigsty parameter catalog and role defaults; x-level is the Pigsty level (G global, C cluster, I instance, A ad hoc), x-module the owning module, x-secret marks values that must be redacted, x-corral what Corral makes of the parameter (src/engine/ignored.ts).
  */
 export interface ExtraParametersDOCKERVIBEModulesAndOtherPigstyRoles {
   docker_enabled?: boolean;
