@@ -59,7 +59,8 @@ export function pgConf(h: HostView): { template: TemplateName; unread?: string }
 
 /** What Pigsty's templates compute with: the node's memory and CPUs, the filesystem pg_fs_main is on. */
 export function nodeSpec(h: HostView, f: Facts): NodeSpec {
-  return { memMiB: f.memMiB, cpus: f.cpus, fsBytes: filesystemBytes(f, h.str('pg_fs_main')) ?? GUESSED_FS_BYTES };
+  const measured = filesystemBytes(f, h.str('pg_fs_main'));
+  return { memMiB: f.memMiB, cpus: f.cpus, fsBytes: measured ?? GUESSED_FS_BYTES };
 }
 
 export function tuningParams(h: HostView, f: Facts): TuningParams {
