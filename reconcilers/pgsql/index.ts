@@ -43,6 +43,7 @@ import {
   instanceName,
   patroniUnit,
   patroniYml,
+  pgConf,
   PG_TLS,
   pgbackrestConf,
   pgbouncerIni,
@@ -150,7 +151,9 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   if (h.param('pgbackrest_enabled')) r.add(file, { path: '/etc/pgbackrest/pgbackrest.conf', content: pgbackrestConf(h), mode: 0o640, owner: dbsu, group: dbsu });
 
   const login = etcdLogins(input.hosts).find((l) => l.name === cluster.name)!;
-  const yml = patroniYml({ h, etcd: etcdEndpoints(input.hosts), etcdLogin: { username: login.name, password: login.password }, binDir, hbaFile: pgHbaPath(h) });
+  // One DCS for the cluster: its parameters are worked out on the primary's node, for every member.
+  const dcs = dcsConfig(primary, input.facts(primary.name));
+  const yml = patroniYml({ h, etcd: etcdEndpoints(input.hosts), etcdLogin: { username: login.name, password: login.password }, binDir, hbaFile: pgHbaPath(h), dcs });
   const unit = patroniUnit(dbsu);
   const ymlFile = r.add(file, { path: `/pg/conf/${name}.yml`, content: yml, mode: 0o600, ...owned, secret: true });
   r.add(directory, { path: '/etc/patroni', mode: 0o755 });
@@ -167,7 +170,6 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   const held = heldWhilePlain(input);
   const dcsRestart = r.add(patroniDcsRestart, { ...target, name, dcsSha, others, timeoutSeconds: 120, freshSeconds: rto.loopWait * 3 + 5, ...held }, [ymlFile, link, unitFile, reloaded]);
 
-  const dcs = dcsConfig(h);
   let dcsId: Ref | undefined;
   let pause: Ref | undefined;
   if (h === primary) {
@@ -215,6 +217,14 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   return { list: r.list, ids: { service: patroni, member, restart, dcsRestart, ...(dcsId ? { dcs: dcsId } : {}), ...(pause ? { pause } : {}) } };
 }
 
+/** A pg_conf that is not one of Pigsty's four templates: Corral does not read template files. */
+function pgConfNotes(primary: HostView): Note[] {
+  const { unread } = pgConf(primary);
+  if (unread === undefined) return [];
+  const message = `pg_conf ${unread} is not one of Pigsty's templates (oltp.yml, olap.yml, crit.yml, tiny.yml): Corral does not read template files, so ${primary.str('pg_cluster')} is tuned by oltp.yml; set pg_parameters for your own values`;
+  return [{ host: primary.name, resource: 'pgsql', message }];
+}
+
 export const pgsql: Reconciler = {
   module: 'pgsql',
   certificates: ({ cluster }) =>
@@ -241,7 +251,7 @@ export const pgsql: Reconciler = {
       return out;
     }
     // Exporter settings Debian's exporters do not take, once per cluster; values a file cannot hold block the plan.
-    if (cluster.members.includes(primary)) out.notes.push(...exporterNotes(primary));
+    if (cluster.members.includes(primary)) out.notes.push(...exporterNotes(primary), ...pgConfNotes(primary));
     for (const h of cluster.members) {
       out.notes.push(...unwritable(h));
       const m = memberResources(h, input, primary);

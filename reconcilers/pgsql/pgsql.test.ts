@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { validateInventory } from '../../src/config/validate.js';
 import { ASSUMED_FACTS } from '../../src/engine/facts.js';
-import type { Desired, Observation } from '../../src/engine/model.js';
+import type { Desired, Facts, Observation } from '../../src/engine/model.js';
 import { plan } from '../../src/engine/plan.js';
 import { renderJson, renderText } from '../../src/engine/render.js';
 import type { Resource } from '../../src/engine/resources/kind.js';
@@ -46,12 +46,13 @@ all:
         pg_rto: fast
 `;
 
-async function desired(version = 15, together: (module: string, cluster: string) => boolean = () => true) {
-  const v = await validateInventory(tmpRepo({ 'pigsty.yml': INVENTORY(version) }));
+async function desiredOf(text: string, facts: (host: string) => Facts = () => ASSUMED_FACTS, together: (module: string, cluster: string) => boolean = () => true) {
+  const v = await validateInventory(tmpRepo({ 'pigsty.yml': text }));
   expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]);
   const cluster = v.clusters.find((c) => c.module === 'pgsql')!;
-  return pgsql.desired({ cluster, hosts: v.hosts, facts: () => ASSUMED_FACTS, certificates: await certificatesFor(v), together });
+  return pgsql.desired({ cluster, hosts: v.hosts, facts, certificates: await certificatesFor(v), together });
 }
+const desired = (version = 15, together: (module: string, cluster: string) => boolean = () => true) => desiredOf(INVENTORY(version), () => ASSUMED_FACTS, together);
 const fileOn = (list: Resource[] | undefined, path: string): string => (list!.find((r) => (r.want as { path?: string }).path === path)!.want as { content: string }).content;
 
 describe('PGSQL desired state', async () => {
@@ -185,6 +186,57 @@ describe('PGSQL desired state', async () => {
     p.hosts.push(...other.notes.map((n) => n.host));
     expect(renderText(p)).toContain('✗ packages:pgsql: pg_version 16');
     expect(renderText(p)).toContain('3 blocking: not applicable until the inventory changes');
+  });
+});
+
+describe('pg_conf: the tuning template on the node Corral saw', () => {
+  const wantOf = <W>(list: Resource[] | undefined, kind: string): W => list!.find((r) => r.kind === kind)!.want as W;
+  const sized = (memMiB: number) => (): Facts => ({ ...ASSUMED_FACTS, memMiB });
+
+  it("puts oltp.yml's values for the primary's node in the DCS, pg_parameters over them, the same for every member", async () => {
+    // The primary has 16 GiB, the replicas 8: the cluster has one DCS, worked out on the primary.
+    const out = await desiredOf(INVENTORY(), (host) => ({ ...ASSUMED_FACTS, memMiB: host === '10.0.0.11' ? 16384 : 8192 }));
+    const dcs = wantOf<PatroniDcsWant>(out.resources.get('10.0.0.11'), 'patroni-dcs');
+    expect(dcs.parameters).toMatchObject({ shared_buffers: '4096MB', effective_cache_size: '12288MB', max_connections: 500, work_mem: '8MB', ssl: 'on' });
+    expect(dcs.settings).toMatchObject({ synchronous_mode: false, synchronous_mode_strict: false });
+    const replica = wantOf<PatroniRestartWant>(out.resources.get('10.0.0.12'), 'patroni-restart');
+    expect(replica.parameters).toEqual(dcs.parameters);
+    const yml = parse(fileOn(out.resources.get('10.0.0.13'), '/pg/conf/pg-test-3.yml')) as { bootstrap: { dcs: { postgresql: { parameters: object } } } };
+    expect(yml.bootstrap.dcs.postgresql.parameters).toEqual(dcs.parameters);
+  });
+
+  it('a node found bigger changes shared_buffers in the DCS of a running cluster, and the members restart for it', async () => {
+    const before = wantOf<PatroniDcsWant>((await desiredOf(INVENTORY(), sized(8192))).resources.get('10.0.0.11'), 'patroni-dcs');
+    const after = await desiredOf(INVENTORY(), sized(32768));
+    const dcs = wantOf<PatroniDcsWant>(after.resources.get('10.0.0.11'), 'patroni-dcs');
+    const running = { settings: before.settings, parameters: before.parameters };
+    expect(patroniDcs.diff(dcs, running)).toEqual(
+      expect.arrayContaining([
+        { field: 'postgresql.parameters.shared_buffers', from: '2048MB', to: '8192MB' },
+        { field: 'postgresql.parameters.effective_cache_size', from: '6144MB', to: '24576MB' },
+      ]),
+    );
+    const restart = wantOf<PatroniRestartWant>(after.resources.get('10.0.0.12'), 'patroni-restart');
+    const have = { pendingRestart: false, dcs: before.parameters, postmaster: ['shared_buffers', 'max_connections'] };
+    expect(patroniRestart.diff(restart, have)).toEqual([{ field: 'postgres restart', from: null, to: 'for shared_buffers' }]);
+  });
+
+  it('crit.yml: synchronous replication, strict; a watchdog; data checksums', async () => {
+    const out = await desiredOf(INVENTORY().replace('pg_rto: fast', 'pg_rto: fast\n        pg_conf: crit.yml\n        pg_checksum: false'));
+    const dcs = wantOf<PatroniDcsWant>(out.resources.get('10.0.0.11'), 'patroni-dcs');
+    expect(dcs.settings).toMatchObject({ synchronous_mode: true, synchronous_mode_strict: true });
+    expect(dcs.parameters).toMatchObject({ max_parallel_workers_per_gather: 0, idle_in_transaction_session_timeout: '1min' });
+    const yml = parse(fileOn(out.resources.get('10.0.0.12'), '/pg/conf/pg-test-2.yml')) as { watchdog: object; bootstrap: { initdb: unknown[] } };
+    expect(yml.watchdog).toEqual({ mode: 'automatic' });
+    expect(yml.bootstrap.initdb).toContain('data-checksums');
+    expect(out.notes).toEqual([]);
+  });
+
+  it('a template of the user\'s own is not read: a note, and oltp.yml', async () => {
+    const out = await desiredOf(INVENTORY().replace('pg_rto: fast', 'pg_rto: fast\n        pg_conf: mine.yml'));
+    expect(out.notes.map((n) => [n.host, n.resource])).toEqual([['10.0.0.11', 'pgsql']]);
+    expect(out.notes[0]!.message).toMatch(/^pg_conf mine\.yml is not one of Pigsty's templates .*pg-test is tuned by oltp\.yml/);
+    expect(wantOf<PatroniDcsWant>(out.resources.get('10.0.0.11'), 'patroni-dcs').parameters).toMatchObject({ shared_buffers: '2048MB', max_parallel_workers_per_gather: 2 });
   });
 });
 

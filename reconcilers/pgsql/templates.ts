@@ -7,6 +7,9 @@ import { stringify } from 'yaml';
 import type { HostView } from '../../src/config/hosts.js';
 import type { PgService } from '../../src/types/inventory.gen.js';
 import type { DcsValue } from './kinds/patroni-dcs.js';
+import { filesystemBytes } from '../../src/engine/facts.js';
+import type { Facts } from '../../src/engine/model.js';
+import { GUESSED_FS_BYTES, isTemplate, tune, type NodeSpec, type TemplateName, type TuningParams } from './tuning.js';
 import { PGBOUNCER_DIR } from './objects.js';
 import { dcsClientRecordUnitLine } from './kinds/patroni-dcs-client.js';
 import { nodename } from '../node/index.js';
@@ -48,40 +51,65 @@ export function rtoPlan(h: HostView): RtoPlan {
   return { ttl, loopWait: third, retryTimeout: third, primaryStartTimeout: third, check: { inter: '2s', fastinter: '1s', downinter: '2s', rise: 3, fall: 3 } };
 }
 
+/** pg_conf as read: one of Pigsty's four templates; a template of the user's own is not read, and OLTP's is used. */
+export function pgConf(h: HostView): { template: TemplateName; unread?: string } {
+  const name = h.str('pg_conf');
+  return isTemplate(name) ? { template: name } : { template: 'oltp.yml', unread: name };
+}
+
+/** What Pigsty's templates compute with: the node's memory and CPUs, the filesystem pg_fs_main is on. */
+export function nodeSpec(h: HostView, f: Facts): NodeSpec {
+  const measured = filesystemBytes(f, h.str('pg_fs_main'));
+  return { memMiB: f.memMiB, cpus: f.cpus, fsBytes: measured ?? GUESSED_FS_BYTES };
+}
+
+export function tuningParams(h: HostView, f: Facts): TuningParams {
+  return {
+    maxConn: h.param('pg_max_conn'),
+    sharedBufferRatio: h.param('pg_shared_buffer_ratio'),
+    libs: h.str('pg_libs'),
+    version: Number(h.str('pg_version')),
+    defaultServiceDest: h.str('pg_default_service_dest'),
+    storageType: h.str('pg_storage_type'),
+    ioMethod: h.str('pg_io_method'),
+    debLike: f.packageManager === 'apt',
+    osMajor: parseInt(f.osVersion, 10) || 0,
+    mode: h.str('pg_mode'),
+    primaryDb: h.str('pg_primary_db'),
+  };
+}
+
+export interface DcsConfig {
+  settings: Record<string, DcsValue>;
+  parameters: Record<string, DcsValue>;
+}
+
 /**
  * Patroni's cluster-wide settings and PostgreSQL parameters: written once by the bootstrap section,
- * kept in the DCS afterwards. pg_parameters win over the template's values.
+ * kept in the DCS afterwards (patroni-dcs patches a running cluster's). Corral's own (TLS, archive,
+ * log files), then the pg_conf template's for node `f`, then pg_parameters, which win.
  */
-export function dcsConfig(h: HostView): { settings: Record<string, DcsValue>; parameters: Record<string, DcsValue> } {
+export function dcsConfig(h: HostView, f: Facts): DcsConfig {
   const rto = rtoPlan(h);
   const rpo = h.int('pg_rpo');
   const cluster = h.str('pg_cluster')!;
-  // pg_max_conn is 'auto' by default, which int() does not read: Corral's auto is 250 (not a schema default).
-  const maxConn = h.int('pg_max_conn') ?? 250;
+  const { template } = pgConf(h);
+  const crit = template === 'crit.yml';
   const parameters: Record<string, DcsValue> = {
-    max_connections: maxConn,
-    superuser_reserved_connections: 10,
-    wal_level: 'logical',
-    wal_log_hints: 'on',
-    max_wal_senders: 50,
-    max_replication_slots: 50,
-    hot_standby_feedback: 'on',
-    wal_receiver_status_interval: '1s',
     password_encryption: h.str('pg_pwd_enc'),
     shared_preload_libraries: h.str('pg_libs'),
-    track_commit_timestamp: 'on',
     logging_collector: 'on',
     log_destination: 'csvlog',
     log_directory: h.str('pg_log_dir'),
     log_filename: 'postgresql-%a.log',
     log_truncate_on_rotation: 'on',
-    log_min_duration_statement: 100,
     // So Pigsty's `hostssl` HBA rules can match; a reload (not a restart) turns it on in a running cluster.
     ssl: 'on',
     ssl_cert_file: PG_TLS.cert,
     ssl_key_file: PG_TLS.key,
     ssl_ca_file: PG_TLS.ca,
     ...(h.param('pgbackrest_enabled') ? { archive_mode: 'on', archive_timeout: 300, archive_command: `pgbackrest --stanza=${cluster} archive-push %p` } : {}),
+    ...tune(template, nodeSpec(h, f), tuningParams(h, f)),
   };
   for (const [k, v] of Object.entries(h.param('pg_parameters'))) if (v !== undefined) parameters[k] = v;
   return {
@@ -91,7 +119,9 @@ export function dcsConfig(h: HostView): { settings: Record<string, DcsValue>; pa
       retry_timeout: rto.retryTimeout,
       primary_start_timeout: rto.primaryStartTimeout,
       maximum_lag_on_failover: rpo,
-      synchronous_mode: rpo === 0,
+      // crit.yml: synchronous replication, and writes wait when no synchronous replica is left.
+      synchronous_mode: crit || rpo === 0,
+      synchronous_mode_strict: crit,
       failsafe_mode: true,
     },
     parameters,
@@ -107,10 +137,12 @@ export interface PatroniYmlInput {
   binDir: string;
   /** Where pg_hba.conf lives; outside the data dir it is passed to PostgreSQL as hba_file. */
   hbaFile: string;
+  /** The cluster's DCS settings (worked out on its primary's node), for the bootstrap section. */
+  dcs: DcsConfig;
 }
 
 /** /pg/conf/<instance>.yml: the member's Patroni configuration. Holds passwords: written as a secret file. */
-export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile }: PatroniYmlInput): string {
+export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile, dcs }: PatroniYmlInput): string {
   const ip = h.name;
   const port = h.int('pg_port');
   const data = h.str('pg_data');
@@ -118,7 +150,8 @@ export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile }: PatroniYmlIn
   const repl = { username: h.str('pg_replication_username'), password: h.str('pg_replication_password') };
   const pwdEnc = h.str('pg_pwd_enc');
   const listen = h.str('pg_listen').replace('${ip}', ip).replace('${lo}', '127.0.0.1');
-  const { settings, parameters } = dcsConfig(h);
+  const { settings, parameters } = dcs;
+  const crit = pgConf(h).template === 'crit.yml';
   const dbsuPassword = h.str('pg_dbsu_password');
   const restTls = h.param('patroni_ssl_enabled');
   const config = {
@@ -135,13 +168,14 @@ export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile }: PatroniYmlIn
     },
     ctl: restTls ? { insecure: false, cacert: PG_TLS.ca, certfile: PG_TLS.cert, keyfile: PG_TLS.key } : { insecure: true },
     tags: { nofailover: false, clonefrom: true, noloadbalance: false, nosync: false, version: h.str('pg_version') },
-    // An unquoted `off` is YAML's false, which str() does not read: it means off.
-    watchdog: { mode: h.str('patroni_watchdog_mode') ?? 'off' },
+    // An unquoted `off` is YAML's false, which str() does not read: it means off. crit.yml turns off into automatic.
+    watchdog: { mode: watchdogMode(h.str('patroni_watchdog_mode'), crit) },
     bootstrap: {
       dcs: { ...settings, postgresql: { use_pg_rewind: true, use_slots: true, parameters } },
       method: 'initdb',
       initdb: [
-        ...(h.param('pg_checksum') ? ['data-checksums'] : []),
+        // crit.yml checksums data whatever pg_checksum says.
+        ...(h.param('pg_checksum') || crit ? ['data-checksums'] : []),
         { encoding: h.str('pg_encoding') },
         { locale: h.str('pg_locale') },
         { 'auth-local': 'peer' },
@@ -175,6 +209,11 @@ export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile }: PatroniYmlIn
   };
   // YAML 1.1 output quotes `on`/`off`, which Patroni's PyYAML would read as booleans.
   return `# managed by corral (PGSQL): ${instanceName(h)}\n` + stringify(config, { version: '1.1', aliasDuplicateObjects: false });
+}
+
+function watchdogMode(mode: string | undefined, crit: boolean): string {
+  const off = mode === undefined || mode === 'off';
+  return off ? (crit ? 'automatic' : 'off') : mode;
 }
 
 export function patroniUnit(dbsu: string): string {

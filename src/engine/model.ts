@@ -13,6 +13,12 @@ export interface Facts {
   timezone: string;
   /** systemd-detect-virt -c: `none` on a machine, `systemd-nspawn`, `docker`... in a container. */
   container: string;
+  /** MemTotal in MiB, rounded up (Pigsty's node_mem_mb). */
+  memMiB: number;
+  /** Processors the node lists (Pigsty's node_cpu). */
+  cpus: number;
+  /** Size in KiB of each mounted filesystem (tmpfs and the like left out), by mount point. */
+  filesystems: Record<string, number>;
 }
 
 export interface HostDesired {
