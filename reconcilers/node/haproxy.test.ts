@@ -24,7 +24,7 @@ import { node } from './index.js';
 
 const ADMIN_PASSWORD = `Hap'Admin #$1`;
 
-/** An etcd, a PGSQL cluster `name` on two members, and a node of no module with trio.yml's MinIO listener. */
+/** An etcd, a PGSQL cluster `name` on two members, and a node of no module with trio.yml's MinIO listener; `vars`: more global vars, `a: 1, b: 2`. */
 const INVENTORY = (name: string, vars = '') => `
 all:
   children:
@@ -52,13 +52,7 @@ all:
             servers:
               - { name: minio-1, ip: 10.0.0.11, port: 9000, options: 'check-ssl verify none check port 9000' }
               - { name: minio-2, ip: 10.0.0.12, port: 9000, options: 'check-ssl verify none check port 9000', backup: true }
-  vars:
-    haproxy_admin_password: ${JSON.stringify(ADMIN_PASSWORD)}
-${vars
-  .split('\n')
-  .filter(Boolean)
-  .map((l) => `    ${l}`)
-  .join('\n')}
+  vars: { haproxy_admin_password: ${JSON.stringify(ADMIN_PASSWORD)}${vars ? `, ${vars}` : ''} }
 `;
 
 async function load(name: string, vars = ''): Promise<Desired> {
@@ -133,7 +127,7 @@ describe('HAProxy loads haproxy.cfg first, then conf.d, whatever the clusters ar
   });
 
   it("is Pigsty's global and defaults, as Debian's package runs them", async () => {
-    const d = await load('pg-test', 'haproxy_client_timeout: 0.5h\nhaproxy_server_timeout: 2h');
+    const d = await load('pg-test', 'haproxy_client_timeout: 0.5h, haproxy_server_timeout: 2h');
     const cfg = fileOf(d, '10.0.0.11', '/etc/haproxy/haproxy.cfg')!.content!;
     expect(cfg).toMatch(/^global\n {4}user haproxy\n {4}group haproxy\n {4}node pg-test-1\n/m);
     expect(cfg).toContain('    maxconn 65535\n    no strict-limits\n');
@@ -209,7 +203,7 @@ describe("HAProxy's admin page on haproxy_exporter_port", () => {
   });
 
   it('without haproxy_auth_enabled no login and no secret; without haproxy_enabled no admin page, no services, and HAProxy only where PGSQL needs it', async () => {
-    const open = fileOf(await load('pg-test', 'haproxy_auth_enabled: false\nhaproxy_exporter_port: 9111\nexporter_metrics_path: /prom'), '10.0.0.20', '/etc/haproxy/haproxy.cfg')!;
+    const open = fileOf(await load('pg-test', 'haproxy_auth_enabled: false, haproxy_exporter_port: 9111, exporter_metrics_path: /prom'), '10.0.0.20', '/etc/haproxy/haproxy.cfg')!;
     expect(open).toMatchObject({ mode: 0o644 });
     expect(open.secret).toBeUndefined();
     expect(open.content).not.toContain('userlist');
@@ -262,7 +256,7 @@ describe('haproxy_services', () => {
   });
 
   it('haproxy_clean removes what Corral did not write from conf.d; haproxy_reload: false writes without reloading', async () => {
-    const d = await load('pg-test', 'haproxy_clean: true\nhaproxy_reload: false');
+    const d = await load('pg-test', 'haproxy_clean: true, haproxy_reload: false');
     const clean = on(d, '10.0.0.11').find((r) => r.kind === 'stale-files' && (r.want as unknown as StaleFilesWant).unmarked)!.want as unknown as StaleFilesWant;
     expect(clean).toMatchObject({ dir: '/etc/haproxy/conf.d', glob: '*.cfg', keep: [] });
     const dir = mkdtempSync(join(tmpdir(), 'corral-haproxy-clean-'));
