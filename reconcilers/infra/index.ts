@@ -160,13 +160,13 @@ function vmetrics(r: Builder, h: HostView, input: ReconcileInput, pkg: Ref, infr
   if (h.param('vmalert_enabled')) vmalert(r, h, input.hosts, pkg, infraDir, svc);
 }
 
-/** Each exporter's ports over the inventory (its PGSQL members for theirs), for the agent rules: at least the infra node's own. */
+/** Each exporter's ports over the inventory (its PGSQL members for theirs, the nodes with haproxy_enabled for HAProxy's), for the agent rules: at least the infra node's own. */
 function exporterPorts(h: HostView, hosts: readonly HostView[]): Parameters<typeof agentRules>[0] {
   const pg = hosts.filter((x) => membership(x, 'pgsql') !== undefined);
   const ports = (of: readonly HostView[], param: string): number[] => [h, ...of].map((x) => x.int(param)).filter((n): n is number => n !== undefined);
   return {
     node: ports(hosts, 'node_exporter_port'),
-    haproxy: ports(pg, 'haproxy_exporter_port'),
+    haproxy: ports(hosts.filter((x) => x.param('haproxy_enabled')), 'haproxy_exporter_port'),
     patroni: ports(pg, 'patroni_port'),
     pgExporter: ports(pg, 'pg_exporter_port'),
     pgbouncerExporter: ports(pg, 'pgbouncer_exporter_port'),

@@ -274,13 +274,13 @@ describe('INFRA targets across the inventory', () => {
       const ip = `10.0.0.1${seq}`;
       expect(targetsIn(desired, '10.0.0.10', 'pgsql', `pg-test-${seq}.yml`)).toContain(`# pg-test-${seq} [${role}] @ ${ip}\n- labels: { cls: pg-test, ins: pg-test-${seq}, ip: ${ip} }\n  targets:\n    - ${ip}:9630\n    - ${ip}:9631\n    - ${ip}:8008\n`);
       expect(targetsIn(desired, '10.0.0.10', 'etcd', `etcd-${seq}.yml`)).toContain(`- labels: { ip: ${ip}, ins: etcd-${seq}, cls: etcd }\n  targets:\n    - ${ip}:2379\n`);
-      // node_id_from_pg: a PostgreSQL node is named <pg_cluster>-<pg_seq>; its HAProxy (PGSQL's) is listed.
+      // node_id_from_pg: a PostgreSQL node is named <pg_cluster>-<pg_seq>; its HAProxy (NODE's) is listed.
       expect(targetsIn(desired, '10.0.0.10', 'node', `${ip}.yml`)).toContain(`- labels: { ip: ${ip}, ins: pg-test-${seq}, cls: nodes }\n  targets:\n    - ${ip}:9100\n    - ${ip}:9101\n`);
       expect(targetsIn(desired, '10.0.0.10', 'ping', `${ip}.yml`)).toContain(`  targets:\n    - ${ip}\n`);
     }
-    // No HAProxy on a node without PostgreSQL; the plain host in its own node_cluster.
-    expect(targetsIn(desired, '10.0.0.10', 'node', '10.0.0.10.yml')).toContain('  targets:\n    - 10.0.0.10:9100\n');
-    expect(targetsIn(desired, '10.0.0.10', 'node', '10.0.0.20.yml')).toContain('- labels: { ip: 10.0.0.20, ins: 10.0.0.20, cls: www }\n  targets:\n    - 10.0.0.20:9100\n');
+    // HAProxy on every node with haproxy_enabled, PostgreSQL or not (NODE's, as Pigsty); the plain host in its own node_cluster.
+    expect(targetsIn(desired, '10.0.0.10', 'node', '10.0.0.10.yml')).toContain('  targets:\n    - 10.0.0.10:9100\n    - 10.0.0.10:9101\n');
+    expect(targetsIn(desired, '10.0.0.10', 'node', '10.0.0.20.yml')).toContain('- labels: { ip: 10.0.0.20, ins: 10.0.0.20, cls: www }\n  targets:\n    - 10.0.0.20:9100\n    - 10.0.0.20:9101\n');
     expect(targetNames(desired, '10.0.0.10', 'redis')).toEqual([]);
   });
 

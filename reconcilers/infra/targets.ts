@@ -74,8 +74,8 @@ function nodeFiles(h: HostView, out: Targets): void {
   ];
   const targets: string[] = [];
   if (h.param('node_exporter_enabled')) targets.push(`${ip}:${h.int('node_exporter_port')}`);
-  // Corral's HAProxy runs with PGSQL (Pigsty runs one on every node): only those nodes list it.
-  if (h.param('haproxy_enabled') && membership(h, 'pgsql') !== undefined) targets.push(`${ip}:${h.int('haproxy_exporter_port')}`);
+  // NODE runs HAProxy's admin page on every node with haproxy_enabled, as Pigsty does.
+  if (h.param('haproxy_enabled')) targets.push(`${ip}:${h.int('haproxy_exporter_port')}`);
   if (h.param('vector_enabled')) out.leftOut.add('vector');
   const lines = [`# ${ip}`, '# node, haproxy, vector', ...group(ident, targets)];
   const vip = h.param('vip_enabled') ? (h.str('vip_address') ?? '') : '';

@@ -1,6 +1,6 @@
 /**
  * NODE: hostname, /etc/hosts, APT sources, packages, sysctl, kernel modules, the data dir, the
- * admin user, time zone, chrony, crontab and node_exporter, with Pigsty's parameters and semantics.
+ * admin user, time zone, chrony, crontab, node_exporter and HAProxy, with Pigsty's parameters and semantics.
  */
 import type { HostView } from '../../src/config/hosts.js';
 import type { Facts } from '../../src/engine/model.js';
@@ -16,6 +16,9 @@ import { service } from '../../src/engine/resources/service.js';
 import { hostname, timezone } from '../../src/engine/resources/system.js';
 import { nodeRepoModules, upstreamFor } from '../../src/engine/repos.js';
 import { chronyConf, crontab, exporterDefaults, sudoers, sysctlConf } from './templates.js';
+import { haproxyNotes, haproxyResources, runsHaproxy } from './haproxy.js';
+
+export { HAPROXY, haproxyReloadId, haproxyServiceMarker, haproxyTime, runsHaproxy } from './haproxy.js';
 
 /** Package list entries may hold several names: Pigsty writes `'lz4,unzip,bzip2'`. */
 export function packageNames(list: unknown): string[] {
@@ -101,6 +104,7 @@ function hostResources(h: HostView, f: Facts, cluster: string, notes: ModuleDesi
     ...packageNames(h.param('node_packages')),
     ...(ntp ? ['chrony'] : []),
     ...(exporter ? ['prometheus-node-exporter'] : []),
+    ...(runsHaproxy(h) ? ['haproxy'] : []),
     ...(crontabLines.length ? ['cron'] : []),
     ...(h.str('node_timezone') ? ['tzdata'] : []),
   ];
@@ -157,6 +161,11 @@ function hostResources(h: HostView, f: Facts, cluster: string, notes: ModuleDesi
     const options = h.has('node_exporter_options') ? h.str('node_exporter_options') : '';
     const conf = r.add(file, { path: '/etc/default/prometheus-node-exporter', content: exporterDefaults(port, options), mode: 0o644 }, [pkgId]);
     r.add(service, { name: 'prometheus-node-exporter', enabled: true, running: true }, [pkgId, conf]);
+  }
+
+  if (runsHaproxy(h)) {
+    notes.push(...haproxyNotes(h));
+    haproxyResources(r, h, pkgId, name ?? h.name);
   }
   return r.list;
 }

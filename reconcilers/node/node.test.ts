@@ -49,7 +49,7 @@ describe('NODE reconciler', async () => {
   });
 
   it('installs the listed packages, split on commas, plus what enabled services need', () => {
-    expect(find('10.0.0.11', 'packages')?.packages).toEqual(['jq', 'curl', 'rsync', 'openssh-server', 'chrony', 'prometheus-node-exporter', 'cron', 'tzdata']);
+    expect(find('10.0.0.11', 'packages')?.packages).toEqual(['jq', 'curl', 'rsync', 'openssh-server', 'chrony', 'prometheus-node-exporter', 'haproxy', 'cron', 'tzdata']);
     expect(packageNames(['a, b', '{{ jinja }}', 'c'])).toEqual(['a', 'b', 'c']);
   });
 

@@ -1,9 +1,5 @@
-/** PGSQL's exporters and HAProxy's admin page as data: what each member gets, what stays secret, what turns off. */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+/** PGSQL's exporters as data: what each member gets, what stays secret, what turns off (HAProxy's admin page is NODE's: node/haproxy.test.ts). */
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { validateInventory } from '../../src/config/validate.js';
@@ -57,24 +53,6 @@ type Want = { path?: string; name?: string; content?: string; mode?: number; own
 const on = (out: Awaited<ReturnType<typeof load>>['out'], host: string): Resource<Want>[] => out.resources.get(host) as Resource<Want>[];
 const find = (list: Resource<Want>[], kind: string, key: string): Resource<Want> | undefined => list.find((r) => r.kind === kind && (r.want.path ?? r.want.name) === key);
 const content = (list: Resource<Want>[], path: string): string => find(list, 'file', path)!.want.content!;
-
-/** A free TCP port on loopback. */
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-
-/** `haproxy -c` on a folder of config files, as Debian's unit reads /etc/haproxy (CONFIG="/etc/haproxy"); the binary is required. */
-function haproxyCheck(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'corral-haproxy-'));
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return execFileSync('haproxy', ['-c', '-f', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-const haproxyFiles = (list: Resource<Want>[]): Record<string, string> =>
-  Object.fromEntries(list.filter((r) => r.kind === 'file' && r.want.path!.startsWith('/etc/haproxy/')).map((r) => [r.want.path!.slice('/etc/haproxy/'.length), r.want.content!]));
 
 describe('PGSQL exporters on every member, as Pigsty runs them, on Debian’s packages', async () => {
   const { out, errors } = await load();
@@ -160,72 +138,6 @@ describe('PGSQL exporters on every member, as Pigsty runs them, on Debian’s pa
 
   it('notes nothing for an inventory that keeps Pigsty’s defaults', () => {
     expect(out.notes).toEqual([]);
-  });
-});
-
-describe("HAProxy's admin page and Prometheus endpoint on haproxy_exporter_port", async () => {
-  const { out } = await load();
-  const list = on(out, '10.0.0.11');
-  const cfg = find(list, 'file', '/etc/haproxy/haproxy.cfg')!.want;
-
-  it("serves HAProxy's built-in exporter on exporter_metrics_path and the stats page behind the admin login, in a secret haproxy.cfg", () => {
-    expect(cfg).toMatchObject({ mode: 0o600, secret: true });
-    expect(cfg.content).toContain('listen stats\n    bind *:9101\n    mode http\n');
-    expect(cfg.content).toContain('    stats uri /haproxy/pg-test-1/\n');
-    expect(cfg.content).toContain(`    user admin insecure-password 'Hap'\\''Admin #$1'\n`);
-    expect(cfg.content).toContain('    stats http-request auth unless AUTH\n');
-    expect(cfg.content).toContain('    http-request use-service prometheus-exporter if { path /metrics }\n');
-    // The service files hold no secret.
-    expect(find(list, 'file', '/etc/haproxy/pg-test-primary.cfg')!.want).toMatchObject({ mode: 0o644 });
-  });
-
-  it('passes haproxy -c with the service listeners beside it (the real binary)', () => {
-    const output = haproxyCheck(haproxyFiles(list));
-    expect(output).toContain('Configuration file is valid');
-    expect(output).not.toMatch(/WARNING|ALERT/);
-  });
-
-  it('answers /metrics without a login and the stats page only with the admin password, as rendered', async () => {
-    const port = await freePort();
-    // The admin page alone, on a free port of loopback: the global section's socket and syslog need a real node.
-    const admin = cfg.content!.slice(cfg.content!.indexOf('userlist stats-auth')).replace('bind *:9101', `bind 127.0.0.1:${port}`);
-    const dir = mkdtempSync(join(tmpdir(), 'corral-haproxy-'));
-    writeFileSync(join(dir, 'haproxy.cfg'), `global\n    maxconn 100\ndefaults\n    mode tcp\n    timeout connect 3s\n    timeout client 10s\n    timeout server 10s\n\n${admin}`);
-    const proc = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
-    try {
-      const get = async (path: string, auth?: string): Promise<Response> => {
-        for (let i = 0; ; i++) {
-          try {
-            return await fetch(`http://127.0.0.1:${port}${path}`, auth ? { headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } } : {});
-          } catch (e) {
-            if (i > 50) throw e;
-            await new Promise((r) => setTimeout(r, 100));
-          }
-        }
-      };
-      const metrics = await get('/metrics');
-      expect(metrics.status).toBe(200);
-      expect(await metrics.text()).toContain('haproxy_process_');
-      expect((await get('/haproxy/pg-test-1/')).status).toBe(401);
-      expect((await get('/haproxy/pg-test-1/', 'admin:pigsty')).status).toBe(401);
-      expect((await get('/haproxy/pg-test-1/', `admin:${ADMIN_PASSWORD}`)).status).toBe(200);
-    } finally {
-      proc.kill();
-    }
-  });
-
-  it('without haproxy_auth_enabled the page is open and haproxy.cfg holds no secret; without haproxy_enabled there is no admin page', async () => {
-    const open = on((await load('haproxy_auth_enabled: false\nhaproxy_exporter_port: 9111\nexporter_metrics_path: /prom')).out, '10.0.0.11');
-    const text = find(open, 'file', '/etc/haproxy/haproxy.cfg')!.want;
-    expect(text).toMatchObject({ mode: 0o644 });
-    expect(text.secret).toBeUndefined();
-    expect(text.content).not.toContain('userlist');
-    expect(text.content).toContain('bind *:9111');
-    expect(text.content).toContain('use-service prometheus-exporter if { path /prom }');
-    expect(haproxyCheck(haproxyFiles(open))).toContain('Configuration file is valid');
-    const off = find(on((await load('haproxy_enabled: false')).out, '10.0.0.11'), 'file', '/etc/haproxy/haproxy.cfg')!.want;
-    expect(off.content).not.toContain('listen stats');
-    expect(off).toMatchObject({ mode: 0o644 });
   });
 });
 
@@ -327,7 +239,7 @@ describe('PGSQL exporter secrets', async () => {
   const pct = (x: string): string => encodeURIComponent(x).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   const forms = (x: string): string[] => [x, pct(x), x.replace(/[\\:]/g, '\\$&'), x.replace(/'/g, `'\\''`)];
 
-  it('puts the monitor and HAProxy admin passwords in secret files only', () => {
+  it('puts the monitor password in secret files only, and no HAProxy file (haproxy.cfg is NODE’s)', () => {
     const carriers: string[] = [];
     for (const h of d.hosts) {
       // pg-role keeps the plain password to check a verifier on Corral's side; its scripts never carry it (below).
@@ -339,7 +251,7 @@ describe('PGSQL exporter secrets', async () => {
       }
     }
     expect(carriers.sort()).toEqual(
-      ['10.0.0.11', '10.0.0.12'].flatMap((host) => ['/etc/default/prometheus-postgres-exporter', '/etc/haproxy/haproxy.cfg', '/etc/prometheus-pgbouncer-exporter.pgpass'].map((path) => `${host} ${path}`)).sort(),
+      ['10.0.0.11', '10.0.0.12'].flatMap((host) => ['/etc/default/prometheus-postgres-exporter', '/etc/prometheus-pgbouncer-exporter.pgpass'].map((path) => `${host} ${path}`)).sort(),
     );
   });
 

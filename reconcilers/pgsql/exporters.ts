@@ -22,7 +22,7 @@ import { reload } from '../../src/engine/resources/reload.js';
 import { service } from '../../src/engine/resources/service.js';
 import type { PGSQL_KINDS } from './kinds/index.js';
 import { pgExporterOff } from './kinds/pg-exporter-off.js';
-import { haproxyHoldsPassword, instanceName } from './templates.js';
+import { instanceName } from './templates.js';
 
 export const PG_EXPORTER = { unit: 'prometheus-postgres-exporter', env: '/etc/default/prometheus-postgres-exporter' };
 export const PGBOUNCER_EXPORTER = {
@@ -37,7 +37,7 @@ export const PGBOUNCER_EXPORTER = {
 /** The builder of a PGSQL member's resources. */
 type Resources = ResourceList<GenericKindName | (typeof PGSQL_KINDS)[number]['name']>;
 
-/** What no line of an env, pgpass or HAProxy file can hold as written. */
+/** What no line of an env or pgpass file can hold as written. */
 const CONTROL = /\p{Cc}/u;
 
 export const pgExporterOn = (h: HostView): boolean => h.param('pg_exporter_enabled');
@@ -161,7 +161,6 @@ export function unwritable(h: HostView): Note[] {
     for (const p of ['pg_exporter_url', 'pg_exporter_params', 'pg_exporter_options', 'pg_exporter_exclude_database', 'pg_exporter_include_database', 'exporter_metrics_path'] as const) values.push([p, h.str(p), PG_EXPORTER.env]);
   }
   if (pgbouncerExporterOn(h)) values.push(['pg_monitor_password', h.str('pg_monitor_password'), PGBOUNCER_EXPORTER.pgpass], ['pg_localhost', h.str('pg_localhost'), PGBOUNCER_EXPORTER.conf]);
-  if (haproxyHoldsPassword(h)) values.push(['haproxy_admin_password', h.str('haproxy_admin_password'), '/etc/haproxy/haproxy.cfg']);
   return values
     .filter(([, v]) => CONTROL.test(v))
     .map(([param, , path]) => ({ host: h.name, resource: file.id({ path, content: '', mode: 0 }), message: `${param} holds a control character (a newline?), which ${path} cannot hold; choose a value without one`, blocking: true }));

@@ -1,6 +1,6 @@
 /**
- * PGSQL: a PostgreSQL cluster run by Patroni on etcd, with pgbouncer, HAProxy services and
- * pgBackRest on every member, laid out as Pigsty lays it out. The primary (pg_role: primary)
+ * PGSQL: a PostgreSQL cluster run by Patroni on etcd, with pgbouncer, HAProxy services (in NODE's
+ * HAProxy) and pgBackRest on every member, laid out as Pigsty lays it out. The primary (pg_role: primary)
  * bootstraps first; replicas start after it runs and clone through Patroni. Parameter changes go
  * through Patroni's DCS; those that need a restart restart one member at a time, replicas first.
  */
@@ -32,13 +32,11 @@ import { pgHbaPath } from './hba.js';
 import { patroniView, pgHealthFromObservations } from './health.js';
 import { hbaPeers, sqlObjects } from './objects.js';
 import { exporterNotes, exporterPackages, exporterResources, unwritable } from './exporters.js';
+import { HAPROXY, haproxyReloadId } from '../node/index.js';
 import {
   createclusterConf,
   dcsConfig,
   dcsSection,
-  haproxyDefaults,
-  haproxyHoldsPassword,
-  haproxyMain,
   haproxyService,
   instanceName,
   patroniUnit,
@@ -105,6 +103,8 @@ interface MemberIds {
   dcsRestart: Ref;
   dcs?: Ref;
   pause?: Ref;
+  /** The reload of HAProxy after this member's service files. */
+  haproxy: Ref;
 }
 
 function memberResources(h: HostView, input: ReconcileInput, primary: HostView): { list: ReturnType<typeof resourceList>['list']; ids: MemberIds } {
@@ -119,7 +119,7 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   const noMainCluster = r.add(file, { path: '/etc/postgresql-common/createcluster.conf', content: createclusterConf, mode: 0o644 });
   const pkg = r.add(
     packages,
-    { name: 'pgsql', manager: f.packageManager === 'dnf' ? 'dnf' : 'apt', packages: [`postgresql-${version}`, 'patroni', 'python3-etcd', 'pgbouncer', 'haproxy', 'pgbackrest', 'curl', ...exporterPackages(h)] },
+    { name: 'pgsql', manager: f.packageManager === 'dnf' ? 'dnf' : 'apt', packages: [`postgresql-${version}`, 'patroni', 'python3-etcd', 'pgbouncer', 'pgbackrest', 'curl', ...exporterPackages(h)] },
     [noMainCluster],
   );
   // Debian's umbrella unit would start any `<ver>/main` cluster on 5432, the port Patroni's PostgreSQL takes.
@@ -183,19 +183,15 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
     [member, dcsRestart, dcsId],
   );
 
-  // HAProxy: one listener per service, servers picked among the cluster's members.
-  const defaults = r.add(file, { path: '/etc/default/haproxy', content: haproxyDefaults, mode: 0o644 }, [pkg]);
-  const files = [{ path: '/etc/haproxy/haproxy.cfg', content: haproxyMain(h) }];
+  // HAProxy (NODE's) loads one listener per service from conf.d, servers picked among the cluster's members.
   const ctx = { cluster: cluster.name, members: cluster.members, rto, defaultDest: h.str('pg_default_service_dest') };
-  for (const svc of servicesOf(h)) files.push({ path: `/etc/haproxy/${cluster.name}-${svc.name}.cfg`, content: haproxyService(svc, ctx) });
-  // haproxy.cfg holds the admin page's password when it has a login.
-  const secretMain = haproxyHoldsPassword(h);
-  files.forEach((conf, i) => r.add(file, { ...conf, ...(i === 0 && secretMain ? { mode: 0o600, secret: true } : { mode: 0o644 }) }, [pkg]));
+  const services = servicesOf(h).map((svc) => ({ path: `${HAPROXY.confD}/${cluster.name}-${svc.name}.cfg`, content: haproxyService(svc, ctx) }));
+  const written = services.map((conf) => r.add(file, { ...conf, mode: 0o644 }));
   // A service taken out of the inventory: its listener goes too.
-  const stale = r.add(staleFiles, { dir: '/etc/haproxy', set: `${cluster.name} services`, marker: serviceMarker(cluster.name), keep: files.slice(1).map((f) => f.path.slice('/etc/haproxy/'.length)) }, [pkg]);
-  // Debian's package starts HAProxy on its own haproxy.cfg: Corral's first load is a restart (to read the folder), later ones reloads.
-  const haproxy = r.add(service, { name: 'haproxy', enabled: true, running: true }, [pkg]);
-  r.add(reload, { name: 'haproxy', sha256: sha256([haproxyDefaults, ...files.map((x) => x.content)].join('\0')), action: 'reload', firstTime: 'restart' }, [haproxy, defaults, stale]);
+  const keep = services.map((f) => f.path.slice(HAPROXY.confD.length + 1));
+  const stale = r.add(staleFiles, { dir: HAPROXY.confD, set: `${cluster.name} services`, marker: serviceMarker(cluster.name), keep });
+  // Reloaded after these files change, under a record of PGSQL's own (NODE's is for its files), after NODE's reload.
+  const haproxy = r.add(reload, { name: 'haproxy', record: 'haproxy-pgsql', sha256: sha256(services.map((x) => x.content).join('\0')), action: 'reload', firstTime: 'reload' }, [...written, stale]);
 
   if (h === primary && h.param('pgbackrest_enabled')) {
     r.add(pgbackrestStanza, { stanza: cluster.name, dbsu, initBackup: h.param('pgbackrest_init_backup') }, [member, dcsRestart, dcsId]);
@@ -214,7 +210,7 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   // Last: the pgbouncer exporter logs in to a running pgbouncer.
   exporterResources(r, h, pkg);
 
-  return { list: r.list, ids: { service: patroni, member, restart, dcsRestart, ...(dcsId ? { dcs: dcsId } : {}), ...(pause ? { pause } : {}) } };
+  return { list: r.list, ids: { service: patroni, member, restart, dcsRestart, haproxy, ...(dcsId ? { dcs: dcsId } : {}), ...(pause ? { pause } : {}) } };
 }
 
 /** A pg_conf that is not one of Pigsty's four templates: Corral does not read template files. */
@@ -257,6 +253,8 @@ export const pgsql: Reconciler = {
       const m = memberResources(h, input, primary);
       out.resources.set(h.name, m.list);
       ids.set(h.name, m.ids);
+      // NODE's HAProxy (its package, haproxy.cfg, its reload) before the reload for this member's services.
+      out.edges.push({ before: { host: h.name, resource: haproxyReloadId }, after: { host: h.name, resource: m.ids.haproxy } });
       // etcd runs before Patroni needs it.
       for (const e of etcdHosts) out.edges.push({ before: { host: e.name, resource: etcdServiceId }, after: { host: h.name, resource: m.ids.service } });
       // Patroni logs in to etcd as its cluster's user, also after a restart for new etcd settings.

@@ -135,26 +135,33 @@ describe('PGSQL desired state', async () => {
   });
 
   it("renders Pigsty's services with selector, backup and dest semantics on every member", () => {
-    const replica = fileOn(n2, '/etc/haproxy/pg-test-replica.cfg');
+    const replica = fileOn(n2, '/etc/haproxy/conf.d/pg-test-replica.cfg');
     expect(replica).toContain('bind *:5434');
     expect(replica).toContain('http-check send meth OPTIONS uri /read-only');
     expect(replica).toContain('server pg-test-1 10.0.0.11:6432 check port 8008 weight 100 backup');
     expect(replica).toContain('server pg-test-2 10.0.0.12:6432 check port 8008 weight 100\n');
-    const offline = fileOn(n1, '/etc/haproxy/pg-test-offline.cfg');
+    const offline = fileOn(n1, '/etc/haproxy/conf.d/pg-test-offline.cfg');
     expect(offline).toContain('server pg-test-3 10.0.0.13:5432 check port 8008 weight 100\n');
     expect(offline).toContain('server pg-test-2 10.0.0.12:5432 check port 8008 weight 100 backup');
     expect(offline).not.toContain('pg-test-1 ');
-    expect(fileOn(n1, '/etc/haproxy/pg-test-primary.cfg')).toMatch(/bind \*:5433[\s\S]*uri \/primary/);
+    expect(fileOn(n1, '/etc/haproxy/conf.d/pg-test-primary.cfg')).toMatch(/bind \*:5433[\s\S]*uri \/primary/);
     // pg_rto fast's 0.5s, in a form HAProxy 2.6 reads.
-    expect(fileOn(n1, '/etc/haproxy/pg-test-primary.cfg')).toContain('default-server inter 1s fastinter 500ms downinter 1s rise 3 fall 3');
-    expect(fileOn(n1, '/etc/haproxy/pg-test-default.cfg')).toContain('server pg-test-3 10.0.0.13:5432');
+    expect(fileOn(n1, '/etc/haproxy/conf.d/pg-test-primary.cfg')).toContain('default-server inter 1s fastinter 500ms downinter 1s rise 3 fall 3');
+    expect(fileOn(n1, '/etc/haproxy/conf.d/pg-test-default.cfg')).toContain('server pg-test-3 10.0.0.13:5432');
   });
 
   it("removes the listener of a service the inventory dropped (Corral's marked files only), before HAProxy reloads", () => {
     const stale = n1!.find((r) => r.kind === 'stale-files')!;
-    expect(stale.want).toEqual({ dir: '/etc/haproxy', set: 'pg-test services', marker: '# managed by corral (PGSQL): service pg-test-', keep: ['pg-test-primary.cfg', 'pg-test-replica.cfg', 'pg-test-default.cfg', 'pg-test-offline.cfg'] });
-    expect(fileOn(n1, '/etc/haproxy/pg-test-replica.cfg').split('\n')[0]).toBe('# managed by corral (PGSQL): service pg-test-replica');
-    expect(n1!.find((r) => r.kind === 'reload' && (r.want as { name: string }).name === 'haproxy')!.deps).toContain('stale-files:/etc/haproxy (pg-test services)');
+    expect(stale.want).toEqual({ dir: '/etc/haproxy/conf.d', set: 'pg-test services', marker: '# managed by corral (PGSQL): service pg-test-', keep: ['pg-test-primary.cfg', 'pg-test-replica.cfg', 'pg-test-default.cfg', 'pg-test-offline.cfg'] });
+    expect(fileOn(n1, '/etc/haproxy/conf.d/pg-test-replica.cfg').split('\n')[0]).toBe('# managed by corral (PGSQL): service pg-test-replica');
+    const reloaded = n1!.find((r) => r.kind === 'reload' && (r.want as { name: string }).name === 'haproxy')!;
+    expect(reloaded.deps).toContain('stale-files:/etc/haproxy/conf.d (pg-test services)');
+    expect(reloaded.deps).toContain('file:/etc/haproxy/conf.d/pg-test-primary.cfg');
+    // NODE's HAProxy: PGSQL writes no haproxy.cfg, no unit settings, keeps its own record and reloads after NODE's reload.
+    expect(reloaded.want).toMatchObject({ record: 'haproxy-pgsql', action: 'reload', firstTime: 'reload' });
+    const haproxyPaths = n1!.filter((r) => r.kind === 'file').map((r) => (r.want as { path: string }).path).filter((path) => path.includes('haproxy'));
+    expect(haproxyPaths.map((path) => path.replace(/pg-test-\w+/, 'X'))).toEqual(Array(4).fill('/etc/haproxy/conf.d/X.cfg'));
+    expect(out.edges).toContainEqual({ before: { host: '10.0.0.11', resource: 'reload:haproxy' }, after: { host: '10.0.0.11', resource: 'reload:haproxy-pgsql' } });
   });
 
   it('includes the SQL objects engineer’s pgbouncer lists', () => {
@@ -410,7 +417,7 @@ describe('scale in: members the inventory dropped', () => {
     const script = patroniRetire.apply({ cluster: 'pg-test', name: 'pg-test-4', api: 'http://10.0.0.14:8008' }, null);
     expect(script.split('\n')[0]).toContain('curl -sf -o /dev/null -m 3 http://10.0.0.14:8008/primary');
     expect(script).toContain('systemctl disable --now patroni.service');
-    expect(script).toContain('rm -f /etc/haproxy/pg-test-*.cfg');
+    expect(script).toContain('rm -f /etc/haproxy/conf.d/pg-test-*.cfg /etc/haproxy/pg-test-*.cfg');
     expect(script).not.toMatch(/rm -rf|\/pg\/data/);
     expect(patroniRetire.parse('patroni=active\nenabled=enabled\npgbouncer=inactive\nhaproxy=0\n', { cluster: 'pg-test', name: 'pg-test-4', api: '' })).toEqual({ patroniRunning: true, patroniEnabled: true, pgbouncerRunning: false, haproxyServices: 0 });
   });

@@ -1,7 +1,7 @@
 /**
  * The files PGSQL writes, laid out as Pigsty's pgsql role writes them: /pg -> /data/postgres/<cls>-<ver>,
  * patroni.yml in /pg/conf (linked from /etc/patroni), the patroni unit, pgbouncer.ini,
- * pgbackrest.conf and one HAProxy listener file per service in /etc/haproxy.
+ * pgbackrest.conf and one HAProxy listener file per service in NODE's /etc/haproxy/conf.d.
  */
 import { stringify } from 'yaml';
 import type { HostView } from '../../src/config/hosts.js';
@@ -12,7 +12,7 @@ import type { Facts } from '../../src/engine/model.js';
 import { GUESSED_FS_BYTES, isTemplate, tune, type NodeSpec, type TemplateName, type TuningParams } from './tuning.js';
 import { PGBOUNCER_DIR } from './objects.js';
 import { dcsClientRecordUnitLine } from './kinds/patroni-dcs-client.js';
-import { nodename } from '../node/index.js';
+import { haproxyServiceMarker, haproxyTime } from '../node/index.js';
 
 /** The addresses Pigsty calls `intra`: where replicas and admins connect from. */
 const INTRANET = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
@@ -29,12 +29,6 @@ export interface RtoPlan {
   primaryStartTimeout: number;
   /** HAProxy health-check timing, Pigsty's [inter, fastinter, downinter, rise, fall]. */
   check: { inter: string; fastinter: string; downinter: string; rise: number; fall: number };
-}
-
-/** HAProxy takes whole numbers only: Pigsty's `0.5s` is written `500ms`. */
-export function haproxyTime(t: string): string {
-  const m = /^(\d*\.\d+)s$/.exec(t.trim());
-  return m ? `${Math.round(Number(m[1]) * 1000)}ms` : t.trim();
 }
 
 /** pg_rto names a row of pg_rto_plan; a plain number of seconds (older Pigsty) is read as the TTL. */
@@ -323,64 +317,6 @@ delta=y
 `;
 }
 
-export const haproxyDefaults = 'CONFIG="/etc/haproxy"\nEXTRAOPTS="-S /run/haproxy-master.sock"\n';
-
-/** HAProxy reads a quoted word as the shell does: nothing is special inside single quotes, `'\\''` puts one in. */
-const haproxyWord = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-
-/** haproxy.cfg holds the admin password: Pigsty's admin page, with its login. */
-export const haproxyHoldsPassword = (h: HostView): boolean => h.param('haproxy_enabled') && h.param('haproxy_auth_enabled');
-
-/**
- * Pigsty's admin page on haproxy_exporter_port (with haproxy_enabled): HAProxy's stats page at
- * /haproxy/<nodename>/, behind the admin login with haproxy_auth_enabled, and HAProxy's built-in
- * Prometheus exporter on exporter_metrics_path, open as in Pigsty. Pigsty's second, read-only login
- * (haproxy/haproxy, a password everyone knows) is left out.
- */
-function haproxyAdmin(h: HostView): string {
-  if (!h.param('haproxy_enabled')) return '';
-  const auth = h.param('haproxy_auth_enabled');
-  const user = h.str('haproxy_admin_username');
-  return [
-    ...(auth ? ['userlist stats-auth', `    group admin users ${user}`, `    user ${user} insecure-password ${haproxyWord(h.str('haproxy_admin_password'))}`, ''] : []),
-    'listen stats',
-    `    bind *:${h.int('haproxy_exporter_port')}`,
-    '    mode http',
-    '    stats enable',
-    '    stats hide-version',
-    `    stats uri /haproxy/${nodename(h) ?? instanceName(h)}/`,
-    '    stats refresh 30s',
-    '    stats show-node',
-    ...(auth ? ['    acl AUTH       http_auth(stats-auth)', '    acl AUTH_ADMIN http_auth_group(stats-auth) admin', '    stats http-request auth unless AUTH', '    stats admin if AUTH_ADMIN'] : []),
-    `    http-request use-service prometheus-exporter if { path ${h.str('exporter_metrics_path')} }`,
-    '',
-  ].join('\n');
-}
-
-/** /etc/haproxy/haproxy.cfg: global, defaults and the admin page; each service is a file beside it. */
-export function haproxyMain(h: HostView): string {
-  const admin = haproxyAdmin(h);
-  return `# managed by corral (PGSQL)
-global
-    daemon
-    # HAProxy needs about two descriptors per connection and refuses to start above the hard limit
-    # of open files (20000 in some containers).
-    maxconn 8000
-    log /dev/log local0 warning
-    stats socket /run/haproxy/admin.sock mode 660 level admin expose-fd listeners
-
-defaults
-    log global
-    mode tcp
-    retries 3
-    timeout queue 3s
-    timeout connect 3s
-    timeout client 24h
-    timeout server 24h
-    timeout check 3s
-${admin ? `\n${admin}` : ''}`;
-}
-
 /**
  * A member selector, the JMESPath subset Pigsty's services use: `[]` (all members) or
  * `[? <expr> ]` with ||, &&, !, ==, !=, parentheses, `literals`, 'strings' and variable names.
@@ -466,7 +402,7 @@ function destPort(h: HostView, dest: PgService['dest'], defaultDest: string): nu
 }
 
 /** The first line of each of a cluster's HAProxy service files, up to the service name. */
-export const serviceMarker = (cluster: string): string => `# managed by corral (PGSQL): service ${cluster}-`;
+export const serviceMarker = (cluster: string): string => haproxyServiceMarker('PGSQL', `${cluster}-`);
 
 /** One HAProxy listener: members picked by `selector`, those picked by `backup` serve only when the others are down. */
 export function haproxyService(svc: PgService, ctx: ServiceContext): string {

@@ -299,6 +299,9 @@ export interface NODEModuleParameters {
  * Raw haproxy service definition (haproxy_services).
  */
 export interface HaproxyService {
+  /**
+   * the listener's name, and its file's: conf.d/<name>.cfg
+   */
   name: string;
   port: number;
   ip?: string;

@@ -215,7 +215,7 @@ describe('PGSQL on three lab nodes', () => {
     await expect(login(nodeIp(1), 5433)).rejects.toThrow();
     expect((await onNode('n1', `runuser -u postgres -- psql -AtXqc "select count(*) from pg_roles where rolname = 'dbuser_new'"`)).trim()).toBe('0');
     // The service left the inventory: its listener is gone from every member.
-    for (const n of NODES) expect(await onNode(n, 'ls /etc/haproxy; ss -Hltn sport = :5435')).not.toMatch(/pg-test-extra|:5435/);
+    for (const n of NODES) expect(await onNode(n, 'ls /etc/haproxy /etc/haproxy/conf.d; ss -Hltn sport = :5435')).not.toMatch(/pg-test-extra|:5435/);
     // Leaving them out of the inventory afterwards changes nothing more.
     expect((await corral('plan', FIXTURE, '--detailed-exitcode')).code).toBe(0);
     expect(await Promise.all(NODES.map(startTime))).toEqual(before);
@@ -321,7 +321,7 @@ describe('PGSQL on three lab nodes', () => {
     expect((await members('n1'))['pg-test-4']).toEqual({ role: 'Replica', state: 'running' });
     expect((await onNode('n1', `runuser -u postgres -- psql -AtXqc "select count(*) from pg_stat_replication where state = 'streaming'"`)).trim()).toBe('3');
     // HAProxy on every member learned the new replica; reads through n4's own 5434 work.
-    for (const n of ['n1', 'n2', 'n3', 'n4']) expect(await onNode(n, 'cat /etc/haproxy/pg-test-replica.cfg')).toContain('10.213.0.14:');
+    for (const n of ['n1', 'n2', 'n3', 'n4']) expect(await onNode(n, 'cat /etc/haproxy/conf.d/pg-test-replica.cfg')).toContain('10.213.0.14:');
     expect(await sql(nodeIp(4), 5434, 'select pg_is_in_recovery()')).toBe('t');
     expect(await sql(nodeIp(4), 5433, 'select count(*) from ticks')).toBe('1000');
 
@@ -347,7 +347,7 @@ describe('PGSQL on three lab nodes', () => {
     // Its data is kept; Patroni forgets it once its lease ends; HAProxy no longer routes to it.
     expect((await onNode('n4', 'test -f /pg/data/PG_VERSION && echo kept')).trim()).toBe('kept');
     await until('pg-test-4 gone from the DCS', 120_000, async () => !('pg-test-4' in (await members('n1'))));
-    for (const n of ['n1', 'n2', 'n3']) expect(await onNode(n, 'cat /etc/haproxy/pg-test-replica.cfg')).not.toContain('10.213.0.14:');
+    for (const n of ['n1', 'n2', 'n3']) expect(await onNode(n, 'cat /etc/haproxy/conf.d/pg-test-replica.cfg')).not.toContain('10.213.0.14:');
     expect(await health(three)).toMatchObject({ status: 'Healthy', leader: 'pg-test-1', roleDrift: false });
     expect((await corral('plan', three, '--detailed-exitcode')).code).toBe(0);
   }, 15 * 60_000);

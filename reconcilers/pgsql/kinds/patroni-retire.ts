@@ -22,11 +22,11 @@ export interface PatroniRetireHave {
   patroniRunning: boolean;
   patroniEnabled: boolean;
   pgbouncerRunning: boolean;
-  /** The cluster's service files in /etc/haproxy. */
+  /** The cluster's service files in /etc/haproxy/conf.d (or /etc/haproxy, where Corral wrote them before conf.d). */
   haproxyServices: number;
 }
 
-const servicesGlob = (cluster: string): string => sh`/etc/haproxy/${`${cluster}-`}` + '*.cfg';
+const servicesGlob = (cluster: string): string => ['/etc/haproxy/conf.d/', '/etc/haproxy/'].map((dir) => sh`${`${dir}${cluster}-`}` + '*.cfg').join(' ');
 
 /** What notes about cluster `cluster`'s departed members are filed under (no resource: none is built when a member stays). */
 export const retireNotesId = (cluster: string): string => refTo(patroniRetire, cluster);

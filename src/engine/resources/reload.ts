@@ -3,7 +3,8 @@
  * restart rule: Patroni reloads (a restart stops PostgreSQL), HAProxy reloads (a restart drops
  * connections), pgbouncer restarts. The content hash last loaded is kept on the node. A service
  * that Debian's package started with its own defaults before Corral wrote the files has no record
- * yet: `firstTime: 'restart'` restarts it then, so its first configuration is Corral's.
+ * yet: `firstTime: 'restart'` restarts it then, so its first configuration is Corral's. Two modules
+ * whose files one unit reads (HAProxy: NODE's haproxy.cfg, PGSQL's services) keep a record each.
  */
 import { sh } from '../shell.js';
 import { refTo, type Kind } from './kind.js';
@@ -13,10 +14,12 @@ export interface ReloadWant {
   name: string;
   /** Hash of the files the unit reads, as desired. */
   sha256: string;
-  /** What a changed hash asks for. */
-  action: 'reload' | 'restart';
+  /** What a changed hash asks for: `record` only notes it (the unit reads the files at its next start). */
+  action: 'reload' | 'restart' | 'record';
   /** What no record asks for: `record` when Corral itself started the unit with these files. */
-  firstTime: 'restart' | 'record';
+  firstTime: 'restart' | 'reload' | 'record';
+  /** The record's name, when it is not the unit's (another module's files the unit reads): also the resource's key. */
+  record?: string;
 }
 
 const STATE_DIR = '/var/lib/corral/reloaded';
@@ -25,8 +28,8 @@ const marker = (name: string): string => `${STATE_DIR}/${name}`;
 
 export const reload: Kind<ReloadWant, { sha256: string }, 'reload'> = {
   name: 'reload',
-  id: (w) => refTo(reload, w.name),
-  probe: (w) => sh`cat ${marker(w.name)} 2>/dev/null || true`,
+  id: (w) => refTo(reload, w.record ?? w.name),
+  probe: (w) => sh`cat ${marker(w.record ?? w.name)} 2>/dev/null || true`,
   parse: (out) => (out.trim() ? { sha256: out.trim() } : null),
   diff: (w, h) => (h?.sha256 === w.sha256 ? [] : [{ field: 'config', from: h?.sha256.slice(0, 12) ?? null, to: w.sha256.slice(0, 12) }]),
   // A unit that is not running reads the files when it starts: only the record is written. A unit
@@ -44,7 +47,7 @@ export const reload: Kind<ReloadWant, { sha256: string }, 'reload'> = {
               sh`  systemctl reload ${w.name}`,
             ]
           : ['  true'];
-    return [sh`if systemctl is-active -q ${w.name}; then`, ...act, 'fi', sh`mkdir -p ${STATE_DIR}`, sh`echo ${w.sha256} > ${marker(w.name)}`].join('\n');
+    return [sh`if systemctl is-active -q ${w.name}; then`, ...act, 'fi', sh`mkdir -p ${STATE_DIR}`, sh`echo ${w.sha256} > ${marker(w.record ?? w.name)}`].join('\n');
   },
   effects: (w, h) => ({ restarts: (h ? w.action : w.firstTime) === 'restart' }),
 };
