@@ -35,7 +35,7 @@ export const PGBOUNCER_EXPORTER = {
 };
 
 /** The builder of a PGSQL member's resources. */
-type Resources = ResourceList<GenericKindName | (typeof PGSQL_KINDS)[number]['name']>;
+export type Resources = ResourceList<GenericKindName | (typeof PGSQL_KINDS)[number]['name']>;
 
 /** What no line of an env or pgpass file can hold as written. */
 const CONTROL = /\p{Cc}/u;

@@ -23,7 +23,7 @@ import { patroniDcsRestart, patroniPause } from './kinds/patroni-dcs-client.js';
 import { patroniLeader } from './kinds/patroni-leader.js';
 import { patroniRestart } from './kinds/patroni-restart.js';
 import { patroniRetire, retireNotesId } from './kinds/patroni-retire.js';
-import { pgbackrestStanza } from './kinds/pgbackrest-stanza.js';
+import { backupResources } from './backup.js';
 import { PGSQL_KINDS } from './kinds/index.js';
 import type { PgService } from '../../src/types/inventory.gen.js';
 import { etcdAuthRef, etcdEndpoints, etcdLogins, etcdServiceId, etcdTlsMoveRefs, patroniEtcdCluster } from '../etcd/index.js';
@@ -43,7 +43,6 @@ import {
   patroniYml,
   pgConf,
   PG_TLS,
-  pgbackrestConf,
   pgbouncerIni,
   rtoPlan,
   serviceMarker,
@@ -119,7 +118,7 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   const noMainCluster = r.add(file, { path: '/etc/postgresql-common/createcluster.conf', content: createclusterConf, mode: 0o644 });
   const pkg = r.add(
     packages,
-    { name: 'pgsql', manager: f.packageManager === 'dnf' ? 'dnf' : 'apt', packages: [`postgresql-${version}`, 'patroni', 'python3-etcd', 'pgbouncer', 'pgbackrest', 'curl', ...exporterPackages(h)] },
+    { name: 'pgsql', manager: f.packageManager === 'dnf' ? 'dnf' : 'apt', packages: [`postgresql-${version}`, 'patroni', 'python3-etcd', 'pgbouncer', 'pgbackrest', 'curl', ...(h.param('pg_crontab').length ? ['cron'] : []), ...exporterPackages(h)] },
     [noMainCluster],
   );
   // Debian's umbrella unit would start any `<ver>/main` cluster on 5432, the port Patroni's PostgreSQL takes.
@@ -147,8 +146,6 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   // Pigsty's bin dir /usr/pgsql/bin is a link to the installed major's binaries.
   const binDir = h.str('pg_bin_dir');
   if (binDir === '/usr/pgsql/bin') r.add(symlink, { path: '/usr/pgsql', target: `/usr/lib/postgresql/${version}` });
-
-  if (h.param('pgbackrest_enabled')) r.add(file, { path: '/etc/pgbackrest/pgbackrest.conf', content: pgbackrestConf(h), mode: 0o640, owner: dbsu, group: dbsu });
 
   const login = etcdLogins(input.hosts).find((l) => l.name === cluster.name)!;
   // One DCS for the cluster: its parameters are worked out on the primary's node, for every member.
@@ -193,9 +190,8 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   // Reloaded after these files change, under a record of PGSQL's own (NODE's is for its files), after NODE's reload.
   const haproxy = r.add(reload, { name: 'haproxy', record: 'haproxy-pgsql', sha256: sha256(services.map((x) => x.content).join('\0')), action: 'reload', firstTime: 'reload' }, [...written, stale]);
 
-  if (h === primary && h.param('pgbackrest_enabled')) {
-    r.add(pgbackrestStanza, { stanza: cluster.name, dbsu, initBackup: h.param('pgbackrest_init_backup') }, [member, dcsRestart, dcsId]);
-  }
+  // pgbackrest.conf, the stanza, pg_crontab and /pg/bin on every member; the stanza once this member runs.
+  backupResources(r, h, f, h === primary, { pkg, bin: dirs.get('bin'), running: [member, dcsRestart, dcsId] });
   // Roles, databases, HBA and pgbouncer's lists: they act once this member runs (and talks to its DCS).
   for (const res of sqlObjects(h, cluster.name, hbaPeers(input))) r.list.push({ ...res, deps: [...(res.deps ?? []), member, dcsRestart] });
 

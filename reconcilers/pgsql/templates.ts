@@ -291,11 +291,24 @@ function pgbouncerTls(mode: string): string {
   return lines.join('\n') + '\n';
 }
 
-export function pgbackrestConf(h: HostView): string {
+/** pgBackRest's parallel processes for a node of `cpus` CPUs: a quarter of them, 2 to 4; a restore takes them all, at most 8 (Pigsty's rule). */
+export function pgbackrestProcesses(cpus: number): { backup: number; restore: number; archive: number } {
+  const quarter = Math.min(Math.max(Math.ceil(cpus / 4), 2), 4);
+  return { backup: quarter, restore: Math.max(1, Math.min(cpus, 8)), archive: quarter };
+}
+
+/**
+ * /etc/pgbackrest/pgbackrest.conf, the same on every member but for the process counts: the stanza
+ * (the cluster), asynchronous archiving spooled in /pg/spool with at most 4 GiB of WAL queued (past
+ * that pgBackRest lets WAL go unarchived rather than fill the disk: a gap until the next backup), zstd, and
+ * repo1 from `pgbackrest_repo[pgbackrest_method]`, its keys as `repo1-<key>`.
+ */
+export function pgbackrestConf(h: HostView, cpus: number): string {
   const cluster = h.str('pg_cluster')!;
   const method = h.str('pgbackrest_method');
   const repo = h.param('pgbackrest_repo')[method] ?? {};
   const repoLines = Object.entries(repo).map(([k, v]) => `repo1-${k.replace(/_/g, '-')}=${String(v).replace('${pg_cluster}', cluster)}`);
+  const p = pgbackrestProcesses(cpus);
   return `# managed by corral (PGSQL): pgBackRest for ${instanceName(h)}
 [${cluster}]
 pg1-path=${h.str('pg_data')}
@@ -304,16 +317,29 @@ pg1-socket-path=${h.str('pg_localhost')}
 
 [global]
 archive-async=y
+archive-push-queue-max=4GiB
 spool-path=/pg/spool
 start-fast=y
 expire-auto=y
-compress-type=lz4
+compress-type=zst
 annotation=pg_cluster=${cluster}
 log-level-console=info
 log-level-file=info
 log-path=${h.str('pgbackrest_log_dir')}
 ${repoLines.join('\n')}
 delta=y
+
+[global:backup]
+process-max=${p.backup}
+
+[global:restore]
+process-max=${p.restore}
+
+[global:archive-get]
+process-max=${p.archive}
+
+[global:archive-push]
+process-max=${p.archive}
 `;
 }
 

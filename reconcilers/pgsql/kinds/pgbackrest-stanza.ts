@@ -1,6 +1,9 @@
 /**
- * A pgBackRest stanza with at least one full backup, made on the cluster's primary. Applying it
- * waits for the node to lead, creates the stanza, checks archiving and takes the first backup.
+ * A pgBackRest stanza on one member. On the cluster's primary (pg_role: primary) applying it creates
+ * the stanza against the running PostgreSQL, checks archiving and takes the first full backup. On a
+ * replica with a local repository (each node has its own, as Pigsty lays it out) it creates the stanza
+ * offline, from the data directory's pg_control, so archive-push works the moment the replica is
+ * promoted; a replica makes no backup (pg-backup runs only where PostgreSQL is primary).
  */
 import { sh } from '../../../src/engine/shell.js';
 import { refTo, type Kind } from '../../../src/engine/resources/kind.js';
@@ -8,7 +11,9 @@ import { refTo, type Kind } from '../../../src/engine/resources/kind.js';
 export interface PgbackrestStanzaWant {
   stanza: string;
   dbsu: string;
-  /** Take the first full backup (pgbackrest_init_backup). */
+  /** The intended primary: stanza-create online, check, and the first backup. Otherwise stanza-create --no-online only. */
+  primary: boolean;
+  /** Take the first full backup (pgbackrest_init_backup; the primary only). */
   initBackup: boolean;
 }
 
@@ -25,6 +30,8 @@ interface InfoJson {
 
 const asDbsu = (w: PgbackrestStanzaWant, cmd: string): string => sh`runuser -u ${w.dbsu} -- ` + cmd;
 
+const wantsBackup = (w: PgbackrestStanzaWant, h: PgbackrestStanzaHave | null): boolean => w.primary && w.initBackup && !h?.backups;
+
 export const pgbackrestStanza: Kind<PgbackrestStanzaWant, PgbackrestStanzaHave, 'pgbackrest-stanza'> = {
   name: 'pgbackrest-stanza',
   id: (w) => refTo(pgbackrestStanza, w.stanza),
@@ -39,13 +46,16 @@ export const pgbackrestStanza: Kind<PgbackrestStanzaWant, PgbackrestStanzaHave, 
     }
   },
   diff: (w, h) => [
-    ...(h?.stanza ? [] : [{ field: 'stanza', from: null, to: w.stanza }]),
-    ...(w.initBackup && !h?.backups ? [{ field: 'full backups', from: h?.backups ?? 0, to: 1 }] : []),
+    ...(h?.stanza ? [] : [{ field: 'stanza', from: null, to: w.primary ? w.stanza : `${w.stanza} (offline, local repository)` }]),
+    ...(wantsBackup(w, h) ? [{ field: 'full backups', from: h?.backups ?? 0, to: 1 }] : []),
   ],
   apply: (w, h) =>
-    [
-      asDbsu(w, sh`pgbackrest --stanza=${w.stanza} stanza-create`),
-      asDbsu(w, sh`pgbackrest --stanza=${w.stanza} check`),
-      ...(w.initBackup && !h?.backups ? [asDbsu(w, sh`pgbackrest --stanza=${w.stanza} --type=full backup`)] : []),
-    ].join('\n'),
+    (w.primary
+      ? [
+          asDbsu(w, sh`pgbackrest --stanza=${w.stanza} stanza-create`),
+          asDbsu(w, sh`pgbackrest --stanza=${w.stanza} check`),
+          ...(wantsBackup(w, h) ? [asDbsu(w, sh`pgbackrest --stanza=${w.stanza} --type=full backup`)] : []),
+        ]
+      : [asDbsu(w, sh`pgbackrest --stanza=${w.stanza} --no-online stanza-create`)]
+    ).join('\n'),
 };
