@@ -129,10 +129,11 @@ describe('PGSQL exporters on every member, as Pigsty runs them, on Debian’s pa
     expect(at('reload:pgbouncer')).toBeGreaterThan(-1);
   });
 
-  it("leaves Patroni's and etcd's own /metrics open: no REST allowlist, no client certificate asked of Prometheus", () => {
+  it("leaves Patroni's and etcd's own /metrics open: the REST allowlist guards only unsafe endpoints, no client certificate asked of Prometheus", () => {
     const yml = parse(content(on(out, '10.0.0.11'), '/pg/conf/pg-test-1.yml')) as { restapi: Record<string, unknown> };
     expect(yml.restapi.listen).toBe('10.0.0.11:8008');
-    expect(yml.restapi).not.toHaveProperty('allowlist');
+    // Patroni checks its allowlist on the endpoints that change things (POST, PATCH...), not on GET /metrics.
+    expect(yml.restapi.allowlist).toEqual(['10.0.0.11', '10.0.0.12', '10.10.10.10']);
     expect(yml.restapi).not.toHaveProperty('verify_client');
   });
 

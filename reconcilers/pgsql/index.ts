@@ -39,13 +39,19 @@ import {
   dcsSection,
   haproxyService,
   instanceName,
+  nodeSpec,
   patroniUnit,
   patroniYml,
   pgConf,
   PG_TLS,
   pgbouncerIni,
+  restApiAllowlist,
   rtoPlan,
   serviceMarker,
+  VIP_MANAGER,
+  vipManagerLauncher,
+  vipManagerUnit,
+  vipManagerYml,
 } from './templates.js';
 
 /** How long a member may take to start: initdb on the primary, a base backup on a replica. */
@@ -135,9 +141,11 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   // PostgreSQL, pgbouncer and Patroni read the certificate when they (re)load it: a renewed one takes effect at the next reload.
   const cert = input.certificates.get(certificateId(h));
   const certDir = dirs.get('cert');
-  r.add(file, { path: PG_TLS.ca, content: input.certificates.ca, mode: 0o644, ...owned }, [certDir]);
-  r.add(file, { path: PG_TLS.cert, content: cert.certificate, mode: 0o644, ...owned }, [certDir]);
-  r.add(file, { path: PG_TLS.key, content: cert.key, mode: 0o600, ...owned, secret: true }, [certDir]);
+  const certFiles = [
+    r.add(file, { path: PG_TLS.ca, content: input.certificates.ca, mode: 0o644, ...owned }, [certDir]),
+    r.add(file, { path: PG_TLS.cert, content: cert.certificate, mode: 0o644, ...owned }, [certDir]),
+    r.add(file, { path: PG_TLS.key, content: cert.key, mode: 0o600, ...owned, secret: true }, [certDir]),
+  ];
   const logDirs = [h.str('pg_log_dir'), h.str('patroni_log_dir'), h.str('pgbouncer_log_dir'), h.str('pgbackrest_log_dir')];
   for (const dir of logDirs) r.add(directory, { path: dir, mode: 0o750, ...owned });
   const data = h.str('pg_data');
@@ -150,7 +158,10 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   const login = etcdLogins(input.hosts).find((l) => l.name === cluster.name)!;
   // One DCS for the cluster: its parameters are worked out on the primary's node, for every member.
   const dcs = dcsConfig(primary, input.facts(primary.name));
-  const yml = patroniYml({ h, etcd: etcdEndpoints(input.hosts), etcdLogin: { username: login.name, password: login.password }, binDir, hbaFile: pgHbaPath(h), dcs });
+  const etcdLogin = { username: login.name, password: login.password };
+  const allMembers = input.hosts.filter((m) => membership(m, 'pgsql') === cluster.name);
+  const allowlist = restApiAllowlist(h, allMembers, input.hosts.filter((x) => x.groups.includes('infra')));
+  const yml = patroniYml({ h, etcd: etcdEndpoints(input.hosts), etcdLogin, binDir, hbaFile: pgHbaPath(h), dcs, allowlist, node: nodeSpec(h, f) });
   const unit = patroniUnit(dbsu);
   const ymlFile = r.add(file, { path: `/pg/conf/${name}.yml`, content: yml, mode: 0o600, ...owned, secret: true });
   r.add(directory, { path: '/etc/patroni', mode: 0o755 });
@@ -163,7 +174,7 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   // New etcd settings (hosts, TLS, login) take a restart of Patroni, paused; the rest of patroni.yml a reload.
   const rto = rtoPlan(h);
   const dcsSha = sha256(dcsSection(yml));
-  const others = input.hosts.filter((m) => m !== h && membership(m, 'pgsql') === cluster.name).map((m) => patroniTarget(m).api);
+  const others = allMembers.filter((m) => m !== h).map((m) => patroniTarget(m).api);
   const held = heldWhilePlain(input);
   const dcsRestart = r.add(patroniDcsRestart, { ...target, name, dcsSha, others, timeoutSeconds: 120, freshSeconds: rto.loopWait * 3 + 5, ...held }, [ymlFile, link, unitFile, reloaded]);
 
@@ -203,10 +214,36 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
     const pgbouncer = r.add(service, { name: 'pgbouncer', enabled: true, running: true }, [pkg]);
     r.add(reload, { name: 'pgbouncer', sha256: sha256(iniText), action: 'restart', firstTime: 'restart' }, [pgbouncer, ini]);
   }
+  if (h.param('pg_vip_enabled') && !vipUnavailable(h, f)) vipManagerResources(r, h, { etcd: etcdEndpoints(input.hosts), etcdLogin }, f.packageManager === 'dnf' ? 'dnf' : 'apt', [pkg, ...certFiles]);
   // Last: the pgbouncer exporter logs in to a running pgbouncer.
   exporterResources(r, h, pkg);
 
   return { list: r.list, ids: { service: patroni, member, restart, dcsRestart, haproxy, ...(dcsId ? { dcs: dcsId } : {}), ...(pause ? { pause } : {}) } };
+}
+
+/** Where vip-manager 2 or later is to be had: Pigsty's infra repo, or its local repo (what the infra node downloaded). */
+const OFFERS_VIP_MANAGER = /(^|[\s-])(infra|local)(\s|$)|pigsty/i;
+
+/**
+ * Why the L2 VIP cannot be run on this node, if it cannot: Debian up to 12 ships vip-manager 1.x,
+ * which reads etcd's v2 API only (Patroni keeps its leader key in etcd v3, and etcd 3.4 serves no v2
+ * by default): it would never bind the VIP. vip-manager 2 or later comes from Pigsty's repo.
+ */
+export function vipUnavailable(h: HostView, f: Facts): string | undefined {
+  const major = parseInt(f.osVersion, 10);
+  if (f.osId !== 'debian' || !(major <= 12) || configuredRepo(h, f, OFFERS_VIP_MANAGER)) return undefined;
+  return `pg_vip_enabled: Debian ${f.osVersion} ships vip-manager 1.x, which reads etcd's v2 API only, while Patroni keeps its leader key in etcd v3: it would never bind ${h.str('pg_vip_address')}, so vip-manager is not installed; add Pigsty's infra repo (vip-manager 2 or later) to repo_upstream and its module to node_repo_modules (searched: ${searchedRepos(h, f)})`;
+}
+
+/** vip-manager on the member: the package, its config (a secret: it holds the etcd password), Corral's unit and launcher; restarted when any changes. */
+function vipManagerResources(r: ReturnType<typeof resourceList>, h: HostView, vip: { etcd: string[]; etcdLogin: { username: string; password: string } }, manager: 'apt' | 'dnf', after: Ref[]): void {
+  const dir = r.add(directory, { path: '/usr/local/lib/corral', mode: 0o755 });
+  const launcher = r.add(file, { path: VIP_MANAGER.launcher, content: vipManagerLauncher(h), mode: 0o755 }, [dir]);
+  const unit = r.add(file, { path: VIP_MANAGER.unit, content: vipManagerUnit, mode: 0o644 });
+  const config = r.add(file, { path: VIP_MANAGER.config, content: vipManagerYml({ h, ...vip }), mode: 0o600, secret: true });
+  // Installed after Corral's unit and config: the package starts the unit it finds.
+  const pkg = r.add(packages, { name: 'pgsql-vip', manager, packages: ['vip-manager'] }, [launcher, unit, config, ...after]);
+  r.add(service, { name: 'vip-manager', enabled: true, running: true }, [pkg, launcher, unit, config]);
 }
 
 /** A pg_conf that is not one of Pigsty's four templates: Corral does not read template files. */
@@ -246,6 +283,8 @@ export const pgsql: Reconciler = {
     if (cluster.members.includes(primary)) out.notes.push(...exporterNotes(primary), ...pgConfNotes(primary));
     for (const h of cluster.members) {
       out.notes.push(...unwritable(h));
+      const noVip = h.param('pg_vip_enabled') ? vipUnavailable(h, input.facts(h.name)) : undefined;
+      if (noVip) out.notes.push({ host: h.name, resource: 'service:vip-manager', message: noVip });
       const m = memberResources(h, input, primary);
       out.resources.set(h.name, m.list);
       ids.set(h.name, m.ids);

@@ -133,10 +133,25 @@ export interface PatroniYmlInput {
   hbaFile: string;
   /** The cluster's DCS settings (worked out on its primary's node), for the bootstrap section. */
   dcs: DcsConfig;
+  /** Who may call the REST API's unsafe endpoints (restApiAllowlist). */
+  allowlist: string[];
+  /** The member's node, for the `spec` tag. */
+  node: NodeSpec;
 }
 
+/**
+ * Pigsty's REST allowlist: admin_ip, the cluster's members and the infra nodes, sorted. Corral's own
+ * calls come from the members themselves (their own address, or the leader's from a member).
+ */
+export function restApiAllowlist(h: HostView, members: readonly HostView[], infra: readonly HostView[]): string[] {
+  return [...new Set([h.str('admin_ip'), ...members.map((m) => m.name), ...infra.map((i) => i.name)])].sort();
+}
+
+/** Pigsty's `spec` tag: `<cpus>C.<memory GiB>G.<pg_fs_main's filesystem GiB>G`. */
+export const specTag = (n: NodeSpec): string => `${n.cpus}C.${Math.ceil(n.memMiB / 1024)}G.${Math.max(Math.ceil(n.fsBytes / 1073741824), 1)}G`;
+
 /** /pg/conf/<instance>.yml: the member's Patroni configuration. Holds passwords: written as a secret file. */
-export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile, dcs }: PatroniYmlInput): string {
+export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile, dcs, allowlist, node }: PatroniYmlInput): string {
   const ip = h.name;
   const port = h.int('pg_port');
   const data = h.str('pg_data');
@@ -152,16 +167,18 @@ export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile, dcs }: Patroni
     scope: h.str('pg_cluster'),
     namespace: `${h.str('pg_namespace')}/`,
     name: instanceName(h),
-    log: { level: 'INFO' },
+    // To stderr, which journald keeps, as Pigsty 4 logs it: seconds and the level, journald adds the rest.
+    log: { level: 'INFO', dateformat: '%Y-%m-%d %H:%M:%S %z', format: '%(asctime)s %(levelname)s: %(message)s' },
     etcd3: { hosts: etcd.map((u) => u.replace(/^https?:\/\//, '')).join(','), protocol: 'https', cacert: PG_TLS.ca, cert: PG_TLS.cert, key: PG_TLS.key, ...etcdLogin },
     restapi: {
       listen: `${ip}:${h.int('patroni_port')}`,
       connect_address: `${ip}:${h.int('patroni_port')}`,
       ...(restTls ? { cafile: PG_TLS.ca, certfile: PG_TLS.cert, keyfile: PG_TLS.key, verify_client: 'none' } : {}),
       authentication: { username: h.str('patroni_username'), password: h.str('patroni_password') },
+      allowlist,
     },
     ctl: restTls ? { insecure: false, cacert: PG_TLS.ca, certfile: PG_TLS.cert, keyfile: PG_TLS.key } : { insecure: true },
-    tags: { nofailover: false, clonefrom: true, noloadbalance: false, nosync: false, version: h.str('pg_version') },
+    tags: { nofailover: false, clonefrom: true, noloadbalance: false, nosync: false, version: h.str('pg_version'), spec: specTag(node), conf: pgConf(h).template },
     // An unquoted `off` is YAML's false, which str() does not read: it means off. crit.yml turns off into automatic.
     watchdog: { mode: watchdogMode(h.str('patroni_watchdog_mode'), crit) },
     bootstrap: {
@@ -204,6 +221,93 @@ export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile, dcs }: Patroni
   // YAML 1.1 output quotes `on`/`off`, which Patroni's PyYAML would read as booleans.
   return `# managed by corral (PGSQL): ${instanceName(h)}\n` + stringify(config, { version: '1.1', aliasDuplicateObjects: false });
 }
+
+/** Where vip-manager's files go: Pigsty's config path, a unit of Corral's over Debian's, the launcher beside it. */
+export const VIP_MANAGER = { config: '/etc/vip-manager.yml', unit: '/etc/systemd/system/vip-manager.service', launcher: '/usr/local/lib/corral/vip-manager-start' };
+
+export interface VipManagerInput {
+  h: HostView;
+  /** etcd client URLs, `https://10.213.0.11:2379`: Patroni's. */
+  etcd: string[];
+  /** Patroni's etcd login, which may read the cluster's keys. */
+  etcdLogin: { username: string; password: string };
+}
+
+/** The address part and the prefix length of pg_vip_address (`10.213.0.20/24`). */
+export function vipAddress(h: HostView): { ip: string; netmask: number } {
+  const [ip, bits] = h.str('pg_vip_address').split('/');
+  return { ip: ip!, netmask: Number(bits) };
+}
+
+/**
+ * /etc/vip-manager.yml, in the keys of vip-manager 1.0 and later, as Pigsty writes it: the VIP is
+ * bound on this member while etcd's `<pg_namespace>/<cluster>/leader` (Patroni's leader key) names it.
+ * etcd as Patroni reaches it: the member's certificate, the cluster's login. Holds that password:
+ * written as a secret file. pg_vip_interface `auto` leaves the interface to the launcher.
+ */
+export function vipManagerYml({ h, etcd, etcdLogin }: VipManagerInput): string {
+  const iface = h.str('pg_vip_interface');
+  const config = {
+    interval: 1000,
+    'trigger-key': `${h.str('pg_namespace').replace(/\/+$/, '')}/${h.str('pg_cluster')}/leader`,
+    'trigger-value': instanceName(h),
+    ...vipAddress(h),
+    ...(iface && iface !== 'auto' ? { interface: iface } : {}),
+    'manager-type': 'basic',
+    'dcs-type': 'etcd',
+    'dcs-endpoints': etcd,
+    'etcd-ca-file': PG_TLS.ca,
+    'etcd-cert-file': PG_TLS.cert,
+    'etcd-key-file': PG_TLS.key,
+    'etcd-user': etcdLogin.username,
+    'etcd-password': etcdLogin.password,
+    'retry-num': 2,
+    'retry-after': 250,
+  };
+  return `# managed by corral (PGSQL): the L2 VIP of ${h.str('pg_cluster')} on its leader\n` + stringify(config, { version: '1.1' });
+}
+
+/**
+ * Starts vip-manager: refuses a vip-manager older than 2.0 (it reads etcd's v2 API, Patroni keeps its
+ * leader in v3: the VIP would never be bound), and with pg_vip_interface `auto` binds the VIP on the
+ * interface that holds the member's own address.
+ */
+export function vipManagerLauncher(h: HostView): string {
+  const iface = h.str('pg_vip_interface');
+  const auto = !iface || iface === 'auto';
+  return `#!/bin/sh
+# managed by corral (PGSQL): starts vip-manager for ${instanceName(h)}
+set -eu
+version=$(/usr/bin/vip-manager --version 2>&1 | sed -n 's/^version: *//p')
+case "$version" in
+  0.*|1.*) echo "vip-manager $version reads etcd's v2 API only; Patroni keeps its leader key in etcd v3: install vip-manager 2 or later (Pigsty's repo)" >&2; exit 1 ;;
+esac
+${
+  auto
+    ? `dev=$(ip -o -4 addr show to '${h.name}/32' | awk '{ print $2; exit }')
+[ -n "$dev" ] || { echo "no interface holds ${h.name}: set pg_vip_interface" >&2; exit 1; }
+exec /usr/bin/vip-manager --config=${VIP_MANAGER.config} --interface="$dev"`
+    : `exec /usr/bin/vip-manager --config=${VIP_MANAGER.config}`
+}
+`;
+}
+
+/** Corral's vip-manager unit, in place of Debian's (which passes flags from /etc/default/vip-manager, and flags win over the config). */
+export const vipManagerUnit = `# managed by corral (PGSQL)
+[Unit]
+Description=vip-manager: the L2 VIP of a PostgreSQL cluster, on its Patroni leader
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+ExecStart=${VIP_MANAGER.launcher}
+Restart=on-failure
+RestartSec=10s
+
+[Install]
+WantedBy=multi-user.target
+`;
 
 function watchdogMode(mode: string | undefined, crit: boolean): string {
   const off = mode === undefined || mode === 'off';
