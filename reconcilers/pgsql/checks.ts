@@ -94,10 +94,11 @@ export const pgDelay: Check = (ctx) => {
   const out: Problem[] = [];
   for (const c of clustersOfModule(ctx, 'pgsql')) {
     for (const m of c.members) {
-      const delay = m.get('pg_delay');
-      if (!m.has('pg_delay') || delay === 0 || delay === '' || delay === '0' || delay === null) continue;
+      const raw = m.get('pg_delay');
+      const delay = typeof raw === 'string' || typeof raw === 'number' ? String(raw) : '';
+      if (!m.has('pg_delay') || delay === '' || delay === '0') continue;
       const at = m.origin('pg_delay');
-      if (!PG_TIME.test(String(delay))) out.push(problem('pgsql/delay', at, `pg_delay of ${m.name} is "${String(delay)}": PostgreSQL's recovery_min_apply_delay takes us, ms, s, min, h or d`, { severity: 'error' }));
+      if (!PG_TIME.test(delay)) out.push(problem('pgsql/delay', at, `pg_delay of ${m.name} is "${delay}": PostgreSQL's recovery_min_apply_delay takes us, ms, s, min, h or d`, { severity: 'error' }));
       else if (m.get('pg_role') !== 'primary' || !m.str('pg_upstream')) {
         out.push(problem('pgsql/delay', at, `pg_delay of ${m.name} has no effect: it delays a standby cluster, set on its primary with pg_upstream (a replica inside a cluster is not delayed)`));
       }
