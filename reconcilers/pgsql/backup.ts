@@ -164,7 +164,7 @@ export interface BackupRefs {
  * method every member gets the stanza in its own repository; with another (a shared repository) only
  * the primary does, as Pigsty.
  */
-export function backupResources(r: Resources, h: HostView, f: Facts, primary: boolean, refs: BackupRefs): void {
+export function backupResources(r: Resources, h: HostView, f: Facts, primary: boolean, refs: BackupRefs, opts: { stanza: boolean } = { stanza: true }): void {
   const c = scriptContext(h);
   const owned = { owner: c.dbsu, group: c.dbsu };
   for (const [name, content] of Object.entries(pgBinScripts(c))) r.add(file, { path: `/pg/bin/${name}`, content, mode: 0o755, owner: 'root', group: c.dbsu }, [refs.bin]);
@@ -183,7 +183,7 @@ export function backupResources(r: Resources, h: HostView, f: Facts, primary: bo
   // /pg/backup is one of /pg's directories; a local repository elsewhere is made for the dbsu.
   if (local && repoPath && repoPath !== '/pg/backup') deps.push(r.add(directory, { path: repoPath, mode: 0o750, ...owned }, [refs.pkg]));
   deps.push(r.add(file, { path: '/etc/pgbackrest/pgbackrest.conf', content: pgbackrestConf(h, f.cpus), mode: 0o640, ...owned }));
-  if (primary || local) {
+  if (opts.stanza && (primary || local)) {
     r.add(pgbackrestStanza, { stanza: c.cluster, dbsu: c.dbsu, primary, initBackup: primary && h.param('pgbackrest_init_backup') }, [...refs.running, ...deps]);
   }
 }

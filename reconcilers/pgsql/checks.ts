@@ -3,6 +3,8 @@ import { problem, type Problem } from '../../src/config/problems.js';
 import type { HostView } from '../../src/config/hosts.js';
 import { isAddressOrCidr, isIPv4, parseCidr4, sameNetwork } from '../../src/util/net.js';
 import { clustersOfModule, duplicates, isObject, listOf, type Check } from '../../src/config/checks/context.js';
+import { membership } from '../../src/config/clusters.js';
+import { hbaAllowsReplication, renderHba } from './hba.js';
 
 export const pgIdentity: Check = (ctx) => {
   const out: Problem[] = [];
@@ -80,6 +82,68 @@ export const pgUpstream: Check = (ctx) => {
         out.push(problem('pgsql/bad-upstream', at, `replica ${m.name} cascades from ${upstream}, which is not a member of cluster ${c.name}`));
       }
     }
+  }
+  return out;
+};
+
+/** PostgreSQL's time units; Pigsty's schema also lets m, w and y through, which PostgreSQL refuses. */
+const PG_TIME = /^\d+(\.\d+)?(us|ms|s|min|h|d)?$/;
+
+/** pg_delay: a unit PostgreSQL reads, and only where Pigsty writes it (the primary of a standby cluster). */
+export const pgDelay: Check = (ctx) => {
+  const out: Problem[] = [];
+  for (const c of clustersOfModule(ctx, 'pgsql')) {
+    for (const m of c.members) {
+      const raw = m.get('pg_delay');
+      const delay = typeof raw === 'string' || typeof raw === 'number' ? String(raw) : '';
+      if (!m.has('pg_delay') || delay === '' || delay === '0') continue;
+      const at = m.origin('pg_delay');
+      if (!PG_TIME.test(delay)) out.push(problem('pgsql/delay', at, `pg_delay of ${m.name} is "${delay}": PostgreSQL's recovery_min_apply_delay takes us, ms, s, min, h or d`, { severity: 'error' }));
+      else if (m.get('pg_role') !== 'primary' || !m.str('pg_upstream')) {
+        out.push(problem('pgsql/delay', at, `pg_delay of ${m.name} has no effect: it delays a standby cluster, set on its primary with pg_upstream (a replica inside a cluster is not delayed)`));
+      }
+    }
+  }
+  return out;
+};
+
+/**
+ * A standby cluster (pg_upstream on the primary) of a cluster in the inventory: the same major
+ * version, the upstream's replication login, and the upstream's HBA lets each member (any may come
+ * to lead the standby cluster) replicate. An upstream outside the inventory cannot be checked.
+ */
+export const pgStandby: Check = (ctx) => {
+  const out: Problem[] = [];
+  for (const c of clustersOfModule(ctx, 'pgsql')) {
+    const primary = c.members.find((m) => m.get('pg_role') === 'primary');
+    const address = primary?.str('pg_upstream');
+    if (!primary || !address || !isIPv4(address) || c.members.some((m) => m.name === address)) continue;
+    const at = primary.origin('pg_upstream');
+    const upstream = ctx.hosts.find((h) => h.name === address);
+    const upstreamCluster = upstream && membership(upstream, 'pgsql');
+    if (!upstream || !upstreamCluster) {
+      const what = upstream ? 'a host of the inventory without a PostgreSQL instance' : 'not in the inventory';
+      out.push(problem('pgsql/external-upstream', at, `standby cluster ${c.name} replicates from ${address}, ${what}: Corral cannot check that it lets ${c.name} replicate`));
+      continue;
+    }
+    const related = { related: upstream.def.at };
+    const [version, upVersion] = [primary.str('pg_version'), upstream.str('pg_version')];
+    const unlike = [
+      ...(version !== upVersion ? [`it runs PostgreSQL ${version}, the upstream ${upVersion} (a physical replica has the same major version)`] : []),
+      ...['pg_replication_username', 'pg_replication_password'].filter((k) => primary.str(k) !== upstream.str(k)).map((k) => `its ${k} differs from the upstream's, which it logs in with`),
+    ];
+    if (unlike.length) out.push(problem('pgsql/standby-upstream', at, `standby cluster ${c.name} of ${upstreamCluster} (${address}): ${unlike.join('; ')}`, related));
+    let rendered: string;
+    try {
+      const infra = ctx.hosts.filter((h) => h.groups.includes('infra')).map((h) => h.name);
+      const members = ctx.hosts.filter((h) => membership(h, 'pgsql') === upstreamCluster).map((h) => h.name);
+      rendered = renderHba(upstream, 'postgres', { infra, members });
+    } catch {
+      continue; // pgsql/hba reports a rule that does not render.
+    }
+    const user = upstream.str('pg_replication_username');
+    const refused = c.members.filter((m) => !hbaAllowsReplication(rendered, user, m.name)).map((m) => m.name);
+    if (refused.length) out.push(problem('pgsql/standby-hba', at, `the HBA rules of ${upstreamCluster} (${address}) do not let ${refused.join(', ')} of standby cluster ${c.name} replicate as ${user}`, related));
   }
   return out;
 };

@@ -106,3 +106,27 @@ export function renderHba(h: HostView, flavor: HbaFlavor, peers: HbaPeers): stri
   }
   return out.join('\n');
 }
+
+/** `ip` is `cidr` or inside it (IPv4; an IPv6 network holds no IPv4 address). */
+function covers(cidr: string, ip: string): boolean {
+  const [net, prefix] = cidr.split('/');
+  if (!net || !IPV4.test(net)) return false;
+  const bits = prefix === undefined ? 32 : Number(prefix);
+  const toInt = (a: string): number => a.split('.').reduce((n, part) => n * 256 + Number(part), 0);
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return ((toInt(net) & mask) >>> 0) === ((toInt(ip) & mask) >>> 0);
+}
+
+/**
+ * Whether a rendered pg_hba.conf lets `user` open a replication connection from `ip` over TCP, as
+ * PostgreSQL reads it: the first `host`/`hostssl` line that matches decides (a `reject` refuses).
+ */
+export function hbaAllowsReplication(rendered: string, user: string, ip: string): boolean {
+  for (const line of rendered.split('\n')) {
+    const [type, db, who, addr, method] = line.trim().split(/\s+/);
+    if ((type !== 'host' && type !== 'hostssl') || !addr || !method) continue;
+    if (db !== 'replication' || (who !== user && who !== 'all') || !covers(addr, ip)) continue;
+    return method !== 'reject';
+  }
+  return false;
+}

@@ -8,7 +8,7 @@ import type { HostView } from '../../src/config/hosts.js';
 import { membership } from '../../src/config/clusters.js';
 import { resourceList, type Departure, type ModuleDesired, type ReconcileInput, type Reconciler } from '../../src/engine/reconciler.js';
 import type { Facts, Note } from '../../src/engine/model.js';
-import { patroniMember, runningLeader } from './kinds/patroni-member.js';
+import { patroniMember, patroniMemberId, runningLeader } from './kinds/patroni-member.js';
 import { directory, file, sha256 } from '../../src/engine/resources/file.js';
 import type { Ref } from '../../src/engine/resources/kind.js';
 import { packages, packagesId } from '../../src/engine/resources/packages.js';
@@ -52,6 +52,8 @@ import {
   vipManagerLauncher,
   vipManagerUnit,
   vipManagerYml,
+  standbyCluster,
+  type StandbyCluster,
 } from './templates.js';
 
 /** How long a member may take to start: initdb on the primary, a base backup on a replica. */
@@ -112,7 +114,15 @@ interface MemberIds {
   haproxy: Ref;
 }
 
-function memberResources(h: HostView, input: ReconcileInput, primary: HostView): { list: ReturnType<typeof resourceList>['list']; ids: MemberIds } {
+/** A cascading replica's upstream: the instance name of the member of its own cluster at its pg_upstream. */
+function replicateFrom(h: HostView, all: readonly HostView[]): string | undefined {
+  const upstream = h.str('pg_upstream');
+  if (!upstream || h.str('pg_role') === 'primary') return undefined;
+  const m = all.find((x) => x.name === upstream && x !== h);
+  return m ? instanceName(m) : undefined;
+}
+
+function memberResources(h: HostView, input: ReconcileInput, primary: HostView, standby: StandbyCluster | undefined): { list: ReturnType<typeof resourceList>['list']; ids: MemberIds } {
   const { cluster } = input;
   const r = resourceList('pgsql', cluster.name, PGSQL_KINDS);
   const f = input.facts(h.name);
@@ -157,11 +167,12 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
 
   const login = etcdLogins(input.hosts).find((l) => l.name === cluster.name)!;
   // One DCS for the cluster: its parameters are worked out on the primary's node, for every member.
-  const dcs = dcsConfig(primary, input.facts(primary.name));
+  const dcs = dcsConfig(primary, input.facts(primary.name), standby);
   const etcdLogin = { username: login.name, password: login.password };
-  const allMembers = input.hosts.filter((m) => membership(m, 'pgsql') === cluster.name);
-  const allowlist = restApiAllowlist(h, allMembers, input.hosts.filter((x) => x.groups.includes('infra')));
-  const yml = patroniYml({ h, etcd: etcdEndpoints(input.hosts), etcdLogin, binDir, hbaFile: pgHbaPath(h), dcs, allowlist, node: nodeSpec(h, f) });
+  const all = input.hosts.filter((m) => membership(m, 'pgsql') === cluster.name);
+  const allowlist = restApiAllowlist(h, all, input.hosts.filter((x) => x.groups.includes('infra')));
+  const from = replicateFrom(h, all);
+  const yml = patroniYml({ h, etcd: etcdEndpoints(input.hosts), etcdLogin, binDir, hbaFile: pgHbaPath(h), dcs, allowlist, node: nodeSpec(h, f), ...(from ? { replicateFrom: from } : {}) });
   const unit = patroniUnit(dbsu);
   const ymlFile = r.add(file, { path: `/pg/conf/${name}.yml`, content: yml, mode: 0o600, ...owned, secret: true });
   r.add(directory, { path: '/etc/patroni', mode: 0o755 });
@@ -174,7 +185,7 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   // New etcd settings (hosts, TLS, login) take a restart of Patroni, paused; the rest of patroni.yml a reload.
   const rto = rtoPlan(h);
   const dcsSha = sha256(dcsSection(yml));
-  const others = allMembers.filter((m) => m !== h).map((m) => patroniTarget(m).api);
+  const others = all.filter((m) => m !== h).map((m) => patroniTarget(m).api);
   const held = heldWhilePlain(input);
   const dcsRestart = r.add(patroniDcsRestart, { ...target, name, dcsSha, others, timeoutSeconds: 120, freshSeconds: rto.loopWait * 3 + 5, ...held }, [ymlFile, link, unitFile, reloaded]);
 
@@ -182,8 +193,8 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   let pause: Ref | undefined;
   if (h === primary) {
     pause = r.add(patroniPause, { ...target, cluster: cluster.name, dcsSha, timeoutSeconds: 60, ...held });
-    const leader = r.add(patroniLeader, { ...target, cluster: cluster.name, primary: name, timeoutSeconds: 120 }, [member, dcsRestart]);
-    dcsId = r.add(patroniDcs, { ...target, cluster: cluster.name, ...dcs }, [leader, dcsRestart]);
+    const leader = r.add(patroniLeader, { ...target, cluster: cluster.name, primary: name, timeoutSeconds: 120, ...(standby ? { standby: true } : {}) }, [member, dcsRestart]);
+    dcsId = r.add(patroniDcs, { ...target, cluster: cluster.name, settings: dcs.settings, parameters: dcs.parameters, ...(standby ? { standby } : {}) }, [leader, dcsRestart]);
   }
   const restart = r.add(
     patroniRestart,
@@ -202,9 +213,11 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView):
   const haproxy = r.add(reload, { name: 'haproxy', record: 'haproxy-pgsql', sha256: sha256(services.map((x) => x.content).join('\0')), action: 'reload', firstTime: 'reload' }, [...written, stale]);
 
   // pgbackrest.conf, the stanza, pg_crontab and /pg/bin on every member; the stanza once this member runs.
-  backupResources(r, h, f, h === primary, { pkg, bin: dirs.get('bin'), running: [member, dcsRestart, dcsId] });
+  // A standby cluster archives nothing of its own (Pigsty makes no stanza for it either).
+  backupResources(r, h, f, h === primary, { pkg, bin: dirs.get('bin'), running: [member, dcsRestart, dcsId] }, { stanza: !standby });
   // Roles, databases, HBA and pgbouncer's lists: they act once this member runs (and talks to its DCS).
-  for (const res of sqlObjects(h, cluster.name, hbaPeers(input))) r.list.push({ ...res, deps: [...(res.deps ?? []), member, dcsRestart] });
+  // A standby cluster is read-only: its roles and databases are the upstream's, replicated.
+  for (const res of sqlObjects(h, cluster.name, hbaPeers(input), { catalog: !standby })) r.list.push({ ...res, deps: [...(res.deps ?? []), member, dcsRestart] });
 
   if (h.param('pgbouncer_enabled')) {
     // After the lists it includes (sqlObjects above): pgbouncer refuses to start without them.
@@ -254,6 +267,16 @@ function pgConfNotes(primary: HostView): Note[] {
   return [{ host: primary.name, resource: 'pgsql', message }];
 }
 
+/** A standby cluster: what Corral leaves to its upstream, said once in the plan. */
+function standbyNotes(primary: HostView, standby: StandbyCluster | undefined): Note[] {
+  if (!standby) return [];
+  const delay = standby.recovery_min_apply_delay ? `, ${standby.recovery_min_apply_delay} behind (pg_delay)` : '';
+  const message =
+    `${primary.str('pg_cluster')} is a standby cluster of ${standby.host}:${standby.port}${delay}: read-only, its roles and databases are the upstream's, so pg_users and pg_databases are not created here, ` +
+    'and it has no pgBackRest stanza of its own. Promote it by removing standby_cluster from its Patroni config (patronictl edit-config); Corral does not remove it';
+  return [{ host: primary.name, resource: 'pgsql', message }];
+}
+
 export const pgsql: Reconciler = {
   module: 'pgsql',
   certificates: ({ cluster }) =>
@@ -280,12 +303,14 @@ export const pgsql: Reconciler = {
       return out;
     }
     // Exporter settings Debian's exporters do not take, once per cluster; values a file cannot hold block the plan.
-    if (cluster.members.includes(primary)) out.notes.push(...exporterNotes(primary), ...pgConfNotes(primary));
+    const upstream = hosts.find((h) => h.name === primary.str('pg_upstream'));
+    const standby = standbyCluster(primary, upstream);
+    if (cluster.members.includes(primary)) out.notes.push(...exporterNotes(primary), ...pgConfNotes(primary), ...standbyNotes(primary, standby));
     for (const h of cluster.members) {
       out.notes.push(...unwritable(h));
       const noVip = h.param('pg_vip_enabled') ? vipUnavailable(h, input.facts(h.name)) : undefined;
       if (noVip) out.notes.push({ host: h.name, resource: 'service:vip-manager', message: noVip });
-      const m = memberResources(h, input, primary);
+      const m = memberResources(h, input, primary, standby);
       out.resources.set(h.name, m.list);
       ids.set(h.name, m.ids);
       // NODE's HAProxy (its package, haproxy.cfg, its reload) before the reload for this member's services.
@@ -298,6 +323,11 @@ export const pgsql: Reconciler = {
     const p = ids.get(primary.name);
     // A plain-http etcd moves to TLS only while the clusters that use it are paused (their Patroni loses it until restarted).
     if (p?.pause) for (const move of etcdTlsMoveRefs(hosts)) out.edges.push({ before: { host: primary.name, resource: p.pause }, after: move });
+    // A standby leader clones its upstream: the upstream runs first when the inventory has it (in this run or not).
+    const upstreamCluster = upstream && membership(upstream, 'pgsql');
+    if (p && upstream && upstreamCluster && upstreamCluster !== cluster.name) {
+      out.edges.push({ before: { host: upstream.name, resource: patroniMemberId(instanceName(upstream)) }, after: { host: primary.name, resource: p.service } });
+    }
     const replicas = cluster.members.filter((h) => h !== primary);
     let previous: string | undefined;
     for (const h of replicas) {

@@ -149,16 +149,19 @@ export function pgbouncerDatabases(h: HostView): string {
   return lines.join('\n') + '\n';
 }
 
-/** The resources of one member host of a PGSQL cluster. */
-export function sqlObjects(h: HostView, cluster: string, peers: HbaPeers = { infra: [], members: [] }): Resource[] {
+/**
+ * The resources of one member host of a PGSQL cluster. Without `catalog` (a standby cluster, read-only:
+ * its roles and databases replicate from upstream) only the files: pg_hba.conf and pgbouncer's.
+ */
+export function sqlObjects(h: HostView, cluster: string, peers: HbaPeers = { infra: [], members: [] }, { catalog = true } = {}): Resource[] {
   const r = resourceList('pgsql', cluster, PGSQL_KINDS);
   const conn = pgConn(h);
   const dbsu = conn.dbsu;
   const roles = roleList(h);
   const names = new Set(roles.map((u) => u.name));
   const roleId = (name: string | undefined): Ref | undefined => (name && names.has(name) ? pgRoleId(name) : undefined);
-  const databases = h.param('pg_databases');
-  for (const u of roles) {
+  const databases = catalog ? h.param('pg_databases') : [];
+  for (const u of catalog ? roles : []) {
     const deps = (u.roles ?? []).map((m) => roleId(typeof m === 'string' ? m : m.name)).filter((d) => d !== pgRoleId(u.name));
     // A role that goes is dropped after the databases it owns that go too (PostgreSQL refuses the other order).
     if (u.state === 'absent') deps.push(...databases.filter((d) => d.state === 'absent' && d.owner === u.name).map((d) => pgDatabaseId(d.name)));

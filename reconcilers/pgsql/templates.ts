@@ -6,7 +6,9 @@
 import { stringify } from 'yaml';
 import type { HostView } from '../../src/config/hosts.js';
 import type { PgService } from '../../src/types/inventory.gen.js';
-import type { DcsValue } from './kinds/patroni-dcs.js';
+import type { DcsValue, StandbyCluster } from './kinds/patroni-dcs.js';
+
+export type { StandbyCluster } from './kinds/patroni-dcs.js';
 import { filesystemBytes } from '../../src/engine/facts.js';
 import type { Facts } from '../../src/engine/model.js';
 import { GUESSED_FS_BYTES, isTemplate, tune, type NodeSpec, type TemplateName, type TuningParams } from './tuning.js';
@@ -76,6 +78,31 @@ export function tuningParams(h: HostView, f: Facts): TuningParams {
 export interface DcsConfig {
   settings: Record<string, DcsValue>;
   parameters: Record<string, DcsValue>;
+  standby?: StandbyCluster;
+}
+
+/** pg_delay as PostgreSQL reads it, or undefined for none (Pigsty's 0, '' or unset). A bare number is milliseconds, as for the GUC. */
+export function applyDelay(h: HostView): string | undefined {
+  const d = h.param('pg_delay');
+  if (d === undefined || d === '' || d === 0 || d === '0') return undefined;
+  return String(d);
+}
+
+/**
+ * The standby cluster a primary with pg_upstream makes of its cluster, as Pigsty's templates write
+ * it: the upstream's address, its port (the upstream's own pg_port when the inventory has it, this
+ * member's otherwise, as Pigsty assumes), base backups to clone, and pg_delay.
+ */
+export function standbyCluster(primary: HostView, upstream: HostView | undefined): StandbyCluster | undefined {
+  const host = primary.str('pg_upstream');
+  if (!host || primary.str('pg_role') !== 'primary') return undefined;
+  const delay = applyDelay(primary);
+  return {
+    host,
+    port: (upstream ?? primary).int('pg_port'),
+    create_replica_methods: ['basebackup'],
+    ...(delay !== undefined ? { recovery_min_apply_delay: delay } : {}),
+  };
 }
 
 /**
@@ -83,7 +110,7 @@ export interface DcsConfig {
  * kept in the DCS afterwards (patroni-dcs patches a running cluster's). Corral's own (TLS, archive,
  * log files), then the pg_conf template's for node `f`, then pg_parameters, which win.
  */
-export function dcsConfig(h: HostView, f: Facts): DcsConfig {
+export function dcsConfig(h: HostView, f: Facts, standby?: StandbyCluster): DcsConfig {
   const rto = rtoPlan(h);
   const rpo = h.int('pg_rpo');
   const cluster = h.str('pg_cluster')!;
@@ -119,6 +146,7 @@ export function dcsConfig(h: HostView, f: Facts): DcsConfig {
       failsafe_mode: true,
     },
     parameters,
+    ...(standby ? { standby } : {}),
   };
 }
 
@@ -137,6 +165,8 @@ export interface PatroniYmlInput {
   allowlist: string[];
   /** The member's node, for the `spec` tag. */
   node: NodeSpec;
+  /** A cascading replica: the member (of its own cluster) it replicates from, Patroni's `replicatefrom` tag. */
+  replicateFrom?: string;
 }
 
 /**
@@ -151,7 +181,7 @@ export function restApiAllowlist(h: HostView, members: readonly HostView[], infr
 export const specTag = (n: NodeSpec): string => `${n.cpus}C.${Math.ceil(n.memMiB / 1024)}G.${Math.max(Math.ceil(n.fsBytes / 1073741824), 1)}G`;
 
 /** /pg/conf/<instance>.yml: the member's Patroni configuration. Holds passwords: written as a secret file. */
-export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile, dcs, allowlist, node }: PatroniYmlInput): string {
+export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile, dcs, allowlist, node, replicateFrom }: PatroniYmlInput): string {
   const ip = h.name;
   const port = h.int('pg_port');
   const data = h.str('pg_data');
@@ -159,7 +189,7 @@ export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile, dcs, allowlist
   const repl = { username: h.str('pg_replication_username'), password: h.str('pg_replication_password') };
   const pwdEnc = h.str('pg_pwd_enc');
   const listen = h.str('pg_listen').replace('${ip}', ip).replace('${lo}', '127.0.0.1');
-  const { settings, parameters } = dcs;
+  const { settings, parameters, standby } = dcs;
   const crit = pgConf(h).template === 'crit.yml';
   const dbsuPassword = h.str('pg_dbsu_password');
   const restTls = h.param('patroni_ssl_enabled');
@@ -178,11 +208,12 @@ export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile, dcs, allowlist
       allowlist,
     },
     ctl: restTls ? { insecure: false, cacert: PG_TLS.ca, certfile: PG_TLS.cert, keyfile: PG_TLS.key } : { insecure: true },
-    tags: { nofailover: false, clonefrom: true, noloadbalance: false, nosync: false, version: h.str('pg_version'), spec: specTag(node), conf: pgConf(h).template },
+    // Pigsty tags a member with pg_upstream `replicatefrom: <ip>`; Patroni looks the tag up by member name, so Corral writes the name.
+    tags: { nofailover: false, clonefrom: true, noloadbalance: false, nosync: false, ...(replicateFrom ? { replicatefrom: replicateFrom } : {}), version: h.str('pg_version'), spec: specTag(node), conf: pgConf(h).template },
     // An unquoted `off` is YAML's false, which str() does not read: it means off. crit.yml turns off into automatic.
     watchdog: { mode: watchdogMode(h.str('patroni_watchdog_mode'), crit) },
     bootstrap: {
-      dcs: { ...settings, postgresql: { use_pg_rewind: true, use_slots: true, parameters } },
+      dcs: { ...(standby ? { standby_cluster: standby } : {}), ...settings, postgresql: { use_pg_rewind: true, use_slots: true, parameters } },
       method: 'initdb',
       initdb: [
         // crit.yml checksums data whatever pg_checksum says.

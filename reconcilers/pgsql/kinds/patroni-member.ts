@@ -38,8 +38,15 @@ interface ClusterJson {
 
 export const LEADER_ROLES = ['leader', 'master', 'primary', 'standby_leader'];
 
+/**
+ * A member that leads and runs. Patroni (3.x) lists a standby leader, which replicates from outside
+ * its cluster, by its replication state: `streaming` when it runs and receives WAL.
+ */
+export const leadsRunning = (m: { role?: string; state?: string }): boolean =>
+  LEADER_ROLES.includes(m.role ?? '') && (m.state === 'running' || (m.role === 'standby_leader' && m.state === 'streaming'));
+
 /** The member that leads and runs, if any. */
-export const runningLeader = (members: readonly ClusterMember[]): ClusterMember | undefined => members.find((m) => LEADER_ROLES.includes(m.role) && m.state === 'running');
+export const runningLeader = (members: readonly ClusterMember[]): ClusterMember | undefined => members.find(leadsRunning);
 
 /** Member `name` (`pg-test-1`), whose state lists the cluster as Patroni sees it. */
 export const patroniMemberId = (name: string): Ref<PatroniMemberHave> => refTo(patroniMember, name);

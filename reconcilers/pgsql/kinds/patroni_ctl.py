@@ -48,8 +48,13 @@ def members():
     return get('/cluster').get('members', [])
 
 
+def leads(m):
+    # Patroni lists a standby leader (a standby cluster's, replicating from outside) by its replication state: streaming.
+    return m.get('role') in ('leader', 'master', 'standby_leader') and (m.get('state') == 'running' or (m.get('role') == 'standby_leader' and m.get('state') == 'streaming'))
+
+
 def leader():
-    return next((m['name'] for m in members() if m.get('role') in ('leader', 'master', 'standby_leader') and m.get('state') == 'running'), None)
+    return next((m['name'] for m in members() if leads(m)), None)
 
 
 def wait(check, what, timeout):
@@ -67,7 +72,7 @@ def running(name):
 
 def streamed_to(name):
     # Patroni calls a replica running once its PostgreSQL accepts connections; it is ready once the leader streams WAL to it.
-    lead = next((m for m in members() if m.get('role') in ('leader', 'master', 'standby_leader') and m.get('state') == 'running'), None)
+    lead = next((m for m in members() if leads(m)), None)
     if lead is None or lead['name'] == name:
         return lead is not None
     base = lead.get('api_url', '').rsplit('/patroni', 1)[0] or api

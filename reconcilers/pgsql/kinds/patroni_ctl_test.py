@@ -76,7 +76,7 @@ class Member:
             status['pause'] = True
         if self.pending_restart:
             status['pending_restart'] = True
-        if self.role == 'leader':
+        if self.role in ('leader', 'standby_leader'):
             replicas = [m for m in self.cluster.members.values() if m is not self and m.streamed]
             status['replication'] = [{'application_name': m.name, 'state': 'streaming'} for m in replicas]
         return status
@@ -240,6 +240,27 @@ class WaitTest(PatroniCtlTest):
         self.clock.after(2, lambda: setattr(self.member('pg-1'), 'state', 'running'))
         self.run_ctl(self.member('pg-2'), 'wait-leader', 30)
         self.assertEqual(self.clock.elapsed(), 2)
+
+    def standby_cluster(self):
+        # A standby cluster: Patroni lists its leader as standby_leader, in the replication state it streams in from upstream.
+        lead = self.member('pg-1')
+        lead.role, lead.state = 'standby_leader', 'streaming'
+        for name in ('pg-2', 'pg-3'):
+            self.member(name).state = 'streaming'
+        return lead
+
+    def test_a_streaming_standby_leader_leads_a_standby_cluster(self):
+        self.standby_cluster()
+        self.run_ctl(self.member('pg-2'), 'wait-leader', 30)
+        self.assertEqual(self.clock.elapsed(), 0)
+
+    def test_a_replica_of_a_standby_cluster_is_running_once_the_standby_leader_streams_to_it(self):
+        self.standby_cluster()
+        replica = self.member('pg-2')
+        replica.streamed = False
+        self.clock.after(3, lambda: setattr(replica, 'streamed', True))
+        self.run_ctl(replica, 'wait-running', 30)
+        self.assertEqual(self.clock.elapsed(), 3)
 
 
 class SwitchoverTest(PatroniCtlTest):
