@@ -1,6 +1,6 @@
 /** pg_packages, pg_extensions, extensions, template1 (default privileges, schemas, extensions) and the dbsu, as data: no node. */
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { parsesAsBash as parses } from '../../test/helpers/bash.js';
 import { validateInventory } from '../../src/config/validate.js';
 import { ASSUMED_FACTS } from '../../src/engine/facts.js';
 import type { Desired, Observation } from '../../src/engine/model.js';
@@ -46,14 +46,6 @@ const objects = sqlObjects(primary, 'pg-test');
 const idOf = (r: Resource): string => kindOf(r.kind).id(r.want);
 const find = (list: Resource[], id: string): Resource => list.find((r) => idOf(r) === id)!;
 const wantOf = <W>(id: string): W => find(objects, id).want as W;
-const parses = (script: string): boolean => {
-  try {
-    execFileSync('bash', ['-n'], { input: script, stdio: ['pipe', 'pipe', 'pipe'] });
-    return true;
-  } catch {
-    return false;
-  }
-};
 /** The SQL of a psql script: it travels base64-encoded. */
 const sqlOf = (script: string): string => [...script.matchAll(/printf '%s' (\S+)/g)].map((m) => Buffer.from(m[1]!, 'base64').toString()).join('\n');
 
