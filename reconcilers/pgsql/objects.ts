@@ -202,16 +202,20 @@ export function sqlObjects(h: HostView, cluster: string, peers: HbaPeers = { inf
   const privileges = { roles: privilegedRoles(h, roles), statements: h.param('pg_default_privileges') };
   for (const db of ['template1', 'postgres']) r.add(pgTemplate, { conn, database: db, privileges, schemas: defaultSchemas }, allRoles);
 
-  for (const d of databases) r.add(pgDatabase, databaseWant(h, d, roles), d.state === 'absent' ? [] : [roleId(d.owner), roleId('dbrole_admin'), pgTemplateId('template1')]);
-
-  // Extensions: pg_default_extensions in template1 and postgres, then each database's own (a later one of the same name wins).
+  // pg_default_extensions in template1 and postgres (a database's own of the same name wins there), before the databases made from template1.
   const installs = [`postgresql-${h.str('pg_version')}`, ...pgPackages(h).packages];
-  const extensions = new Map<string, { want: PgExtensionWant; dep: Ref }>();
-  for (const db of ['template1', 'postgres']) for (const want of extensionWants(h, db, h.param('pg_default_extensions'), installs, false)) extensions.set(`${db}/${want.name}`, { want, dep: pgTemplateId(db) });
-  for (const d of databases.filter((x) => x.state !== 'absent' && x.allowconn !== false)) {
-    for (const want of extensionWants(h, d.name, d.extensions, installs, true)) extensions.set(`${d.name}/${want.name}`, { want, dep: pgDatabaseId(d.name) });
+  const own = (db: string, name: string): boolean => databases.some((d) => d.name === db && d.state !== 'absent' && (d.extensions ?? []).some((e) => (typeof e === 'string' ? e : e.name) === name));
+  const template1: Ref[] = [];
+  for (const db of ['template1', 'postgres']) {
+    for (const want of extensionWants(h, db, h.param('pg_default_extensions'), installs, false).filter((e) => !own(db, e.name))) {
+      const id = r.add(pgExtension, want, [pgTemplateId(db)]);
+      if (db === 'template1') template1.push(id);
+    }
   }
-  for (const { want, dep } of extensions.values()) r.add(pgExtension, want, [dep]);
+  for (const d of databases) r.add(pgDatabase, databaseWant(h, d, roles), d.state === 'absent' ? [] : [roleId(d.owner), roleId('dbrole_admin'), pgTemplateId('template1'), ...template1]);
+  for (const d of databases.filter((x) => x.state !== 'absent' && x.allowconn !== false)) {
+    for (const want of extensionWants(h, d.name, d.extensions, installs, true)) r.add(pgExtension, want, [pgDatabaseId(d.name)]);
+  }
 
   const pgReload = `if echo 'SELECT 1' | ${psql(conn)} >/dev/null 2>&1; then echo 'SELECT pg_reload_conf()' | ${psql(conn)} >/dev/null; fi`;
   r.add(pgConfFile, { path: pgHbaPath(h), content: renderHba(h, 'postgres', peers), mode: 0o600, owner: dbsu, reload: pgReload });

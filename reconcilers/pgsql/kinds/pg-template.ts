@@ -44,7 +44,7 @@ const templateSql = (db: string): string => `SELECT EXISTS (SELECT FROM pg_datab
 \\if :corral_inside
 ${connectTo(db)}
 SELECT json_build_object('schemas', (SELECT json_agg(nspname) FROM pg_namespace),
-  'acl', (SELECT coalesce(json_agg(pg_get_userbyid(d.defaclrole) || ' ' || d.defaclobjtype || ' ' || CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END || ' ' || a.privilege_type), '[]')
+  'acl', (SELECT coalesce(json_agg(pg_get_userbyid(d.defaclrole) || ' ' || d.defaclobjtype::text || ' ' || CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END || ' ' || a.privilege_type), '[]')
           FROM pg_default_acl d, aclexplode(d.defaclacl) a WHERE d.defaclnamespace = 0),
   'publicCreate', has_schema_privilege('public', 'public', 'CREATE'));
 \\endif`;
