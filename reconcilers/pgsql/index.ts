@@ -25,6 +25,8 @@ import { patroniRestart } from './kinds/patroni-restart.js';
 import { patroniRetire, retireNotesId } from './kinds/patroni-retire.js';
 import { backupResources } from './backup.js';
 import { PGSQL_KINDS } from './kinds/index.js';
+import { pgDbsu } from './kinds/pg-dbsu.js';
+import { pgPackages } from './packages.js';
 import type { PgService } from '../../src/types/inventory.gen.js';
 import { etcdAuthRef, etcdEndpoints, etcdLogins, etcdServiceId, etcdTlsMoveRefs, patroniEtcdCluster } from '../etcd/index.js';
 import { memberCertificate } from '../../src/pki/requests.js';
@@ -132,10 +134,17 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView, 
   const target = patroniTarget(h);
 
   const noMainCluster = r.add(file, { path: '/etc/postgresql-common/createcluster.conf', content: createclusterConf, mode: 0o644 });
+  // The dbsu first, with Pigsty's uid: Debian's package would make `postgres` with a uid of its own.
+  const dbsuUser = r.add(pgDbsu, { name: dbsu, uid: dbsuUid(h, f), home: h.str('pg_dbsu_home') });
+  r.add(file, { path: `/etc/sudoers.d/${dbsu}`, content: dbsuSudoers(dbsu, h.str('pg_dbsu_sudo')), mode: 0o440, validate: VISUDO }, [dbsuUser]);
   const pkg = r.add(
     packages,
-    { name: 'pgsql', manager: f.packageManager === 'dnf' ? 'dnf' : 'apt', packages: [`postgresql-${version}`, 'patroni', 'python3-etcd', 'pgbouncer', 'pgbackrest', 'curl', ...(h.param('pg_crontab').length ? ['cron'] : []), ...exporterPackages(h)] },
-    [noMainCluster],
+    {
+      name: 'pgsql',
+      manager: f.packageManager === 'dnf' ? 'dnf' : 'apt',
+      packages: [...new Set([`postgresql-${version}`, 'patroni', 'python3-etcd', 'pgbouncer', 'pgbackrest', 'curl', ...(h.param('pg_crontab').length ? ['cron'] : []), ...exporterPackages(h), ...pgPackages(h).packages])],
+    },
+    [noMainCluster, dbsuUser],
   );
   // Debian's umbrella unit would start any `<ver>/main` cluster on 5432, the port Patroni's PostgreSQL takes.
   r.add(service, { name: 'postgresql', enabled: false, running: false }, [pkg]);
@@ -259,6 +268,48 @@ function vipManagerResources(r: ReturnType<typeof resourceList>, h: HostView, vi
   r.add(service, { name: 'vip-manager', enabled: true, running: true }, [pkg, launcher, unit, config]);
 }
 
+/**
+ * Pigsty's pg_dbsu_uid: 26 (EL's postgres), which Debian gives to another account, so Pigsty takes
+ * 543 on Debian and Ubuntu when the inventory leaves it at 26.
+ */
+export const dbsuUid = (h: HostView, f: Facts): number => (h.int('pg_dbsu_uid') === 26 && f.packageManager === 'apt' ? 543 : h.int('pg_dbsu_uid'));
+
+/** sudo checks the file when it is installed; a node without sudo keeps the file for when it is. */
+const VISUDO = 'if command -v visudo >/dev/null; then visudo -cf %s; fi';
+
+/** The services the dbsu may start, stop and reload with pg_dbsu_sudo: limit, as Pigsty lists them. */
+const DBSU_SERVICES = ['postgres', 'pgbouncer', 'patroni', 'pgbackrest', 'pg_exporter', 'pgbouncer_exporter', 'pgbackrest_exporter', 'vip-manager'];
+
+/** /etc/sudoers.d/<pg_dbsu> for pg_dbsu_sudo: none (empty), limit (Pigsty's service commands for group postgres), all, nopass. */
+export function dbsuSudoers(dbsu: string, mode: string): string {
+  const head = `# managed by corral (pg_dbsu_sudo: ${mode})\n`;
+  if (mode === 'nopass') return `${head}${dbsu} ALL=(ALL) NOPASSWD: ALL\n`;
+  if (mode === 'all') return `${head}${dbsu} ALL=(ALL) ALL\n`;
+  if (mode !== 'limit') return head;
+  const lines = [
+    '%postgres ALL=NOPASSWD: /sbin/modprobe softdog',
+    `%postgres ALL=NOPASSWD: /bin/chown ${dbsu} /dev/watchdog`,
+    ...DBSU_SERVICES.flatMap((svc) => [...['stop', 'start', 'status', 'reload', 'restart'].map((verb) => `%postgres ALL=NOPASSWD: /bin/systemctl ${verb} ${svc}`), `%postgres ALL=NOPASSWD: /usr/bin/journalctl -u ${svc}`]),
+    '%postgres ALL=NOPASSWD: /bin/systemctl reload haproxy',
+  ];
+  return `${head}${lines.join('\n')}\n`;
+}
+
+/** Package names of pg_packages and pg_extensions Corral cannot map to Debian's, on each member. */
+function packageNotes(h: HostView): Note[] {
+  const { unmapped } = pgPackages(h);
+  if (!unmapped.length) return [];
+  return [{ host: h.name, resource: packagesId('pgsql'), message: `pg_packages / pg_extensions: ${unmapped.join(', ')} not installed: Corral knows no Debian package of that name (name it as Debian does, postgresql-${h.str('pg_version')}-<name>)` }];
+}
+
+/** baseline scripts of pg_databases: Corral reads no file of the config repository for a module, so it does not load them. */
+function baselineNotes(primary: HostView): Note[] {
+  return primary
+    .param('pg_databases')
+    .filter((d) => d.baseline && d.state !== 'absent')
+    .map((d) => ({ host: primary.name, resource: 'pgsql', message: `database ${d.name}: baseline ${d.baseline} is not loaded (Corral reads no files of the config repository for PGSQL); load it by hand with psql` }));
+}
+
 /** A pg_conf that is not one of Pigsty's four templates: Corral does not read template files. */
 function pgConfNotes(primary: HostView): Note[] {
   const { unread } = pgConf(primary);
@@ -305,9 +356,9 @@ export const pgsql: Reconciler = {
     // Exporter settings Debian's exporters do not take, once per cluster; values a file cannot hold block the plan.
     const upstream = hosts.find((h) => h.name === primary.str('pg_upstream'));
     const standby = standbyCluster(primary, upstream);
-    if (cluster.members.includes(primary)) out.notes.push(...exporterNotes(primary), ...pgConfNotes(primary), ...standbyNotes(primary, standby));
+    if (cluster.members.includes(primary)) out.notes.push(...exporterNotes(primary), ...pgConfNotes(primary), ...standbyNotes(primary, standby), ...baselineNotes(primary));
     for (const h of cluster.members) {
-      out.notes.push(...unwritable(h));
+      out.notes.push(...unwritable(h), ...packageNotes(h));
       const noVip = h.param('pg_vip_enabled') ? vipUnavailable(h, input.facts(h.name)) : undefined;
       if (noVip) out.notes.push({ host: h.name, resource: 'service:vip-manager', message: noVip });
       const m = memberResources(h, input, primary, standby);

@@ -1,6 +1,7 @@
 /**
- * The catalog objects of a PGSQL member: roles (pg_default_roles + pg_users), databases
- * (pg_databases), pg_hba.conf, and pgbouncer's user list, user options, database list and HBA.
+ * The catalog objects of a PGSQL member: roles (pg_default_roles + pg_users), template1 and postgres
+ * as Pigsty's pg-init-template.sql leaves them (pg_default_privileges, pg_default_schemas,
+ * pg_default_extensions), databases (pg_databases) and their extensions, pg_hba.conf, and pgbouncer's user list, user options, database list and HBA.
  * Every member gets them all; the SQL kinds act only where the node is the current primary, the
  * files are per node. Changes reload (pg_reload_conf, pgbouncer reload), never restart.
  */
@@ -11,7 +12,10 @@ import type { Ref, Resource } from '../../src/engine/resources/kind.js';
 import type { PgConn } from './kinds/pg-psql.js';
 import { psql } from './kinds/pg-psql.js';
 import { pgRole, pgRoleId, type PgRoleWant, type RoleFlag } from './kinds/pg-role.js';
-import { pgDatabase, pgDatabaseId, type PgDatabaseWant, type PgExtensionRef, type PgObjectRef } from './kinds/pg-database.js';
+import { pgDatabase, pgDatabaseId, type PgDatabaseWant, type PgObjectRef } from './kinds/pg-database.js';
+import { pgExtension, type PgExtensionWant } from './kinds/pg-extension.js';
+import { pgTemplate, pgTemplateId } from './kinds/pg-template.js';
+import { pgPackages, providerOf } from './packages.js';
 import { pgConfFile } from './kinds/pg-conf-file.js';
 import { PGSQL_KINDS } from './kinds/index.js';
 import { isMd5, isScram, md5Verifier, stableScramVerifier } from './kinds/pg-scram.js';
@@ -99,7 +103,6 @@ function databaseWant(h: HostView, d: PgDatabase, roles: readonly PgUser[]): PgD
     comment: d.comment ?? `business database ${d.name}`,
     parameters: settings(d.parameters),
     schemas: refs(d.schemas),
-    extensions: refs<{ name: string; schema?: string; version?: string | number; state?: string }>(d.extensions).map((e): PgExtensionRef => ({ ...e, ...(e.version !== undefined ? { version: String(e.version) } : {}) } as PgExtensionRef)),
     defaultPrivileges: h.param('pg_default_privileges'),
     connectRoles: [
       ...[repl, monitor].filter(has).map((role) => ({ role, grantOption: false })),
@@ -107,6 +110,33 @@ function databaseWant(h: HostView, d: PgDatabase, roles: readonly PgUser[]): PgD
     ],
     ...(has('dbrole_admin') ? { adminRole: 'dbrole_admin' } : {}),
   };
+}
+
+type ExtensionEntry = string | { name: string; schema?: string; version?: string | number; state?: string };
+
+/** The extensions of one database, each created only where its control file is (pg-extension). */
+function extensionWants(h: HostView, database: string, list: readonly ExtensionEntry[] | undefined, installs: readonly string[], required: boolean): PgExtensionWant[] {
+  const version = h.str('pg_version');
+  return refs<Exclude<ExtensionEntry, string>>([...(list ?? [])]).map((e) => {
+    const from = providerOf(e.name, version, installs);
+    return {
+      conn: pgConn(h),
+      database,
+      name: e.name,
+      ...(e.schema ? { schema: e.schema } : {}),
+      ...(e.version !== undefined ? { version: String(e.version) } : {}),
+      state: e.state,
+      controlDir: `/usr/share/postgresql/${version}/extension`,
+      ...(from ? { from } : {}),
+      required,
+    };
+  });
+}
+
+/** The roles Pigsty's template sets default privileges for: pg_dbsu, pg_admin_username and dbrole_admin (those the inventory keeps). */
+function privilegedRoles(h: HostView, roles: readonly PgUser[]): string[] {
+  const kept = (name: string): boolean => roles.some((r) => r.name === name && r.state !== 'absent');
+  return [...new Set([h.param('pg_dbsu'), h.param('pg_admin_username'), 'dbrole_admin'])].filter((r, i) => i === 0 || kept(r));
 }
 
 /** pgbouncer's user list: `"name" "verifier"`, the same verifier the server holds (SCRAM pass-through needs it). */
@@ -167,7 +197,28 @@ export function sqlObjects(h: HostView, cluster: string, peers: HbaPeers = { inf
     if (u.state === 'absent') deps.push(...databases.filter((d) => d.state === 'absent' && d.owner === u.name).map((d) => pgDatabaseId(d.name)));
     r.add(pgRole, roleWant(h, cluster, u), deps);
   }
-  for (const d of databases) r.add(pgDatabase, databaseWant(h, d, roles), d.state === 'absent' ? [] : [roleId(d.owner), roleId('dbrole_admin')]);
+  // template1 (so every database created after it) and postgres, as Pigsty's pg-init-template.sql leaves them.
+  const defaultSchemas = (h.param('pg_default_schemas') as (string | { name: string; owner?: string; state?: string })[]).map((s) =>
+    typeof s === 'string' ? { name: s, state: 'create' as const } : { name: s.name, state: s.state === 'absent' ? ('absent' as const) : ('create' as const), ...(s.owner ? { owner: s.owner } : {}) },
+  );
+  const allRoles = roles.filter((u) => u.state !== 'absent').map((u) => pgRoleId(u.name));
+  const privileges = { roles: privilegedRoles(h, roles), statements: h.param('pg_default_privileges') };
+  for (const db of ['template1', 'postgres']) r.add(pgTemplate, { conn, database: db, privileges, schemas: defaultSchemas }, allRoles);
+
+  // pg_default_extensions in template1 and postgres (a database's own of the same name wins there), before the databases made from template1.
+  const installs = [`postgresql-${h.str('pg_version')}`, ...pgPackages(h).packages];
+  const own = (db: string, name: string): boolean => databases.some((d) => d.name === db && d.state !== 'absent' && (d.extensions ?? []).some((e) => (typeof e === 'string' ? e : e.name) === name));
+  const template1: Ref[] = [];
+  for (const db of ['template1', 'postgres']) {
+    for (const want of extensionWants(h, db, h.param('pg_default_extensions'), installs, false).filter((e) => !own(db, e.name))) {
+      const id = r.add(pgExtension, want, [pgTemplateId(db)]);
+      if (db === 'template1') template1.push(id);
+    }
+  }
+  for (const d of databases) r.add(pgDatabase, databaseWant(h, d, roles), d.state === 'absent' ? [] : [roleId(d.owner), roleId('dbrole_admin'), pgTemplateId('template1'), ...template1]);
+  for (const d of databases.filter((x) => x.state !== 'absent' && x.allowconn !== false)) {
+    for (const want of extensionWants(h, d.name, d.extensions, installs, true)) r.add(pgExtension, want, [pgDatabaseId(d.name)]);
+  }
 
   const pgReload = `if echo 'SELECT 1' | ${psql(conn)} >/dev/null 2>&1; then echo 'SELECT pg_reload_conf()' | ${psql(conn)} >/dev/null; fi`;
   r.add(pgConfFile, { path: pgHbaPath(h), content: renderHba(h, 'postgres', peers), mode: 0o600, owner: dbsu, reload: pgReload });

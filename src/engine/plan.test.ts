@@ -60,6 +60,8 @@ describe('plan', () => {
     const p = plan(d, seen({ 'sysctl:vm.swappiness': { unsupported: 'read-only here' } }), 'r1').plan;
     expect(p.changes).toEqual([]);
     expect(p.notes).toEqual([{ host: 'n1', resource: 'sysctl:vm.swappiness', message: 'read-only here' }]);
+    const blocked = plan(d, seen({ 'sysctl:vm.swappiness': { unsupported: 'not on this node', blocking: true } }), 'r1').plan;
+    expect(blocked.notes).toEqual([{ host: 'n1', resource: 'sysctl:vm.swappiness', message: 'not on this node', blocking: true }]);
   });
 
   it('adds cross-host edges for changes planned on both sides', () => {

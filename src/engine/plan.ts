@@ -74,7 +74,7 @@ export function plan(desired: Desired, observations: readonly Observation[], rev
       const id = idOf(r);
       const have = obs.states[id] ?? null;
       if (isUnsupported(have)) {
-        notes.push({ host: host.host, resource: id, message: have.unsupported });
+        notes.push({ host: host.host, resource: id, message: have.unsupported, ...(have.blocking ? { blocking: true } : {}) });
         continue;
       }
       let fields = kind.diff(r.want, have);

@@ -3,9 +3,9 @@
  * each resource's apply, for the lab inventories (etcd, PGSQL). A quoting slip (an unquoted `(`, a
  * `$((` read as arithmetic) otherwise shows only on a real node, as "output cut short".
  */
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parsesAsBash as parses } from '../helpers/bash.js';
 import { validateInventory } from '../../src/config/validate.js';
 import { ASSUMED_FACTS } from '../../src/engine/facts.js';
 import { observeScript } from '../../src/engine/observe.js';
@@ -13,14 +13,6 @@ import { kindOf } from '../../src/engine/resources/index.js';
 import { compile } from '../../src/engine/run.js';
 import { certificatesFor } from '../helpers/pki.js';
 
-const parses = (script: string): boolean => {
-  try {
-    execFileSync('bash', ['-n'], { input: script, stdio: ['pipe', 'pipe', 'pipe'] });
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('scripts sent to nodes', () => {
   it('bash -n tells a broken script from a good one', () => {

@@ -37,7 +37,7 @@ all:
         pg_users:
           - { name: dbuser_app, password: '${app.password}', pgbouncer: true, roles: [dbrole_readwrite], connlimit: 20, expire_at: '2030-12-31', comment: app user }
         pg_databases:
-          - { name: app, owner: dbuser_app, comment: app db, revokeconn: true, connlimit: 50, parameters: { work_mem: 32MB }, schemas: [app], extensions: [ { name: pg_trgm, schema: app } ]${app.dbState ? `, state: ${app.dbState}` : ''} }
+          - { name: app, owner: dbuser_app, comment: app db, revokeconn: true, connlimit: 50, parameters: { work_mem: 32MB }, schemas: [app], extensions: [ { name: citext, schema: app } ]${app.dbState ? `, state: ${app.dbState}` : ''} }
 `;
 }
 
@@ -88,8 +88,11 @@ describe('PGSQL catalog objects on a real PostgreSQL 15', () => {
     expect(await loginWithPassword(pg, 'dbuser_app', 'wrong', 'app')).toMatch(/password authentication failed/);
     expect(await pg.sql(`SELECT rolconnlimit, rolvaliduntil::date, pg_has_role('dbuser_app', 'dbrole_readonly', 'MEMBER') FROM pg_roles WHERE rolname = 'dbuser_app'`)).toBe('20|2030-12-31|t');
     expect(await pg.sql(`SELECT pg_get_userbyid(datdba), shobj_description(oid, 'pg_database'), datconnlimit, has_database_privilege('public', oid, 'CONNECT') FROM pg_database WHERE datname = 'app'`)).toBe('dbuser_app|app db|50|f');
-    expect(await pg.sql(`SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'pg_trgm'`, 'app')).toBe('app');
+    expect(await pg.sql(`SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'citext'`, 'app')).toBe('app');
     expect(await pg.sql(`SELECT current_setting('work_mem')`, 'app')).toBe('32MB');
+    // template1 as Pigsty's template leaves it, so app (created after) has it too: monitor schema, default extensions and privileges.
+    for (const db of ['template1', 'postgres', 'app']) expect(await pg.sql(`SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'pg_stat_statements'`, db), db).toBe('monitor');
+    expect(await pg.sql(`SELECT count(*) FROM pg_default_acl d, aclexplode(d.defaclacl) a WHERE pg_get_userbyid(d.defaclrole) = 'dbuser_dba' AND a.privilege_type = 'SELECT' AND pg_get_userbyid(a.grantee) = 'dbrole_readonly'`, 'app')).toBe('2');
 
     const again = await planFor({ password: FIRST });
     expect(again.plan.changes).toEqual([]);

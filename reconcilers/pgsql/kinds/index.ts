@@ -8,7 +8,10 @@ import { patroniRetire } from './patroni-retire.js';
 import { pgConfFile } from './pg-conf-file.js';
 import { pgExporterOff } from './pg-exporter-off.js';
 import { pgDatabase } from './pg-database.js';
+import { pgDbsu } from './pg-dbsu.js';
+import { pgExtension } from './pg-extension.js';
+import { pgTemplate } from './pg-template.js';
 import { pgRole } from './pg-role.js';
 import { pgbackrestStanza } from './pgbackrest-stanza.js';
 
-export const PGSQL_KINDS = [patroniMember, patroniLeader, patroniDcs, patroniRestart, patroniPause, patroniDcsRestart, patroniRetire, pgRole, pgDatabase, pgConfFile, pgbackrestStanza, pgExporterOff] as const;
+export const PGSQL_KINDS = [patroniMember, patroniLeader, patroniDcs, patroniRestart, patroniPause, patroniDcsRestart, patroniRetire, pgRole, pgDatabase, pgExtension, pgTemplate, pgDbsu, pgConfFile, pgbackrestStanza, pgExporterOff] as const;

@@ -1,7 +1,7 @@
 /**
  * A PostgreSQL database on the current primary (on a replica it counts as in sync): created with
  * Pigsty's options, altered in place where PostgreSQL can (owner, connection limit, comment,
- * connect privilege, schemas, extensions), dropped only for `state: absent` (destructive). What
+ * connect privilege, schemas), dropped only for `state: absent` (destructive). What
  * only a new database can change (encoding, collation) is reported, unless `state: recreate`
  * allows dropping it.
  */
@@ -11,11 +11,6 @@ import { applySql, connectTo, ident, literal, probeSql, settingsChange, settings
 export interface PgObjectRef {
   name: string;
   state: 'create' | 'absent';
-}
-
-export interface PgExtensionRef extends PgObjectRef {
-  schema?: string;
-  version?: string;
 }
 
 export interface PgDatabaseWant {
@@ -38,7 +33,6 @@ export interface PgDatabaseWant {
   /** ALTER DATABASE SET; the value DEFAULT resets. */
   parameters: Record<string, string>;
   schemas: PgObjectRef[];
-  extensions: PgExtensionRef[];
   /** pg_default_privileges, set for the owner when the database is created or changed. */
   defaultPrivileges: string[];
   /** Who keeps CONNECT when revokeconn takes it from PUBLIC (replicator, monitor; admin with grant option). */
@@ -63,12 +57,11 @@ export type PgDatabaseHave =
       config: string[];
       /** Read only when the database takes connections. */
       schemas?: string[];
-      extensions?: string[];
     };
 
 type Present = Extract<PgDatabaseHave, { pg: 'primary' }>;
 
-/** The database's row, then, when it takes connections, its schemas and extensions from inside it. */
+/** The database's row, then, when it takes connections, its schemas from inside it (its extensions are pg-extension's). */
 const databaseSql = (name: string): string => `SELECT json_build_object('owner', pg_get_userbyid(datdba), 'encoding', pg_encoding_to_char(encoding),
   'collate', datcollate, 'ctype', datctype, 'connlimit', datconnlimit, 'allowconn', datallowconn, 'isTemplate', datistemplate,
   'comment', shobj_description(oid, 'pg_database'), 'publicConnect', has_database_privilege('public', oid, 'CONNECT'),
@@ -77,7 +70,7 @@ FROM pg_database d WHERE datname = ${literal(name)};
 SELECT EXISTS (SELECT FROM pg_database WHERE datname = ${literal(name)} AND datallowconn) AS corral_inside \\gset
 \\if :corral_inside
 ${connectTo(name)}
-SELECT json_build_object('schemas', (SELECT json_agg(nspname) FROM pg_namespace), 'extensions', (SELECT json_agg(extname) FROM pg_extension));
+SELECT json_build_object('schemas', (SELECT json_agg(nspname) FROM pg_namespace));
 \\endif`;
 
 /** Fields only a new database can change. */
@@ -131,17 +124,13 @@ function alterSql(w: PgDatabaseWant): string[] {
   ];
 }
 
-/** Run inside the database: public schema rights, default privileges, schemas, extensions. */
+/** Run inside the database: public schema rights, default privileges, schemas. */
 function insideDbSql(w: PgDatabaseWant): string[] {
   return [
     ...(w.adminRole ? [`REVOKE CREATE ON SCHEMA public FROM PUBLIC;`, `GRANT CREATE ON SCHEMA public TO ${ident(w.adminRole)};`] : []),
     ...(w.owner ? w.defaultPrivileges.map((p) => `ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(w.owner!)} ${p};`) : []),
     ...wanted(w.schemas).map((s) => `CREATE SCHEMA IF NOT EXISTS ${ident(s.name)};`),
     ...unwanted(w.schemas).map((s) => `DROP SCHEMA IF EXISTS ${ident(s.name)};`),
-    ...wanted(w.extensions).map(
-      (e) => `CREATE EXTENSION IF NOT EXISTS ${ident(e.name)}${e.schema ? ` WITH SCHEMA ${ident(e.schema)}` : ''}${e.version ? ` VERSION ${literal(e.version)}` : ''} CASCADE;`,
-    ),
-    ...unwanted(w.extensions).map((e) => `DROP EXTENSION IF EXISTS ${ident(e.name)};`),
   ];
 }
 
@@ -160,9 +149,8 @@ export const pgDatabase: Kind<PgDatabaseWant, PgDatabaseHave, 'pg-database'> = {
     const [row, inside] = rest;
     const have: Present = { pg: 'primary', ...(JSON.parse(row) as Omit<Present, 'pg'>) };
     if (inside) {
-      const i = JSON.parse(inside) as { schemas: string[] | null; extensions: string[] | null };
+      const i = JSON.parse(inside) as { schemas: string[] | null };
       have.schemas = i.schemas ?? [];
-      have.extensions = i.extensions ?? [];
     }
     const fixed = immutableChanges(w, have);
     if (fixed.length && w.state === 'create') {
@@ -173,7 +161,7 @@ export const pgDatabase: Kind<PgDatabaseWant, PgDatabaseHave, 'pg-database'> = {
   diff: (w, h) => {
     if (h?.pg === 'replica') return [];
     if (w.state === 'absent') return h ? [{ field: 'database', from: w.name, to: null }] : [];
-    if (!h) return [{ field: 'database', from: null, to: w.name }, ...objectChanges('schemas', w.schemas, undefined), ...objectChanges('extensions', w.extensions, undefined)];
+    if (!h) return [{ field: 'database', from: null, to: w.name }, ...objectChanges('schemas', w.schemas, undefined)];
     const fixed = immutableChanges(w, h);
     if (fixed.length) return [{ field: 'database', from: w.name, to: `${w.name} (dropped and created again)` }, ...fixed];
     const out: FieldChange[] = [];
@@ -185,7 +173,6 @@ export const pgDatabase: Kind<PgDatabaseWant, PgDatabaseHave, 'pg-database'> = {
     if (w.revokeconn !== undefined && w.revokeconn === h.publicConnect) out.push({ field: 'revokeconn', from: !h.publicConnect, to: w.revokeconn });
     out.push(...settingsChange(w.parameters, h.config));
     if (h.schemas) out.push(...objectChanges('schemas', w.schemas, h.schemas));
-    if (h.extensions) out.push(...objectChanges('extensions', w.extensions, h.extensions));
     return out;
   },
   apply: (w, h) => {
@@ -199,7 +186,7 @@ export const pgDatabase: Kind<PgDatabaseWant, PgDatabaseHave, 'pg-database'> = {
   },
   effects: (w, h) => {
     if (h?.pg !== 'primary') return {};
-    const drops = [...objectChanges('schemas', w.schemas, h.schemas), ...objectChanges('extensions', w.extensions, h.extensions)].some((c) => c.from !== null);
+    const drops = objectChanges('schemas', w.schemas, h.schemas).some((c) => c.from !== null);
     return { destructive: w.state === 'absent' || immutableChanges(w, h).length > 0 || drops };
   },
 };

@@ -16,6 +16,8 @@ export interface FieldChange {
 /** The node cannot take this resource (a read-only /proc/sys in a container, say): reported, never retried. */
 export interface Unsupported {
   unsupported: string;
+  /** The inventory asks for what this node cannot have (an extension no package provides): the plan's note blocks applying, as a module's blocking note does. */
+  blocking?: boolean;
 }
 
 export const isUnsupported = (h: unknown): h is Unsupported => typeof h === 'object' && h !== null && 'unsupported' in h;
