@@ -2,19 +2,23 @@
  * PGSQL as Pigsty runs it in production, on three bare lab nodes (test/fixtures/lab-prod, shaped like
  * Pigsty's conf/ha/trio.yml): pg_conf crit.yml gives synchronous replication and shared_buffers from the
  * node's memory; a cluster named before "haproxy" (app-meta) gets a HAProxy configuration `haproxy -c`
- * finds clean, its services on 5433/5434, and the admin page that wants its password.
+ * finds clean, its services on 5433/5434, and the admin page that wants its password; a standby cluster
+ * on a 4th node follows it; after a failover the new primary archives and backs up.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { corral, nodeIp, onNode, useBareLab } from '../helpers/lab.js';
+import { corral, lab, nodeIp, onNode, useBareLab } from '../helpers/lab.js';
+import { until } from '../helpers/until.js';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/lab-prod');
 const NODES = ['n1', 'n2', 'n3'];
 const ADMIN = { user: 'admin', password: 'Lab.Admin.Pass' };
 
 /** psql on a node as the dbsu, one value. */
-const local = async (node: string, query: string): Promise<string> => (await onNode(node, `runuser -u postgres -- psql -AtXqc "${query}"`)).trim();
+const local = async (node: string, query: string, db = 'postgres'): Promise<string> => (await onNode(node, `runuser -u postgres -- psql -d ${db} -AtXqc "${query}"`)).trim();
 
 /** SQL through a port of a node, from the host, as the cluster's user. */
 function sql(ip: string, port: number, query: string): Promise<string> {
@@ -72,4 +76,68 @@ describe('PGSQL in production shape on three lab nodes', () => {
     // HAProxy's Prometheus endpoint stays open, as in Pigsty: INFRA scrapes it.
     expect((await fetch(`http://${nodeIp(1)}:9101/metrics`)).status).toBe(200);
   }, 5 * 60_000);
+
+  it('a standby cluster on a 4th node follows app-meta: its leader streams from app-meta, a row written upstream appears downstream', async () => {
+    await lab('up', '4');
+    const applied = await corral('apply', withStandby(), '--yes');
+    if (!applied.out.includes('the nodes converged')) console.log(applied.out);
+    expect(applied.out).toContain('the nodes converged');
+    expect(applied.out).toContain('pg-standby is a standby cluster of');
+
+    const cluster = JSON.parse(await onNode('n4', `curl -s http://${nodeIp(4)}:8008/cluster`)) as { members: { name: string; role: string; state: string }[] };
+    expect(cluster.members.map((m) => `${m.name} ${m.role} ${m.state}`)).toEqual(['pg-standby-1 standby_leader streaming']);
+    expect(await local('n4', 'select pg_is_in_recovery()')).toBe('t');
+
+    await sql(nodeIp(1), 5433, 'create table if not exists upstream_rows (x int); insert into upstream_rows values (42)');
+    const seen = await until('the row on pg-standby', async () => ((await local('n4', "select string_agg(x::text, ',') from upstream_rows", 'app').catch(() => '')) === '42' ? true : undefined), 60_000, 500).catch(() => false);
+    expect(seen).toBe(true);
+  }, 10 * 60_000);
+
+  it('after a failover, the new primary archives and takes a backup (pgBackRest on every member)', async () => {
+    const leader = async (): Promise<string | undefined> => {
+      const c = JSON.parse(await onNode('n2', `curl -s http://${nodeIp(2)}:8008/cluster`)) as { members: { name: string; role: string; state: string }[] };
+      return c.members.find((m) => m.role === 'leader' && m.state === 'running')?.name;
+    };
+    expect(await leader()).toBe('app-meta-1');
+    await onNode('n1', 'systemctl stop patroni');
+    const promoted = await until('a new leader', async () => {
+      const name = await leader().catch(() => undefined);
+      return name && name !== 'app-meta-1' ? name : undefined;
+    }, 120_000, 1000);
+    const node = NODES[Number(promoted.split('-').pop()) - 1]!;
+    try {
+      const before = Number(await local(node, 'select archived_count from pg_stat_archiver'));
+      await local(node, 'select pg_switch_wal() from (select txid_current()) t');
+      await until('a WAL archived by the new primary', async () => (Number(await local(node, 'select archived_count from pg_stat_archiver')) > before ? true : undefined), 60_000, 1000);
+      expect(await local(node, 'select failed_count from pg_stat_archiver')).toBe('0');
+      // Pigsty's pg-backup, on the new primary: a full backup of the stanza in its own repository.
+      await onNode(node, '/pg/bin/pg-backup full');
+      const info = JSON.parse(await onNode(node, 'runuser -u postgres -- pgbackrest --stanza=app-meta --output=json info')) as { backup: { type: string }[] }[];
+      expect(info[0]!.backup.some((b) => b.type === 'full')).toBe(true);
+    } finally {
+      await onNode('n1', 'systemctl start patroni');
+    }
+    await until('app-meta-1 back as a replica', async () => {
+      const c = JSON.parse(await onNode('n2', `curl -s http://${nodeIp(2)}:8008/cluster`)) as { members: { name: string; role: string; state: string }[] };
+      return c.members.find((m) => m.name === 'app-meta-1' && m.state === 'streaming') ? true : undefined;
+    }, 120_000, 1000);
+  }, 10 * 60_000);
 });
+
+/** The fixture plus pg-standby, a one-member standby cluster on n4 whose upstream is app-meta's primary. */
+function withStandby(): string {
+  const text = readFileSync(join(FIXTURE, 'pigsty.yml'), 'utf8').replace(
+    '  vars:\n    admin_ip:',
+    `    pg-standby:
+      hosts:
+        ${nodeIp(4)}: { pg_seq: 1, pg_role: primary, pg_upstream: ${nodeIp(1)} }
+      vars:
+        pg_cluster: pg-standby
+        pg_shared_buffer_ratio: 0.02
+  vars:
+    admin_ip:`,
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'corral-prod-'));
+  writeFileSync(join(dir, 'pigsty.yml'), text);
+  return dir;
+}
