@@ -26,6 +26,7 @@ import { patroniRetire, retireNotesId } from './kinds/patroni-retire.js';
 import { backupResources } from './backup.js';
 import { PGSQL_KINDS } from './kinds/index.js';
 import { pgDbsu } from './kinds/pg-dbsu.js';
+import { pgVip, pgVipId } from './kinds/pg-vip.js';
 import { pgPackages } from './packages.js';
 import type { PgService } from '../../src/types/inventory.gen.js';
 import { etcdAuthRef, etcdEndpoints, etcdLogins, etcdServiceId, etcdTlsMoveRefs, patroniEtcdCluster } from '../etcd/index.js';
@@ -50,6 +51,10 @@ import {
   restApiAllowlist,
   rtoPlan,
   serviceMarker,
+  PG_VIP,
+  pgVipCallback,
+  pgVipHelper,
+  vipAddress,
   VIP_MANAGER,
   vipManagerLauncher,
   vipManagerUnit,
@@ -136,13 +141,15 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView, 
   const noMainCluster = r.add(file, { path: '/etc/postgresql-common/createcluster.conf', content: createclusterConf, mode: 0o644 });
   // The dbsu first, with Pigsty's uid: Debian's package would make `postgres` with a uid of its own.
   const dbsuUser = r.add(pgDbsu, { name: dbsu, uid: dbsuUid(h, f), home: h.str('pg_dbsu_home') });
-  r.add(file, { path: `/etc/sudoers.d/${dbsu}`, content: dbsuSudoers(dbsu, h.str('pg_dbsu_sudo')), mode: 0o440, validate: VISUDO }, [dbsuUser]);
+  // The L2 VIP where vip-manager 2 is not to be had: Patroni's callbacks, with sudo for the helper.
+  const vipCallbacks = h.param('pg_vip_enabled') && vipUnavailable(h, f) !== undefined;
+  const sudoers = r.add(file, { path: `/etc/sudoers.d/${dbsu}`, content: dbsuSudoers(dbsu, h.str('pg_dbsu_sudo'), vipCallbacks ? PG_VIP.helper : undefined), mode: 0o440, validate: VISUDO }, [dbsuUser]);
   const pkg = r.add(
     packages,
     {
       name: 'pgsql',
       manager: f.packageManager === 'dnf' ? 'dnf' : 'apt',
-      packages: [...new Set([`postgresql-${version}`, 'patroni', 'python3-etcd', 'pgbouncer', 'pgbackrest', 'curl', ...(h.param('pg_crontab').length ? ['cron'] : []), ...exporterPackages(h), ...pgPackages(h).packages])],
+      packages: [...new Set([`postgresql-${version}`, 'patroni', 'python3-etcd', 'pgbouncer', 'pgbackrest', 'curl', ...(h.param('pg_crontab').length ? ['cron'] : []), ...(vipCallbacks ? VIP_CALLBACK_PACKAGES : []), ...exporterPackages(h), ...pgPackages(h).packages])],
     },
     [noMainCluster, dbsuUser],
   );
@@ -181,14 +188,17 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView, 
   const all = input.hosts.filter((m) => membership(m, 'pgsql') === cluster.name);
   const allowlist = restApiAllowlist(h, all, input.hosts.filter((x) => x.groups.includes('infra')));
   const from = replicateFrom(h, all);
-  const yml = patroniYml({ h, etcd: etcdEndpoints(input.hosts), etcdLogin, binDir, hbaFile: pgHbaPath(h), dcs, allowlist, node: nodeSpec(h, f), ...(from ? { replicateFrom: from } : {}) });
+  const callback = vipCallbacks ? { callback: PG_VIP.callback } : {};
+  const yml = patroniYml({ h, etcd: etcdEndpoints(input.hosts), etcdLogin, binDir, hbaFile: pgHbaPath(h), dcs, allowlist, node: nodeSpec(h, f), ...(from ? { replicateFrom: from } : {}), ...callback });
   const unit = patroniUnit(dbsu);
   const ymlFile = r.add(file, { path: `/pg/conf/${name}.yml`, content: yml, mode: 0o600, ...owned, secret: true });
   r.add(directory, { path: '/etc/patroni', mode: 0o755 });
   const link = r.add(symlink, { path: target.config, target: `/pg/conf/${name}.yml` });
   const unitFile = r.add(file, { path: '/etc/systemd/system/patroni.service', content: unit, mode: 0o644 });
+  // Patroni runs the VIP callback from its first start: the script, its helper and the sudo rule are there before.
+  const vipFiles = vipCallbacks ? vipCallbackFiles(r, h, dirs.get('bin'), [pkg, sudoers]) : [];
   // No config as a dependency: restarting Patroni stops PostgreSQL. Config changes reload instead.
-  const patroni = r.add(service, { name: 'patroni', enabled: true, running: true }, [pkg]);
+  const patroni = r.add(service, { name: 'patroni', enabled: true, running: true }, [pkg, ...vipFiles]);
   const reloaded = r.add(reload, { name: 'patroni', sha256: sha256(yml + unit), action: 'reload', firstTime: 'record' }, [patroni]);
   const member = r.add(patroniMember, { ...target, name, timeoutSeconds: START_TIMEOUT_SECONDS, lagLimitBytes: lagLimitBytes(h) }, [patroni]);
   // New etcd settings (hosts, TLS, login) take a restart of Patroni, paused; the rest of patroni.yml a reload.
@@ -236,11 +246,25 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView, 
     const pgbouncer = r.add(service, { name: 'pgbouncer', enabled: true, running: true }, [pkg]);
     r.add(reload, { name: 'pgbouncer', sha256: sha256(iniText), action: 'restart', firstTime: 'restart' }, [pgbouncer, ini]);
   }
-  if (h.param('pg_vip_enabled') && !vipUnavailable(h, f)) vipManagerResources(r, h, { etcd: etcdEndpoints(input.hosts), etcdLogin }, f.packageManager === 'dnf' ? 'dnf' : 'apt', [pkg, ...certFiles]);
+  // Drift repair behind the callbacks: the VIP on the member Patroni runs as leader, and on no other.
+  if (vipCallbacks) r.add(pgVip, { ...target, name, address: vipAddress(h).ip, helper: PG_VIP.helper }, [member, ...vipFiles]);
+  if (h.param('pg_vip_enabled') && !vipCallbacks) vipManagerResources(r, h, { etcd: etcdEndpoints(input.hosts), etcdLogin }, f.packageManager === 'dnf' ? 'dnf' : 'apt', [pkg, ...certFiles]);
   // Last: the pgbouncer exporter logs in to a running pgbouncer.
   exporterResources(r, h, pkg);
 
   return { list: r.list, ids: { service: patroni, member, restart, dcsRestart, haproxy, ...(dcsId ? { dcs: dcsId } : {}), ...(pause ? { pause } : {}) } };
+}
+
+/** What the VIP callbacks run: sudo for the dbsu, ip, and arping for the gratuitous ARP. */
+const VIP_CALLBACK_PACKAGES = ['sudo', 'iproute2', 'iputils-arping'];
+
+/** Patroni's VIP callback (/pg/bin/pg-vip, root's, run by the dbsu) and the root-owned helper it runs with sudo. */
+function vipCallbackFiles(r: ReturnType<typeof resourceList>, h: HostView, bin: Ref | undefined, after: Ref[]): Ref[] {
+  const dir = r.add(directory, { path: '/usr/local/lib/corral', mode: 0o755 });
+  return [
+    r.add(file, { path: PG_VIP.helper, content: pgVipHelper(h), mode: 0o755 }, [dir, ...after]),
+    r.add(file, { path: PG_VIP.callback, content: pgVipCallback(h), mode: 0o755, owner: 'root', group: h.str('pg_dbsu') }, [bin, ...after]),
+  ];
 }
 
 /** Where vip-manager 2 or later is to be had: Pigsty's infra repo, or its local repo (what the infra node downloaded). */
@@ -254,7 +278,7 @@ const OFFERS_VIP_MANAGER = /(^|[\s-])(infra|local)(\s|$)|pigsty/i;
 export function vipUnavailable(h: HostView, f: Facts): string | undefined {
   const major = parseInt(f.osVersion, 10);
   if (f.osId !== 'debian' || !(major <= 12) || configuredRepo(h, f, OFFERS_VIP_MANAGER)) return undefined;
-  return `pg_vip_enabled: Debian ${f.osVersion} ships vip-manager 1.x, which reads etcd's v2 API only, while Patroni keeps its leader key in etcd v3: it would never bind ${h.str('pg_vip_address')}, so vip-manager is not installed; add Pigsty's infra repo (vip-manager 2 or later) to repo_upstream and its module to node_repo_modules (searched: ${searchedRepos(h, f)})`;
+  return `pg_vip_enabled: Debian ${f.osVersion} ships vip-manager 1.x, which reads etcd's v2 API only, while Patroni keeps its leader key in etcd v3, so ${h.str('pg_vip_address')} is run by Patroni's callbacks instead of vip-manager: ${PG_VIP.callback} binds it on the leader and unbinds it elsewhere (through sudo and ${PG_VIP.helper}); for vip-manager, add Pigsty's infra repo (vip-manager 2 or later) to repo_upstream and its module to node_repo_modules (searched: ${searchedRepos(h, f)})`;
 }
 
 /** vip-manager on the member: the package, its config (a secret: it holds the etcd password), Corral's unit and launcher; restarted when any changes. */
@@ -280,19 +304,26 @@ const VISUDO = 'if command -v visudo >/dev/null; then visudo -cf %s; fi';
 /** The services the dbsu may start, stop and reload with pg_dbsu_sudo: limit, as Pigsty lists them. */
 const DBSU_SERVICES = ['postgres', 'pgbouncer', 'patroni', 'pgbackrest', 'pg_exporter', 'pgbouncer_exporter', 'pgbackrest_exporter', 'vip-manager'];
 
-/** /etc/sudoers.d/<pg_dbsu> for pg_dbsu_sudo: none (empty), limit (Pigsty's service commands for group postgres), all, nopass. */
-export function dbsuSudoers(dbsu: string, mode: string): string {
-  const head = `# managed by corral (pg_dbsu_sudo: ${mode})\n`;
-  if (mode === 'nopass') return `${head}${dbsu} ALL=(ALL) NOPASSWD: ALL\n`;
-  if (mode === 'all') return `${head}${dbsu} ALL=(ALL) ALL\n`;
-  if (mode !== 'limit') return head;
-  const lines = [
+/**
+ * /etc/sudoers.d/<pg_dbsu> for pg_dbsu_sudo: none (empty), limit (Pigsty's service commands for group
+ * postgres), all, nopass; with `vipHelper` (the VIP run by Patroni's callbacks), whatever the mode, the
+ * dbsu may also run exactly `<vipHelper> add` and `<vipHelper> del` as root, without a password.
+ */
+export function dbsuSudoers(dbsu: string, mode: string, vipHelper?: string): string {
+  return `# managed by corral (pg_dbsu_sudo: ${mode})\n` + dbsuRules(dbsu, mode).map((l) => l + '\n').join('') + (vipHelper ? `${dbsu} ALL=(root) NOPASSWD: ${vipHelper} add, ${vipHelper} del\n` : '');
+}
+
+/** The rules of pg_dbsu_sudo. The VIP's rule comes after them: the last rule that matches a command wins, and `all` asks a password. */
+function dbsuRules(dbsu: string, mode: string): string[] {
+  if (mode === 'nopass') return [`${dbsu} ALL=(ALL) NOPASSWD: ALL`];
+  if (mode === 'all') return [`${dbsu} ALL=(ALL) ALL`];
+  if (mode !== 'limit') return [];
+  return [
     '%postgres ALL=NOPASSWD: /sbin/modprobe softdog',
     `%postgres ALL=NOPASSWD: /bin/chown ${dbsu} /dev/watchdog`,
     ...DBSU_SERVICES.flatMap((svc) => [...['stop', 'start', 'status', 'reload', 'restart'].map((verb) => `%postgres ALL=NOPASSWD: /bin/systemctl ${verb} ${svc}`), `%postgres ALL=NOPASSWD: /usr/bin/journalctl -u ${svc}`]),
     '%postgres ALL=NOPASSWD: /bin/systemctl reload haproxy',
   ];
-  return `${head}${lines.join('\n')}\n`;
 }
 
 /** Package names of pg_packages and pg_extensions Corral cannot map to Debian's, on each member. */
@@ -360,7 +391,7 @@ export const pgsql: Reconciler = {
     for (const h of cluster.members) {
       out.notes.push(...unwritable(h), ...packageNotes(h));
       const noVip = h.param('pg_vip_enabled') ? vipUnavailable(h, input.facts(h.name)) : undefined;
-      if (noVip) out.notes.push({ host: h.name, resource: 'service:vip-manager', message: noVip });
+      if (noVip) out.notes.push({ host: h.name, resource: pgVipId(instanceName(h)), message: noVip });
       const m = memberResources(h, input, primary, standby);
       out.resources.set(h.name, m.list);
       ids.set(h.name, m.ids);

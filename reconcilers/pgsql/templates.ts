@@ -15,6 +15,7 @@ import { GUESSED_FS_BYTES, isTemplate, tune, type NodeSpec, type TemplateName, t
 import { PGBOUNCER_DIR } from './objects.js';
 import { dcsClientRecordUnitLine } from './kinds/patroni-dcs-client.js';
 import { haproxyServiceMarker, haproxyTime } from '../node/index.js';
+import { quote } from '../../src/engine/shell.js';
 
 /** The addresses Pigsty calls `intra`: where replicas and admins connect from. */
 const INTRANET = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
@@ -167,6 +168,8 @@ export interface PatroniYmlInput {
   node: NodeSpec;
   /** A cascading replica: the member (of its own cluster) it replicates from, Patroni's `replicatefrom` tag. */
   replicateFrom?: string;
+  /** The script Patroni runs on start, stop and role change (the VIP without vip-manager, PG_VIP.callback). */
+  callback?: string;
 }
 
 /**
@@ -181,7 +184,7 @@ export function restApiAllowlist(h: HostView, members: readonly HostView[], infr
 export const specTag = (n: NodeSpec): string => `${n.cpus}C.${Math.ceil(n.memMiB / 1024)}G.${Math.max(Math.ceil(n.fsBytes / 1073741824), 1)}G`;
 
 /** /pg/conf/<instance>.yml: the member's Patroni configuration. Holds passwords: written as a secret file. */
-export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile, dcs, allowlist, node, replicateFrom }: PatroniYmlInput): string {
+export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile, dcs, allowlist, node, replicateFrom, callback }: PatroniYmlInput): string {
   const ip = h.name;
   const port = h.int('pg_port');
   const data = h.str('pg_data');
@@ -247,6 +250,8 @@ export function patroniYml({ h, etcd, etcdLogin, binDir, hbaFile, dcs, allowlist
       remove_data_directory_on_rewind_failure: true,
       create_replica_methods: ['basebackup'],
       basebackup: [{ checkpoint: 'fast' }, { 'max-rate': '1000M' }],
+      // Patroni runs each as `<script> <action> <role> <cluster>`.
+      ...(callback ? { callbacks: { on_start: callback, on_stop: callback, on_role_change: callback } } : {}),
     },
   };
   // YAML 1.1 output quotes `on`/`off`, which Patroni's PyYAML would read as booleans.
@@ -320,6 +325,73 @@ ${
 exec /usr/bin/vip-manager --config=${VIP_MANAGER.config} --interface="$dev"`
     : `exec /usr/bin/vip-manager --config=${VIP_MANAGER.config}`
 }
+`;
+}
+
+/**
+ * The L2 VIP without vip-manager: Patroni's callbacks run `callback` as the dbsu, which runs the
+ * root-owned `helper` through `sudo -n`; the dbsu's sudoers allows exactly `helper add` and `helper del`.
+ */
+export const PG_VIP = { callback: '/pg/bin/pg-vip', helper: '/usr/local/lib/corral/pg-vip-ip' };
+
+/** Patroni's roles that hold the VIP: the leader (`primary`, `master` in older Patroni) and a standby cluster's leader. */
+const VIP_ROLES = 'primary|master|standby_leader';
+
+/** /pg/bin/pg-vip `<action> <role> <cluster>`: Patroni's callback. The leader binds the VIP, any other role or a stop unbinds it. */
+export function pgVipCallback(h: HostView): string {
+  return `#!/bin/bash
+# managed by corral (PGSQL): Patroni's callback for the L2 VIP ${h.str('pg_vip_address')} of ${h.str('pg_cluster')}, run as <action> <role> <cluster>
+set -u
+case "\${1:-}" in
+  on_start | on_role_change)
+    case "\${2:-}" in
+      ${VIP_ROLES}) op=add ;;
+      *) op=del ;;
+    esac ;;
+  on_stop) op=del ;;
+  *) exit 0 ;;
+esac
+exec sudo -n ${PG_VIP.helper} "$op"
+`;
+}
+
+/**
+ * /usr/local/lib/corral/pg-vip-ip add|del, root's: binds the VIP on pg_vip_interface (`auto`: the interface holding
+ * the member's address) if no interface holds it, and announces it with a gratuitous ARP (arping, when
+ * installed); or unbinds it wherever it is bound. Takes no other argument: the VIP and the interface
+ * are written into it, so the dbsu's sudo can do nothing else.
+ */
+export function pgVipHelper(h: HostView): string {
+  const iface = h.str('pg_vip_interface');
+  const auto = !iface || iface === 'auto';
+  const vip = h.str('pg_vip_address');
+  const ip = quote(vipAddress(h).ip);
+  const cidr = quote(vip);
+  const own = quote(h.name);
+  return `#!/bin/bash
+# managed by corral (PGSQL): binds (add) or unbinds (del) the L2 VIP ${vip} of ${h.str('pg_cluster')} on ${instanceName(h)}; ${PG_VIP.callback} runs it with sudo
+set -u
+# The interface holding an IPv4 address and the address with its prefix, as \`ip -o -4 addr show\` lists it.
+holder() { ip -o -4 addr show | awk -v a="$1" '{ split($4, p, "/"); if (p[1] == a) { sub(/@.*/, "", $2); print $2, $4; exit } }'; }
+case "$#:\${1:-}" in
+  1:add)
+    ${auto ? `read -r dev _ < <(holder ${own})
+    [ -n "\${dev:-}" ] || { echo "pg-vip: no interface holds ${h.name}: set pg_vip_interface" >&2; exit 1; }` : `dev=${quote(iface)}`}
+    if [ -z "$(holder ${ip})" ]; then
+      ip addr add ${cidr} dev "$dev" || exit 1
+      echo "pg-vip: bound ${vip} on $dev"
+    fi
+    if command -v arping >/dev/null; then arping -U -c 3 -I "$dev" ${ip} >/dev/null || true; fi
+    ;;
+  1:del)
+    read -r dev cidr < <(holder ${ip})
+    if [ -n "\${dev:-}" ]; then
+      ip addr del "$cidr" dev "$dev" || exit 1
+      echo "pg-vip: unbound $cidr from $dev"
+    fi
+    ;;
+  *) echo "usage: $0 add|del" >&2; exit 2 ;;
+esac
 `;
 }
 

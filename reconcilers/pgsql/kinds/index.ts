@@ -7,6 +7,7 @@ import { patroniRestart } from './patroni-restart.js';
 import { patroniRetire } from './patroni-retire.js';
 import { pgConfFile } from './pg-conf-file.js';
 import { pgExporterOff } from './pg-exporter-off.js';
+import { pgVip } from './pg-vip.js';
 import { pgDatabase } from './pg-database.js';
 import { pgDbsu } from './pg-dbsu.js';
 import { pgExtension } from './pg-extension.js';
@@ -14,4 +15,4 @@ import { pgTemplate } from './pg-template.js';
 import { pgRole } from './pg-role.js';
 import { pgbackrestStanza } from './pgbackrest-stanza.js';
 
-export const PGSQL_KINDS = [patroniMember, patroniLeader, patroniDcs, patroniRestart, patroniPause, patroniDcsRestart, patroniRetire, pgRole, pgDatabase, pgExtension, pgTemplate, pgDbsu, pgConfFile, pgbackrestStanza, pgExporterOff] as const;
+export const PGSQL_KINDS = [patroniMember, patroniLeader, patroniDcs, patroniRestart, patroniPause, patroniDcsRestart, patroniRetire, pgRole, pgDatabase, pgExtension, pgTemplate, pgDbsu, pgConfFile, pgbackrestStanza, pgExporterOff, pgVip] as const;
