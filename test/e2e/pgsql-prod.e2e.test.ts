@@ -123,7 +123,60 @@ describe('PGSQL in production shape on three lab nodes', () => {
       return c.members.find((m) => m.name === 'app-meta-1' && m.role !== 'leader' && ['running', 'streaming'].includes(m.state)) ? true : undefined;
     }, 120_000, 1000);
   }, 10 * 60_000);
+
+  it("VIP without vip-manager: Patroni's callbacks bind pg_vip_address on the leader only; a client writing through it follows a switchover", async () => {
+    const applied = await corral('apply', inventoryWith(VIP), '--yes');
+    if (!applied.out.includes('the nodes converged')) console.log(applied.out);
+    expect(applied.out).toContain('the nodes converged');
+    expect(applied.out).toContain("Patroni's callbacks");
+    const holders = async (): Promise<string[]> => {
+      const bound = await Promise.all(NODES.map(async (n) => ((await onNode(n, `ip -o -4 addr show to ${VIP_IP}/32`)).trim() ? n : '')));
+      return bound.filter(Boolean);
+    };
+    const leaderNode = async (): Promise<string> => {
+      const c = JSON.parse(await onNode('n1', `curl -s http://${nodeIp(1)}:8008/cluster`)) as { members: { name: string; role: string }[] };
+      return NODES[Number(c.members.find((m) => m.role === 'leader')!.name.split('-').pop()) - 1]!;
+    };
+    const before = await leaderNode();
+    expect(await holders()).toEqual([before]);
+    expect(await vipSql('select pg_is_in_recovery()')).toBe('f');
+
+    // A writer through the VIP, straight to PostgreSQL, across a switchover to another member.
+    await vipSql('create table if not exists vip_ticks (ts timestamptz)');
+    const loop = `while :; do psql "host=${VIP_IP} port=5432 dbname=app user=dbuser_app connect_timeout=1" -AtXqc "insert into vip_ticks values (clock_timestamp())" >/dev/null 2>&1; sleep 0.05; done`;
+    const writer = spawn('bash', ['-c', loop], { env: { ...process.env, PGPASSWORD: 'App.Lab.Pass' }, stdio: 'ignore', detached: true });
+    const candidate = `app-meta-${NODES.indexOf(NODES.find((n) => n !== before)!) + 1}`;
+    try {
+      await new Promise((r) => setTimeout(r, 2000));
+      await onNode('n1', `patronictl -c /etc/patroni/patroni.yml switchover --candidate ${candidate} --force`);
+      const after = NODES[Number(candidate.split('-').pop()) - 1]!;
+      await until('the VIP on the new leader only', async () => ((await holders()).join() === after ? true : undefined), 60_000, 500);
+      await until('writes through the VIP again', async () => ((await vipSql('select pg_is_in_recovery()').catch(() => '')) === 'f' ? true : undefined), 60_000, 500);
+      await new Promise((r) => setTimeout(r, 2000));
+    } finally {
+      process.kill(-writer.pid!, 'SIGKILL');
+    }
+    const gap = Number(await vipSql('select coalesce(extract(epoch from max(gap)), 0) from (select ts - lag(ts) over (order by ts) as gap from vip_ticks) g'));
+    console.log(`switchover through the VIP: longest write gap ${gap.toFixed(2)} s`);
+    expect(gap).toBeGreaterThan(0);
+    expect(gap).toBeLessThan(30);
+  }, 10 * 60_000);
+
 });
+
+const VIP_IP = '10.213.0.20';
+/** app-meta's L2 VIP: Debian 12 without Pigsty's repo, so Patroni's callbacks run it. */
+const VIP = `        pg_vip_enabled: true\n        pg_vip_address: ${VIP_IP}/24\n        pg_vip_interface: auto\n`;
+
+const vipSql = (query: string): Promise<string> => sql(VIP_IP, 5432, query);
+
+/** The fixture with more of app-meta's vars. */
+function inventoryWith(vars: string): string {
+  const text = readFileSync(join(FIXTURE, 'pigsty.yml'), 'utf8').replace('        pg_shared_buffer_ratio: 0.02\n', `        pg_shared_buffer_ratio: 0.02\n${vars}`);
+  const dir = mkdtempSync(join(tmpdir(), 'corral-prod-'));
+  writeFileSync(join(dir, 'pigsty.yml'), text);
+  return dir;
+}
 
 /** The fixture plus pg-standby, a one-member standby cluster on n4 whose upstream is app-meta's primary. */
 function withStandby(): string {
