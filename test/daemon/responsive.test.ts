@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/sshd.js';
+import { freePort } from '../helpers/ports.js';
 import { until } from '../helpers/until.js';
 
 const ROOT = join(import.meta.dirname, '../..');

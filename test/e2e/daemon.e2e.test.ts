@@ -8,7 +8,6 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon/daemon.js';
@@ -22,21 +21,12 @@ import { startGitServer, type GitServer, type TestRepo } from '../helpers/git-se
 import { lab, LAB_KEY, LAB_KNOWN_HOSTS, LAB_PKI_DIR, onNode } from '../helpers/lab.js';
 import { until } from '../helpers/until.js';
 import { openAuthority } from '../../src/pki/authority.js';
+import { freePort } from '../helpers/ports.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const FLEET = readFileSync(join(ROOT, 'test/fixtures/lab-fleet/pigsty.yml'), 'utf8');
 const SETTINGS = 'sync:\n  pollInterval: 1s\n  defaults: { sync: auto, driftInterval: 1h }\n';
 const TOKEN = 'test-token-for-the-api';
-
-/** A port nothing listens on now, from the kernel. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('the daemon on a git server and the lab', () => {
   let server: GitServer;

@@ -5,7 +5,6 @@
  * Alertmanager answers with Corral's config; vmalert has loaded Corral's rule groups and evaluates them.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -25,6 +24,7 @@ import { corral, lab, LAB_KEY, LAB_KNOWN_HOSTS, LAB_PKI_DIR, nodeIp, onNode, use
 /** The lab host's own address on the lab's bridge (test/lab/lab.sh), where the nodes reach it. */
 const LAB_HOST = '10.213.0.1';
 import { until } from '../helpers/until.js';
+import { freePort } from '../helpers/ports.js';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/lab-single');
 const IP = nodeIp(1);
@@ -237,16 +237,6 @@ const withRedis = (text: string): string =>
   vars:
     version:`,
   );
-
-/** A port nothing listens on now at `host`, from the kernel. */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, host, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function inventoryDir(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'corral-infra-'));

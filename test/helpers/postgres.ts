@@ -4,10 +4,10 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, appendFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './ports.js';
 
 const run = promisify(execFile);
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -20,17 +20,6 @@ export interface Postgres {
   /** psql as the superuser over the socket: the output of one statement. */
   sql(statement: string, db?: string): Promise<string>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const asPostgres = (bin: string, args: string[]): Promise<{ stdout: string }> => run('runuser', ['-u', 'postgres', '--', bin, ...args], { timeout: 120_000 });

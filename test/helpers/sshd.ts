@@ -3,9 +3,9 @@
 // without sudo) and an ssh-agent. Everything here needs root, as the lab and CI run.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.js';
 
 export const SUDO_USER = 'corral-test-sudo';
 export const PLAIN_USER = 'corral-test-nosudo';
@@ -85,17 +85,6 @@ export function createClientKeys(dir = tempDir('corral-keys-')): ClientKeys {
   execFileSync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '3072', '-N', '', '-C', 'corral-test-rsa', '-f', rsaFile]);
   const publicLines = [ed25519File, rsaFile].map((f) => readFileSync(`${f}.pub`, 'utf8').trim());
   return { ed25519File, rsaFile, publicLines };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** Direct and indirect children of a process, from /proc (the per-connection sshd processes). */

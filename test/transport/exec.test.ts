@@ -2,7 +2,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createClientKeys, freePort, startAgent } from '../helpers/sshd.js';
+import { createClientKeys, startAgent } from '../helpers/sshd.js';
+import { freePort } from '../helpers/ports.js';
 import type { TransportError } from '../../src/transport/index.js';
 import { longScript, longScriptGone, scratchDir, sshTarget, rejection, useSshd } from './setup.js';
 
