@@ -6,7 +6,7 @@
  * allows dropping it.
  */
 import { refTo, type FieldChange, type Kind, type Ref, type Unsupported } from '../../../src/engine/resources/kind.js';
-import { applySql, connectTo, ident, literal, probeSql, settingsChange, settingsSql, splitProbe, type PgConn } from './pg-psql.js';
+import { applySql, connectTo, ident, literal, probeSql, settingsChange, settingsSql, primaryRows, type PgConn } from './pg-psql.js';
 
 export interface PgObjectRef {
   name: string;
@@ -142,11 +142,10 @@ export const pgDatabase: Kind<PgDatabaseWant, PgDatabaseHave, 'pg-database'> = {
   id: (w) => pgDatabaseId(w.name),
   probe: (w) => probeSql(w.conn, databaseSql(w.name)),
   parse: (out, w): PgDatabaseHave | null | Unsupported => {
-    const { state, rest } = splitProbe(out);
-    if (state === 'replica') return { pg: 'replica' };
-    if (state === 'failed') return { unsupported: `database ${w.name}: the catalog query failed on the primary` };
-    if (state === 'down' || !rest[0]) return null;
-    const [row, inside] = rest;
+    const p = primaryRows(out, `database ${w.name}`);
+    if (!p || !('rows' in p)) return p;
+    if (!p.rows[0]) return null;
+    const [row, inside] = p.rows;
     const have: Present = { pg: 'primary', ...(JSON.parse(row) as Omit<Present, 'pg'>) };
     if (inside) {
       const i = JSON.parse(inside) as { schemas: string[] | null };

@@ -8,7 +8,7 @@
  */
 import { refTo, type FieldChange, type Kind, type Ref, type Unsupported } from '../../../src/engine/resources/kind.js';
 import { sh } from '../../../src/engine/shell.js';
-import { applySql, connectTo, ident, literal, probeSql, splitProbe, type PgConn } from './pg-psql.js';
+import { applySql, connectTo, ident, literal, probeSql, primaryRows, type PgConn } from './pg-psql.js';
 
 export interface PgExtensionWant {
   conn: PgConn;
@@ -64,11 +64,9 @@ export const pgExtension: Kind<PgExtensionWant, PgExtensionHave, 'pg-extension'>
   parse: (out, w): PgExtensionHave | null | Unsupported => {
     const why = missing(w, out);
     if (why) return w.required ? { unsupported: why, blocking: true } : { unsupported: `${why} (of pg_default_extensions: not created)` };
-    const { state, rest } = splitProbe(out);
-    if (state === 'replica') return { pg: 'replica' };
-    if (state === 'failed') return { unsupported: `extension ${w.name} of database ${w.database}: the catalog query failed on the primary` };
-    if (state === 'down') return null;
-    return { pg: 'primary', installed: rest[0] ? (JSON.parse(rest[0]) as { version: string } | null) : null };
+    const p = primaryRows(out, `extension ${w.name} of database ${w.database}`);
+    if (!p || !('rows' in p)) return p;
+    return { pg: 'primary', installed: p.rows[0] ? (JSON.parse(p.rows[0]) as { version: string } | null) : null };
   },
   diff: (w, h) => {
     if (h?.pg === 'replica') return [];

@@ -4,7 +4,7 @@
  * over SSH stdin), so no statement is ever on a command line; `-q` keeps psql from echoing it.
  */
 import { sh } from '../../../src/engine/shell.js';
-import type { FieldChange } from '../../../src/engine/resources/kind.js';
+import type { FieldChange, Unsupported } from '../../../src/engine/resources/kind.js';
 
 export interface PgConn {
   /** The OS user that owns the server (pg_dbsu). */
@@ -41,6 +41,18 @@ export function splitProbe(out: string): { state: PgState; rest: string[] } {
   const i = lines.findIndex((l) => /^pg=(down|replica|primary|failed)$/.test(l));
   if (i < 0) return { state: 'down', rest: [] };
   return { state: lines[i]!.slice(3) as PgState, rest: lines.slice(i + 1).filter(Boolean) };
+}
+
+/**
+ * A catalog probe's rows as the primary printed them; on a replica, a failed query or a server that is
+ * down, what the resource's state is instead (`what` names the object for the failure).
+ */
+export function primaryRows(out: string, what: string): { rows: string[] } | { pg: 'replica' } | Unsupported | null {
+  const { state, rest } = splitProbe(out);
+  if (state === 'replica') return { pg: 'replica' };
+  if (state === 'failed') return { unsupported: `${what}: the catalog query failed on the primary` };
+  if (state === 'down') return null;
+  return { rows: rest };
 }
 
 /** A change: one psql session that does nothing on a replica (the primary's change reaches it by replication). */

@@ -6,7 +6,7 @@
  */
 import { REDACTED } from '../../../src/config/secrets.js';
 import { refTo, type FieldChange, type Kind, type Ref } from '../../../src/engine/resources/kind.js';
-import { applySql, ident, literal, probeSql, settingsChange, settingsSql, splitProbe, type PgConn } from './pg-psql.js';
+import { applySql, ident, literal, probeSql, settingsChange, settingsSql, primaryRows, type PgConn } from './pg-psql.js';
 import { verifies } from './pg-scram.js';
 
 export const ROLE_FLAGS = ['login', 'superuser', 'createdb', 'createrole', 'inherit', 'replication', 'bypassrls'] as const;
@@ -90,11 +90,10 @@ export const pgRole: Kind<PgRoleWant, PgRoleHave, 'pg-role'> = {
   id: (w) => pgRoleId(w.name),
   probe: (w) => probeSql(w.conn, roleSql(w.name)),
   parse: (out, w) => {
-    const { state, rest } = splitProbe(out);
-    if (state === 'replica') return { pg: 'replica' };
-    if (state === 'failed') return { unsupported: `role ${w.name}: the catalog query failed on the primary` };
-    if (state === 'down' || !rest[0]) return null;
-    const row = JSON.parse(rest[0]) as Omit<Present, 'pg' | 'password'> & { password: string | null };
+    const p = primaryRows(out, `role ${w.name}`);
+    if (!p || !('rows' in p)) return p;
+    if (!p.rows[0]) return null;
+    const row = JSON.parse(p.rows[0]) as Omit<Present, 'pg' | 'password'> & { password: string | null };
     return { pg: 'primary', flags: row.flags, connlimit: row.connlimit, validUntil: row.validUntil, comment: row.comment, memberOf: row.memberOf, config: row.config, password: passwordVerdict(w, row.password) };
   },
   diff: (w, h) => {

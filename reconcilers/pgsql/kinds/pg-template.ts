@@ -6,7 +6,7 @@
  * <objects> TO <role>`) is applied with the others but not compared.
  */
 import { refTo, type FieldChange, type Kind, type Ref, type Unsupported } from '../../../src/engine/resources/kind.js';
-import { applySql, connectTo, ident, literal, probeSql, splitProbe, type PgConn } from './pg-psql.js';
+import { applySql, connectTo, ident, literal, probeSql, primaryRows, type PgConn } from './pg-psql.js';
 import type { PgObjectRef } from './pg-database.js';
 
 export interface PgSchemaRef extends PgObjectRef {
@@ -56,11 +56,10 @@ export const pgTemplate: Kind<PgTemplateWant, PgTemplateHave, 'pg-template'> = {
   id: (w) => pgTemplateId(w.database),
   probe: (w) => probeSql(w.conn, templateSql(w.database)),
   parse: (out, w): PgTemplateHave | null | Unsupported => {
-    const { state, rest } = splitProbe(out);
-    if (state === 'replica') return { pg: 'replica' };
-    if (state === 'failed') return { unsupported: `database ${w.database}: the catalog query failed on the primary` };
-    if (state === 'down' || !rest[0]) return null;
-    const row = JSON.parse(rest[0]) as { schemas: string[] | null; acl: string[]; publicCreate: boolean };
+    const p = primaryRows(out, `database ${w.database}`);
+    if (!p || !('rows' in p)) return p;
+    if (!p.rows[0]) return null;
+    const row = JSON.parse(p.rows[0]) as { schemas: string[] | null; acl: string[]; publicCreate: boolean };
     return { pg: 'primary', schemas: row.schemas ?? [], acl: row.acl, publicCreate: row.publicCreate };
   },
   diff: (w, h) => {
