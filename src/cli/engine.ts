@@ -7,7 +7,7 @@ import { ageIdentityFile, decryptValidated } from '../config/decrypt.js';
 import { createTransport } from '../transport/index.js';
 import type { Transport } from '../transport/types.js';
 import { applyRun, planRun, unknownLimits, type Planning, type RunContext } from '../engine/run.js';
-import { blockingNotes } from '../engine/model.js';
+import { blockingNotes, type Change } from '../engine/model.js';
 import { renderJson, renderMarkdown, renderText, summary } from '../engine/render.js';
 import { expandPath, sshDefaultsFrom, type SshDefaults } from '../engine/targets.js';
 import { ansiPaint, formatProblem, noPaint } from './format-problems.js';
@@ -132,7 +132,7 @@ async function confirm(out: Output): Promise<boolean> {
   return answer.trim() === 'yes';
 }
 
-export async function applyCommand(path: string, opts: ConnectionFlags & { yes?: boolean; prune?: boolean; plan?: string }, out: Output): Promise<number> {
+export async function applyCommand(path: string, opts: ConnectionFlags & { yes?: boolean; prune?: boolean; pitr?: boolean; plan?: string }, out: Output): Promise<number> {
   const set = await setUp(path, opts, out);
   if (typeof set === 'number') return set;
   try {
@@ -155,9 +155,11 @@ export async function applyCommand(path: string, opts: ConnectionFlags & { yes?:
       return planning.plan.unreachable.length ? EXIT.invalid : EXIT.ok;
     }
     // As the daemon's prune policy: removing something is never a side effect of --yes.
-    const removals = planning.plan.changes.filter((c) => c.destructive);
-    if (removals.length && !opts.prune) {
-      out.error(`corral: not applied: the plan removes ${removals.map((c) => `${c.resource} on ${c.host}`).join(', ')}; pass --prune to allow it\n`);
+    const consented = (c: Change): boolean => Boolean(opts.prune || (c.consent === 'pitr' && opts.pitr));
+    const removals = planning.plan.changes.filter((c) => c.destructive && !consented(c));
+    if (removals.length) {
+      const flags = removals.every((c) => c.consent === 'pitr') ? '--pitr (or --prune)' : '--prune';
+      out.error(`corral: not applied: the plan removes ${removals.map((c) => `${c.resource} on ${c.host}`).join(', ')}; pass ${flags} to allow it\n`);
       return EXIT.invalid;
     }
     if (!opts.yes && !opts.plan && !(await confirm(out))) {

@@ -63,8 +63,9 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .argument('[path]', 'repo folder or YAML file', '.')
     .option('--yes', 'apply without asking', false)
     .option('--prune', 'allow changes that remove something (a member, a database); without it such a plan is not applied', false)
+    .option('--pitr', "allow a point-in-time recovery (pg_pitr), which replaces a cluster's data, and no other removal", false)
     .option('--plan <file>', 'apply only if the nodes and inventory still match this saved plan')
-    .action(async (path: string, opts: ConnectionFlags & { yes: boolean; prune: boolean; plan?: string }) => setExit(await applyCommand(path, opts, out)));
+    .action(async (path: string, opts: ConnectionFlags & { yes: boolean; prune: boolean; pitr: boolean; plan?: string }) => setExit(await applyCommand(path, opts, out)));
 
   program
     .command('serve')

@@ -68,6 +68,8 @@ export interface Change {
   reason: string;
   restarts: boolean;
   destructive: boolean;
+  /** The CLI flag that allows it besides --prune, when it is destructive. */
+  consent?: string;
   /** Changes that must succeed first, on this host or others. */
   after: string[];
 }

@@ -98,6 +98,7 @@ export function plan(desired: Desired, observations: readonly Observation[], rev
         reason: restart ? `restart: ${depsChanged.join(', ')} changed` : describe(action, fields),
         restarts: restart || Boolean(effects.restarts),
         destructive: Boolean(effects.destructive),
+        ...(effects.destructive && effects.consent ? { consent: effects.consent } : {}),
         after: depsChanged.map((d) => changeId(host.host, d)),
       });
       const apply = fields.some((f) => f.field !== 'restart') ? kind.apply(r.want, have) : '';

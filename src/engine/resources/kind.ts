@@ -27,6 +27,8 @@ export interface Effects {
   restarts?: boolean;
   /** The change removes something (a file, a member, data). */
   destructive?: boolean;
+  /** A CLI flag that allows this destructive change besides --prune (`pitr`: --pitr). */
+  consent?: string;
 }
 
 declare const refBrand: unique symbol;
