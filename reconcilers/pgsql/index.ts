@@ -24,6 +24,9 @@ import { patroniLeader } from './kinds/patroni-leader.js';
 import { patroniRestart } from './kinds/patroni-restart.js';
 import { patroniRetire, retireNotesId } from './kinds/patroni-retire.js';
 import { backupResources } from './backup.js';
+import { pitrNotes, pitrSteps, type PitrSteps } from './pitr.js';
+import { pgPitr } from './kinds/pg-pitr.js';
+import { RECORD_KEY } from './kinds/patroni-leader.js';
 import { PGSQL_KINDS } from './kinds/index.js';
 import { pgDbsu } from './kinds/pg-dbsu.js';
 import { pgVip, pgVipId } from './kinds/pg-vip.js';
@@ -129,7 +132,7 @@ function replicateFrom(h: HostView, all: readonly HostView[]): string | undefine
   return m ? instanceName(m) : undefined;
 }
 
-function memberResources(h: HostView, input: ReconcileInput, primary: HostView, standby: StandbyCluster | undefined): { list: ReturnType<typeof resourceList>['list']; ids: MemberIds } {
+function memberResources(h: HostView, input: ReconcileInput, primary: HostView, standby: StandbyCluster | undefined, pitr: PitrSteps | undefined): { list: ReturnType<typeof resourceList>['list']; ids: MemberIds } {
   const { cluster } = input;
   const r = resourceList('pgsql', cluster.name, PGSQL_KINDS);
   const f = input.facts(h.name);
@@ -198,7 +201,10 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView, 
   // Patroni runs the VIP callback from its first start: the script, its helper and the sudo rule are there before.
   const vipFiles = vipCallbacks ? vipCallbackFiles(r, h, dirs.get('bin'), [pkg, sudoers]) : [];
   // No config as a dependency: restarting Patroni stops PostgreSQL. Config changes reload instead.
-  const patroni = r.add(service, { name: 'patroni', enabled: true, running: true }, [pkg, ...vipFiles]);
+  // A point-in-time recovery runs first; Patroni is started by its steps, never behind them.
+  let step: Ref | undefined;
+  for (const w of pitr?.steps.get(h.name) ?? []) step = r.add(pgPitr, w, [step]);
+  const patroni = r.add(service, { name: 'patroni', enabled: true, running: true }, [pkg, ...vipFiles, pitr?.gate.get(h.name)]);
   const reloaded = r.add(reload, { name: 'patroni', sha256: sha256(yml + unit), action: 'reload', firstTime: 'record' }, [patroni]);
   const member = r.add(patroniMember, { ...target, name, timeoutSeconds: START_TIMEOUT_SECONDS, lagLimitBytes: lagLimitBytes(h) }, [patroni]);
   // New etcd settings (hosts, TLS, login) take a restart of Patroni, paused; the rest of patroni.yml a reload.
@@ -359,6 +365,21 @@ function standbyNotes(primary: HostView, standby: StandbyCluster | undefined): N
   return [{ host: primary.name, resource: 'pgsql', message }];
 }
 
+/** The steps of pg_pitr, when the cluster sets it and nothing blocks it (its notes go to `notes`). */
+function recoverySteps(input: ReconcileInput, primary: HostView, all: readonly HostView[], standby: StandbyCluster | undefined, notes: Note[]): PitrSteps | undefined {
+  if (!primary.param('pg_pitr')) return undefined;
+  const found = pitrNotes(primary, standby !== undefined);
+  if (all.some((h) => !input.cluster.members.includes(h))) {
+    found.push({ host: primary.name, resource: 'pgsql', message: `pg_pitr of ${input.cluster.name}: a recovery stops and clones every member, so the run must take the whole cluster (not a --limit of it); nothing is restored`, blocking: true });
+  }
+  notes.push(...found);
+  if (found.some((n) => n.blocking)) return undefined;
+  const dcs = dcsConfig(primary, input.facts(primary.name), standby);
+  const dcsPatch = { ...dcs.settings, postgresql: { parameters: dcs.parameters }, [RECORD_KEY]: instanceName(primary) };
+  const member = (h: HostView) => ({ h, name: instanceName(h), target: patroniTarget(h) });
+  return pitrSteps(member(primary), all.filter((h) => h !== primary).map(member), dcsPatch);
+}
+
 export const pgsql: Reconciler = {
   module: 'pgsql',
   certificates: ({ cluster }) =>
@@ -388,11 +409,13 @@ export const pgsql: Reconciler = {
     const upstream = hosts.find((h) => h.name === primary.str('pg_upstream'));
     const standby = standbyCluster(primary, upstream);
     if (cluster.members.includes(primary)) out.notes.push(...exporterNotes(primary), ...pgConfNotes(primary), ...standbyNotes(primary, standby), ...baselineNotes(primary));
+    const pitr = recoverySteps(input, primary, all, standby, out.notes);
+    if (pitr) out.edges.push(...pitr.edges);
     for (const h of cluster.members) {
       out.notes.push(...unwritable(h), ...packageNotes(h));
       const noVip = h.param('pg_vip_enabled') ? vipUnavailable(h, input.facts(h.name)) : undefined;
       if (noVip) out.notes.push({ host: h.name, resource: pgVipId(instanceName(h)), message: noVip });
-      const m = memberResources(h, input, primary, standby);
+      const m = memberResources(h, input, primary, standby, pitr);
       out.resources.set(h.name, m.list);
       ids.set(h.name, m.ids);
       // NODE's HAProxy (its package, haproxy.cfg, its reload) before the reload for this member's services.

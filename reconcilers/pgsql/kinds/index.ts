@@ -14,5 +14,6 @@ import { pgExtension } from './pg-extension.js';
 import { pgTemplate } from './pg-template.js';
 import { pgRole } from './pg-role.js';
 import { pgbackrestStanza } from './pgbackrest-stanza.js';
+import { pgPitr } from './pg-pitr.js';
 
-export const PGSQL_KINDS = [patroniMember, patroniLeader, patroniDcs, patroniRestart, patroniPause, patroniDcsRestart, patroniRetire, pgRole, pgDatabase, pgExtension, pgTemplate, pgDbsu, pgConfFile, pgbackrestStanza, pgExporterOff, pgVip] as const;
+export const PGSQL_KINDS = [patroniMember, patroniLeader, patroniDcs, patroniRestart, patroniPause, patroniDcsRestart, patroniRetire, pgRole, pgDatabase, pgExtension, pgTemplate, pgDbsu, pgConfFile, pgbackrestStanza, pgExporterOff, pgVip, pgPitr] as const;
