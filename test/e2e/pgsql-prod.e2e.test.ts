@@ -10,7 +10,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { corral, lab, nodeIp, onNode, useBareLab } from '../helpers/lab.js';
+import { corral, lab, LAB_PKI_DIR, nodeIp, onNode, useBareLab } from '../helpers/lab.js';
+import { startS3, type S3Server } from '../helpers/s3.js';
 import { until } from '../helpers/until.js';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/lab-prod');
@@ -133,10 +134,6 @@ describe('PGSQL in production shape on three lab nodes', () => {
       const bound = await Promise.all(NODES.map(async (n) => ((await onNode(n, `ip -o -4 addr show to ${VIP_IP}/32`)).trim() ? n : '')));
       return bound.filter(Boolean);
     };
-    const leaderNode = async (): Promise<string> => {
-      const c = JSON.parse(await onNode('n1', `curl -s http://${nodeIp(1)}:8008/cluster`)) as { members: { name: string; role: string }[] };
-      return NODES[Number(c.members.find((m) => m.role === 'leader')!.name.split('-').pop()) - 1]!;
-    };
     const before = await leaderNode();
     expect(await holders()).toEqual([before]);
     expect(await vipSql('select pg_is_in_recovery()')).toBe('f');
@@ -162,7 +159,134 @@ describe('PGSQL in production shape on three lab nodes', () => {
     expect(gap).toBeLessThan(30);
   }, 10 * 60_000);
 
+  it('extensions: one whose package is in the lab repo is created; one whose package is not blocks the plan, and nothing is applied', async () => {
+    const refused = await corral('apply', inventoryWith(VIP + EXTENSIONS, DATABASES('[ hypopg, pg_partman ]')), '--yes');
+    expect(refused.code).not.toBe(0);
+    expect(refused.out).toMatch(/not applied: .*pg_partman/);
+    const lead = await leaderNode();
+    expect(await local(lead, "select count(*) from pg_database where datname = 'ext_db'")).toBe('0');
+    for (const node of NODES) expect(await onNode(node, 'dpkg-query -W -f=\'${Status}\' postgresql-15-hypopg 2>/dev/null; true'), node).not.toContain('installed');
+
+    const applied = await corral('apply', inventoryWith(VIP + EXTENSIONS, DATABASES('[ hypopg ]')), '--yes');
+    if (!applied.out.includes('the nodes converged')) console.log(applied.out);
+    expect(applied.out).toContain('the nodes converged');
+    expect(await local(lead, "select extname from pg_extension where extname = 'hypopg'", 'ext_db')).toBe('hypopg');
+  }, 10 * 60_000);
+
+  it('backups on S3 over TLS: the repository change is planned as such, the stanza made there, a full backup, check, WAL archived', async () => {
+    s3 = await startS3({ address: HOST_IP, name: S3_NAME, pkiDir: LAB_PKI_DIR, accessKey: 'pgbackrest', secretKey: S3_SECRET, buckets: ['pgsql'] });
+    const repo = withS3(s3.port);
+    const planned = await corral('plan', repo);
+    expect(planned.out).toMatch(/repository/);
+    expect(planned.out).not.toContain(S3_SECRET);
+    expect(planned.out).not.toContain(CIPHER);
+    const applied = await corral('apply', repo, '--yes');
+    if (!applied.out.includes('the nodes converged')) console.log(applied.out);
+    expect(applied.out).toContain('the nodes converged');
+    expect(applied.out).not.toContain(S3_SECRET);
+
+    const lead = await leaderNode();
+    await onNode(lead, 'runuser -u postgres -- pgbackrest --stanza=app-meta check');
+    const info = JSON.parse(await onNode(lead, 'runuser -u postgres -- pgbackrest --stanza=app-meta --output=json info')) as { status: { code: number }; cipher: string; backup: { type: string }[]; archive: { max: string | null }[] }[];
+    expect(info[0]!.status.code).toBe(0);
+    expect(info[0]!.cipher).toBe('aes-256-cbc');
+    expect(info[0]!.backup.some((b) => b.type === 'full')).toBe(true);
+    expect(info[0]!.archive[0]!.max).toMatch(/^[0-9A-F]{24}$/);
+    // The secrets are in a file pgBackRest reads, never on a command line or in pgbackrest.conf itself.
+    expect(await onNode(lead, 'cat /etc/pgbackrest/pgbackrest.conf')).not.toContain(S3_SECRET);
+    expect(await onNode(lead, `grep -rl -- ${S3_SECRET} /etc/pgbackrest/conf.d`)).toMatch(/conf\.d/);
+    const again = await corral('plan', repo, '--detailed-exitcode');
+    if (again.code !== 0) console.log(again.out);
+    expect(again.code).toBe(0);
+  }, 10 * 60_000);
+
+  it('PITR from git: the plan names the restore; applied with --pitr, the rows before the time are there, the later ones and the drop are not; replicas stream again', async () => {
+    const lead = await leaderNode();
+    // The restore runs on pg_role's primary: app-meta-1 leads again first (the VIP test switched it over).
+    if (lead !== 'n1') await onNode('n1', 'patronictl -c /etc/patroni/patroni.yml switchover --candidate app-meta-1 --force');
+    await until('app-meta-1 leading', async () => ((await leaderNode()) === 'n1' ? true : undefined), 120_000, 1000);
+    const repo = withS3(s3!.port);
+    await sql(nodeIp(1), 5433, 'create table pitr_rows (x int); insert into pitr_rows values (1), (2)');
+    await new Promise((r) => setTimeout(r, 1500));
+    const target = await local('n1', "select to_char(now() at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'");
+    await new Promise((r) => setTimeout(r, 1500));
+    await sql(nodeIp(1), 5433, 'insert into pitr_rows values (3); create table dropped_later (y int); drop table pitr_rows');
+
+    const withPitr = withS3(s3!.port, `        pg_pitr: { time: '${target}' }\n`);
+    const planned = await corral('plan', withPitr);
+    expect(planned.out).toContain('point-in-time recovery');
+    expect(planned.out).toContain(target);
+    const refused = await corral('apply', withPitr, '--yes');
+    expect(refused.code).not.toBe(0);
+    expect(refused.out).toContain('--pitr');
+    expect(await local('n1', "select count(*) from pg_class where relname = 'dropped_later'", 'app')).toBe('1');
+
+    const applied = await corral('apply', withPitr, '--yes', '--pitr');
+    if (!applied.out.includes('the nodes converged')) console.log(applied.out);
+    expect(applied.out).toContain('the nodes converged');
+    expect(await sql(nodeIp(1), 5433, 'select string_agg(x::text, \',\' order by x) from pitr_rows')).toBe('1,2');
+    expect(await sql(nodeIp(1), 5433, "select count(*) from pg_class where relname = 'dropped_later'")).toBe('0');
+    const states = await until('both replicas streaming from the restored primary', async () => {
+      const s = await local('n1', "select string_agg(state, ',') from pg_stat_replication").catch(() => '');
+      return s === 'streaming,streaming' ? s : undefined;
+    }, 120_000, 1000);
+    expect(states).toBe('streaming,streaming');
+    // Once per distinct pg_pitr: the next sync restores nothing; taking pg_pitr out is a no-op.
+    for (const next of [withPitr, repo]) {
+      const again = await corral('plan', next, '--detailed-exitcode');
+      if (again.code !== 0) console.log(again.out);
+      expect(again.code).toBe(0);
+    }
+    // Archiving goes on, on the new timeline.
+    const timeline = await local('n1', 'select timeline_id from pg_control_checkpoint()');
+    expect(Number(timeline)).toBeGreaterThan(1);
+    await onNode('n1', 'runuser -u postgres -- pgbackrest --stanza=app-meta check');
+  }, 15 * 60_000);
+
+  it('after a failover, the new primary backs up to S3', async () => {
+    await onNode('n1', 'systemctl stop patroni');
+    try {
+      const node = await until('a new leader', async () => {
+        const n = await leaderNode('n2').catch(() => undefined);
+        return n && n !== 'n1' ? n : undefined;
+      }, 120_000, 1000);
+      await onNode(node, '/pg/bin/pg-backup full');
+      const info = JSON.parse(await onNode(node, 'runuser -u postgres -- pgbackrest --stanza=app-meta --output=json info')) as { backup: { type: string }[] }[];
+      expect(info[0]!.backup.filter((b) => b.type === 'full').length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await onNode('n1', 'systemctl start patroni');
+      await s3?.close();
+    }
+  }, 10 * 60_000);
 });
+
+const HOST_IP = '10.213.0.1';
+const S3_NAME = 's3.lab';
+const S3_SECRET = 'S3.Lab.Secret.Canary';
+const CIPHER = 'Lab.Cipher.Canary';
+let s3: S3Server | undefined;
+
+/** The node the cluster's leader runs on, as a member's Patroni sees it. */
+async function leaderNode(from = 'n1'): Promise<string> {
+  const c = JSON.parse(await onNode(from, `curl -s http://${nodeIp(NODES.indexOf(from) + 1)}:8008/cluster`)) as { members: { name: string; role: string; state: string }[] };
+  return NODES[Number(c.members.find((m) => m.role === 'leader' && m.state === 'running')!.name.split('-').pop()) - 1]!;
+}
+
+/** hypopg's package from the lab repo, for the extension test. */
+const EXTENSIONS = '        pg_extensions: [ hypopg ]\n';
+/** app-meta's databases plus ext_db with `extensions`. */
+const DATABASES = (extensions: string): [string, string] => ['          - { name: app, owner: dbuser_app }\n', `          - { name: app, owner: dbuser_app }\n          - { name: ext_db, extensions: ${extensions} }\n`];
+
+/** The VIP and extension settings, plus app-meta's backups in the test's S3 (TLS, encrypted), reached by name through /etc/hosts. */
+function withS3(port: number, more = ''): string {
+  const vars = `${VIP}${EXTENSIONS}${more}        pgbackrest_method: s3lab
+        pgbackrest_repo:
+          s3lab: { type: s3, s3_endpoint: ${S3_NAME}, s3_region: us-east-1, s3_bucket: pgsql, s3_key: pgbackrest, s3_key_secret: ${S3_SECRET}, s3_uri_style: path, path: /pgbackrest, storage_port: ${port}, storage_ca_file: /pg/cert/ca.crt, bundle: y, cipher_type: aes-256-cbc, cipher_pass: ${CIPHER}, retention_full_type: count, retention_full: 3 }
+        node_write_etc_hosts: true
+        node_etc_hosts: [ '${HOST_IP} ${S3_NAME}' ]
+`;
+  return inventoryWith(vars, DATABASES('[ hypopg ]'));
+}
 
 const VIP_IP = '10.213.0.20';
 /** app-meta's L2 VIP: Debian 12 without Pigsty's repo, so Patroni's callbacks run it. */
@@ -170,9 +294,9 @@ const VIP = `        pg_vip_enabled: true\n        pg_vip_address: ${VIP_IP}/24\
 
 const vipSql = (query: string): Promise<string> => sql(VIP_IP, 5432, query);
 
-/** The fixture with more of app-meta's vars. */
-function inventoryWith(vars: string): string {
-  const text = readFileSync(join(FIXTURE, 'pigsty.yml'), 'utf8').replace('        pg_shared_buffer_ratio: 0.02\n', `        pg_shared_buffer_ratio: 0.02\n${vars}`);
+/** The fixture with more of app-meta's vars, and one more replacement in its text. */
+function inventoryWith(vars: string, [from, to]: [string, string] = ['', '']): string {
+  const text = readFileSync(join(FIXTURE, 'pigsty.yml'), 'utf8').replace('        pg_shared_buffer_ratio: 0.02\n', `        pg_shared_buffer_ratio: 0.02\n${vars}`).replace(from, to);
   const dir = mkdtempSync(join(tmpdir(), 'corral-prod-'));
   writeFileSync(join(dir, 'pigsty.yml'), text);
   return dir;
