@@ -358,6 +358,25 @@ describe('pg_crontab', () => {
     }
   });
 
+  it("runs full and incremental backups from pg-backup, expired by the repository's own retention keys", async () => {
+    const out = await desiredOf("pgbackrest_method: minio, pg_crontab: [ '00 01 * * 1 /pg/bin/pg-backup full', '00 01 * * 2,3,4,5,6,7 /pg/bin/pg-backup' ]");
+    const list = out.resources.get('10.0.0.12');
+    const tab = linesOf(contentOf(list, '/var/spool/cron/crontabs/postgres'));
+    expect(tab).toEqual(expect.arrayContaining(['00 01 * * 1 /pg/bin/pg-backup full', '00 01 * * 2,3,4,5,6,7 /pg/bin/pg-backup']));
+    // Every member's PATH finds pg-backup; it backs up where PostgreSQL is primary, to the repository of pgbackrest.conf.
+    expect(tab.find((l) => l.startsWith('PATH='))).toContain(':/pg/bin:');
+    const conf = linesOf(contentOf(list, CONF));
+    expect(conf).toEqual(expect.arrayContaining(['expire-auto=y', 'repo1-retention-full-type=time', 'repo1-retention-full=14']));
+    // pg-backup names no retention: pgBackRest expires after each backup by the repository's keys.
+    const script = contentOf(list, '/pg/bin/pg-backup');
+    expect(script).not.toContain('retention');
+    expect(script).toContain('TYPE=${1:-incr}');
+    const s = scratch();
+    expect(s.run('pg-backup', ['full'], { FAKE_RECOVERY: 'f' }).status).toBe(0);
+    expect(s.run('pg-backup', [], { FAKE_RECOVERY: 'f' }).status).toBe(0);
+    expect(s.calls('pgbackrest')).toEqual(['pgbackrest --stanza=pg-test --type=full backup', 'pgbackrest --stanza=pg-test --type=incr backup']);
+  });
+
   it("is left alone when empty (Pigsty's default), and cron is not installed for it", async () => {
     const out = await desiredOf();
     for (const host of MEMBERS) {

@@ -230,7 +230,7 @@ export const pgHba: Check = (ctx) => {
 /** The options pgBackRest cannot go without, by repository type (pgbackrest_repo keys). */
 const REPO_REQUIRED: Record<string, string[]> = { s3: ['s3_bucket', 's3_endpoint', 's3_region'], azure: ['azure_account', 'azure_container'], gcs: ['gcs_bucket'] };
 
-/** pgbackrest_method names a repository of pgbackrest_repo, with what its type needs, each value on one line. */
+/** pgbackrest_method names a repository of pgbackrest_repo, with what its type needs, each value on one line, and a retention (a warning). */
 export const pgPgbackrest: Check = (ctx) => {
   const out: Problem[] = [];
   const said = new Set<string>();
@@ -254,6 +254,9 @@ export const pgPgbackrest: Check = (ctx) => {
       const type = typeof repo.type === 'string' ? repo.type : 'posix';
       const missing = (REPO_REQUIRED[type] ?? []).filter((k) => repo[k] === undefined || repo[k] === '');
       if (missing.length) say(problem('pgsql/pgbackrest-repo', m.origin('pgbackrest_repo', method), `pgbackrest_repo.${method} of cluster ${c.name} is of type ${type} but has no ${missing.join(', ')}`));
+      if (repo.retention_full === undefined) {
+        say(problem('pgsql/pgbackrest-retention', m.origin('pgbackrest_repo', method), `pgbackrest_repo.${method} of cluster ${c.name} has no retention_full: pgBackRest never expires its full backups (nor the WAL they need), the repository only grows`));
+      }
       for (const [k, v] of Object.entries(repo)) {
         if (typeof v === 'string' && /[\r\n]/.test(v)) say(problem('pgsql/pgbackrest-repo', m.origin('pgbackrest_repo', method, k), `pgbackrest_repo.${method}.${k} of cluster ${c.name} spans lines; pgbackrest.conf takes a value on one line`));
       }
