@@ -115,6 +115,8 @@ function heldWhilePlain(input: ReconcileInput): { heldWhilePlain: { why: string;
 /** What other members' resources and edges wait for, on one member. */
 interface MemberIds {
   service: Ref;
+  /** What Patroni starts after, and does not restart for: restarting it stops PostgreSQL. */
+  startsAfter: Ref[];
   member: Ref;
   restart: Ref;
   dcsRestart: Ref;
@@ -200,11 +202,14 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView, 
   const unitFile = r.add(file, { path: '/etc/systemd/system/patroni.service', content: unit, mode: 0o644 });
   // Patroni runs the VIP callback from its first start: the script, its helper and the sudo rule are there before.
   const vipFiles = vipCallbacks ? vipCallbackFiles(r, h, dirs.get('bin'), [pkg, sudoers]) : [];
-  // No config as a dependency: restarting Patroni stops PostgreSQL. Config changes reload instead.
+  // Nothing as a dependency (which would restart it): restarting Patroni stops PostgreSQL. Config changes reload instead,
+  // a new package (an extension) takes no restart, the VIP callback is read at each call.
   // A point-in-time recovery runs first; Patroni is started by its steps, never behind them.
   let step: Ref | undefined;
   for (const w of pitr?.steps.get(h.name) ?? []) step = r.add(pgPitr, w, [step]);
-  const patroni = r.add(service, { name: 'patroni', enabled: true, running: true }, [pkg, ...vipFiles, pitr?.gate.get(h.name)]);
+  const gate = pitr?.gate.get(h.name);
+  const startsAfter = [pkg, ...vipFiles, ...(gate ? [gate] : [])];
+  const patroni = r.add(service, { name: 'patroni', enabled: true, running: true });
   const reloaded = r.add(reload, { name: 'patroni', sha256: sha256(yml + unit), action: 'reload', firstTime: 'record' }, [patroni]);
   const member = r.add(patroniMember, { ...target, name, timeoutSeconds: START_TIMEOUT_SECONDS, lagLimitBytes: lagLimitBytes(h) }, [patroni]);
   // New etcd settings (hosts, TLS, login) take a restart of Patroni, paused; the rest of patroni.yml a reload.
@@ -258,7 +263,7 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView, 
   // Last: the pgbouncer exporter logs in to a running pgbouncer.
   exporterResources(r, h, pkg);
 
-  return { list: r.list, ids: { service: patroni, member, restart, dcsRestart, haproxy, ...(dcsId ? { dcs: dcsId } : {}), ...(pause ? { pause } : {}) } };
+  return { list: r.list, ids: { service: patroni, startsAfter, member, restart, dcsRestart, haproxy, ...(dcsId ? { dcs: dcsId } : {}), ...(pause ? { pause } : {}) } };
 }
 
 /** What the VIP callbacks run: sudo for the dbsu, ip, and arping for the gratuitous ARP. */
@@ -418,6 +423,7 @@ export const pgsql: Reconciler = {
       const m = memberResources(h, input, primary, standby, pitr);
       out.resources.set(h.name, m.list);
       ids.set(h.name, m.ids);
+      for (const before of m.ids.startsAfter) out.edges.push({ before: { host: h.name, resource: before }, after: { host: h.name, resource: m.ids.service } });
       // NODE's HAProxy (its package, haproxy.cfg, its reload) before the reload for this member's services.
       out.edges.push({ before: { host: h.name, resource: haproxyReloadId }, after: { host: h.name, resource: m.ids.haproxy } });
       // etcd runs before Patroni needs it.

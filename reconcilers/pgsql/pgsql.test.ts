@@ -118,10 +118,12 @@ describe('PGSQL desired state', async () => {
     expect(n1!.find((r) => r.kind === 'service' && (r.want as { name: string }).name === 'postgresql')!.want).toMatchObject({ enabled: false, running: false });
   });
 
-  it('starts replicas after the primary runs, and etcd before any Patroni', () => {
+  it('starts replicas after the primary runs, and etcd before any Patroni; a new package does not restart Patroni', () => {
     expect(out.edges).toContainEqual({ before: { host: '10.0.0.11', resource: 'patroni-member:pg-test-1' }, after: { host: '10.0.0.12', resource: 'service:patroni' } });
     expect(out.edges).toContainEqual({ before: { host: '10.0.0.13', resource: 'service:etcd' }, after: { host: '10.0.0.11', resource: 'service:patroni' } });
-    expect(out.edges.filter((e) => e.after.host === '10.0.0.11' && e.after.resource === 'service:patroni').map((e) => e.before.resource)).toEqual(['service:etcd', 'service:etcd', 'service:etcd', 'etcd-auth:etcd']);
+    expect(out.edges.filter((e) => e.after.host === '10.0.0.11' && e.after.resource === 'service:patroni').map((e) => e.before.resource)).toEqual(['packages:pgsql', 'service:etcd', 'service:etcd', 'service:etcd', 'etcd-auth:etcd']);
+    // An edge orders without restarting: installing an extension's package must not stop PostgreSQL.
+    expect(n1!.find((r) => r.kind === 'service' && (r.want as { name: string }).name === 'patroni')!.deps ?? []).toEqual([]);
     // Patroni logs in to etcd once its cluster's user exists, made on the etcd cluster's observing member.
     expect(out.edges).toContainEqual({ before: { host: '10.0.0.11', resource: 'etcd-auth:etcd' }, after: { host: '10.0.0.12', resource: 'service:patroni' } });
   });

@@ -8,6 +8,7 @@ import type { CrossEdge, Note } from '../../src/engine/model.js';
 import { sha256 } from '../../src/engine/resources/file.js';
 import type { Ref } from '../../src/engine/resources/kind.js';
 import type { PgPitr } from '../../src/types/inventory.gen.js';
+import { pgHbaPath } from './hba.js';
 import type { PatroniTarget } from './kinds/patroni-api.js';
 import { pgPitr, pgPitrId, type PgPitrWant, type PitrStep } from './kinds/pg-pitr.js';
 
@@ -108,6 +109,7 @@ export function pitrSteps(primary: PitrMember, replicas: readonly PitrMember[], 
     socketDir: m.h.str('pg_localhost'),
     binDir: m.h.str('pg_bin_dir'),
     logDir: m.h.str('pg_log_dir'),
+    keep: [pgHbaPath(m.h)],
     timeoutSeconds: 900,
     ...extra,
   });

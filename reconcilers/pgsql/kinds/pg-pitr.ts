@@ -38,6 +38,8 @@ export interface PgPitrWant extends PatroniTarget {
   binDir: string;
   /** pg_log_dir: where the replay outside Patroni logs. */
   logDir: string;
+  /** This member's own files inside its data directory (pg_hba.conf): a restore or clone brings the backup's or the primary's, these are put back. */
+  keep: string[];
   /** restore: pgBackRest's restore options (the stanza, the target, --delta...). */
   restoreArgs?: string[];
   /** restore: a target time that some backup must end before (checked before anything stops). */
@@ -60,6 +62,7 @@ export interface PgPitrHave {
 
 export const PITR_RECORD = 'corral_pitr';
 const MARKER = '/var/lib/corral/pgsql/pitr';
+const KEPT = '/var/lib/corral/pgsql/pitr-kept';
 
 interface ConfigJson {
   [PITR_RECORD]?: { id?: unknown; phase?: unknown };
@@ -94,6 +97,14 @@ const STEP_FIELD: Record<PitrStep, string> = {
 const asDbsu = (w: PgPitrWant, cmd: string): string => sh`runuser -u ${w.dbsu} -- ` + cmd;
 const mark = (w: PgPitrWant, what: string): string => sh`mkdir -p /var/lib/corral/pgsql && printf '%s\n' ${`${w.id} ${what}`} > ${MARKER}`;
 
+/** Saves the member's own files once per recovery: a step run again after its data was replaced must not save the replacement. */
+const saveKept = (w: PgPitrWant): string =>
+  sh`if [ ! -e ${KEPT}/${w.id} ]; then ` +
+  [sh`rm -rf ${KEPT}`, sh`mkdir -p ${KEPT}/.new`, ...w.keep.map((f) => sh`{ [ ! -f ${f} ] || cp -p ${f} ${KEPT}/.new/; }`), sh`mv ${KEPT}/.new ${KEPT}/${w.id}`].join(' && ') +
+  '; fi';
+const putKept = (w: PgPitrWant): string[] => w.keep.map((f) => sh`if [ -f ${KEPT}/${w.id}/${basename(f)} ]; then cp -p ${KEPT}/${w.id}/${basename(f)} ${f}; fi`);
+const basename = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
+
 /** Stops Patroni and, should it have been killed and left PostgreSQL behind, PostgreSQL. */
 const stopAll = (w: PgPitrWant): string[] => [
   'systemctl stop patroni',
@@ -125,8 +136,10 @@ function restoreScript(w: PgPitrWant): string {
   return [
     mark(w, 'restore'),
     ...stopAll(w),
+    saveKept(w),
     ...(w.backupFirst ? [sh`if [ ! -e ${w.data}-backup/${w.id} ]; then rm -rf ${w.data}-backup && cp -a ${w.data} ${w.data}-backup && touch ${w.data}-backup/${w.id}; fi`] : []),
     asDbsu(w, sh`pgbackrest ${w.restoreArgs ?? []} restore`),
+    ...putKept(w),
     // Replayed outside Patroni: promoted at the target, then stopped for Patroni to take over.
     asDbsu(w, sh`${w.binDir}/pg_ctl -D ${w.data} -w -t 3600 -l ${w.logDir + '/pitr.log'} start`) + ' >/dev/null',
     `end=$((SECONDS + ${w.timeoutSeconds}))
@@ -163,9 +176,12 @@ function applyStep(w: PgPitrWant): string {
       return [
         mark(w, 'reclone'),
         ...stopAll(w),
+        saveKept(w),
         sh`rm -rf ${w.data} && install -d -m 0700 -o ${w.dbsu} -g ${w.dbsu} ${w.data}`,
         'systemctl start patroni',
         patroniCtl(w.config, 'wait-running', w.timeoutSeconds),
+        ...putKept(w),
+        asDbsu(w, sh`${w.binDir}/pg_ctl -D ${w.data} reload`) + ' >/dev/null',
         mark(w, 'recloned'),
       ].join('\n');
     case 'done':
