@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../util/package-root.js';
 import { validateCommand } from './validate.js';
-import { inventoryCommand } from './inventory.js';
+import { inventoryCommand, type InventoryOptions } from './inventory.js';
 import { applyCommand, planCommand, type ConnectionFlags } from './engine.js';
 import { serveCommand, type ServeOptions } from './serve-command.js';
 import { historyCommand, syncCommand } from './client.js';
@@ -35,8 +35,10 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .argument('[path]', 'repo folder or YAML file', '.')
     .option('--host <ip>', 'the host to show')
     .option('--origins', 'show where each variable was set', false)
+    .option('--module <module>', "with --host: only this module's variables (node, etcd, pgsql, redis, minio, infra, connection)")
+    .option('--grep <pattern>', "with --host: only the variables whose name matches this glob (e.g. 'pg_*', '*port*')")
     .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    .action(async (path: string, opts: { host?: string; format: 'yaml' | 'json'; origins: boolean }) => setExit(await inventoryCommand(path, opts, out)));
+    .action(async (path: string, opts: InventoryOptions) => setExit(await inventoryCommand(path, opts, out)));
 
   const ageIdentity = (): Option => new Option('--age-identity <file>', 'age identity file that decrypts the SOPS-encrypted values of the inventory (env CORRAL_AGE_IDENTITY_FILE, then SOPS_AGE_KEY_FILE)');
   const connection = (cmd: Command): Command =>

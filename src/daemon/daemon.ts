@@ -9,11 +9,12 @@
  * start reads as it was before or after the write in progress.
  */
 import { randomUUID } from 'node:crypto';
+import { displayRevision } from '../util/content-revision.js';
 import type { Logger } from 'pino';
 import type { Validated } from '../config/validate.js';
 import { admitRevision, type SecretOptions } from '../config/decrypt.js';
 import { concealValues } from '../config/secrets.js';
-import type { Module } from '../config/clusters.js';
+import { describeFleet, fleetCounts, type Module } from '../config/clusters.js';
 import type { Settings } from '../config/settings.js';
 import type { Transport } from '../transport/types.js';
 import { applyRun, planRun, type Planning, type RunContext } from '../engine/run.js';
@@ -99,7 +100,7 @@ interface Persisted {
   suspended: Record<string, boolean>;
 }
 
-const short = (rev: string): string => rev.slice(0, 12);
+const short = displayRevision;
 const fetchResult = (kind: string | undefined): GitFetchResult => (GIT_FETCH_RESULTS as readonly string[]).includes(kind ?? '') ? (kind as GitFetchResult) : 'unreachable';
 
 export class Daemon implements DaemonApi {
@@ -268,7 +269,8 @@ export class Daemon implements DaemonApi {
     this.opts.metrics.setLastGoodRevision(rev.revision);
     this.persist();
     this.refreshUnits(validated);
-    this.opts.logger.info({ revision: short(rev.revision), subject: rev.subject, trigger }, 'revision in force');
+    // The count corral validate and corral inventory give for the same files.
+    this.opts.logger.info({ revision: short(rev.revision), subject: rev.subject, trigger, fleet: describeFleet(fleetCounts(validated)) }, 'revision in force');
     this.opts.events?.progress?.(rev.revision, [...this.units.values()].map((x) => ({ ...x.status })));
   }
 
