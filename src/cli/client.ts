@@ -1,5 +1,6 @@
 /** `corral sync NAME` and `corral history NAME`: ask a running daemon over its HTTP API. */
 import type { HistoryEntry } from '../daemon/types.js';
+import { displayRevision } from '../util/content-revision.js';
 import { EXIT, type Output } from './output.js';
 
 export interface ClientOptions {
@@ -59,7 +60,7 @@ export async function historyCommand(name: string, opts: ClientOptions, out: Out
   if (!history.length) out.print(`${name}: no syncs yet\n`);
   for (const h of history) {
     const c = h.changes;
-    out.print(`${h.finishedAt}  ${h.result.padEnd(12)} ${h.revision.slice(0, 12)}  ${h.trigger.padEnd(7)} ${c.applied}/${c.planned} applied${c.failed ? `, ${c.failed} failed` : ''}  ${h.author}: ${h.subject}\n`);
+    out.print(`${h.finishedAt}  ${h.result.padEnd(12)} ${displayRevision(h.revision)}  ${h.trigger.padEnd(7)} ${c.applied}/${c.planned} applied${c.failed ? `, ${c.failed} failed` : ''}  ${h.author}: ${h.subject}\n`);
   }
   return EXIT.ok;
 }
