@@ -7,7 +7,8 @@ import { validateCommand } from './validate.js';
 import { inventoryCommand, type InventoryOptions } from './inventory.js';
 import { applyCommand, planCommand, type ConnectionFlags } from './engine.js';
 import { serveCommand, type ServeOptions } from './serve-command.js';
-import { historyCommand, syncCommand } from './client.js';
+import { diffCommand, historyCommand, statusCommand, suspendCommand, syncCommand, type ClientOptions, type WaitOptions } from './client.js';
+import { initCommand, templateNames } from './init.js';
 import { EXIT, processOutput, type Output } from './output.js';
 
 /** The CLI and the daemon share one CA by default, so that neither replaces the other's certificates on the nodes. */
@@ -101,19 +102,52 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .action(async (opts: ServeOptions) => setExit(await serveCommand(opts, out, version)));
 
   const server = (): Option => new Option('--server <url>', 'the daemon (env CORRAL_SERVER)').default(process.env.CORRAL_SERVER ?? 'http://127.0.0.1:8080');
+  const format = (): Option => new Option('--format <format>', 'output format').choices(['text', 'json']).default('text');
+  program
+    .command('status')
+    .description("the daemon's clusters: sync and health status, revision, drift; with CLUSTER, that one in detail")
+    .argument('[cluster]')
+    .addOption(server())
+    .addOption(format())
+    .action(async (name: string | undefined, opts: ClientOptions) => setExit(await statusCommand(name, opts, out)));
+  program
+    .command('diff')
+    .description("the daemon's current plan for a cluster: what a sync would change")
+    .argument('<cluster>')
+    .addOption(server())
+    .addOption(format())
+    .action(async (name: string, opts: ClientOptions) => setExit(await diffCommand(name, opts, out)));
   program
     .command('sync')
     .description('ask the daemon to sync a cluster now (the bearer token comes from CORRAL_API_TOKEN)')
     .argument('<cluster>')
     .addOption(server())
-    .action(async (name: string, opts: { server: string }) => setExit(await syncCommand(name, opts, out)));
+    .option('--wait', 'follow the sync host by host until it ends; exit 0 only when the cluster is Synced', false)
+    .addOption(new Option('--timeout <seconds>', 'how long --wait waits').argParser((v) => Number(v)).default(1800))
+    .action(async (name: string, opts: WaitOptions) => setExit(await syncCommand(name, opts, out)));
+  for (const action of ['suspend', 'resume'] as const) {
+    program
+      .command(action)
+      .description(action === 'suspend' ? 'stop the daemon planning and applying a cluster (CORRAL_API_TOKEN)' : 'let the daemon sync a suspended cluster again (CORRAL_API_TOKEN)')
+      .argument('<cluster>')
+      .addOption(server())
+      .action(async (name: string, opts: ClientOptions) => setExit(await suspendCommand(action, name, opts, out)));
+  }
   program
     .command('history')
     .description("list a cluster's past syncs")
     .argument('<cluster>')
     .addOption(server())
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (name: string, opts: { server: string; format: 'text' | 'json' }) => setExit(await historyCommand(name, opts, out)));
+    .addOption(format())
+    .action(async (name: string, opts: ClientOptions) => setExit(await historyCommand(name, opts, out)));
+
+  program
+    .command('init')
+    .description('start a config repository from one of the bundled inventory shapes; it validates as it is')
+    .argument('[dir]', 'the folder to write (created; must be empty)', '.')
+    .addOption(new Option('--template <name>', 'the inventory shape').choices(templateNames()).default('single'))
+    .option('--list', 'list the templates and what each holds', false)
+    .action((dir: string, opts: { template: string; list: boolean }) => setExit(initCommand(dir, opts, out)));
 
   return program;
 }

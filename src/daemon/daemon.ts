@@ -28,6 +28,7 @@ import { policyFor, pollSeconds } from './policy.js';
 import { StateStore } from './store.js';
 import { writePlanRecord } from './plans.js';
 import type { ClusterStatus, DaemonApi, DaemonStatus, GitState, HistoryEntry, PlanRecord, Trigger } from './types.js';
+import { applyProgress } from './progress.js';
 
 /** Where revisions come from: a git branch, or a folder watched on disk. */
 export interface RevisionSource {
@@ -381,7 +382,7 @@ export class Daemon implements DaemonApi {
     const ssh = { ...sshDefaultsFrom(current.validated.inventory!.settings.ssh, current.validated.inventory!.root), ...this.opts.ssh };
     const ctx: RunContext = { validated: current.validated, transport: this.opts.transport, ssh, revision: current.revision, pki: this.opts.pki, cluster: { module: status.module, name: this.clusterNameOf(status) }, ...(this.opts.controller ? { controller: this.opts.controller } : {}) };
     try {
-      this.setStatus(u, { sync: 'Syncing' });
+      this.setStatus(u, { sync: 'Syncing', progress: { phase: 'planning', hosts: [] } });
       this.opts.events?.syncing?.(status.name, current.revision, trigger);
       const planning = await planRun(ctx);
       const plan = planning.plan;
@@ -407,7 +408,9 @@ export class Daemon implements DaemonApi {
         return;
       }
       applied = true;
-      const outcome = await applyRun(ctx, planning);
+      const { progress, onEvent } = applyProgress(plan);
+      status.progress = progress;
+      const outcome = await applyRun(ctx, planning, onEvent);
       for (const r of outcome.results) entry.changes[r.status === 'applied' ? 'applied' : r.status === 'failed' ? 'failed' : 'skipped']++;
       u.lastPlan = this.savePlan(status.name, outcome.verify.plan);
       entry.result = outcome.converged ? 'Succeeded' : entry.changes.failed || plan.unreachable.length ? 'Failed' : 'NotConverged';
@@ -425,6 +428,7 @@ export class Daemon implements DaemonApi {
       this.setStatus(u, { sync: 'Failed', message });
       log.error({ err: message }, 'sync failed');
     } finally {
+      delete status.progress;
       if (applied || entry.result === 'Error') {
         entry.finishedAt = new Date().toISOString();
         if (entry.message === undefined && status.message) entry.message = status.message;
