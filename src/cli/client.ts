@@ -69,11 +69,14 @@ async function detail(opts: ClientOptions, name: string, out: Output): Promise<C
 
 // ---- status -----------------------------------------------------------------------------------
 
+const MESSAGE_WIDTH = 80;
 const COLUMNS = ['CLUSTER', 'MODULE', 'SYNC', 'HEALTH', 'REVISION', 'DRIFT', 'MESSAGE'] as const;
 
 /** One row per cluster, columns padded to their widest cell. */
 export function statusTable(clusters: readonly ClusterStatus[]): string {
-  const rows = clusters.map((c) => [c.name, c.module, c.sync, c.health, c.revision ? displayRevision(c.revision) : '-', String(c.driftChanges), c.message ?? '']);
+  // A message can be long (every unreachable host's error): the table keeps its start; corral status CLUSTER shows it whole.
+  const brief = (m = ''): string => (m.length > MESSAGE_WIDTH ? `${m.slice(0, MESSAGE_WIDTH - 1)}…` : m);
+  const rows = clusters.map((c) => [c.name, c.module, c.sync, c.health, c.revision ? displayRevision(c.revision) : '-', String(c.driftChanges), brief(c.message)]);
   const widths = COLUMNS.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]): string => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(COLUMNS), ...rows.map(line)].join('\n') + '\n';

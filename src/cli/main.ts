@@ -10,6 +10,7 @@ import { serveCommand, type ServeOptions } from './serve-command.js';
 import { diffCommand, historyCommand, statusCommand, suspendCommand, syncCommand, type ClientOptions, type WaitOptions } from './client.js';
 import { initCommand, templateNames } from './init.js';
 import { EXIT, processOutput, type Output } from './output.js';
+import { LOG_FORMATS } from '../util/log.js';
 
 /** The CLI and the daemon share one CA by default, so that neither replaces the other's certificates on the nodes. */
 const defaultPkiDir = (): string => process.env.CORRAL_PKI_DIR ?? join(process.env.CORRAL_STATE_DIR ?? '/var/lib/corral', 'pki');
@@ -80,7 +81,7 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .option('--pki-dir <dir>', "Corral's certificate authority, created on first use (env CORRAL_PKI_DIR; default: STATE_DIR/pki)", process.env.CORRAL_PKI_DIR)
     .addOption(ageIdentity())
     .option('--require-encrypted-secrets', 'a secret written in plaintext makes a revision invalid, whatever its corral.yml says', false)
-    .option('--listen <host:port>', 'HTTP address of the API, page and /metrics', process.env.CORRAL_LISTEN ?? '127.0.0.1:8080')
+    .option('--listen <host:port>', 'HTTP address of the API, page and /metrics (env CORRAL_LISTEN)', process.env.CORRAL_LISTEN ?? '127.0.0.1:8080')
     .option('--ssh-user <user>', 'SSH user when the inventory sets no ansible_user (env CORRAL_SSH_USER)')
     .option('--ssh-key <file>', 'SSH private key (env CORRAL_SSH_KEY)')
     .option('--known-hosts <file>', 'known_hosts file (env CORRAL_KNOWN_HOSTS; default ~/.ssh/known_hosts)')
@@ -98,7 +99,8 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .option('--notify-webhook <url...>', 'generic JSON webhooks for sync events, signed with CORRAL_NOTIFY_SECRET (or --notify-secret-file)')
     .option('--notify-secret-file <file>', 'file holding the HMAC secret of the generic webhooks')
     .option('--public-url <url>', 'where people reach this daemon, for links in statuses and comments (env CORRAL_PUBLIC_URL)')
-    .option('--log-level <level>', 'pino log level', process.env.CORRAL_LOG_LEVEL ?? 'info')
+    .option('--log-level <level>', 'pino log level; debug adds a line per HTTP request (env CORRAL_LOG_LEVEL)', process.env.CORRAL_LOG_LEVEL ?? 'info')
+    .addOption(new Option('--log-format <format>', 'pretty lines on a terminal and JSON otherwise (auto), or always one (env CORRAL_LOG_FORMAT)').choices(LOG_FORMATS).default(process.env.CORRAL_LOG_FORMAT ?? 'auto'))
     .action(async (opts: ServeOptions) => setExit(await serveCommand(opts, out, version)));
 
   const server = (): Option => new Option('--server <url>', 'the daemon (env CORRAL_SERVER)').default(process.env.CORRAL_SERVER ?? 'http://127.0.0.1:8080');

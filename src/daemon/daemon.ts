@@ -114,6 +114,8 @@ export class Daemon implements DaemonApi {
   private fetching?: Promise<void>;
   private fetchAgain = false;
   private stopped = false;
+  /** The state last logged per subject (`fetch`, `unit NAME`), so a repeated one is not logged again. */
+  private readonly logged = new Map<string, string>();
 
   constructor(private readonly opts: DaemonOptions) {
     this.store = new StateStore(opts.stateDir);
@@ -225,13 +227,16 @@ export class Daemon implements DaemonApi {
       latest = await this.opts.source.latest();
       this.git.lastFetchOk = true;
       delete this.git.lastError;
+      const wasFailing = this.logged.get('fetch')?.startsWith('failed|') ?? false;
+      this.once('fetch', 'ok', () => wasFailing && log.info('fetch succeeded again; the newest revision is read'));
       this.opts.metrics.gitFetch('success', performance.now() - started);
     } catch (e) {
       const kind = fetchResult((e as { kind?: string }).kind);
       this.git.lastFetchOk = false;
       this.git.lastError = (e as Error).message;
       this.opts.metrics.gitFetch(kind, performance.now() - started);
-      log.warn({ err: (e as Error).message, kind }, 'fetch failed; the last good revision stays in force');
+      // Logged when it starts failing or fails another way, not at every poll.
+      this.once('fetch', `failed|${kind}|${(e as Error).message}`, () => log.warn({ err: (e as Error).message, kind }, 'fetch failed; the last good revision stays in force'));
       return;
     } finally {
       this.git.lastFetchAt = new Date().toISOString();
@@ -404,7 +409,6 @@ export class Daemon implements DaemonApi {
       const why = this.holdReason(u, plan, trigger, force);
       if (why) {
         this.setStatus(u, { sync: 'OutOfSync', health, message: why });
-        log.info({ changes: plan.changes.length, why }, 'out of sync');
         return;
       }
       applied = true;
@@ -429,6 +433,10 @@ export class Daemon implements DaemonApi {
       log.error({ err: message }, 'sync failed');
     } finally {
       delete status.progress;
+      // A unit's state is logged when it changes: a drift check every minute that finds the same is quiet.
+      this.once(`unit ${status.name}`, `${status.sync}|${status.health}|${status.message ?? ''}`, () =>
+        log[status.sync === 'Failed' ? 'warn' : 'info']({ sync: status.sync, health: status.health, changes: status.driftChanges, ...(status.message ? { message: status.message } : {}) }, `${status.name} is ${status.sync}`),
+      );
       if (applied || entry.result === 'Error') {
         entry.finishedAt = new Date().toISOString();
         if (entry.message === undefined && status.message) entry.message = status.message;
@@ -487,6 +495,13 @@ export class Daemon implements DaemonApi {
     if (failed) return `${failed.resource} on ${failed.host} failed: ${failed.error ?? ''}`.slice(0, 500);
     if (verify.unreachable.length) return this.unreachableText(verify);
     return `not converged: ${verify.changes.length} changes remain after applying`;
+  }
+
+  /** Runs `log` when the state under `key` is not the one logged last: a repeated state is logged once. */
+  private once(key: string, state: string, log: () => void): void {
+    if (this.logged.get(key) === state) return;
+    this.logged.set(key, state);
+    log();
   }
 
   private setStatus(u: Unit, patch: Partial<ClusterStatus>): void {
