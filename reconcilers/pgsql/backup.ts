@@ -5,11 +5,13 @@
  * primary, so the same crontab keeps working after a failover.
  */
 import type { HostView } from '../../src/config/hosts.js';
-import type { Facts } from '../../src/engine/model.js';
+import { stateOf, type Facts, type Note, type Observation } from '../../src/engine/model.js';
 import { directory, file } from '../../src/engine/resources/file.js';
 import type { Ref } from '../../src/engine/resources/kind.js';
 import type { Resources } from './exporters.js';
-import { pgbackrestStanza } from './kinds/pgbackrest-stanza.js';
+import { staleFiles } from '../../src/engine/resources/stale-files.js';
+import { pgbackrestStanza, pgbackrestStanzaId, repositoryMove } from './kinds/pgbackrest-stanza.js';
+import { backupRepo, PGBACKREST_CONF, PGBACKREST_CONF_D, REPO_SECRETS_MARKER, REPO_SECRETS_NAME, repoSecretsConf, SECURE_LINES } from './pgbackrest-repo.js';
 import { pgbackrestConf } from './templates.js';
 
 /** What a script needs to reach its own member's PostgreSQL. */
@@ -162,7 +164,8 @@ export interface BackupRefs {
 /**
  * The backup resources of one member. `primary` is the intended primary (pg_role). With the local
  * method every member gets the stanza in its own repository; with another (a shared repository) only
- * the primary does, as Pigsty.
+ * the primary does, as Pigsty. The repository's secure options (keys, cipher pass) are not in
+ * pgbackrest.conf but in conf.d/repo1-secrets.conf, 0600, which pgBackRest reads by itself.
  */
 export function backupResources(r: Resources, h: HostView, f: Facts, primary: boolean, refs: BackupRefs, opts: { stanza: boolean } = { stanza: true }): void {
   const c = scriptContext(h);
@@ -176,14 +179,54 @@ export function backupResources(r: Resources, h: HostView, f: Facts, primary: bo
   }
 
   if (!h.param('pgbackrest_enabled')) return;
-  const method = h.str('pgbackrest_method');
-  const local = method === 'local';
-  const repoPath = h.param('pgbackrest_repo')[method]?.path?.replace('${pg_cluster}', c.cluster);
+  const repo = backupRepo(h);
+  if (!repo) return; // pgsql/pgbackrest-repo: the inventory does not validate
+  const local = repo.method === 'local';
   const deps: (Ref | undefined)[] = [];
   // /pg/backup is one of /pg's directories; a local repository elsewhere is made for the dbsu.
-  if (local && repoPath && repoPath !== '/pg/backup') deps.push(r.add(directory, { path: repoPath, mode: 0o750, ...owned }, [refs.pkg]));
-  deps.push(r.add(file, { path: '/etc/pgbackrest/pgbackrest.conf', content: pgbackrestConf(h, f.cpus), mode: 0o640, ...owned }));
+  if (local && repo.path && repo.path !== '/pg/backup') deps.push(r.add(directory, { path: repo.path, mode: 0o750, ...owned }, [refs.pkg]));
+  // The secure options in a file of their own (a redacted diff), before the conf that names the repository; removed when there are none.
+  const secrets = repo.secrets.length ? r.add(file, { path: `${PGBACKREST_CONF_D}/${REPO_SECRETS_NAME}`, content: repoSecretsConf(c.cluster, repo), mode: 0o600, ...owned, secret: true }) : undefined;
+  // A node's conf of before (Pigsty's, or Corral's own) may still hold them: its diff does not show them.
+  const conf = r.add(file, { path: PGBACKREST_CONF, content: pgbackrestConf(h, f.cpus, repo.lines), mode: 0o640, ...owned, conceal: SECURE_LINES }, [secrets]);
+  const stale = r.add(staleFiles, { dir: PGBACKREST_CONF_D, set: `${c.cluster} repository secrets`, marker: REPO_SECRETS_MARKER, keep: secrets ? [REPO_SECRETS_NAME] : [], glob: '*.conf' }, [conf]);
+  deps.push(secrets, conf, stale);
   if (opts.stanza && (primary || local)) {
-    r.add(pgbackrestStanza, { stanza: c.cluster, dbsu: c.dbsu, primary, initBackup: primary && h.param('pgbackrest_init_backup') }, [...refs.running, ...deps]);
+    r.add(pgbackrestStanza, { stanza: c.cluster, dbsu: c.dbsu, primary, initBackup: primary && h.param('pgbackrest_init_backup'), repo: repo.identity }, [...refs.running, ...deps]);
   }
+}
+
+/** How to get rid of a stanza's backups and WAL archive in a repository Corral moved away from. */
+function expireByHand(stanza: string, old: string): string {
+  const [type, ...rest] = old.split(' ');
+  const where = rest.join(' ');
+  if (type === 'posix' || type === 'cifs') return `on the node, rm -rf ${where}/archive/${stanza} ${where}/backup/${stanza} once no restore needs them`;
+  return `delete archive/${stanza}/ and backup/${stanza}/ under ${where} with the storage's own tools once no restore needs them, or run \`pgbackrest --stanza=${stanza} --repo1-retention-full=1 expire\` with a pgbackrest.conf that names the old repository to keep only its newest full backup`;
+}
+
+/**
+ * Notes for the members whose stanza moves to another repository (from one plan's observations):
+ * what becomes of the old one. Members without a stanza (replicas with a shared repository) have none.
+ */
+export function repositoryNotes(members: readonly HostView[], observations: readonly Observation[]): Note[] {
+  const out: Note[] = [];
+  for (const h of members) {
+    const repo = h.param('pgbackrest_enabled') ? backupRepo(h) : undefined;
+    const stanza = h.str('pg_cluster');
+    if (!repo || !stanza) continue;
+    const have = stateOf(observations, h.name, pgbackrestStanzaId(stanza));
+    const move = have ? repositoryMove({ stanza, dbsu: h.str('pg_dbsu'), primary: false, initBackup: false, repo: repo.identity }, have) : undefined;
+    if (!move) continue;
+    const made =
+      h.str('pg_role') !== 'primary'
+        ? 'the stanza is made there offline (this member archives there once promoted)'
+        : h.param('pgbackrest_init_backup')
+          ? 'the stanza is made there, archiving checked and a full backup taken'
+          : 'the stanza is made there and archiving checked; no full backup is taken (pgbackrest_init_backup: false), so the next pg-backup makes the first one there'
+    const message =
+      `pgBackRest repository of ${stanza} moves from ${move.from} to ${move.to}: ${made}. ` +
+      `Corral leaves the backups and WAL archive in ${move.from} as they are and never reads or removes them; to expire them by hand, ${expireByHand(stanza, move.from)}`;
+    out.push({ host: h.name, resource: pgbackrestStanzaId(stanza), message });
+  }
+  return out;
 }

@@ -226,3 +226,41 @@ export const pgHba: Check = (ctx) => {
   }
   return out;
 };
+
+/** The options pgBackRest cannot go without, by repository type (pgbackrest_repo keys). */
+const REPO_REQUIRED: Record<string, string[]> = { s3: ['s3_bucket', 's3_endpoint', 's3_region'], azure: ['azure_account', 'azure_container'], gcs: ['gcs_bucket'] };
+
+/** pgbackrest_method names a repository of pgbackrest_repo, with what its type needs, each value on one line, and a retention (a warning). */
+export const pgPgbackrest: Check = (ctx) => {
+  const out: Problem[] = [];
+  const said = new Set<string>();
+  const say = (p: Problem): void => {
+    const key = `${p.file}:${p.line}:${p.col} ${p.message}`;
+    if (!said.has(key)) out.push(p);
+    said.add(key);
+  };
+  for (const c of clustersOfModule(ctx, 'pgsql')) {
+    for (const m of c.members) {
+      if (m.get('pgbackrest_enabled') === false) continue;
+      const method = m.str('pgbackrest_method');
+      const repos = m.get('pgbackrest_repo');
+      if (method === undefined || !isObject(repos)) continue; // the schema says so
+      const repo = repos[method];
+      if (!Object.hasOwn(repos, method) || !isObject(repo)) {
+        const at = m.has('pgbackrest_method') ? m.origin('pgbackrest_method') : m.origin('pgbackrest_repo');
+        say(problem('pgsql/pgbackrest-repo', at, `pgbackrest_method of cluster ${c.name} is "${method}", which is not a key of pgbackrest_repo (${Object.keys(repos).join(', ') || 'none'})`));
+        continue;
+      }
+      const type = typeof repo.type === 'string' ? repo.type : 'posix';
+      const missing = (REPO_REQUIRED[type] ?? []).filter((k) => repo[k] === undefined || repo[k] === '');
+      if (missing.length) say(problem('pgsql/pgbackrest-repo', m.origin('pgbackrest_repo', method), `pgbackrest_repo.${method} of cluster ${c.name} is of type ${type} but has no ${missing.join(', ')}`));
+      if (repo.retention_full === undefined) {
+        say(problem('pgsql/pgbackrest-retention', m.origin('pgbackrest_repo', method), `pgbackrest_repo.${method} of cluster ${c.name} has no retention_full: pgBackRest never expires its full backups (nor the WAL they need), the repository only grows`));
+      }
+      for (const [k, v] of Object.entries(repo)) {
+        if (typeof v === 'string' && /[\r\n]/.test(v)) say(problem('pgsql/pgbackrest-repo', m.origin('pgbackrest_repo', method, k), `pgbackrest_repo.${method}.${k} of cluster ${c.name} spans lines; pgbackrest.conf takes a value on one line`));
+      }
+    }
+  }
+  return out;
+};

@@ -23,7 +23,7 @@ import { patroniDcsRestart, patroniPause } from './kinds/patroni-dcs-client.js';
 import { patroniLeader } from './kinds/patroni-leader.js';
 import { patroniRestart } from './kinds/patroni-restart.js';
 import { patroniRetire, retireNotesId } from './kinds/patroni-retire.js';
-import { backupResources } from './backup.js';
+import { backupResources, repositoryNotes } from './backup.js';
 import { pitrNotes, pitrSteps, type PitrSteps } from './pitr.js';
 import { pgPitr } from './kinds/pg-pitr.js';
 import { RECORD_KEY } from './kinds/patroni-leader.js';
@@ -451,8 +451,9 @@ export const pgsql: Reconciler = {
     return out;
   },
   departed({ cluster, hosts, observations }) {
-    const out: { departures: Departure[]; notes: Note[] } = { departures: [], notes: [] };
     const all = hosts.filter((h) => membership(h, 'pgsql') === cluster.name);
+    // Not a departure, but what needs the observations too: a stanza moving to another repository.
+    const out: { departures: Departure[]; notes: Note[] } = { departures: [], notes: repositoryNotes(cluster.members, observations) };
     const primary = all.find((h) => h.str('pg_role') === 'primary');
     const view = patroniView(observations, all);
     if (!primary || !view) return out;

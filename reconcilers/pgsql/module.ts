@@ -2,7 +2,7 @@
 import type { ModuleDescriptor } from '../../src/engine/modules.js';
 import { addListener, serviceListeners, type Listener } from '../../src/config/checks/context.js';
 import type { HostView } from '../../src/config/hosts.js';
-import { pgCitus, pgDatabaseOwner, pgDelay, pgHba, pgIdentity, pgPrimary, pgStandby, pgUpstream, pgVip } from './checks.js';
+import { pgCitus, pgDatabaseOwner, pgDelay, pgHba, pgIdentity, pgPgbackrest, pgPrimary, pgStandby, pgUpstream, pgVip } from './checks.js';
 import { pgsql } from './index.js';
 import { PGSQL_KINDS } from './kinds/index.js';
 
@@ -19,7 +19,7 @@ export const PGSQL: ModuleDescriptor = {
   after: ['etcd', 'minio'],
   identities: ['pg_cluster'],
   kinds: PGSQL_KINDS,
-  checks: [pgIdentity, pgPrimary, pgCitus, pgUpstream, pgStandby, pgDelay, pgDatabaseOwner, pgVip, pgHba],
+  checks: [pgIdentity, pgPrimary, pgCitus, pgUpstream, pgStandby, pgDelay, pgDatabaseOwner, pgVip, pgHba, pgPgbackrest],
   ports: [
     ['pg_port', null],
     ['pgbouncer_port', 'pgbouncer_enabled'],

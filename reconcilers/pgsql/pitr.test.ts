@@ -71,6 +71,13 @@ describe('pg_pitr plans a recovery over the whole cluster', async () => {
     }
   });
 
+  it('resets pgBackRest\'s recovery settings one statement a -c (ALTER SYSTEM refuses a transaction block), and clears the DCS before Patroni starts again', () => {
+    const script = pgPitr.apply(steps(out.resources.get('10.0.0.11'))[0]!, null);
+    expect(script).toContain("-c 'ALTER SYSTEM RESET restore_command' -c 'ALTER SYSTEM RESET recovery_target' -c");
+    expect(script.indexOf('patronictl -c /etc/patroni/patroni.yml remove pg-test')).toBeLessThan(script.indexOf('systemctl start patroni'));
+    expect(script.indexOf('pgbackrest --stanza=pg-test check')).toBeLessThan(script.indexOf('systemctl stop patroni'));
+  });
+
   it('sends scripts that parse as bash', () => {
     for (const w of [...steps(out.resources.get('10.0.0.11')), ...steps(out.resources.get('10.0.0.12'))]) {
       expect(parsesAsBash(pgPitr.probe(w)), `${w.step} probe`).toBe(true);

@@ -508,13 +508,11 @@ export function pgbackrestProcesses(cpus: number): { backup: number; restore: nu
  * /etc/pgbackrest/pgbackrest.conf, the same on every member but for the process counts: the stanza
  * (the cluster), asynchronous archiving spooled in /pg/spool with at most 4 GiB of WAL queued (past
  * that pgBackRest lets WAL go unarchived rather than fill the disk: a gap until the next backup), zstd, and
- * repo1 from `pgbackrest_repo[pgbackrest_method]`, its keys as `repo1-<key>`.
+ * repo1 from `pgbackrest_repo[pgbackrest_method]`, its keys as `repo1-<key>` but for the secure options
+ * (repoSecretsConf, in conf.d). Backups expire after each backup (expire-auto) by the repository's retention keys.
  */
-export function pgbackrestConf(h: HostView, cpus: number): string {
+export function pgbackrestConf(h: HostView, cpus: number, repoLines: readonly string[]): string {
   const cluster = h.str('pg_cluster')!;
-  const method = h.str('pgbackrest_method');
-  const repo = h.param('pgbackrest_repo')[method] ?? {};
-  const repoLines = Object.entries(repo).map(([k, v]) => `repo1-${k.replace(/_/g, '-')}=${String(v).replace('${pg_cluster}', cluster)}`);
   const p = pgbackrestProcesses(cpus);
   return `# managed by corral (PGSQL): pgBackRest for ${instanceName(h)}
 [${cluster}]

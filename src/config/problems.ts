@@ -74,6 +74,8 @@ export const PROBLEM_CODES = {
   'pgsql/delay': { severity: 'warning', hint: "pg_delay takes effect on a standby cluster's primary (pg_role: primary with pg_upstream), as Pigsty writes it; give it a unit PostgreSQL knows (ms, s, min, h, d)" },
   'pgsql/vip': { severity: 'error', hint: 'pg_vip_address is an IPv4 CIDR inside the cluster network, and pg_vip_interface is set' },
   'pgsql/hba': { severity: 'error', hint: 'see the HBA rule aliases in schema/params/pgsql.schema.json' },
+  'pgsql/pgbackrest-repo': { severity: 'error', hint: 'pgbackrest_method names a key of pgbackrest_repo (local, minio or one of your own), whose type has the options pgBackRest needs: s3_bucket, s3_endpoint and s3_region for s3; azure_account and azure_container for azure; gcs_bucket for gcs' },
+  'pgsql/pgbackrest-retention': { severity: 'warning', hint: 'give the repository retention_full (and retention_full_type: count or time): pgBackRest expires backups after each backup by it, as Pigsty sets for local (2 backups) and minio (14 days)' },
   'pgsql/citus': { severity: 'error', hint: 'a Citus group needs pg_group on every member and one primary per group' },
   'module/host-in-two-clusters': { severity: 'error', hint: 'a host belongs to at most one cluster of each module' },
   'etcd/group-name': { severity: 'error', hint: 'name the etcd group after etcd_cluster, as Pigsty does' },

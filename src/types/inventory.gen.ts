@@ -759,7 +759,7 @@ export interface PgService {
   options?: string;
 }
 /**
- * One pgBackRest repository; every key is rendered as repo1-<key with _ replaced by ->.
+ * One pgBackRest repository; every key is rendered as repo1-<key with _ replaced by -> (booleans as y/n, ${pg_cluster} filled in), in /etc/pgbackrest/pgbackrest.conf but for pgBackRest's secure options (s3_key, s3_key_secret, s3_token, s3_sse_customer_key, azure_account, azure_endpoint, azure_key, gcs_key, cipher_pass, sftp_private_key_passphrase), which go to /etc/pgbackrest/conf.d/repo1-secrets.conf (0600, never shown).
  */
 export interface PgbackrestRepo {
   type?: 'posix' | 's3' | 'azure' | 'gcs' | 'sftp' | 'cifs';
@@ -768,7 +768,7 @@ export interface PgbackrestRepo {
   s3_region?: string;
   s3_bucket?: string;
   /**
-   * access key id (not secret)
+   * access key id: not a secret to SOPS, but pgBackRest's secure option, written with the secrets
    */
   s3_key?: string;
   s3_key_secret?: string;
@@ -781,7 +781,7 @@ export interface PgbackrestRepo {
   azure_key?: string;
   gcs_bucket?: string;
   /**
-   * key file path
+   * key file path (or token): pgBackRest's secure option, written with the secrets
    */
   gcs_key?: string;
   sftp_private_key_passphrase?: string;

@@ -114,7 +114,8 @@ if before and min(ends) > before: sys.exit("pg_pitr: the target time is before t
 const RECOVERY_SETTINGS = ['restore_command', 'recovery_target', 'recovery_target_time', 'recovery_target_name', 'recovery_target_xid', 'recovery_target_lsn', 'recovery_target_inclusive', 'recovery_target_action', 'recovery_target_timeline'];
 
 function restoreScript(w: PgPitrWant): string {
-  const psql = (sql: string): string => asDbsu(w, sh`${w.binDir}/psql -AXtqw -h ${w.socketDir} -p ${w.port} -d postgres -c ${sql}`);
+  // One -c each: psql runs them one by one, outside a transaction block (which ALTER SYSTEM refuses).
+  const psql = (...sql: string[]): string => asDbsu(w, sh`${w.binDir}/psql -AXtqw -h ${w.socketDir} -p ${w.port} -d postgres ` + sql.map((q) => sh`-c ${q}`).join(' '));
   const record = (phase: string): Record<string, unknown> => ({ [PITR_RECORD]: { id: w.id, phase } });
   return [
     backupCheck(w),
@@ -133,7 +134,7 @@ until [ "$(${psql('SELECT pg_is_in_recovery()')} 2>/dev/null)" = f ]; do
   sleep 1
 done`,
     // pgBackRest's recovery settings in postgresql.auto.conf would steer this data's next recovery (as a replica).
-    psql(RECOVERY_SETTINGS.map((s) => `ALTER SYSTEM RESET ${s};`).join(' ')),
+    psql(...RECOVERY_SETTINGS.map((s) => `ALTER SYSTEM RESET ${s}`)),
     asDbsu(w, sh`${w.binDir}/pg_ctl -D ${w.data} -m fast -w stop`),
     // The DCS holds the abandoned timeline's leader position; Patroni would not lead data behind it.
     sh`printf '%s\nYes I am aware\n' ${w.cluster} | patronictl -c ${w.config} remove ${w.cluster} >/dev/null`,

@@ -11,6 +11,11 @@ export interface FileWant {
   group?: string;
   /** The content holds a secret: plans say "changed (redacted)" instead of showing a diff. */
   secret?: boolean;
+  /**
+   * A regular expression (multiline) of lines whose values a diff shows as "(redacted)", its first group
+   * kept: a readable file the node's copy of which may still hold a secret another file now keeps.
+   */
+  conceal?: string;
   /** Check the new content with this command before it replaces the old (`%s` is the temp file), like visudo -cf. */
   validate?: string;
 }
@@ -71,7 +76,8 @@ export const file: Kind<FileWant, FileHave, 'file'> = {
     const out: FieldChange[] = [];
     if (h && h.type !== 'regular file' && h.type !== 'regular empty file') out.push({ field: 'type', from: h.type, to: 'regular file' });
     if (h?.sha256 !== sha256(w.content)) {
-      out.push({ field: 'content', from: h ? h.sha256.slice(0, 12) : null, to: sha256(w.content).slice(0, 12), secret: w.secret ?? false, text: { before: h?.content ?? '', after: w.content } });
+      const shown = (text: string): string => (w.conceal ? text.replace(new RegExp(w.conceal, 'gm'), '$1(redacted)') : text);
+      out.push({ field: 'content', from: h ? h.sha256.slice(0, 12) : null, to: sha256(w.content).slice(0, 12), secret: w.secret ?? false, text: { before: shown(h?.content ?? ''), after: shown(w.content) } });
     }
     return [...out, ...attributeChanges(w, h)];
   },

@@ -44,6 +44,12 @@ describe('file', () => {
   it('marks the content of a secret file secret', () => {
     expect(file.diff({ ...want, secret: true }, null)[0]).toMatchObject({ field: 'content', secret: true });
   });
+  it('conceal: the values of the lines it matches are redacted in both texts of a diff, the hash still compares the whole', () => {
+    const have = { type: 'regular file', owner: 'root', group: 'root', mode: 0o644, sha256: sha256('a = 1\nkey=old\n'), content: 'a = 1\nkey=old\n' };
+    const [content] = file.diff({ ...want, content: 'a = 2\nkey=new\n', conceal: '^(key=).*$' }, have);
+    expect(content).toMatchObject({ field: 'content', secret: false, text: { before: 'a = 1\nkey=(redacted)\n', after: 'a = 2\nkey=(redacted)\n' } });
+    expect(file.diff({ ...want, content: 'a = 1\nkey=old\n', conceal: '^(key=).*$' }, have)).toEqual([]);
+  });
 });
 
 describe('packages', () => {
