@@ -37,14 +37,16 @@ const TIME = `{ time: '2026-12-07 10:00:00+00' }`;
 describe('pg_pitr plans a recovery over the whole cluster', async () => {
   const out = await desiredOf(TIME);
 
-  it('holds each replica, restores the primary, clones each replica again, then records it: in that order across hosts', () => {
-    expect(steps(out.resources.get('10.0.0.11')).map((w) => w.step)).toEqual(['restore', 'done']);
+  it('checks the backups, holds each replica, restores the primary, clones each replica again, then records it: in that order across hosts', () => {
+    expect(steps(out.resources.get('10.0.0.11')).map((w) => w.step)).toEqual(['check', 'restore', 'done']);
     for (const r of ['10.0.0.12', '10.0.0.13']) expect(steps(out.resources.get(r)).map((w) => w.step)).toEqual(['hold', 'reclone']);
     const edges = out.edges.filter((e) => e.before.resource.startsWith('pg-pitr') || e.after.resource.startsWith('pg-pitr')).map((e) => `${e.before.host} ${e.before.resource} -> ${e.after.host} ${e.after.resource}`);
     expect(edges).toEqual([
+      '10.0.0.11 pg-pitr:check:pg-test-1 -> 10.0.0.12 pg-pitr:hold:pg-test-2',
       '10.0.0.12 pg-pitr:hold:pg-test-2 -> 10.0.0.11 pg-pitr:restore:pg-test-1',
       '10.0.0.11 pg-pitr:restore:pg-test-1 -> 10.0.0.12 pg-pitr:reclone:pg-test-2',
       '10.0.0.12 pg-pitr:reclone:pg-test-2 -> 10.0.0.11 pg-pitr:done:pg-test-1',
+      '10.0.0.11 pg-pitr:check:pg-test-1 -> 10.0.0.13 pg-pitr:hold:pg-test-3',
       '10.0.0.13 pg-pitr:hold:pg-test-3 -> 10.0.0.11 pg-pitr:restore:pg-test-1',
       '10.0.0.11 pg-pitr:restore:pg-test-1 -> 10.0.0.13 pg-pitr:reclone:pg-test-3',
       '10.0.0.13 pg-pitr:reclone:pg-test-3 -> 10.0.0.11 pg-pitr:done:pg-test-1',
@@ -58,24 +60,27 @@ describe('pg_pitr plans a recovery over the whole cluster', async () => {
   });
 
   it('restores the stanza to the time with pgBackRest, promoted at the target, and writes the DCS settings and the intended primary back', () => {
-    const restore = steps(out.resources.get('10.0.0.11'))[0]!;
+    const restore = steps(out.resources.get('10.0.0.11'))[1]!;
     expect(restore.restoreArgs).toEqual(['--stanza=pg-test', '--pg1-path=/pg/data', '--delta', '--type=time', '--target=2026-12-07 10:00:00+00', '--target-action=promote']);
     expect(restore.targetTime).toBe('2026-12-07 10:00:00+00');
     expect(restore.dcsPatch).toMatchObject({ corral_intended_primary: 'pg-test-1', postgresql: { parameters: {} } });
     expect(restore.apis).toEqual(['http://10.0.0.11:8008', 'http://10.0.0.12:8008', 'http://10.0.0.13:8008']);
   });
 
-  it('needs prune or --pitr: the restore and the reclones are destructive, the hold and the record are not', () => {
+  it('needs prune or --pitr: the restore and the reclones are destructive, the check, the hold and the record are not', () => {
     for (const w of [...steps(out.resources.get('10.0.0.11')), ...steps(out.resources.get('10.0.0.12'))]) {
       expect(pgPitr.effects!(w, null), w.step).toMatchObject({ destructive: w.step === 'restore' || w.step === 'reclone', consent: 'pitr' });
     }
   });
 
   it('resets pgBackRest\'s recovery settings one statement a -c (ALTER SYSTEM refuses a transaction block), and clears the DCS before Patroni starts again', () => {
-    const script = pgPitr.apply(steps(out.resources.get('10.0.0.11'))[0]!, null);
-    expect(script).toContain("-c 'ALTER SYSTEM RESET restore_command' -c 'ALTER SYSTEM RESET recovery_target' -c");
-    expect(script.indexOf('patronictl -c /etc/patroni/patroni.yml remove pg-test')).toBeLessThan(script.indexOf('systemctl start patroni'));
-    expect(script.indexOf('pgbackrest --stanza=pg-test check')).toBeLessThan(script.indexOf('systemctl stop patroni'));
+    const [check, restore] = steps(out.resources.get('10.0.0.11')).map((w) => pgPitr.apply(w, null));
+    expect(restore).toContain("-c 'ALTER SYSTEM RESET restore_command' -c 'ALTER SYSTEM RESET recovery_target' -c");
+    expect(restore!.indexOf('patronictl -c /etc/patroni/patroni.yml remove pg-test')).toBeLessThan(restore!.indexOf('systemctl start patroni'));
+    // Before anything stops (the check runs before every hold): no backup to serve the target, nothing stopped; the last WAL archived.
+    expect(check).toContain('pgbackrest --stanza=pg-test check');
+    expect(check).toContain('has no backup to restore from');
+    expect(check).not.toContain('systemctl');
   });
 
   it('sends scripts that parse as bash', () => {
@@ -92,7 +97,7 @@ describe('pg_pitr plans a recovery over the whole cluster', async () => {
     const desired = { hosts: all, edges: out.edges };
     const id = pitrId({ time: '2026-12-07 10:00:00+00' });
     const due = plan(desired, observe({ recorded: null, leader: true, marker: '' }), 'r').plan.changes.filter((c) => c.kind === 'pg-pitr');
-    expect(due.map((c) => `${c.host} ${c.resource}`).sort()).toHaveLength(6);
+    expect(due.map((c) => `${c.host} ${c.resource}`).sort()).toHaveLength(7);
     expect(due.find((c) => c.resource === 'pg-pitr:restore:pg-test-1')!.fields[0]).toEqual({ field: 'point-in-time recovery', from: null, to: `${id}: time 2026-12-07 10:00:00+00` });
     expect(plan(desired, observe({ recorded: { id, phase: 'done' }, leader: true, marker: '' }), 'r').plan.changes.filter((c) => c.kind === 'pg-pitr')).toEqual([]);
   });
@@ -101,13 +106,13 @@ describe('pg_pitr plans a recovery over the whole cluster', async () => {
 describe('when each step is due', () => {
   const w = (step: PgPitrWant['step']) => ({ step, id: 'abc' }) as PgPitrWant;
   const have = (recorded: PgPitrHave['recorded'], leader: boolean, marker = ''): PgPitrHave => ({ recorded, leader, marker });
-  const table = (h: PgPitrHave | null) => (['hold', 'restore', 'reclone', 'done'] as const).filter((s) => pending(w(s), h));
+  const table = (h: PgPitrHave | null) => (['check', 'hold', 'restore', 'reclone', 'done'] as const).filter((s) => pending(w(s), h));
 
-  it('a running cluster without this recovery recorded: every step', () => expect(table(have({ id: 'old', phase: 'done' }, true))).toEqual(['hold', 'restore', 'reclone', 'done']));
+  it('a running cluster without this recovery recorded: every step', () => expect(table(have({ id: 'old', phase: 'done' }, true))).toEqual(['check', 'hold', 'restore', 'reclone', 'done']));
   it('recorded done: none (removing pg_pitr later plans nothing either: no steps are built)', () => expect(table(have({ id: 'abc', phase: 'done' }, true))).toEqual([]));
   it('restored, replicas not yet cloned: the reclones and the record', () => expect(table(have({ id: 'abc', phase: 'restored' }, true, 'abc hold'))).toEqual(['reclone', 'done']));
   it('restored, this replica cloned: only the record', () => expect(table(have({ id: 'abc', phase: 'restored' }, true, 'abc recloned'))).toEqual(['done']));
-  it('cut off while no member leads, this member having begun it: resumed', () => expect(table(have(null, false, 'abc restore'))).toEqual(['hold', 'restore', 'reclone', 'done']));
+  it('cut off while no member leads, this member having begun it: resumed', () => expect(table(have(null, false, 'abc restore'))).toEqual(['check', 'hold', 'restore', 'reclone', 'done']));
   it('no member leads and none began it (a cluster not built yet): nothing to recover', () => {
     expect(table(have(null, false))).toEqual([]);
     expect(table(null)).toEqual([]);
@@ -148,7 +153,7 @@ describe('pg_pitr refused or noted', () => {
   it('notes (without blocking) that action pause is carried out as promote', async () => {
     const out = await desiredOf(`{ time: 't', action: pause }`);
     expect(out.notes.filter((n) => !n.blocking && n.message.startsWith('pg_pitr')).map((n) => n.message)).toEqual([expect.stringContaining('action: pause is carried out as promote')]);
-    expect(steps(out.resources.get('10.0.0.11')).map((s) => s.step)).toEqual(['restore', 'done']);
+    expect(steps(out.resources.get('10.0.0.11')).map((s) => s.step)).toEqual(['check', 'restore', 'done']);
   });
   it('builds nothing without pg_pitr', async () => {
     const out = await desiredOf('');

@@ -88,7 +88,7 @@ export interface PitrSteps {
 }
 
 /**
- * The steps of pg_pitr over the members: every replica held, then the primary restored, then every
+ * The steps of pg_pitr over the members: the primary's backups checked, every replica held, then the primary restored, then every
  * replica cloned again, then the record. `dcsPatch` is the cluster's DCS settings, written again on the
  * restored cluster (its DCS was cleared).
  */
@@ -112,13 +112,14 @@ export function pitrSteps(primary: PitrMember, replicas: readonly PitrMember[], 
     ...extra,
   });
   const time = pitrType(p) === 'time' ? { targetTime: String(p.time) } : {};
-  const restore = want(primary, 'restore', { restoreArgs: restoreArgs(p, primary.h), backupFirst: p.backup === true, dcsPatch, ...time });
-  const out: PitrSteps = { steps: new Map([[primary.h.name, [restore, want(primary, 'done')]]]), edges: [], gate: new Map([[primary.h.name, pgPitr.id(restore)]]) };
+  const args = { restoreArgs: restoreArgs(p, primary.h), ...time };
+  const restore = want(primary, 'restore', { ...args, backupFirst: p.backup === true, dcsPatch });
+  const out: PitrSteps = { steps: new Map([[primary.h.name, [want(primary, 'check', args), restore, want(primary, 'done')]]]), edges: [], gate: new Map([[primary.h.name, pgPitr.id(restore)]]) };
   const at = (m: PitrMember, step: PitrStep) => ({ host: m.h.name, resource: pgPitrId(step, m.name) });
   for (const r of replicas) {
     out.steps.set(r.h.name, [want(r, 'hold'), want(r, 'reclone')]);
     out.gate.set(r.h.name, pgPitrId('reclone', r.name));
-    out.edges.push({ before: at(r, 'hold'), after: at(primary, 'restore') }, { before: at(primary, 'restore'), after: at(r, 'reclone') }, { before: at(r, 'reclone'), after: at(primary, 'done') });
+    out.edges.push({ before: at(primary, 'check'), after: at(r, 'hold') }, { before: at(r, 'hold'), after: at(primary, 'restore') }, { before: at(primary, 'restore'), after: at(r, 'reclone') }, { before: at(r, 'reclone'), after: at(primary, 'done') });
   }
   return out;
 }

@@ -57,6 +57,8 @@ export async function corral(...argv: string[]): Promise<{ code: number; out: st
 
 /** Bare lab nodes for a test file: wiped and started before it, left up for the next file. */
 export function useBareLab(nodes = 3): void {
+  // CORRAL_LAB_KEEP=1: a developer re-running one test (-t) on the nodes a previous run left.
+  if (process.env.CORRAL_LAB_KEEP === '1') return;
   beforeAll(async () => {
     await lab('down', '--wipe');
     await lab('up', String(nodes));

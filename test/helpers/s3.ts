@@ -46,7 +46,8 @@ export async function startS3(o: S3Options): Promise<S3Server> {
   const S3rver = require('s3rver') as S3rverClass;
   (require('s3rver/lib/models/account') as Account).DUMMY_ACCOUNT.createKeyPair(o.accessKey, o.secretKey);
   const directory = mkdtempSync(join(tmpdir(), 'corral-s3-'));
-  const server = new S3rver({ address: o.address, port: 0, key: cert.key, cert: cert.certificate, silent: true, directory, configureBuckets: o.buckets.map((name) => ({ name })) });
+  // Path-style only: pgBackRest's Host (the DNS name) would otherwise be read as a bucket's name.
+  const server = new S3rver({ address: o.address, port: 0, key: cert.key, cert: cert.certificate, silent: true, vhostBuckets: false, directory, configureBuckets: o.buckets.map((name) => ({ name })) });
   const { port } = await server.run();
   return {
     port,

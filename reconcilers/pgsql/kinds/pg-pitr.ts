@@ -1,6 +1,8 @@
 /**
- * A point-in-time recovery of a running cluster, from `pg_pitr`, in four steps on its members:
- * `hold` stops Patroni on each replica (no failover while the primary is down); `restore` on the
+ * A point-in-time recovery of a running cluster, from `pg_pitr`, in five steps on its members:
+ * `check` on the primary refuses a recovery no backup can serve and, while the primary leads, has its
+ * last WAL archived, before anything stops; `hold` stops Patroni on each replica (no failover while
+ * the primary is down); `restore` on the
  * primary stops it, restores with pgBackRest, replays to the target and promotes outside Patroni,
  * clears the cluster's DCS (its history is of the abandoned timeline), starts Patroni, which takes the
  * restored data over as leader, and records the recovery; `reclone` wipes each replica and lets
@@ -16,7 +18,7 @@ import { keyValues, refTo, type FieldChange, type Kind } from '../../../src/engi
 import { patroniCtl, type PatroniTarget } from './patroni-api.js';
 import { leadsRunning } from './patroni-member.js';
 
-export type PitrStep = 'hold' | 'restore' | 'reclone' | 'done';
+export type PitrStep = 'check' | 'hold' | 'restore' | 'reclone' | 'done';
 
 export interface PgPitrWant extends PatroniTarget {
   step: PitrStep;
@@ -82,6 +84,7 @@ export function pending(w: PgPitrWant, h: PgPitrHave | null): boolean {
 }
 
 const STEP_FIELD: Record<PitrStep, string> = {
+  check: 'backups checked for the recovery',
   hold: 'Patroni stopped for the recovery',
   restore: 'point-in-time recovery',
   reclone: 'cloned again from the restored primary',
@@ -113,14 +116,13 @@ if before and min(ends) > before: sys.exit("pg_pitr: the target time is before t
 
 const RECOVERY_SETTINGS = ['restore_command', 'recovery_target', 'recovery_target_time', 'recovery_target_name', 'recovery_target_xid', 'recovery_target_lsn', 'recovery_target_inclusive', 'recovery_target_action', 'recovery_target_timeline'];
 
+/** psql on this member as the dbsu; one -c each: psql runs them one by one, outside a transaction block (which ALTER SYSTEM refuses). */
+const psqlOn = (w: PgPitrWant, ...sql: string[]): string => asDbsu(w, sh`${w.binDir}/psql -AXtqw -h ${w.socketDir} -p ${w.port} -d postgres ` + sql.map((q) => sh`-c ${q}`).join(' '));
+
 function restoreScript(w: PgPitrWant): string {
-  // One -c each: psql runs them one by one, outside a transaction block (which ALTER SYSTEM refuses).
-  const psql = (...sql: string[]): string => asDbsu(w, sh`${w.binDir}/psql -AXtqw -h ${w.socketDir} -p ${w.port} -d postgres ` + sql.map((q) => sh`-c ${q}`).join(' '));
+  const psql = (...sql: string[]): string => psqlOn(w, ...sql);
   const record = (phase: string): Record<string, unknown> => ({ [PITR_RECORD]: { id: w.id, phase } });
   return [
-    backupCheck(w),
-    // While this member still leads: its last WAL archived (pgBackRest's check switches and waits), so a target up to now is in reach.
-    `if [ "$(${psql('SELECT pg_is_in_recovery()')} 2>/dev/null)" = f ]; then timeout 120 ${asDbsu(w, sh`pgbackrest --stanza=${stanza(w)} check`)} || true; fi`,
     mark(w, 'restore'),
     ...stopAll(w),
     ...(w.backupFirst ? [sh`if [ ! -e ${w.data}-backup/${w.id} ]; then rm -rf ${w.data}-backup && cp -a ${w.data} ${w.data}-backup && touch ${w.data}-backup/${w.id}; fi`] : []),
@@ -147,6 +149,12 @@ done`,
 
 function applyStep(w: PgPitrWant): string {
   switch (w.step) {
+    case 'check':
+      return [
+        backupCheck(w),
+        // While this member still leads: its last WAL archived (pgBackRest's check switches and waits), so a target up to now is in reach.
+        `if [ "$(${psqlOn(w, 'SELECT pg_is_in_recovery()')} 2>/dev/null)" = f ]; then timeout 120 ${asDbsu(w, sh`pgbackrest --stanza=${stanza(w)} check`)} || true; fi`,
+      ].join('\n');
     case 'hold':
       return [mark(w, 'hold'), ...stopAll(w)].join('\n');
     case 'restore':
