@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { openAuthority, previewAuthority, type CertificateIssuer } from '../src/pki/authority.js';
-import { pino } from 'pino';
+import { createLogger } from '../src/util/log.js';
 import { createTransport } from '../src/transport/index.js';
 import { ageIdentityFile, type SecretOptions } from '../src/config/decrypt.js';
 import { createGitSource, type Credentials } from '../src/git/source.js';
@@ -78,7 +78,7 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
     out.error('corral serve: give either --repo URL|PATH (a git repository) or --watch DIR (a plain folder)\n');
     return 2;
   }
-  const logger = pino({ level: opts.logLevel, redact: { paths: ['*.password', '*.token', '*.secret', 'req.headers.authorization'], censor: '(redacted)' } });
+  const logger = createLogger({ level: opts.logLevel, redact: { paths: ['*.password', '*.token', '*.secret', 'req.headers.authorization'], censor: '(redacted)' } }, opts.logFormat);
   const metrics = new CorralMetrics();
   const env = process.env;
   const transport = createTransport({
@@ -140,8 +140,21 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
   const token = env.CORRAL_API_TOKEN;
   const app = buildServer({ api: daemon, metrics, logger, ...(token ? { token } : {}) });
   app.register(webhookRoutes, forge.routes(daemon));
-  await app.listen({ host, port });
-  logger.info({ listen: `http://${host}:${port}/`, source: source.describe, stateDir }, 'corral is serving');
+  try {
+    await app.listen({ host, port });
+  } catch (e) {
+    await app.close();
+    await transport.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL' && code !== 'EACCES') throw e;
+    // One line with the fix, not a stack trace.
+    const why = code === 'EADDRINUSE' ? 'is in use (another corral serve, or npm start, running?)' : code === 'EACCES' ? 'needs privileges this user does not have' : 'is not an address of this machine';
+    out.error(`corral serve: cannot listen on ${host}:${port}: the address ${why}; stop what holds it, or listen elsewhere: --listen ${host}:${port + 1} or CORRAL_LISTEN=${host}:${port + 1}\n`);
+    return 2;
+  }
+  const bound = app.server.address();
+  const listening = typeof bound === 'object' && bound ? bound.port : port;
+  logger.info({ listen: `http://${host}:${listening}/`, source: source.describe, stateDir }, 'corral is serving');
   const watcher = opts.watch ? watchFolder(resolve(opts.watch), () => daemon.nudge('watch')) : undefined;
 
   const shutdown = async (signal: string): Promise<void> => {

@@ -1,5 +1,6 @@
 /** `corral plan` and `corral apply`: the engine on an inventory folder, from the command line. */
 import { contentRevision } from '../util/content-revision.js';
+import { folderRevisionOf } from '../git/worktree.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { validateInventory, type Validated } from '../config/validate.js';
@@ -11,6 +12,7 @@ import { blockingNotes, type Change } from '../engine/model.js';
 import { renderJson, renderMarkdown, renderText, summary } from '../engine/render.js';
 import { expandPath, sshDefaultsFrom, type SshDefaults } from '../engine/targets.js';
 import { ansiPaint, formatProblem, noPaint } from './format-problems.js';
+import { displayPathOf } from './paths.js';
 import { EXIT, type Output } from './output.js';
 import { resolve } from 'node:path';
 import { openAuthority, type CertificateIssuer } from '../pki/authority.js';
@@ -34,8 +36,14 @@ interface SavedPlan {
   summary: string;
 }
 
-/** Without git, the revision is the content of the inventory files, so any edit changes it. */
-const worktreeRevision = (v: Validated): string => contentRevision('worktree', v.texts);
+/**
+ * The commit when the inventory is a git checkout as committed; else (edited, or no git) the content
+ * of the inventory files, so any edit changes it.
+ */
+async function worktreeRevision(v: Validated): Promise<string> {
+  const content = (): string => contentRevision('worktree', v.texts);
+  return (await folderRevisionOf(v.inventory!.root, content))?.revision ?? content();
+}
 
 /** user@host:port, as ssh -J writes it. */
 function parseJump(spec: string): SshDefaults['jump'] {
@@ -49,7 +57,7 @@ async function setUp(path: string, flags: ConnectionFlags, out: Output): Promise
   const validated = await decryptValidated(await validateInventory(path), ageIdentityFile(flags.ageIdentity));
   if (!validated.valid || !validated.inventory) {
     const paint = out.color ? ansiPaint : noPaint;
-    for (const p of validated.problems.filter((x) => x.severity === 'error')) out.error(formatProblem(p, validated.texts.get(p.file), (f) => f, paint) + '\n');
+    for (const p of validated.problems.filter((x) => x.severity === 'error')) out.error(formatProblem(p, validated.texts.get(p.file), displayPathOf(validated, path), paint) + '\n');
     out.error(`corral: ${path} is not valid; nothing was observed or changed\n`);
     return validated.inventory ? EXIT.invalid : EXIT.usage;
   }
@@ -95,7 +103,7 @@ async function setUp(path: string, flags: ConnectionFlags, out: Output): Promise
     out.error(`corral: the certificate authority in ${pkiDir}: ${(e as Error).message} (--pki-dir or CORRAL_PKI_DIR names another folder)\n`);
     return EXIT.usage;
   }
-  return { transport, ctx: { validated, transport, ssh, pki, revision: worktreeRevision(validated), ...(limit?.length ? { limit } : {}) } };
+  return { transport, ctx: { validated, transport, ssh, pki, revision: await worktreeRevision(validated), ...(limit?.length ? { limit } : {}) } };
 }
 
 function render(planning: Planning, format: string, color: boolean): string {

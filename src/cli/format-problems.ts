@@ -5,6 +5,7 @@
 import { codeFrame } from '../config/source.js';
 import { hintFor, type Problem } from '../config/problems.js';
 import { isSecretKey, redactUrlCredentials } from '../config/secrets.js';
+import { localizedMessage } from './paths.js';
 
 export interface ProblemJson {
   file: string;
@@ -17,7 +18,7 @@ export interface ProblemJson {
 }
 
 export function toJson(p: Problem, displayPath: (file: string) => string): ProblemJson {
-  return { file: displayPath(p.file), line: p.line, col: p.col, pointer: p.pointer, code: p.code, severity: p.severity, message: redactUrlCredentials(p.message) };
+  return { file: displayPath(p.file), line: p.line, col: p.col, pointer: p.pointer, code: p.code, severity: p.severity, message: redactUrlCredentials(localizedMessage(p, displayPath)) };
 }
 
 export interface Paint {
@@ -128,7 +129,7 @@ function frameWithoutSecrets(text: string, line: number, col: number): string {
 
 export function formatProblem(p: Problem, text: string | undefined, displayPath: (file: string) => string, paint: Paint): string {
   const sev = p.severity === 'error' ? paint.red('error') : paint.yellow('warning');
-  const lines = [`${paint.bold(`${displayPath(p.file)}:${p.line}:${p.col}`)} ${sev} ${redactUrlCredentials(p.message)} ${paint.dim(`[${p.code}]`)}`];
+  const lines = [`${paint.bold(`${displayPath(p.file)}:${p.line}:${p.col}`)} ${sev} ${redactUrlCredentials(localizedMessage(p, displayPath))} ${paint.dim(`[${p.code}]`)}`];
   if (text !== undefined && !p.code.startsWith('io/')) lines.push(frameWithoutSecrets(text, p.line, p.col));
   if (p.related) lines.push(paint.dim(`  see also ${displayPath(p.related.file)}:${p.related.line}:${p.related.col}`));
   lines.push(paint.dim(`  hint: ${hintFor(p.code)}`));

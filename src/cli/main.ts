@@ -4,11 +4,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../util/package-root.js';
 import { validateCommand } from './validate.js';
-import { inventoryCommand } from './inventory.js';
+import { inventoryCommand, type InventoryOptions } from './inventory.js';
 import { applyCommand, planCommand, type ConnectionFlags } from './engine.js';
 import { serveCommand, type ServeOptions } from './serve-command.js';
-import { historyCommand, syncCommand } from './client.js';
+import { diffCommand, historyCommand, statusCommand, suspendCommand, syncCommand, type ClientOptions, type WaitOptions } from './client.js';
+import { initCommand, templateNames } from './init.js';
 import { EXIT, processOutput, type Output } from './output.js';
+import { LOG_FORMATS } from '../util/log.js';
 
 /** The CLI and the daemon share one CA by default, so that neither replaces the other's certificates on the nodes. */
 const defaultPkiDir = (): string => process.env.CORRAL_PKI_DIR ?? join(process.env.CORRAL_STATE_DIR ?? '/var/lib/corral', 'pki');
@@ -35,8 +37,10 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .argument('[path]', 'repo folder or YAML file', '.')
     .option('--host <ip>', 'the host to show')
     .option('--origins', 'show where each variable was set', false)
+    .option('--module <module>', "with --host: only this module's variables (node, etcd, pgsql, redis, minio, infra, connection)")
+    .option('--grep <pattern>', "with --host: only the variables whose name matches this glob (e.g. 'pg_*', '*port*')")
     .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    .action(async (path: string, opts: { host?: string; format: 'yaml' | 'json'; origins: boolean }) => setExit(await inventoryCommand(path, opts, out)));
+    .action(async (path: string, opts: InventoryOptions) => setExit(await inventoryCommand(path, opts, out)));
 
   const ageIdentity = (): Option => new Option('--age-identity <file>', 'age identity file that decrypts the SOPS-encrypted values of the inventory (env CORRAL_AGE_IDENTITY_FILE, then SOPS_AGE_KEY_FILE)');
   const connection = (cmd: Command): Command =>
@@ -77,7 +81,7 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .option('--pki-dir <dir>', "Corral's certificate authority, created on first use (env CORRAL_PKI_DIR; default: STATE_DIR/pki)", process.env.CORRAL_PKI_DIR)
     .addOption(ageIdentity())
     .option('--require-encrypted-secrets', 'a secret written in plaintext makes a revision invalid, whatever its corral.yml says', false)
-    .option('--listen <host:port>', 'HTTP address of the API, page and /metrics', process.env.CORRAL_LISTEN ?? '127.0.0.1:8080')
+    .option('--listen <host:port>', 'HTTP address of the API, page and /metrics (env CORRAL_LISTEN)', process.env.CORRAL_LISTEN ?? '127.0.0.1:8080')
     .option('--ssh-user <user>', 'SSH user when the inventory sets no ansible_user (env CORRAL_SSH_USER)')
     .option('--ssh-key <file>', 'SSH private key (env CORRAL_SSH_KEY)')
     .option('--known-hosts <file>', 'known_hosts file (env CORRAL_KNOWN_HOSTS; default ~/.ssh/known_hosts)')
@@ -95,23 +99,57 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .option('--notify-webhook <url...>', 'generic JSON webhooks for sync events, signed with CORRAL_NOTIFY_SECRET (or --notify-secret-file)')
     .option('--notify-secret-file <file>', 'file holding the HMAC secret of the generic webhooks')
     .option('--public-url <url>', 'where people reach this daemon, for links in statuses and comments (env CORRAL_PUBLIC_URL)')
-    .option('--log-level <level>', 'pino log level', process.env.CORRAL_LOG_LEVEL ?? 'info')
+    .option('--log-level <level>', 'pino log level; debug adds a line per HTTP request (env CORRAL_LOG_LEVEL)', process.env.CORRAL_LOG_LEVEL ?? 'info')
+    .addOption(new Option('--log-format <format>', 'pretty lines on a terminal and JSON otherwise (auto), or always one (env CORRAL_LOG_FORMAT)').choices(LOG_FORMATS).default(process.env.CORRAL_LOG_FORMAT ?? 'auto'))
     .action(async (opts: ServeOptions) => setExit(await serveCommand(opts, out, version)));
 
   const server = (): Option => new Option('--server <url>', 'the daemon (env CORRAL_SERVER)').default(process.env.CORRAL_SERVER ?? 'http://127.0.0.1:8080');
+  const format = (): Option => new Option('--format <format>', 'output format').choices(['text', 'json']).default('text');
+  program
+    .command('status')
+    .description("the daemon's clusters: sync and health status, revision, drift; with CLUSTER, that one in detail")
+    .argument('[cluster]')
+    .addOption(server())
+    .addOption(format())
+    .action(async (name: string | undefined, opts: ClientOptions) => setExit(await statusCommand(name, opts, out)));
+  program
+    .command('diff')
+    .description("the daemon's current plan for a cluster: what a sync would change")
+    .argument('<cluster>')
+    .addOption(server())
+    .addOption(format())
+    .action(async (name: string, opts: ClientOptions) => setExit(await diffCommand(name, opts, out)));
   program
     .command('sync')
     .description('ask the daemon to sync a cluster now (the bearer token comes from CORRAL_API_TOKEN)')
     .argument('<cluster>')
     .addOption(server())
-    .action(async (name: string, opts: { server: string }) => setExit(await syncCommand(name, opts, out)));
+    .option('--wait', 'follow the sync host by host until it ends; exit 0 only when the cluster is Synced', false)
+    .addOption(new Option('--timeout <seconds>', 'how long --wait waits').argParser((v) => Number(v)).default(1800))
+    .action(async (name: string, opts: WaitOptions) => setExit(await syncCommand(name, opts, out)));
+  for (const action of ['suspend', 'resume'] as const) {
+    program
+      .command(action)
+      .description(action === 'suspend' ? 'stop the daemon planning and applying a cluster (CORRAL_API_TOKEN)' : 'let the daemon sync a suspended cluster again (CORRAL_API_TOKEN)')
+      .argument('<cluster>')
+      .addOption(server())
+      .action(async (name: string, opts: ClientOptions) => setExit(await suspendCommand(action, name, opts, out)));
+  }
   program
     .command('history')
     .description("list a cluster's past syncs")
     .argument('<cluster>')
     .addOption(server())
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (name: string, opts: { server: string; format: 'text' | 'json' }) => setExit(await historyCommand(name, opts, out)));
+    .addOption(format())
+    .action(async (name: string, opts: ClientOptions) => setExit(await historyCommand(name, opts, out)));
+
+  program
+    .command('init')
+    .description('start a config repository from one of the bundled inventory shapes; it validates as it is')
+    .argument('[dir]', 'the folder to write (created; must be empty)', '.')
+    .addOption(new Option('--template <name>', 'the inventory shape').choices(templateNames()).default('single'))
+    .option('--list', 'list the templates and what each holds', false)
+    .action((dir: string, opts: { template: string; list: boolean }) => setExit(initCommand(dir, opts, out)));
 
   return program;
 }

@@ -3,6 +3,7 @@
  * with its forge side lives in webhooks/serve.ts, which the CLI never imports.
  */
 import type { Output } from './output.js';
+import type { LogFormat } from '../util/log.js';
 
 export interface ServeOptions {
   repo?: string;
@@ -31,6 +32,8 @@ export interface ServeOptions {
   notifySecretFile?: string;
   publicUrl?: string;
   logLevel: string;
+  /** Pretty lines on a terminal, JSON otherwise (auto); or always one of them. */
+  logFormat: LogFormat;
 }
 
 export type ServeCommand = (opts: ServeOptions, out: Output, version: string) => Promise<number>;

@@ -1,7 +1,8 @@
 /** `corral validate [PATH...]`: each PATH is one inventory (a repo folder or one YAML file), judged on its own. */
-import { join, relative, resolve } from 'node:path';
 import { validateInventory } from '../config/validate.js';
+import { describeFleet, fleetCounts } from '../config/clusters.js';
 import { ansiPaint, formatProblem, noPaint, toJson, type ProblemJson } from './format-problems.js';
+import { displayPathOf } from './paths.js';
 import { EXIT, type Output } from './output.js';
 
 /** Problems that mean Corral could not read what it was pointed at: exit 2, not 1. */
@@ -12,8 +13,7 @@ export async function validateCommand(paths: string[], opts: { format: 'text' | 
   let exit: number = EXIT.ok;
   for (const path of paths.length ? paths : ['.']) {
     const result = await validateInventory(path);
-    const root = result.inventory?.root ?? resolve(path);
-    const display = (file: string): string => relative(process.cwd(), join(root, file)) || file;
+    const display = displayPathOf(result, path);
     if (result.problems.some((p) => IO_CODES.has(p.code))) exit = EXIT.usage;
     else if (!result.valid && exit === EXIT.ok) exit = EXIT.invalid;
     if (opts.format === 'json') {
@@ -24,7 +24,7 @@ export async function validateCommand(paths: string[], opts: { format: 'text' | 
     for (const p of result.problems) out.print(formatProblem(p, result.texts.get(p.file), display, paint) + '\n');
     const errors = result.problems.filter((p) => p.severity === 'error').length;
     const warnings = result.problems.length - errors;
-    const summary = `${path}: ${result.hosts.length} hosts, ${result.clusters.filter((c) => c.module !== 'node').length} clusters, ${errors} errors, ${warnings} warnings`;
+    const summary = `${path}: ${describeFleet(fleetCounts(result))}, ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`;
     out.print((errors ? paint.red('✗ ') : '✓ ') + summary + '\n');
   }
   if (opts.format === 'json') out.print(JSON.stringify(json, null, 2) + '\n');

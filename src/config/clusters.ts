@@ -44,3 +44,25 @@ export function clustersOf(hosts: readonly HostView[]): Cluster[] {
   }
   return [...out.values()];
 }
+
+/** What an inventory holds, counted one way for `corral validate`, `corral inventory` and the daemon. */
+export interface FleetCounts {
+  hosts: number;
+  /** Every cluster of every module, NODE's `node_cluster`s included: the daemon's reconcile units. */
+  clusters: number;
+  /** Clusters per module, modules sorted by name. */
+  byModule: Record<Module, number>;
+}
+
+export function fleetCounts(v: { hosts: readonly unknown[]; clusters: readonly Cluster[] }): FleetCounts {
+  const byModule: Record<Module, number> = {};
+  for (const c of [...v.clusters].sort((a, b) => a.module.localeCompare(b.module))) byModule[c.module] = (byModule[c.module] ?? 0) + 1;
+  return { hosts: v.hosts.length, clusters: v.clusters.length, byModule };
+}
+
+/** `3 hosts, 4 clusters (etcd 1, node 1, pgsql 1, redis 1)`. */
+export function describeFleet(c: FleetCounts): string {
+  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const modules = Object.entries(c.byModule).map(([m, n]) => `${m} ${n}`);
+  return `${plural(c.hosts, 'host')}, ${plural(c.clusters, 'cluster')}${modules.length ? ` (${modules.join(', ')})` : ''}`;
+}

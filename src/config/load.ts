@@ -65,7 +65,7 @@ const DEFAULT_INVENTORY = 'pigsty.yml';
  * The inventory's files, relative to its root. Globs never follow symlinks: a linked folder could
  * lead out of the checkout or loop, and a chain of links multiplies the walk.
  */
-async function inventoryFiles(root: string, settings: Settings): Promise<string[]> {
+async function inventoryFiles(root: string, settings: Settings, hasSettings: boolean): Promise<string[]> {
   const options = { cwd: root, onlyFiles: true, expandDirectories: false, followSymbolicLinks: false };
   if (settings.inventory) {
     // Files merge in the order of the patterns, each pattern's matches sorted.
@@ -79,6 +79,8 @@ async function inventoryFiles(root: string, settings: Settings): Promise<string[
     return [...ordered];
   }
   if (existsSync(join(root, DEFAULT_INVENTORY))) return [DEFAULT_INVENTORY];
+  // Without a pigsty.yml, only a folder with a corral.yml is an inventory: its YAML files, every one.
+  if (!hasSettings) return [];
   const found = await glob(['**/*.yml', '**/*.yaml'], { ...options, ignore: [SETTINGS_FILE, '**/node_modules/**'] });
   return found.sort();
 }
@@ -228,6 +230,8 @@ class Merger {
 }
 
 export interface LoadResult {
+  /** The folder the inventory's files are named relative to (a file's folder, for a single file). */
+  root: string;
   inventory?: Inventory;
   problems: Problem[];
   /** The text of every file read, by its shown path, for code frames (also of files that did not parse). */
@@ -241,28 +245,31 @@ export async function loadInventory(target: string, options: LoadOptions = {}): 
   try {
     isDir = (await stat(abs)).isDirectory();
   } catch (e) {
-    return { problems: [unreadable(target, e)], texts: new Map() };
+    // Named as given (a URL given as a path keeps its `://`, so its password is redacted wherever it shows).
+    return { root: process.cwd(), problems: [unreadable(target, e)], texts: new Map() };
   }
   const root = isDir ? abs : dirname(abs);
   const problems: Problem[] = [];
   const texts = new Map<string, string>();
   let settings = DEFAULT_SETTINGS;
+  let hasSettings = false;
   if (isDir) {
     const read = readSettings(root);
     settings = read.settings;
     for (const p of read.problems) problems.push(p);
     if (read.text !== undefined) texts.set(SETTINGS_FILE, read.text);
+    hasSettings = read.text !== undefined;
   }
   // A repository can ask for encrypted secrets; when the daemon asks, it cannot say no.
   if (options.requireEncryptedSecrets) settings = { ...settings, secrets: { requireEncrypted: true } };
-  const names = isDir ? await inventoryFiles(root, settings) : [basename(abs)];
+  const names = isDir ? await inventoryFiles(root, settings, hasSettings) : [basename(abs)];
   if (!names.length) {
-    problems.push(problem('io/no-inventory', wholeFile(isDir ? relative(process.cwd(), root) || '.' : target), settings.inventory ? `no file matches inventory: ${settings.inventory.join(', ')}` : 'no pigsty.yml and no YAML files here'));
-    return { problems, texts };
+    problems.push(problem('io/no-inventory', wholeFile('.'), settings.inventory ? `no file matches inventory: ${settings.inventory.join(', ')}` : `not an inventory: no ${DEFAULT_INVENTORY} and no ${SETTINGS_FILE} listing its files here`));
+    return { root, problems, texts };
   }
   if (names.length > settings.limits.maxFiles) {
     problems.push(problem('io/too-many', wholeFile(names[settings.limits.maxFiles]!), `the inventory has ${names.length} files, over the limit of ${settings.limits.maxFiles}`));
-    return { problems, texts };
+    return { root, problems, texts };
   }
   const realRoot = isDir ? await realpath(root) : undefined;
   const files: SourceFile[] = [];
@@ -281,7 +288,7 @@ export async function loadInventory(target: string, options: LoadOptions = {}): 
       bytesRead += read.text.length;
       if (bytesRead > settings.limits.maxTotalBytes) {
         problems.push(problem('io/too-many', wholeFile(name), `the inventory's files hold more than ${settings.limits.maxTotalBytes} bytes in all; the rest is not read`));
-        return { problems, texts };
+        return { root, problems, texts };
       }
     }
     if (!read.file) continue;
@@ -296,7 +303,7 @@ export async function loadInventory(target: string, options: LoadOptions = {}): 
   const merged = mergeInventory(root, settings, files);
   // A loop, not a spread: a hostile inventory can make more problems than the stack holds arguments.
   for (const p of merged.problems) problems.push(p);
-  return { inventory: merged.inventory, problems, texts };
+  return { root, inventory: merged.inventory, problems, texts };
 }
 
 /** Groups and hosts from files already read and checked, in the order given. */

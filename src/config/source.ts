@@ -261,7 +261,7 @@ function structureProblems(doc: Document.Parsed, at: (offset: number) => Locatio
         if (!seen) first.set(name, key);
         else if (seen.range) {
           const was = at(seen.range[0]);
-          out.push(problem('yaml/duplicate-key', at(key.range[0]), `key "${name}" appears twice in one mapping; first at line ${was.line}, column ${was.col}`, { related: was }));
+          out.push(problem('yaml/duplicate-key', at(key.range[0]), `key "${name}" appears twice in one mapping; first at ${was.file}:${was.line}:${was.col}`, { related: was }));
         }
       }
     },

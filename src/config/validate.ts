@@ -8,6 +8,8 @@ import { checks } from './checks/index.js';
 import { byPosition, hasErrors, type Problem } from './problems.js';
 
 export interface Validated {
+  /** The folder the problems' files are named relative to, when known. */
+  root?: string;
   inventory?: Inventory;
   hosts: HostView[];
   clusters: Cluster[];
@@ -30,7 +32,7 @@ export async function validateInventory(target: string, options: LoadOptions = {
     for (const check of checks()) for (const p of check(ctx)) problems.push(p);
   }
   const unique = dedupe(problems).sort(byPosition);
-  const result: Validated = { hosts, clusters, problems: unique, valid: !hasErrors(unique), texts: loaded.texts };
+  const result: Validated = { root: loaded.root, hosts, clusters, problems: unique, valid: !hasErrors(unique), texts: loaded.texts };
   if (loaded.inventory) result.inventory = loaded.inventory;
   return result;
 }

@@ -9,11 +9,12 @@
  * start reads as it was before or after the write in progress.
  */
 import { randomUUID } from 'node:crypto';
+import { displayRevision } from '../util/content-revision.js';
 import type { Logger } from 'pino';
 import type { Validated } from '../config/validate.js';
 import { admitRevision, type SecretOptions } from '../config/decrypt.js';
 import { concealValues } from '../config/secrets.js';
-import type { Module } from '../config/clusters.js';
+import { describeFleet, fleetCounts, type Module } from '../config/clusters.js';
 import type { Settings } from '../config/settings.js';
 import type { Transport } from '../transport/types.js';
 import { applyRun, planRun, type Planning, type RunContext } from '../engine/run.js';
@@ -27,6 +28,7 @@ import { policyFor, pollSeconds } from './policy.js';
 import { StateStore } from './store.js';
 import { writePlanRecord } from './plans.js';
 import type { ClusterStatus, DaemonApi, DaemonStatus, GitState, HistoryEntry, PlanRecord, Trigger } from './types.js';
+import { applyProgress } from './progress.js';
 
 /** Where revisions come from: a git branch, or a folder watched on disk. */
 export interface RevisionSource {
@@ -99,7 +101,7 @@ interface Persisted {
   suspended: Record<string, boolean>;
 }
 
-const short = (rev: string): string => rev.slice(0, 12);
+const short = displayRevision;
 const fetchResult = (kind: string | undefined): GitFetchResult => (GIT_FETCH_RESULTS as readonly string[]).includes(kind ?? '') ? (kind as GitFetchResult) : 'unreachable';
 
 export class Daemon implements DaemonApi {
@@ -112,6 +114,8 @@ export class Daemon implements DaemonApi {
   private fetching?: Promise<void>;
   private fetchAgain = false;
   private stopped = false;
+  /** The state last logged per subject (`fetch`, `unit NAME`), so a repeated one is not logged again. */
+  private readonly logged = new Map<string, string>();
 
   constructor(private readonly opts: DaemonOptions) {
     this.store = new StateStore(opts.stateDir);
@@ -223,13 +227,16 @@ export class Daemon implements DaemonApi {
       latest = await this.opts.source.latest();
       this.git.lastFetchOk = true;
       delete this.git.lastError;
+      const wasFailing = this.logged.get('fetch')?.startsWith('failed|') ?? false;
+      this.once('fetch', 'ok', () => wasFailing && log.info('fetch succeeded again; the newest revision is read'));
       this.opts.metrics.gitFetch('success', performance.now() - started);
     } catch (e) {
       const kind = fetchResult((e as { kind?: string }).kind);
       this.git.lastFetchOk = false;
       this.git.lastError = (e as Error).message;
       this.opts.metrics.gitFetch(kind, performance.now() - started);
-      log.warn({ err: (e as Error).message, kind }, 'fetch failed; the last good revision stays in force');
+      // Logged when it starts failing or fails another way, not at every poll.
+      this.once('fetch', `failed|${kind}|${(e as Error).message}`, () => log.warn({ err: (e as Error).message, kind }, 'fetch failed; the last good revision stays in force'));
       return;
     } finally {
       this.git.lastFetchAt = new Date().toISOString();
@@ -268,7 +275,8 @@ export class Daemon implements DaemonApi {
     this.opts.metrics.setLastGoodRevision(rev.revision);
     this.persist();
     this.refreshUnits(validated);
-    this.opts.logger.info({ revision: short(rev.revision), subject: rev.subject, trigger }, 'revision in force');
+    // The count corral validate and corral inventory give for the same files.
+    this.opts.logger.info({ revision: short(rev.revision), subject: rev.subject, trigger, fleet: describeFleet(fleetCounts(validated)) }, 'revision in force');
     this.opts.events?.progress?.(rev.revision, [...this.units.values()].map((x) => ({ ...x.status })));
   }
 
@@ -379,7 +387,7 @@ export class Daemon implements DaemonApi {
     const ssh = { ...sshDefaultsFrom(current.validated.inventory!.settings.ssh, current.validated.inventory!.root), ...this.opts.ssh };
     const ctx: RunContext = { validated: current.validated, transport: this.opts.transport, ssh, revision: current.revision, pki: this.opts.pki, cluster: { module: status.module, name: this.clusterNameOf(status) }, ...(this.opts.controller ? { controller: this.opts.controller } : {}) };
     try {
-      this.setStatus(u, { sync: 'Syncing' });
+      this.setStatus(u, { sync: 'Syncing', progress: { phase: 'planning', hosts: [] } });
       this.opts.events?.syncing?.(status.name, current.revision, trigger);
       const planning = await planRun(ctx);
       const plan = planning.plan;
@@ -401,11 +409,12 @@ export class Daemon implements DaemonApi {
       const why = this.holdReason(u, plan, trigger, force);
       if (why) {
         this.setStatus(u, { sync: 'OutOfSync', health, message: why });
-        log.info({ changes: plan.changes.length, why }, 'out of sync');
         return;
       }
       applied = true;
-      const outcome = await applyRun(ctx, planning);
+      const { progress, onEvent } = applyProgress(plan);
+      status.progress = progress;
+      const outcome = await applyRun(ctx, planning, onEvent);
       for (const r of outcome.results) entry.changes[r.status === 'applied' ? 'applied' : r.status === 'failed' ? 'failed' : 'skipped']++;
       u.lastPlan = this.savePlan(status.name, outcome.verify.plan);
       entry.result = outcome.converged ? 'Succeeded' : entry.changes.failed || plan.unreachable.length ? 'Failed' : 'NotConverged';
@@ -423,6 +432,11 @@ export class Daemon implements DaemonApi {
       this.setStatus(u, { sync: 'Failed', message });
       log.error({ err: message }, 'sync failed');
     } finally {
+      delete status.progress;
+      // A unit's state is logged when it changes: a drift check every minute that finds the same is quiet.
+      this.once(`unit ${status.name}`, `${status.sync}|${status.health}|${status.message ?? ''}`, () =>
+        log[status.sync === 'Failed' ? 'warn' : 'info']({ sync: status.sync, health: status.health, changes: status.driftChanges, ...(status.message ? { message: status.message } : {}) }, `${status.name} is ${status.sync}`),
+      );
       if (applied || entry.result === 'Error') {
         entry.finishedAt = new Date().toISOString();
         if (entry.message === undefined && status.message) entry.message = status.message;
@@ -481,6 +495,13 @@ export class Daemon implements DaemonApi {
     if (failed) return `${failed.resource} on ${failed.host} failed: ${failed.error ?? ''}`.slice(0, 500);
     if (verify.unreachable.length) return this.unreachableText(verify);
     return `not converged: ${verify.changes.length} changes remain after applying`;
+  }
+
+  /** Runs `log` when the state under `key` is not the one logged last: a repeated state is logged once. */
+  private once(key: string, state: string, log: () => void): void {
+    if (this.logged.get(key) === state) return;
+    this.logged.set(key, state);
+    log();
   }
 
   private setStatus(u: Unit, patch: Partial<ClusterStatus>): void {

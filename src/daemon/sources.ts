@@ -3,6 +3,7 @@ import { contentRevision } from '../util/content-revision.js';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { GitSource } from '../git/source.js';
+import { folderRevisionOf } from '../git/worktree.js';
 import type { Revision, RevisionSource } from './daemon.js';
 
 export function gitRevisions(git: GitSource, describe: string): RevisionSource {
@@ -17,11 +18,14 @@ export function gitRevisions(git: GitSource, describe: string): RevisionSource {
   };
 }
 
-/** A plain folder: its revision is a hash of its YAML files, so every saved edit is a new revision. */
+/**
+ * A plain folder: its revision is a hash of its YAML files, so every saved edit is a new revision;
+ * in a git checkout, the commit (and, when its YAML files are edited, that hash too).
+ */
 export function folderRevisions(dir: string): RevisionSource {
   return {
     describe: `folder ${dir}`,
-    latest: () => {
+    latest: async () => {
       const files: [string, Uint8Array][] = [];
       // Entries as they are, links not followed (as the loader reads them): no loops, no FIFO read.
       const walk = (d: string): void => {
@@ -35,7 +39,9 @@ export function folderRevisions(dir: string): RevisionSource {
         }
       };
       walk(dir);
-      return Promise.resolve({ revision: contentRevision('folder', files), author: 'local', subject: 'working folder', dir });
+      const content = (): string => contentRevision('folder', files);
+      const checkout = await folderRevisionOf(dir, content);
+      return checkout ? { ...checkout, dir } : { revision: content(), author: 'local', subject: 'working folder', dir };
     },
   };
 }

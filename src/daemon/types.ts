@@ -37,6 +37,24 @@ export interface ClusterStatus {
   driftChanges: number;
   policy: ClusterPolicy;
   hosts: string[];
+  /** While a sync runs: its phase, and per host the changes applied of those planned (`corral sync --wait` shows it). */
+  progress?: SyncProgress;
+}
+
+export interface HostProgress {
+  host: string;
+  planned: number;
+  applied: number;
+  failed: number;
+  /** Not tried, because a change it depends on failed. */
+  skipped: number;
+  /** The change being applied now (its resource), if any. */
+  current?: string;
+}
+
+export interface SyncProgress {
+  phase: 'planning' | 'applying' | 'verifying';
+  hosts: HostProgress[];
 }
 
 export type SyncResult = 'Succeeded' | 'Failed' | 'NotConverged' | 'Error';

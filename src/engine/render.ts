@@ -7,6 +7,7 @@ import { createTwoFilesPatch } from 'diff';
 import type { Change, Plan } from './model.js';
 import type { FieldChange } from './resources/kind.js';
 import { REDACTED, withoutUrlCredentials } from '../config/secrets.js';
+import { displayRevision } from '../util/content-revision.js';
 
 export interface Style {
   add: (s: string) => string;
@@ -46,8 +47,12 @@ function shown(plan: Plan): Plan {
 export function fieldText(f: FieldChange): { line: string; diff?: string } {
   if (f.secret) return { line: `${f.field}: changed ${REDACTED}` };
   if (f.text) {
-    const patch = createTwoFilesPatch('before', 'after', f.text.before, f.text.after, '', '', { context: 2 });
-    return { line: `${f.field}: ${value(f.from)} → ${value(f.to)}`, diff: patch.split('\n').slice(2).join('\n').trimEnd() };
+    // A unified diff from its `---` line on (the library's `====` banner dropped, no tab after the names).
+    const patch = createTwoFilesPatch('before', 'after', f.text.before, f.text.after, undefined, undefined, { context: 2 });
+    const diff = patch.split('\n').slice(1).map((l) => (l.startsWith('--- ') || l.startsWith('+++ ') ? l.trimEnd() : l)).join('\n').trimEnd();
+    // The diff shows a list's lines once: not again as JSON on the field's line. A digest (a file's content) stays.
+    const plainValues = [f.from, f.to].every((v) => v === null || v === undefined || typeof v !== 'object');
+    return { line: plainValues ? `${f.field}: ${value(f.from)} → ${value(f.to)}` : `${f.field}:`, diff };
   }
   return { line: `${f.field}: ${value(f.from)} → ${value(f.to)}` };
 }
@@ -69,7 +74,7 @@ export function summary(plan: Plan): string {
 export function renderText(raw: Plan, opts: { color?: boolean } = {}): string {
   const plan = shown(raw);
   const s = opts.color ? color : plain;
-  const out: string[] = [s.bold(`Plan for revision ${plan.revision.slice(0, 12)}`) + s.dim(` (fingerprint ${plan.fingerprint.slice(0, 12)})`)];
+  const out: string[] = [s.bold(`Plan for revision ${displayRevision(plan.revision)}`) + s.dim(` (fingerprint ${plan.fingerprint.slice(0, 12)})`)];
   for (const host of plan.hosts) {
     const changes = plan.changes.filter((c) => c.host === host);
     const notes = plan.notes.filter((n) => n.host === host);
@@ -121,7 +126,7 @@ const md = (s: string): string => s.replace(/\|/g, '\\|').replace(/</g, '&lt;');
 /** Markdown for a PR comment: a summary table per cluster, details collapsed, restarts and removals called out. */
 export function renderMarkdown(raw: Plan): string {
   const plan = shown(raw);
-  const out: string[] = [`### Corral plan for \`${plan.revision.slice(0, 12)}\``, ''];
+  const out: string[] = [`### Corral plan for \`${displayRevision(plan.revision)}\``, ''];
   if (plan.notes.some((n) => n.blocking)) out.push('**Blocked**: nothing is applied until the inventory changes (see below).', '');
   else if (!plan.changes.length) out.push('**No changes**: the nodes match the inventory.', '');
   const clusters = [...new Set(plan.changes.map((c) => `${c.module}/${c.cluster}`))].sort();

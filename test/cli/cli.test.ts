@@ -24,7 +24,7 @@ describe('corral validate', () => {
   it('exits 0 on a valid inventory', async () => {
     const r = await corral('validate', join(FIX, 'valid/three-node.yml'));
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/✓ .*three-node\.yml: 3 hosts, 3 clusters, 0 errors, 0 warnings/);
+    expect(r.stdout).toMatch(/✓ .*three-node\.yml: 3 hosts, 4 clusters \(etcd 1, node 1, pgsql 1, redis 1\), 0 errors, 0 warnings/);
   });
 
   it('exits 1 and shows file:line:col, a code frame and a hint', async () => {

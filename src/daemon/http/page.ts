@@ -8,6 +8,7 @@
 import type { FastifyPluginCallback } from 'fastify';
 import type { ClusterStatus, DaemonApi, DaemonStatus, HealthStatus, PlanRecord, SyncStatus } from '../types.js';
 import { redactPlanRecord, sanitizeStatus } from './redact.js';
+import { displayRevision } from '../../util/content-revision.js';
 
 export interface PageOptions {
   api: DaemonApi;
@@ -41,7 +42,7 @@ function when(iso: string | undefined): string {
 }
 
 function rev(r: string | undefined): string {
-  return r ? `<code title="${esc(r)}">${esc(r.slice(0, 12))}</code>` : '<span class="dim">none</span>';
+  return r ? `<code title="${esc(r)}">${esc(displayRevision(r))}</code>` : '<span class="dim">none</span>';
 }
 
 const STYLE = `
@@ -86,7 +87,7 @@ function gitSection(s: DaemonStatus): string {
     '</dl>',
   ];
   if (g.lastError) out.push(`<div class="alert" id="git-error" role="alert"><strong>Last fetch failed:</strong> ${esc(g.lastError)}</div>`);
-  if (g.invalidAt) out.push(`<div class="alert" id="git-invalid" role="alert"><strong>Revision ${esc((g.fetchedRevision ?? '').slice(0, 12))} is invalid:</strong> ${esc(g.invalidAt)}</div>`);
+  if (g.invalidAt) out.push(`<div class="alert" id="git-invalid" role="alert"><strong>Revision ${esc(displayRevision(g.fetchedRevision ?? ''))} is invalid:</strong> ${esc(g.invalidAt)}</div>`);
   out.push('</section>');
   return out.join('\n');
 }

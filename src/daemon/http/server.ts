@@ -10,7 +10,7 @@
  * A known path asked with a method it does not take is 405 with `Allow`; an unknown path is 404.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { REDACTED } from '../../config/secrets.js';
 import type { CorralMetrics } from '../metrics.js';
@@ -103,6 +103,18 @@ function routePattern(url: string): RegExp {
   return new RegExp(`^${segments.join('/')}$`);
 }
 
+/** Fastify logs each request at info; here at debug, so the info log says what happened, not who asked. A failed request is still an error. */
+class DebugRequestLogs extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    else reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
+}
+
 export function buildServer(opts: ServerOptions): FastifyInstance {
   // Typed as fastify's logger, so the instance's type stays the plain FastifyInstance.
   const log: FastifyBaseLogger = opts.logger.child({ component: 'http' }, { redact: { paths: REDACT_PATHS, censor: REDACTED }, serializers: { req: requestForLog } });
@@ -118,6 +130,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     // Node checks the headers and request deadlines on a sweep, every 30 s by default, which would let
     // a deadline slip by as much: sweep at a tenth of the headers deadline, at least every second.
     http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.round(timeouts.headersMs / 10))) },
+    logController: new DebugRequestLogs(),
     genReqId: (req) => {
       const given = req.headers[REQUEST_ID_HEADER];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
