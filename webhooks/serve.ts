@@ -81,12 +81,19 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
   const logger = pino({ level: opts.logLevel, redact: { paths: ['*.password', '*.token', '*.secret', 'req.headers.authorization'], censor: '(redacted)' } });
   const metrics = new CorralMetrics();
   const env = process.env;
+  const idle = env.CORRAL_SSH_IDLE_TIMEOUT;
+  if (idle !== undefined && !/^[1-9][0-9]*$/.test(idle)) {
+    out.error(`corral serve: CORRAL_SSH_IDLE_TIMEOUT takes a whole number of seconds, not ${JSON.stringify(idle)}\n`);
+    return 2;
+  }
   const transport = createTransport({
     hostKeys: {
       knownHostsFile: expandPath(opts.knownHosts ?? env.CORRAL_KNOWN_HOSTS ?? '~/.ssh/known_hosts', process.cwd()),
       mode: opts.acceptNewHostKeys ? 'accept-new' : 'strict',
     },
     events: metrics.transportEvents(),
+    // Connections stay open between syncs; one idle this long is closed (the next sync reopens it).
+    ...(idle ? { idleTimeoutMs: Number(idle) * 1000 } : {}),
   });
   const ssh: SshDefaults = {};
   const user = opts.sshUser ?? env.CORRAL_SSH_USER;

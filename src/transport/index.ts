@@ -1,5 +1,5 @@
-// The transport: per-host exec limits, pooled SSH connections (one retry when a pooled connection
-// turns out dead before the script started), the local connector, stats and events.
+// The transport: per-host exec limits, pooled SSH connections kept open between execs (one retry
+// when a pooled connection turns out dead before the script started), the local connector, stats and events.
 import { userInfo } from 'node:os';
 import { execLocal } from './local.js';
 import { ConnectionPool } from './pool.js';
@@ -14,7 +14,7 @@ import type { ExecOptions, ExecResult, Target, Transport, TransportEvents, Trans
 export * from './types.js';
 export { fingerprint, parseKnownHosts, checkHostKey, knownHostsLine } from './known-hosts.js';
 
-const DEFAULTS = { connectTimeoutMs: 10_000, commandTimeoutMs: 600_000, keepaliveIntervalMs: 15_000, maxConnections: 32, maxPerHost: 4 };
+const DEFAULTS = { connectTimeoutMs: 10_000, commandTimeoutMs: 600_000, keepaliveIntervalMs: 15_000, keepaliveCountMax: 3, idleTimeoutMs: 300_000, maxConnections: 32, maxIdleConnections: 1024, maxPerHost: 4 };
 
 export function createTransport(opts: TransportOptions): Transport {
   const o = { ...DEFAULTS, ...stripUndefined(opts) };
@@ -24,9 +24,11 @@ export function createTransport(opts: TransportOptions): Transport {
   const perHost = new Map<string, Semaphore>();
   let closed = false;
 
-  const pool = new ConnectionPool(o.maxConnections, async (t: SshTarget, via: Lease | undefined) => {
+  const limits = { maxBusy: o.maxConnections, maxIdle: o.maxIdleConnections, idleTimeoutMs: o.idleTimeoutMs };
+  const pool = new ConnectionPool(limits, async (t: SshTarget, via: Lease | undefined) => {
     try {
-      const conn = await connectSsh(t, { hostKeys: opts.hostKeys, connectTimeoutMs: o.connectTimeoutMs, keepaliveIntervalMs: o.keepaliveIntervalMs, ...(via ? { via: via.conn } : {}) });
+      const keepalive = { keepaliveIntervalMs: o.keepaliveIntervalMs, keepaliveCountMax: o.keepaliveCountMax };
+      const conn = await connectSsh(t, { hostKeys: opts.hostKeys, connectTimeoutMs: o.connectTimeoutMs, ...keepalive, ...(via ? { via: via.conn } : {}) });
       connects[t.name] = (connects[t.name] ?? 0) + 1;
       notify(() => events.onConnect?.(t.name, true));
       return conn;

@@ -19,6 +19,8 @@ export interface ConnectOptions {
   hostKeys: HostKeyPolicy;
   connectTimeoutMs: number;
   keepaliveIntervalMs: number;
+  /** Unanswered keepalives after which the connection counts as dropped. */
+  keepaliveCountMax: number;
   /** An open connection to the bastion to reach the target through. */
   via?: SshConnection;
 }
@@ -224,7 +226,7 @@ export async function connectSsh(target: SshTarget, opts: ConnectOptions): Promi
     ...(sock ? { sock } : {}),
     readyTimeout: opts.connectTimeoutMs,
     keepaliveInterval: opts.keepaliveIntervalMs,
-    keepaliveCountMax: 3,
+    keepaliveCountMax: opts.keepaliveCountMax,
     hostVerifier: (key: Buffer) => check.verify(key),
     algorithms: { serverHostKey: check.algorithms as ServerHostKeyAlgorithm[] },
   };
