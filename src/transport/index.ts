@@ -4,9 +4,8 @@ import { userInfo } from 'node:os';
 import { execLocal } from './local.js';
 import { ConnectionPool } from './pool.js';
 import type { Lease } from './pool.js';
-import { looksLikeSudoFailure, sudoError, where } from './script.js';
+import { isLostConnection, looksLikeSudoFailure, sudoError, where } from './script.js';
 import { Semaphore } from './semaphore.js';
-import { connectSsh, isLostConnection } from './ssh.js';
 import type { SshTarget } from './ssh.js';
 import { TransportError } from './types.js';
 import type { ExecOptions, ExecResult, Target, Transport, TransportEvents, TransportOptions } from './types.js';
@@ -28,6 +27,8 @@ export function createTransport(opts: TransportOptions): Transport {
   const pool = new ConnectionPool(limits, async (t: SshTarget, via: Lease | undefined) => {
     try {
       const keepalive = { keepaliveIntervalMs: o.keepaliveIntervalMs, keepaliveCountMax: o.keepaliveCountMax };
+      // ssh2 is loaded on the first connection: commands that never connect (validate, inventory) skip it.
+      const { connectSsh } = await import('./ssh.js');
       const conn = await connectSsh(t, { hostKeys: opts.hostKeys, connectTimeoutMs: o.connectTimeoutMs, ...keepalive, ...(via ? { via: via.conn } : {}) });
       connects[t.name] = (connects[t.name] ?? 0) + 1;
       notify(() => events.onConnect?.(t.name, true));
