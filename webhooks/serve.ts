@@ -9,8 +9,7 @@ import { openAuthority, previewAuthority, type CertificateIssuer } from '../src/
 import { pino } from 'pino';
 import { createTransport } from '../src/transport/index.js';
 import { ageIdentityFile, type SecretOptions } from '../src/config/decrypt.js';
-import { createGitSource, type Credentials } from '../src/git/source.js';
-import { watchFolder } from '../src/git/watch.js';
+import type { Credentials } from '../src/git/source.js';
 import { CorralMetrics } from '../src/daemon/metrics.js';
 import { buildServer } from '../src/daemon/http/server.js';
 import { Daemon } from '../src/daemon/daemon.js';
@@ -121,7 +120,9 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
     out.error(`corral serve: the certificate authority in ${pkiDir}: ${(e as Error).message} (--pki-dir names another folder)\n`);
     return 2;
   }
-  const gitSource = (dir: string): GitSource => createGitSource({ url: opts.repo!, branch: opts.branch, stateDir: resolve(stateDir, dir), credentials: gitCredentials(opts.gitTokenFile) });
+  // A git repository or a watched folder, each loaded only when used (isomorphic-git, chokidar): the idle daemon's memory.
+  const { createGitSource } = opts.watch ? { createGitSource: undefined } : await import('../src/git/source.js');
+  const gitSource = (dir: string): GitSource => createGitSource!({ url: opts.repo!, branch: opts.branch, stateDir: resolve(stateDir, dir), credentials: gitCredentials(opts.gitTokenFile) });
   const source = opts.watch ? folderRevisions(resolve(opts.watch)) : gitRevisions(gitSource('git'), `${opts.repo} (${opts.branch})`);
   const forge = forgeIntegration({
     stateDir,
@@ -149,7 +150,7 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
   app.register(webhookRoutes, forge.routes(daemon));
   await app.listen({ host, port });
   logger.info({ listen: `http://${host}:${port}/`, source: source.describe, stateDir }, 'corral is serving');
-  const watcher = opts.watch ? watchFolder(resolve(opts.watch), () => daemon.nudge('watch')) : undefined;
+  const watcher = opts.watch ? (await import('../src/git/watch.js')).watchFolder(resolve(opts.watch), () => daemon.nudge('watch')) : undefined;
 
   const shutdown = async (signal: string): Promise<void> => {
     logger.info({ signal }, 'stopping');
