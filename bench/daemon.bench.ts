@@ -33,7 +33,7 @@ afterAll(() => {
 
 /** A NODE inventory that asks nothing of a host (so a sync of hosts already like this is a no-op). */
 function quietInventory(hosts: string[], extra = ''): string {
-  return `all:\n  children:\n    nodes:\n      hosts:\n${hosts.map((h) => `        ${h}`).join('\n')}\n  vars:\n    nodename_overwrite: false\n    node_write_etc_hosts: false\n    node_repo_modules: ''\n    node_default_packages: []\n    node_packages: []\n    node_sysctl_params: {}\n    node_kernel_modules: []\n    node_data: ''\n    node_admin_enabled: false\n    node_ntp_enabled: false\n    node_exporter_enabled: false\n${extra}`;
+  return `all:\n  children:\n    nodes:\n      hosts:\n${hosts.map((h) => `        ${h}`).join('\n')}\n  vars:\n    nodename_overwrite: false\n    node_write_etc_hosts: false\n    node_repo_modules: ''\n    node_default_packages: []\n    node_packages: []\n    node_sysctl_params: {}\n    node_kernel_modules: []\n    node_data: ''\n    node_admin_enabled: false\n    node_ntp_enabled: false\n    node_exporter_enabled: false\n    haproxy_enabled: false\n${extra}`;
 }
 
 async function serveRss(dir: string, waitFor: (logs: string) => boolean): Promise<number> {

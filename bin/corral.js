@@ -21,6 +21,6 @@ const { useModules } = await import(dist('src/engine/modules.js'));
 const { MODULES } = await import(dist('reconcilers/index.js'));
 useModules(MODULES, dist('reconcilers/index.js'));
 const { useServeCommand } = await import(dist('src/cli/serve-command.js'));
-const { serveCommand } = await import(dist('webhooks/serve.js'));
-useServeCommand(serveCommand);
+// Loaded when `corral serve` runs: the daemon's HTTP server, git and metrics cost every other command start-up time.
+useServeCommand(async (...args) => (await import(dist('webhooks/serve.js'))).serveCommand(...args));
 process.exitCode = await run(process.argv.slice(2));

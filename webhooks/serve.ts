@@ -9,8 +9,7 @@ import { openAuthority, previewAuthority, type CertificateIssuer } from '../src/
 import { createLogger } from '../src/util/log.js';
 import { createTransport } from '../src/transport/index.js';
 import { ageIdentityFile, type SecretOptions } from '../src/config/decrypt.js';
-import { createGitSource, type Credentials } from '../src/git/source.js';
-import { watchFolder } from '../src/git/watch.js';
+import type { Credentials } from '../src/git/source.js';
 import { CorralMetrics } from '../src/daemon/metrics.js';
 import { buildServer } from '../src/daemon/http/server.js';
 import { Daemon } from '../src/daemon/daemon.js';
@@ -81,12 +80,19 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
   const logger = createLogger({ level: opts.logLevel, redact: { paths: ['*.password', '*.token', '*.secret', 'req.headers.authorization'], censor: '(redacted)' } }, opts.logFormat);
   const metrics = new CorralMetrics();
   const env = process.env;
+  const idle = env.CORRAL_SSH_IDLE_TIMEOUT;
+  if (idle !== undefined && !/^[1-9][0-9]*$/.test(idle)) {
+    out.error(`corral serve: CORRAL_SSH_IDLE_TIMEOUT takes a whole number of seconds, not ${JSON.stringify(idle)}\n`);
+    return 2;
+  }
   const transport = createTransport({
     hostKeys: {
       knownHostsFile: expandPath(opts.knownHosts ?? env.CORRAL_KNOWN_HOSTS ?? '~/.ssh/known_hosts', process.cwd()),
       mode: opts.acceptNewHostKeys ? 'accept-new' : 'strict',
     },
     events: metrics.transportEvents(),
+    // Connections stay open between syncs; one idle this long is closed (the next sync reopens it).
+    ...(idle ? { idleTimeoutMs: Number(idle) * 1000 } : {}),
   });
   const ssh: SshDefaults = {};
   const user = opts.sshUser ?? env.CORRAL_SSH_USER;
@@ -114,7 +120,9 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
     out.error(`corral serve: the certificate authority in ${pkiDir}: ${(e as Error).message} (--pki-dir names another folder)\n`);
     return 2;
   }
-  const gitSource = (dir: string): GitSource => createGitSource({ url: opts.repo!, branch: opts.branch, stateDir: resolve(stateDir, dir), credentials: gitCredentials(opts.gitTokenFile) });
+  // A git repository or a watched folder, each loaded only when used (isomorphic-git, chokidar): the idle daemon's memory.
+  const { createGitSource } = opts.watch ? { createGitSource: undefined } : await import('../src/git/source.js');
+  const gitSource = (dir: string): GitSource => createGitSource!({ url: opts.repo!, branch: opts.branch, stateDir: resolve(stateDir, dir), credentials: gitCredentials(opts.gitTokenFile) });
   const source = opts.watch ? folderRevisions(resolve(opts.watch)) : gitRevisions(gitSource('git'), `${opts.repo} (${opts.branch})`);
   const forge = forgeIntegration({
     stateDir,
@@ -155,7 +163,7 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
   const bound = app.server.address();
   const listening = typeof bound === 'object' && bound ? bound.port : port;
   logger.info({ listen: `http://${host}:${listening}/`, source: source.describe, stateDir }, 'corral is serving');
-  const watcher = opts.watch ? watchFolder(resolve(opts.watch), () => daemon.nudge('watch')) : undefined;
+  const watcher = opts.watch ? (await import('../src/git/watch.js')).watchFolder(resolve(opts.watch), () => daemon.nudge('watch')) : undefined;
 
   const shutdown = async (signal: string): Promise<void> => {
     logger.info({ signal }, 'stopping');

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { packageRoot } from '../util/package-root.js';
 import { validateCommand } from './validate.js';
 import { inventoryCommand, type InventoryOptions } from './inventory.js';
-import { applyCommand, planCommand, type ConnectionFlags } from './engine.js';
+// plan and apply load the engine, the transport and the renderer when they run: other commands start without them.
+import type { ConnectionFlags } from './engine.js';
 import { serveCommand, type ServeOptions } from './serve-command.js';
 import { diffCommand, historyCommand, statusCommand, suspendCommand, syncCommand, type ClientOptions, type WaitOptions } from './client.js';
 import { initCommand, templateNames } from './init.js';
@@ -60,7 +61,7 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'markdown']).default('text'))
     .option('--out <file>', 'save the plan, to apply exactly it with apply --plan')
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error', false)
-    .action(async (path: string, opts: ConnectionFlags & { format: string; out?: string; detailedExitcode: boolean }) => setExit(await planCommand(path, opts, out)));
+    .action(async (path: string, opts: ConnectionFlags & { format: string; out?: string; detailedExitcode: boolean }) => setExit(await (await import('./engine.js')).planCommand(path, opts, out)));
 
   connection(program.command('apply'))
     .description('plan, ask, apply, then check the nodes converged; exit non-zero if anything failed or did not converge')
@@ -69,7 +70,7 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .option('--prune', 'allow changes that remove something (a member, a database); without it such a plan is not applied', false)
     .option('--pitr', "allow a point-in-time recovery (pg_pitr), which replaces a cluster's data, and no other removal", false)
     .option('--plan <file>', 'apply only if the nodes and inventory still match this saved plan')
-    .action(async (path: string, opts: ConnectionFlags & { yes: boolean; prune: boolean; pitr: boolean; plan?: string }) => setExit(await applyCommand(path, opts, out)));
+    .action(async (path: string, opts: ConnectionFlags & { yes: boolean; prune: boolean; pitr: boolean; plan?: string }) => setExit(await (await import('./engine.js')).applyCommand(path, opts, out)));
 
   program
     .command('serve')

@@ -5,9 +5,11 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { packageRoot } from '../util/package-root.js';
+// Compiled ahead of time from schema/ by scripts/gen-types.mjs (ajv's standalone code): loading them
+// costs no schema compile; `npm run gen:types -- --check` fails when they are stale.
+import * as compiled from './validators.gen.js';
 
 export type JsonSchema = { [key: string]: unknown };
 /** A sub-schema and the `$id` of the document it sits in. */
@@ -43,17 +45,8 @@ let cached: SchemaSet | undefined;
 export function schemas(): SchemaSet {
   if (cached) return cached;
   const all = readSchemas();
-  const ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true });
-  // Ajv2020 always tracks evaluated properties for `unevaluated*`, which Corral's schemas do not
-  // use; the tracking makes each `anyOf` around the 400-parameter vars schema ~10x slower.
-  // schema.test.ts guards that no schema starts using them.
-  ajv.opts.unevaluated = false;
-  ajv.addVocabulary(['x-secret', 'x-level', 'x-module', 'x-corral']);
   const byId = new Map<string, JsonSchema>();
-  for (const s of all) {
-    ajv.addSchema(s);
-    byId.set(s.$id as string, s);
-  }
+  for (const s of all) byId.set(s.$id as string, s);
   const params = new Map<string, Located>();
   const vars = byId.get(VARS_SCHEMA_ID)!;
   for (const part of vars.allOf as { $ref: string }[]) {
@@ -65,8 +58,8 @@ export function schemas(): SchemaSet {
   cached = {
     byId,
     params,
-    validateInventory: ajv.getSchema(INVENTORY_SCHEMA_ID)!,
-    validateSettings: ajv.getSchema(CORRAL_SCHEMA_ID)!,
+    validateInventory: compiled.validateInventory as ValidateFunction,
+    validateSettings: compiled.validateSettings as ValidateFunction,
   };
   return cached;
 }

@@ -1,12 +1,11 @@
-// The transport: per-host exec limits, pooled SSH connections (one retry when a pooled connection
-// turns out dead before the script started), the local connector, stats and events.
+// The transport: per-host exec limits, pooled SSH connections kept open between execs (one retry
+// when a pooled connection turns out dead before the script started), the local connector, stats and events.
 import { userInfo } from 'node:os';
 import { execLocal } from './local.js';
 import { ConnectionPool } from './pool.js';
 import type { Lease } from './pool.js';
-import { looksLikeSudoFailure, sudoError, where } from './script.js';
+import { isLostConnection, looksLikeSudoFailure, sudoError, where } from './script.js';
 import { Semaphore } from './semaphore.js';
-import { connectSsh, isLostConnection } from './ssh.js';
 import type { SshTarget } from './ssh.js';
 import { TransportError } from './types.js';
 import type { ExecOptions, ExecResult, Target, Transport, TransportEvents, TransportOptions } from './types.js';
@@ -14,7 +13,7 @@ import type { ExecOptions, ExecResult, Target, Transport, TransportEvents, Trans
 export * from './types.js';
 export { fingerprint, parseKnownHosts, checkHostKey, knownHostsLine } from './known-hosts.js';
 
-const DEFAULTS = { connectTimeoutMs: 10_000, commandTimeoutMs: 600_000, keepaliveIntervalMs: 15_000, maxConnections: 32, maxPerHost: 4 };
+const DEFAULTS = { connectTimeoutMs: 10_000, commandTimeoutMs: 600_000, keepaliveIntervalMs: 15_000, keepaliveCountMax: 3, idleTimeoutMs: 300_000, maxConnections: 32, maxIdleConnections: 1024, maxPerHost: 4 };
 
 export function createTransport(opts: TransportOptions): Transport {
   const o = { ...DEFAULTS, ...stripUndefined(opts) };
@@ -24,9 +23,13 @@ export function createTransport(opts: TransportOptions): Transport {
   const perHost = new Map<string, Semaphore>();
   let closed = false;
 
-  const pool = new ConnectionPool(o.maxConnections, async (t: SshTarget, via: Lease | undefined) => {
+  const limits = { maxBusy: o.maxConnections, maxIdle: o.maxIdleConnections, idleTimeoutMs: o.idleTimeoutMs };
+  const pool = new ConnectionPool(limits, async (t: SshTarget, via: Lease | undefined) => {
     try {
-      const conn = await connectSsh(t, { hostKeys: opts.hostKeys, connectTimeoutMs: o.connectTimeoutMs, keepaliveIntervalMs: o.keepaliveIntervalMs, ...(via ? { via: via.conn } : {}) });
+      const keepalive = { keepaliveIntervalMs: o.keepaliveIntervalMs, keepaliveCountMax: o.keepaliveCountMax };
+      // ssh2 is loaded on the first connection: commands that never connect (validate, inventory) skip it.
+      const { connectSsh } = await import('./ssh.js');
+      const conn = await connectSsh(t, { hostKeys: opts.hostKeys, connectTimeoutMs: o.connectTimeoutMs, ...keepalive, ...(via ? { via: via.conn } : {}) });
       connects[t.name] = (connects[t.name] ?? 0) + 1;
       notify(() => events.onConnect?.(t.name, true));
       return conn;

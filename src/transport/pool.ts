@@ -1,5 +1,8 @@
-// Open SSH connections, one per (user, address, port, bastion), kept until the transport closes.
-// A global cap bounds how many are open; at the cap the least recently used idle one is closed.
+// Open SSH connections, one per (user, address, port, bastion), kept open between execs (and so
+// between syncs) until they sit idle for idleTimeoutMs or the transport closes.
+// Two bounds: at most `maxBusy` connections connecting or running execs at once (the global
+// concurrency), and at most `maxIdle` open with nothing to do: past it, the least recently used idle
+// one is closed. A connection that dropped is forgotten when it closes, so the next lease reconnects.
 import type { SshConnection, SshTarget } from './ssh.js';
 import { TransportError } from './types.js';
 
@@ -12,17 +15,29 @@ export interface Lease {
 
 interface Entry {
   key: string;
-  /** Counted against the cap; bastions are not, so that targets behind one can never wait on it. */
+  /** Counted against the caps; bastions are not, so that targets behind one can never wait on it. */
   counted: boolean;
   pending: Promise<SshConnection>;
   conn?: SshConnection;
-  /** Leases out now (execs running, or targets connected through this bastion). */
+  /** Leases out now (execs running or waiting for a slot, or targets connected through this bastion). */
   active: number;
+  /** Holds one of the maxBusy slots (connecting, or active). */
+  busy: boolean;
   lastUsed: number;
   dead: boolean;
+  idleTimer?: NodeJS.Timeout;
 }
 
 export type Opener = (target: SshTarget, via: Lease | undefined) => Promise<SshConnection>;
+
+export interface PoolLimits {
+  /** Connections connecting or running execs at once, all hosts together. */
+  maxBusy: number;
+  /** Open connections with nothing to do, kept for the next exec. */
+  maxIdle: number;
+  /** An idle connection is closed after this long. */
+  idleTimeoutMs: number;
+}
 
 export function connectionKey(target: SshTarget & { jump?: SshTarget }): string {
   const own = `${target.user}@${target.address}:${target.port}`;
@@ -31,12 +46,12 @@ export function connectionKey(target: SshTarget & { jump?: SshTarget }): string 
 
 export class ConnectionPool {
   private readonly entries = new Map<string, Entry>();
-  private open = 0;
+  private busy = 0;
   private waiters: (() => void)[] = [];
   private isClosed = false;
 
   constructor(
-    private readonly max: number,
+    private readonly limits: PoolLimits,
     private readonly opener: Opener,
   ) {}
 
@@ -47,15 +62,22 @@ export class ConnectionPool {
       this.assertOpen(target.name);
       const entry = this.entries.get(key);
       if (entry && !entry.dead) {
+        // Active first, so that neither the idle timer nor the idle cap closes it while we wait.
         entry.active++;
+        clearTimeout(entry.idleTimer);
         let conn: SshConnection;
         try {
+          if (entry.counted && !entry.busy) {
+            await this.takeSlot(target.name);
+            if (entry.busy || entry.dead) this.freeSlot();
+            else entry.busy = true;
+          }
           conn = await entry.pending;
         } catch (err) {
           this.release(entry);
           throw err;
         }
-        if (conn.closed) {
+        if (conn.closed || entry.dead) {
           this.release(entry);
           continue;
         }
@@ -80,11 +102,13 @@ export class ConnectionPool {
   }
 
   private start(key: string, target: SshTarget & { jump?: SshTarget }, counted: boolean): Entry {
-    const entry: Entry = { key, counted, active: 0, lastUsed: Date.now(), dead: false, pending: this.connect(target) };
+    const entry: Entry = { key, counted, active: 0, busy: counted, lastUsed: Date.now(), dead: false, pending: this.connect(target) };
     entry.pending.then(
       (conn) => {
         entry.conn = conn;
         conn.onClose(() => this.drop(entry));
+        // Nobody took it yet (the lease that started it is about to): count it idle from now.
+        if (entry.active === 0) this.idle(entry);
       },
       // A failed connect is not cached: the next exec tries again.
       () => this.drop(entry),
@@ -108,43 +132,57 @@ export class ConnectionPool {
   private release(entry: Entry): void {
     entry.active--;
     entry.lastUsed = Date.now();
-    if (entry.active === 0) this.wake();
+    if (entry.active === 0) this.idle(entry);
+  }
+
+  /** Nothing uses the entry now: its slot is free, and it stays open until the timeout or the idle cap. */
+  private idle(entry: Entry): void {
+    if (entry.dead || !entry.conn) return;
+    if (entry.busy) {
+      entry.busy = false;
+      this.freeSlot();
+    }
+    clearTimeout(entry.idleTimer);
+    entry.idleTimer = setTimeout(() => this.closeIdle(entry), this.limits.idleTimeoutMs);
+    entry.idleTimer.unref();
+    if (!entry.counted) return;
+    const idle = [...this.entries.values()].filter((e) => e.counted && !e.dead && e.active === 0 && e.conn);
+    for (let extra = idle.length - this.limits.maxIdle; extra > 0; extra--) {
+      const oldest = idle.reduce((a, b) => (b.lastUsed < a.lastUsed ? b : a));
+      idle.splice(idle.indexOf(oldest), 1);
+      this.closeIdle(oldest);
+    }
+  }
+
+  private closeIdle(entry: Entry): void {
+    if (entry.dead || entry.active > 0) return;
+    entry.conn?.close();
+    this.drop(entry);
   }
 
   private drop(entry: Entry): void {
+    clearTimeout(entry.idleTimer);
     if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
     if (entry.dead) return;
     entry.dead = true;
-    if (entry.counted) this.freeSlot();
+    if (entry.busy) {
+      entry.busy = false;
+      this.freeSlot();
+    }
   }
 
   private async takeSlot(name: string): Promise<void> {
-    while (this.open >= this.max) {
-      let idle: Entry | undefined;
-      for (const e of this.entries.values()) {
-        if (e.counted && !e.dead && e.active === 0 && e.conn && (!idle || e.lastUsed < idle.lastUsed)) idle = e;
-      }
-      if (idle) {
-        idle.conn!.close();
-        this.drop(idle);
-        continue;
-      }
+    while (this.busy >= this.limits.maxBusy) {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
       this.assertOpen(name);
     }
-    this.open++;
+    this.busy++;
   }
 
   private freeSlot(): void {
-    this.open--;
-    this.wake();
-  }
-
-  /** Everyone waiting looks again: a slot is free, or a connection turned idle and may be closed. */
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w();
+    this.busy--;
+    const next = this.waiters.shift();
+    next?.();
   }
 
   private assertOpen(name: string): void {
@@ -154,13 +192,14 @@ export class ConnectionPool {
   /** Closes every connection and waits (up to 2 s) until they are down. Later leases fail. */
   async close(): Promise<void> {
     this.isClosed = true;
-    this.wake();
-    const closing = [...this.entries.values()].map((e) =>
-      e.pending.then(
+    for (const w of this.waiters.splice(0)) w();
+    const closing = [...this.entries.values()].map((e) => {
+      clearTimeout(e.idleTimer);
+      return e.pending.then(
         (conn) => new Promise<void>((resolve) => (conn.onClose(resolve), conn.close())),
         () => undefined,
-      ),
-    );
+      );
+    });
     await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 2000).unref())]);
   }
 }

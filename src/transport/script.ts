@@ -96,3 +96,11 @@ export function formatMs(ms: number): string {
 function firstLine(text: string): string {
   return (text.split('\n').find((l) => l.startsWith('sudo:')) ?? text).trim().slice(0, 200);
 }
+
+/** Errors of execs that failed before starting because the connection itself was gone (ssh.ts marks them). */
+export const lostConnection = new WeakSet<TransportError>();
+
+/** Did the exec fail before starting because the connection itself is gone? Then a new one may do. */
+export function isLostConnection(err: unknown): boolean {
+  return err instanceof TransportError && lostConnection.has(err);
+}

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
 import { hostKeyCheck } from './host-keys.js';
-import { CLIENT_GRACE_MS, commandArgv, exitCode, formatMs, judgeExit, stdinPayload, timeoutError, where } from './script.js';
+import { CLIENT_GRACE_MS, commandArgv, exitCode, formatMs, judgeExit, lostConnection, stdinPayload, timeoutError, where } from './script.js';
 import { TransportError } from './types.js';
 import type { ExecResult, HostKeyPolicy, Target } from './types.js';
 
@@ -19,6 +19,8 @@ export interface ConnectOptions {
   hostKeys: HostKeyPolicy;
   connectTimeoutMs: number;
   keepaliveIntervalMs: number;
+  /** Unanswered keepalives after which the connection counts as dropped. */
+  keepaliveCountMax: number;
   /** An open connection to the bastion to reach the target through. */
   via?: SshConnection;
 }
@@ -32,13 +34,6 @@ export interface RunOptions {
 }
 
 type ClientInstance = InstanceType<typeof Client>;
-
-const lostConnection = new WeakSet<TransportError>();
-
-/** Did the exec fail before starting because the connection itself is gone? Then a new one may do. */
-export function isLostConnection(err: unknown): boolean {
-  return err instanceof TransportError && lostConnection.has(err);
-}
 
 export class SshConnection {
   private isClosed = false;
@@ -224,7 +219,7 @@ export async function connectSsh(target: SshTarget, opts: ConnectOptions): Promi
     ...(sock ? { sock } : {}),
     readyTimeout: opts.connectTimeoutMs,
     keepaliveInterval: opts.keepaliveIntervalMs,
-    keepaliveCountMax: 3,
+    keepaliveCountMax: opts.keepaliveCountMax,
     hostVerifier: (key: Buffer) => check.verify(key),
     algorithms: { serverHostKey: check.algorithms as ServerHostKeyAlgorithm[] },
   };

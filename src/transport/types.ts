@@ -93,14 +93,23 @@ export interface TransportOptions {
   connectTimeoutMs?: number;
   /** Default 10 min. */
   commandTimeoutMs?: number;
-  /** Default 15 s; the connection is dropped after 3 unanswered keepalives. */
+  /** Default 15 s; the connection is dropped after keepaliveCountMax unanswered keepalives. */
   keepaliveIntervalMs?: number;
+  /** Default 3. */
+  keepaliveCountMax?: number;
   /**
-   * Open connections to targets, all hosts together (bastions not counted). Default 32. At the cap,
-   * the least recently used idle connection is closed; an exec waits when none is idle. One
-   * connection per (user, address, port, bastion): targets that differ only in credentials share it.
+   * Connections to targets connecting or running scripts at once, all hosts together (bastions not
+   * counted): the global concurrency. Default 32; an exec waits for a free one. One connection per
+   * (user, address, port, bastion): targets that differ only in credentials share it.
    */
   maxConnections?: number;
+  /**
+   * Connections kept open with nothing to run, so that the next exec (the next sync) costs no
+   * handshake. Default 1024; past it, the least recently used idle connection is closed.
+   */
+  maxIdleConnections?: number;
+  /** An idle connection is closed after this long. Default 5 min; a dropped one is reopened by the next exec. */
+  idleTimeoutMs?: number;
   /** Concurrent execs per host (address and port). Default 4. */
   maxPerHost?: number;
   events?: TransportEvents;

@@ -33,6 +33,8 @@ export interface Sshd {
   stop(): Promise<void>;
   /** Starts sshd again on the same port with the same keys. */
   restart(): Promise<void>;
+  /** SIGKILLs the per-connection sshd processes (every open connection drops); the listener stays. Their pids. */
+  killSessions(): number[];
   /** SIGSTOPs sshd and its per-connection processes: the network looks dead, nothing is refused. */
   pause(): void;
   /** SIGCONTs what pause() stopped. */
@@ -228,6 +230,17 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
     logs: () => log.join(''),
     stop: async () => {
       if (child) await killTree(child);
+    },
+    killSessions: () => {
+      const pids = child?.pid === undefined ? [] : descendants(child.pid);
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+      return pids;
     },
     pause: () => signalTree(child, 'SIGSTOP'),
     resume: () => signalTree(child, 'SIGCONT'),

@@ -43,9 +43,9 @@ describe('non-root users', () => {
   }, 60_000);
 });
 
-describe('global connection cap', () => {
-  it('closes the least recently used idle connection to open another', async () => {
-    const t = env.transport({ maxConnections: 1 });
+describe('global connection caps', () => {
+  it('keeps idle connections open up to maxIdleConnections, closing the least recently used', async () => {
+    const t = env.transport({ maxIdleConnections: 1 });
     const a = sshTarget(env.sshd, { name: 'a', user: SUDO_USER });
     const b = sshTarget(env.sshd, { name: 'b', user: PLAIN_USER });
     await t.exec(a, 'true');

@@ -6,7 +6,6 @@
  * `lastmodified` as additional data (sops.go Decrypt, ToBytes).
  */
 import { createDecipheriv, createHash } from 'node:crypto';
-import { Decrypter, armor } from 'age-encryption';
 import type { PathSegment } from '../source.js';
 import type { Location } from '../problems.js';
 import { parseEnc, type AgeStanza, type EncType, type EncValue } from './format.js';
@@ -28,6 +27,8 @@ export const identitiesIn = (text: string): string[] =>
 
 /** The data key, from the first age stanza one of the identities opens. */
 export async function dataKey(stanzas: readonly AgeStanza[], identities: readonly string[]): Promise<Buffer | undefined> {
+  // Loaded on the first decryption: its curves and post-quantum code are start-up time for every command otherwise.
+  const { Decrypter, armor } = await import('age-encryption');
   const decrypter = new Decrypter();
   for (const identity of identities) decrypter.addIdentity(identity);
   for (const stanza of stanzas) {
