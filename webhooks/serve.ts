@@ -13,6 +13,7 @@ import type { Credentials } from '../src/git/source.js';
 import { CorralMetrics } from '../src/daemon/metrics.js';
 import { buildServer } from '../src/daemon/http/server.js';
 import { Daemon } from '../src/daemon/daemon.js';
+import { lockStateDir } from '../src/daemon/lock.js';
 import { controllerOf } from '../src/daemon/controller.js';
 import { folderRevisions, gitRevisions } from '../src/daemon/sources.js';
 import { expandPath, type SshDefaults } from '../src/engine/targets.js';
@@ -112,12 +113,18 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
     return 2;
   }
   const stateDir = resolve(opts.stateDir);
+  const lock = await lockStateDir(stateDir);
+  if ('heldBy' in lock) {
+    out.error(`corral serve: the state dir ${stateDir} is in use by another corral serve (${lock.heldBy}); stop that one, or give this one its own --state-dir\n`);
+    return 2;
+  }
   const pkiDir = resolve(opts.pkiDir ?? join(stateDir, 'pki'));
   let pki: CertificateIssuer;
   try {
     pki = await openAuthority(pkiDir, { create: true });
   } catch (e) {
     out.error(`corral serve: the certificate authority in ${pkiDir}: ${(e as Error).message} (--pki-dir names another folder)\n`);
+    await lock.release();
     return 2;
   }
   // A git repository or a watched folder, each loaded only when used (isomorphic-git, chokidar): the idle daemon's memory.
@@ -153,6 +160,7 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
   } catch (e) {
     await app.close();
     await transport.close();
+    await lock.release();
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL' && code !== 'EACCES') throw e;
     // One line with the fix, not a stack trace.
@@ -172,6 +180,7 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
     await forge.stop();
     await app.close();
     await transport.close();
+    await lock.release();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
