@@ -145,8 +145,8 @@ describe('PGSQL in production shape on three lab nodes', () => {
     const candidate = `app-meta-${NODES.indexOf(NODES.find((n) => n !== before)!) + 1}`;
     try {
       await new Promise((r) => setTimeout(r, 2000));
-      await onNode('n1', `patronictl -c /etc/patroni/patroni.yml switchover --candidate ${candidate} --force`);
       const after = NODES[Number(candidate.split('-').pop()) - 1]!;
+      await switchoverTo(after);
       await until('the VIP on the new leader only', async () => ((await holders()).join() === after ? true : undefined), 60_000, 500);
       await until('writes through the VIP again', async () => ((await vipSql('select pg_is_in_recovery()').catch(() => '')) === 'f' ? true : undefined), 60_000, 500);
       await new Promise((r) => setTimeout(r, 2000));
@@ -205,8 +205,7 @@ describe('PGSQL in production shape on three lab nodes', () => {
   it('PITR from git: the plan names the restore; applied with --pitr, the rows before the time are there, the later ones and the drop are not; replicas stream again', async () => {
     const lead = await leaderNode();
     // The restore runs on pg_role's primary: app-meta-1 leads again first (the VIP test switched it over).
-    if (lead !== 'n1') await onNode('n1', 'patronictl -c /etc/patroni/patroni.yml switchover --candidate app-meta-1 --force');
-    await until('app-meta-1 leading', async () => ((await leaderNode()) === 'n1' ? true : undefined), 120_000, 1000);
+    if (lead !== 'n1') await switchoverTo('n1');
     const repo = withS3(s3!.port);
     await sql(nodeIp(1), 5433, 'create table pitr_rows (x int); insert into pitr_rows values (1), (2)');
     await new Promise((r) => setTimeout(r, 1500));
@@ -269,6 +268,15 @@ const CIPHER = 'Lab.Cipher.Canary';
 let s3: S3Server | undefined;
 
 /** The node the cluster's leader runs on, as a member's Patroni sees it. */
+/** A switchover to the member on `node`, once it streams (Patroni refuses an unhealthy candidate): done when it leads. */
+async function switchoverTo(node: string): Promise<void> {
+  const name = `app-meta-${NODES.indexOf(node) + 1}`;
+  const state = async () => (JSON.parse(await onNode('n1', `curl -s http://${nodeIp(1)}:8008/cluster`)) as { members: { name: string; state: string }[] }).members.find((m) => m.name === name)?.state;
+  await until(`${name} streaming`, async () => ((await state()) === 'streaming' ? true : undefined), 120_000, 500);
+  await onNode('n1', `patronictl -c /etc/patroni/patroni.yml switchover --candidate ${name} --force`);
+  await until(`${name} leading`, async () => ((await leaderNode()) === node ? true : undefined), 120_000, 500);
+}
+
 async function leaderNode(from = 'n1'): Promise<string> {
   const c = JSON.parse(await onNode(from, `curl -s http://${nodeIp(NODES.indexOf(from) + 1)}:8008/cluster`)) as { members: { name: string; role: string; state: string }[] };
   return NODES[Number(c.members.find((m) => m.role === 'leader' && m.state === 'running')!.name.split('-').pop()) - 1]!;
