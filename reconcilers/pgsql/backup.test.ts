@@ -76,9 +76,9 @@ describe('pgBackRest on every member', async () => {
 
   it('creates the stanza on every member with a local repository: online with a first backup on the primary, offline on replicas', () => {
     const [p, r2, r3] = MEMBERS.map((m) => stanzaOn(out.resources.get(m)));
-    expect(p?.want).toEqual({ stanza: 'pg-test', dbsu: 'postgres', primary: true, initBackup: true, repo: 'posix /pg/backup' });
+    expect(p?.want).toEqual({ stanza: 'pg-test', dbsu: 'postgres', primary: true, initBackup: true, repo: 'posix /pg/backup', data: '/pg/data' });
     for (const [seq, r] of [[2, r2], [3, r3]] as const) {
-      expect(r?.want).toEqual({ stanza: 'pg-test', dbsu: 'postgres', primary: false, initBackup: false, repo: 'posix /pg/backup' });
+      expect(r?.want).toEqual({ stanza: 'pg-test', dbsu: 'postgres', primary: false, initBackup: false, repo: 'posix /pg/backup', data: '/pg/data' });
       // From pg_control of a running replica, after its configuration.
       expect(r?.deps).toEqual(expect.arrayContaining([`patroni-member:pg-test-${seq}`, 'file:/etc/pgbackrest/pgbackrest.conf']));
     }
@@ -242,8 +242,8 @@ describe('pgBackRest repositories', () => {
 
 describe('changing the repository of a running cluster', () => {
   const S3 = 's3 pgsql@sss.pigsty/pgbackrest';
-  const primary: PgbackrestStanzaWant = { stanza: 'pg-test', dbsu: 'postgres', primary: true, initBackup: true, repo: S3 };
-  const replica: PgbackrestStanzaWant = { stanza: 'pg-test', dbsu: 'postgres', primary: false, initBackup: false, repo: 'posix /backup/pg-test' };
+  const primary: PgbackrestStanzaWant = { stanza: 'pg-test', dbsu: 'postgres', primary: true, initBackup: true, repo: S3, data: '/pg/data' };
+  const replica: PgbackrestStanzaWant = { stanza: 'pg-test', dbsu: 'postgres', primary: false, initBackup: false, repo: 'posix /backup/pg-test', data: '/pg/data' };
   const parse = (out: string) => pgbackrestStanza.parse(out, primary) as PgbackrestStanzaHave | null;
 
   it('reads the stanza, the recorded repository and the one pgbackrest.conf names from one probe', () => {
@@ -263,6 +263,7 @@ describe('changing the repository of a running cluster', () => {
     ]);
     const script = pgbackrestStanza.apply(primary, have).split('\n');
     expect(script).toEqual([
+      `if [ -e /pg/data/standby.signal ]; then echo 'stanza pg-test: this member, the intended primary (pg_role: primary), runs as a replica (a failover is left as it is): the stanza is made, checked and backed up where PostgreSQL leads; switch over back to it (patronictl switchover), or make the leader pg_role: primary' >&2; exit 1; fi`,
       'runuser -u postgres -- pgbackrest --stanza=pg-test stanza-create',
       'runuser -u postgres -- pgbackrest --stanza=pg-test check',
       'runuser -u postgres -- pgbackrest --stanza=pg-test --type=full backup',

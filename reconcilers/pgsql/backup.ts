@@ -192,7 +192,7 @@ export function backupResources(r: Resources, h: HostView, f: Facts, primary: bo
   const stale = r.add(staleFiles, { dir: PGBACKREST_CONF_D, set: `${c.cluster} repository secrets`, marker: REPO_SECRETS_MARKER, keep: secrets ? [REPO_SECRETS_NAME] : [], glob: '*.conf' }, [conf]);
   deps.push(secrets, conf, stale);
   if (opts.stanza && (primary || local)) {
-    r.add(pgbackrestStanza, { stanza: c.cluster, dbsu: c.dbsu, primary, initBackup: primary && h.param('pgbackrest_init_backup'), repo: repo.identity }, [...refs.running, ...deps]);
+    r.add(pgbackrestStanza, { stanza: c.cluster, dbsu: c.dbsu, primary, initBackup: primary && h.param('pgbackrest_init_backup'), repo: repo.identity, data: h.str('pg_data') }, [...refs.running, ...deps]);
   }
 }
 
@@ -215,7 +215,7 @@ export function repositoryNotes(members: readonly HostView[], observations: read
     const stanza = h.str('pg_cluster');
     if (!repo || !stanza) continue;
     const have = stateOf(observations, h.name, pgbackrestStanzaId(stanza));
-    const move = have ? repositoryMove({ stanza, dbsu: h.str('pg_dbsu'), primary: false, initBackup: false, repo: repo.identity }, have) : undefined;
+    const move = have ? repositoryMove({ stanza, dbsu: h.str('pg_dbsu'), primary: false, initBackup: false, repo: repo.identity, data: h.str('pg_data') }, have) : undefined;
     if (!move) continue;
     const made =
       h.str('pg_role') !== 'primary'

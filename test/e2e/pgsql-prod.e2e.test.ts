@@ -142,11 +142,11 @@ describe('PGSQL in production shape on three lab nodes', () => {
     await vipSql('create table if not exists vip_ticks (ts timestamptz)');
     const loop = `while :; do psql "host=${VIP_IP} port=5432 dbname=app user=dbuser_app connect_timeout=1" -AtXqc "insert into vip_ticks values (clock_timestamp())" >/dev/null 2>&1; sleep 0.05; done`;
     const writer = spawn('bash', ['-c', loop], { env: { ...process.env, PGPASSWORD: 'App.Lab.Pass' }, stdio: 'ignore', detached: true });
-    const candidate = `app-meta-${NODES.indexOf(NODES.find((n) => n !== before)!) + 1}`;
     try {
       await new Promise((r) => setTimeout(r, 2000));
-      await onNode('n1', `patronictl -c /etc/patroni/patroni.yml switchover --candidate ${candidate} --force`);
-      const after = NODES[Number(candidate.split('-').pop()) - 1]!;
+      const candidate = await readyCandidate();
+      const after = nodeOf(candidate);
+      await switchover(candidate);
       await until('the VIP on the new leader only', async () => ((await holders()).join() === after ? true : undefined), 60_000, 500);
       await until('writes through the VIP again', async () => ((await vipSql('select pg_is_in_recovery()').catch(() => '')) === 'f' ? true : undefined), 60_000, 500);
       await new Promise((r) => setTimeout(r, 2000));
@@ -176,6 +176,8 @@ describe('PGSQL in production shape on three lab nodes', () => {
   }, 10 * 60_000);
 
   it('backups on S3 over TLS: the repository change is planned as such, the stanza made there, a full backup, check, WAL archived', async () => {
+    // The stanza is made online on pg_role's primary, which must lead (a failover is left as it is).
+    await leadWith('n1');
     s3 = await startS3({ address: HOST_IP, name: S3_NAME, pkiDir: LAB_PKI_DIR, accessKey: 'pgbackrest', secretKey: S3_SECRET, buckets: ['pgsql'] });
     const repo = withS3(s3.port);
     const planned = await corral('plan', repo);
@@ -203,10 +205,8 @@ describe('PGSQL in production shape on three lab nodes', () => {
   }, 10 * 60_000);
 
   it('PITR from git: the plan names the restore; applied with --pitr, the rows before the time are there, the later ones and the drop are not; replicas stream again', async () => {
-    const lead = await leaderNode();
     // The restore runs on pg_role's primary: app-meta-1 leads again first (the VIP test switched it over).
-    if (lead !== 'n1') await onNode('n1', 'patronictl -c /etc/patroni/patroni.yml switchover --candidate app-meta-1 --force');
-    await until('app-meta-1 leading', async () => ((await leaderNode()) === 'n1' ? true : undefined), 120_000, 1000);
+    await leadWith('n1');
     const repo = withS3(s3!.port);
     await sql(nodeIp(1), 5433, 'create table pitr_rows (x int); insert into pitr_rows values (1), (2)');
     await new Promise((r) => setTimeout(r, 1500));
@@ -269,6 +269,41 @@ const CIPHER = 'Lab.Cipher.Canary';
 let s3: S3Server | undefined;
 
 /** The node the cluster's leader runs on, as a member's Patroni sees it. */
+interface Member {
+  name: string;
+  role: string;
+  state: string;
+  lag?: number | string;
+}
+
+const members = async (): Promise<Member[]> => (JSON.parse(await onNode('n1', `curl -s http://${nodeIp(1)}:8008/cluster`)) as { members: Member[] }).members;
+const nodeOf = (member: string): string => NODES[Number(member.split('-').pop()) - 1]!;
+
+/**
+ * A member Patroni takes as switchover candidate, once every replica runs with no lag: under synchronous
+ * replication (crit.yml) only the synchronous standby; `prefer` when it qualifies.
+ */
+async function readyCandidate(prefer?: string): Promise<string> {
+  const sync = (JSON.parse(await onNode('n1', `curl -s http://${nodeIp(1)}:8008/config`)) as { synchronous_mode?: boolean }).synchronous_mode === true;
+  return until('a switchover candidate', async () => {
+    const replicas = (await members()).filter((m) => m.role !== 'leader');
+    if (!replicas.length || replicas.some((m) => m.state !== 'running' || m.lag !== 0)) return undefined;
+    const eligible = replicas.filter((m) => !sync || m.role === 'sync_standby');
+    return (eligible.find((m) => m.name === prefer) ?? eligible[0])?.name;
+  }, 120_000, 500);
+}
+
+async function switchover(candidate: string): Promise<void> {
+  await onNode('n1', `patronictl -c /etc/patroni/patroni.yml switchover --candidate ${candidate} --force`);
+  await until(`${candidate} leading`, async () => ((await leaderNode()) === nodeOf(candidate) ? true : undefined), 120_000, 500);
+}
+
+/** Switches over until the member on `node` leads: under synchronous replication through the synchronous standby, so up to three. */
+async function leadWith(node: string): Promise<void> {
+  for (let i = 0; i < 3 && (await leaderNode()) !== node; i++) await switchover(await readyCandidate(`app-meta-${NODES.indexOf(node) + 1}`));
+  expect(await leaderNode()).toBe(node);
+}
+
 async function leaderNode(from = 'n1'): Promise<string> {
   const c = JSON.parse(await onNode(from, `curl -s http://${nodeIp(NODES.indexOf(from) + 1)}:8008/cluster`)) as { members: { name: string; role: string; state: string }[] };
   return NODES[Number(c.members.find((m) => m.role === 'leader' && m.state === 'running')!.name.split('-').pop()) - 1]!;

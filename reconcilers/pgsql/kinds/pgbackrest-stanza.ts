@@ -25,6 +25,8 @@ export interface PgbackrestStanzaWant {
   initBackup: boolean;
   /** The identity of the repository the stanza belongs on (repoIdentity). */
   repo: string;
+  /** pg_data: a standby.signal there tells that the intended primary runs as a replica (after a failover). */
+  data: string;
 }
 
 export interface PgbackrestStanzaHave {
@@ -94,6 +96,8 @@ export const pgbackrestStanza: Kind<PgbackrestStanzaWant, PgbackrestStanzaHave, 
     return [
       ...(w.primary
         ? [
+            // Online, the stanza is made where PostgreSQL leads: pgBackRest's own error ("unable to find primary cluster") says not why.
+            sh`if [ -e ${w.data}/standby.signal ]; then echo ${`stanza ${w.stanza}: this member, the intended primary (pg_role: primary), runs as a replica (a failover is left as it is): the stanza is made, checked and backed up where PostgreSQL leads; switch over back to it (patronictl switchover), or make the leader pg_role: primary`} >&2; exit 1; fi`,
             asDbsu(w, sh`pgbackrest --stanza=${w.stanza} stanza-create`),
             asDbsu(w, sh`pgbackrest --stanza=${w.stanza} check`),
             ...(wantsBackup(w, h) ? [asDbsu(w, sh`pgbackrest --stanza=${w.stanza} --type=full backup`)] : []),
