@@ -14,24 +14,14 @@ import { kindOf } from '../../src/engine/resources/index.js';
 import type { Resource } from '../../src/engine/resources/kind.js';
 import { certificatesFor } from '../../test/helpers/pki.js';
 import { tmpRepo } from '../../test/helpers/tmp.js';
+import { threeMemberPgTest } from '../../test/helpers/inventories.js';
 import { pgBinScripts, type ScriptContext } from './backup.js';
 import { pgsql } from './index.js';
 import { pgbackrestStanza, stanzaRecordPath, type PgbackrestStanzaHave, type PgbackrestStanzaWant } from './kinds/pgbackrest-stanza.js';
 import { identityOfLines } from './pgbackrest-repo.js';
 import { pgbackrestProcesses } from './templates.js';
 
-/** Three members; `vars` are more cluster variables, in YAML's flow style. */
-const INVENTORY = (vars = '') => `
-all:
-  children:
-    etcd: { hosts: { 10.0.0.11: { etcd_seq: 1 } }, vars: { etcd_cluster: etcd } }
-    pg-test:
-      hosts:
-        10.0.0.11: { pg_seq: 1, pg_role: primary }
-        10.0.0.12: { pg_seq: 2, pg_role: replica }
-        10.0.0.13: { pg_seq: 3, pg_role: replica }
-      vars: { pg_cluster: pg-test, pg_version: 15${vars ? `, ${vars}` : ''} }
-`;
+const INVENTORY = threeMemberPgTest;
 
 async function loaded(vars = '', facts: (host: string) => Facts = () => ASSUMED_FACTS) {
   const v = await validateInventory(tmpRepo({ 'pigsty.yml': INVENTORY(vars) }));

@@ -7,21 +7,12 @@ import type { Resource } from '../../src/engine/resources/kind.js';
 import { certificatesFor } from '../../test/helpers/pki.js';
 import { parsesAsBash } from '../../test/helpers/bash.js';
 import { tmpRepo } from '../../test/helpers/tmp.js';
+import { threeMemberPgTest } from '../../test/helpers/inventories.js';
 import { pgsql } from './index.js';
 import { pending, pgPitr, type PgPitrHave, type PgPitrWant } from './kinds/pg-pitr.js';
 import { pitrId, pitrTarget, restoreArgs } from './pitr.js';
 
-const INVENTORY = (pitr: string, vars = '') => `
-all:
-  children:
-    etcd: { hosts: { 10.0.0.11: { etcd_seq: 1 } }, vars: { etcd_cluster: etcd } }
-    pg-test:
-      hosts:
-        10.0.0.11: { pg_seq: 1, pg_role: primary }
-        10.0.0.12: { pg_seq: 2, pg_role: replica }
-        10.0.0.13: { pg_seq: 3, pg_role: replica }
-      vars: { pg_cluster: pg-test, pg_version: 15${pitr ? `, pg_pitr: ${pitr}` : ''}${vars ? `, ${vars}` : ''} }
-`;
+const INVENTORY = (pitr: string, vars = ''): string => threeMemberPgTest([pitr ? `pg_pitr: ${pitr}` : '', vars].filter(Boolean).join(', '));
 
 async function desiredOf(pitr: string, vars = '', limit?: string[]) {
   const v = await validateInventory(tmpRepo({ 'pigsty.yml': INVENTORY(pitr, vars) }));
