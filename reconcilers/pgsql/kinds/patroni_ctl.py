@@ -210,6 +210,19 @@ def dcs_restart(record, wanted, others, timeout, fresh_seconds):
     wait(lambda: not get('/patroni').get('pause'), me + ' resumed', timeout)
 
 
+def patch_config(patch, timeout):
+    # A leader of data whose DCS was emptied (a point-in-time recovery) answers 503 until its HA loop has written /config.
+    end = time.time() + timeout
+    while True:
+        code, text = call('PATCH', '/config', patch)
+        if code == 200:
+            return
+        if code != 503 or time.time() > end:
+            sys.exit('PATCH /config refused (%s): %s' % (code, text))
+        print('PATCH /config refused for now (%s); retrying' % code, file=sys.stderr)
+        time.sleep(1)
+
+
 def main(argv):
     configure(argv[1])
     cmd, args = argv[2], argv[3:]
@@ -220,9 +233,7 @@ def main(argv):
     elif cmd == 'switchover':
         switchover(args[0], int(args[1]))
     elif cmd == 'patch-config':
-        code, text = call('PATCH', '/config', json.loads(args[0]))
-        if code != 200:
-            sys.exit('PATCH /config refused (%s): %s' % (code, text))
+        patch_config(json.loads(args[0]), 60)
     elif cmd == 'pause':
         pause(int(args[0]))
     elif cmd == 'dcs-restart':

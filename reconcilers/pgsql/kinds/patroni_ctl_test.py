@@ -322,6 +322,12 @@ class PatchConfigTest(PatroniCtlTest):
         self.member('pg-2').answers[('PATCH', '/config')] = [(409, 'Config changed in the meantime')]
         self.assert_exits('PATCH /config refused (409): Config changed in the meantime', self.member('pg-2'), 'patch-config', '{"ttl": 20}')
 
+    def test_a_503_is_retried_until_the_dcs_has_a_config(self):
+        self.member('pg-2').answers[('PATCH', '/config')] = [(503, 'Service Unavailable')] * 3
+        stderr = self.run_ctl(self.member('pg-2'), 'patch-config', '{"ttl": 20}')
+        self.assertEqual(stderr.count('PATCH /config refused for now (503); retrying'), 3)
+        self.assertEqual(self.cluster.config['ttl'], 20)
+
     def test_basic_auth_from_restapi_authentication(self):
         self.run_ctl(self.member('pg-2'), 'patch-config', '{"ttl": 20}', authentication={'username': 'postgres', 'password': 'Patroni.API'})
         self.assertEqual(self.cluster.requests[-1].headers['Authorization'], 'Basic cG9zdGdyZXM6UGF0cm9uaS5BUEk=')
