@@ -247,6 +247,8 @@ export class Daemon implements DaemonApi {
       return;
     }
     this.git.fetchedRevision = latest.revision;
+    // The verdict on the previous revision is not this one's: while this one is validated, there is none.
+    delete this.git.invalidAt;
     // Validated in a worker, then decrypted: a revision that does not decrypt is refused like an invalid one.
     const validated = await admitRevision(latest.dir, this.opts.secrets);
     if (!validated.valid) {
@@ -263,7 +265,6 @@ export class Daemon implements DaemonApi {
       for (const u of this.units.values()) this.setStatus(u, { sync: 'Invalid', message: `revision ${short(latest.revision)} is invalid: ${this.git.invalidAt}` });
       return;
     }
-    delete this.git.invalidAt;
     this.adopt(latest, validated, trigger);
     await this.syncAll(trigger);
   }
