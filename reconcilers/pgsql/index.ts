@@ -8,7 +8,7 @@ import type { HostView } from '../../src/config/hosts.js';
 import { membership } from '../../src/config/clusters.js';
 import { resourceList, type Departure, type ModuleDesired, type ReconcileInput, type Reconciler } from '../../src/engine/reconciler.js';
 import type { Facts, Note } from '../../src/engine/model.js';
-import { patroniMember, patroniMemberId, runningLeader } from './kinds/patroni-member.js';
+import { leadsRunning, patroniMember, patroniMemberId, runningLeader } from './kinds/patroni-member.js';
 import { directory, file, sha256 } from '../../src/engine/resources/file.js';
 import type { Ref } from '../../src/engine/resources/kind.js';
 import { packages, packagesId } from '../../src/engine/resources/packages.js';
@@ -486,6 +486,8 @@ export const pgsql: Reconciler = {
   health({ cluster, observations }) {
     const h = pgHealthFromObservations(observations, cluster.members);
     const drift = h.roleDrift ? [`role drift: ${h.leader} leads, pg_role names ${h.intendedPrimary}; Corral does not switch back (commit a pg_role change to switch over)`] : [];
-    return { status: h.status, problems: [...h.problems, ...drift] };
+    const listed = patroniView(observations, cluster.members) ?? [];
+    const members = listed.map((m) => ({ name: m.name, role: m.role, state: m.state, ...(m.lagging === null || leadsRunning(m) ? {} : { lag: m.lagging ? 'lags' : 'no lag' }) }));
+    return { status: h.status, problems: [...h.problems, ...drift], members };
   },
 };

@@ -27,7 +27,7 @@ import { GIT_FETCH_RESULTS, type CorralMetrics, type GitFetchResult } from './me
 import { policyFor, pollSeconds } from './policy.js';
 import { StateStore } from './store.js';
 import { writePlanRecord } from './plans.js';
-import type { ClusterStatus, DaemonApi, DaemonStatus, GitState, HistoryEntry, PlanRecord, Trigger } from './types.js';
+import { PROBLEMS_SHOWN, type ClusterStatus, type DaemonApi, type DaemonStatus, type GitState, type HistoryEntry, type PlanRecord, type Trigger } from './types.js';
 import { applyProgress } from './progress.js';
 
 /** Where revisions come from: a git branch, or a folder watched on disk. */
@@ -116,6 +116,7 @@ export class Daemon implements DaemonApi {
   private stopped = false;
   /** The state last logged per subject (`fetch`, `unit NAME`), so a repeated one is not logged again. */
   private readonly logged = new Map<string, string>();
+  private readonly changeListeners = new Set<() => void>();
 
   constructor(private readonly opts: DaemonOptions) {
     this.store = new StateStore(opts.stateDir);
@@ -215,7 +216,10 @@ export class Daemon implements DaemonApi {
         this.fetchAgain = false;
         await this.fetchOnce(trigger);
       } while (this.fetchAgain && !this.stopped);
-    })().finally(() => (this.fetching = undefined));
+    })().finally(() => {
+      this.fetching = undefined;
+      this.changed();
+    });
     return this.fetching;
   }
 
@@ -249,8 +253,10 @@ export class Daemon implements DaemonApi {
     this.git.fetchedRevision = latest.revision;
     // The verdict on the previous revision is not this one's: while this one is validated, there is none.
     delete this.git.invalidAt;
+    delete this.git.problems;
     // Validated in a worker, then decrypted: a revision that does not decrypt is refused like an invalid one.
     const validated = await admitRevision(latest.dir, this.opts.secrets);
+    this.git.problems = validated.problems.slice(0, PROBLEMS_SHOWN).map((p) => `${p.file}:${p.line}:${p.col} ${p.severity}: ${p.message}`);
     if (!validated.valid) {
       const first = validated.problems.find((p) => p.severity === 'error')!;
       this.git.invalidAt = `${first.file}:${first.line}:${first.col} ${first.message}`;
@@ -415,7 +421,10 @@ export class Daemon implements DaemonApi {
       applied = true;
       const { progress, onEvent } = applyProgress(plan);
       status.progress = progress;
-      const outcome = await applyRun(ctx, planning, onEvent);
+      const outcome = await applyRun(ctx, planning, (e) => {
+        onEvent(e);
+        this.changed();
+      });
       for (const r of outcome.results) entry.changes[r.status === 'applied' ? 'applied' : r.status === 'failed' ? 'failed' : 'skipped']++;
       u.lastPlan = this.savePlan(status.name, outcome.verify.plan);
       entry.result = outcome.converged ? 'Succeeded' : entry.changes.failed || plan.unreachable.length ? 'Failed' : 'NotConverged';
@@ -481,6 +490,8 @@ export class Daemon implements DaemonApi {
       const h = reconciler.health({ cluster, hosts: validated.hosts, observations: planning.observations });
       if (h.problems.length) status.healthMessage = h.problems.join('; ').slice(0, 500);
       else delete status.healthMessage;
+      if (h.members) status.members = h.members;
+      else delete status.members;
       return h.status;
     }
     delete status.healthMessage;
@@ -508,6 +519,16 @@ export class Daemon implements DaemonApi {
   private setStatus(u: Unit, patch: Partial<ClusterStatus>): void {
     Object.assign(u.status, patch);
     this.opts.metrics.setClusters([...this.units.values()].map((x) => x.status));
+    this.changed();
+  }
+
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private changed(): void {
+    for (const listener of this.changeListeners) listener();
   }
 
   private setSuspended(name: string, suspended: boolean): boolean {

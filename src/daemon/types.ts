@@ -4,6 +4,7 @@
  */
 import type { Module } from '../config/clusters.js';
 import type { Plan } from '../engine/model.js';
+import type { MemberHealth } from '../engine/reconciler.js';
 
 /** Argo CD's sync states, plus Invalid (the revision failed validation), Suspended, and Unmanaged (a module Corral does not build yet). */
 export type SyncStatus = 'Synced' | 'OutOfSync' | 'Invalid' | 'Syncing' | 'Failed' | 'Suspended' | 'Unmanaged' | 'Unknown';
@@ -35,6 +36,8 @@ export interface ClusterStatus {
   healthMessage?: string;
   /** Changes in the last drift check's plan. */
   driftChanges: number;
+  /** Each member's role and state as the module's service lists it (PGSQL: Patroni), from the last plan's observations. */
+  members?: MemberHealth[];
   policy: ClusterPolicy;
   hosts: string[];
   /** While a sync runs: its phase, and per host the changes applied of those planned (`corral sync --wait` shows it). */
@@ -95,7 +98,11 @@ export interface GitState {
   lastError?: string;
   /** Where the first validation error of the fetched revision is, when it is invalid. */
   invalidAt?: string;
+  /** Every error and warning of the fetched revision (`file:line:col severity: message`), at most PROBLEMS_SHOWN. */
+  problems?: string[];
 }
+
+export const PROBLEMS_SHOWN = 100;
 
 export interface DaemonStatus {
   ready: boolean;
@@ -115,4 +122,6 @@ export interface DaemonApi {
   resume(name: string): boolean;
   /** A webhook or the API says the source changed: fetch now instead of at the next poll. */
   nudge(trigger: Trigger): void;
+  /** Calls `listener` when the status may have changed (a sync's phase or progress, a fetch); returns the unsubscribe. */
+  onChange(listener: () => void): () => void;
 }

@@ -53,6 +53,16 @@ export interface ModuleHealth {
   status: 'Healthy' | 'Degraded' | 'Down';
   /** What is wrong, one line each; also what is worth knowing while Healthy (a primary that is not pg_role's). */
   problems: string[];
+  /** Each member as the service lists it (Patroni's role and state), for the status page. */
+  members?: MemberHealth[];
+}
+
+export interface MemberHealth {
+  name: string;
+  role: string;
+  state: string;
+  /** Replication: `lags`, `no lag`, or unknown (absent). */
+  lag?: string;
 }
 
 /** A cluster with what one plan observed of its members. */

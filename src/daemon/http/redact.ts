@@ -31,7 +31,7 @@ export function sanitizeStatus(s: DaemonStatus): DaemonStatus {
   return {
     ...s,
     source: sanitizeText(s.source),
-    git: { ...s.git, ...(s.git.lastError === undefined ? {} : { lastError: sanitizeText(s.git.lastError) }) },
+    git: { ...s.git, ...(s.git.lastError === undefined ? {} : { lastError: sanitizeText(s.git.lastError) }), ...(s.git.problems ? { problems: s.git.problems.map(sanitizeText) } : {}) },
     clusters: s.clusters.map(sanitizeCluster),
   };
 }

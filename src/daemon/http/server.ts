@@ -18,6 +18,7 @@ import type { DaemonApi } from '../types.js';
 import { apiRoutes } from './api.js';
 import { toResponse } from './errors.js';
 import { metricsRoutes } from './metrics.js';
+import { eventRoutes } from './events.js';
 import { pageRoutes } from './page.js';
 import { probeRoutes } from './probes.js';
 
@@ -29,6 +30,8 @@ export interface ServerOptions {
   token?: string;
   /** Deadlines for clients (defaults: DEFAULT_TIMEOUTS); a client that stalls is cut, and what it sent is freed. */
   timeouts?: Partial<HttpTimeouts>;
+  /** How long one /events stream lasts before the server ends it (the browser reconnects); default EVENT_STREAM_MS. */
+  eventStreamMs?: number;
 }
 
 export interface HttpTimeouts {
@@ -168,5 +171,6 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.register(metricsRoutes, { api: opts.api, metrics: opts.metrics });
   app.register(apiRoutes, { api: opts.api, token });
   app.register(pageRoutes, { api: opts.api });
+  app.register(eventRoutes, { api: opts.api, ...(opts.eventStreamMs ? { streamMs: opts.eventStreamMs } : {}) });
   return app;
 }

@@ -164,4 +164,20 @@ export class FakeApi implements DaemonApi {
   nudge(trigger: Trigger): void {
     this.calls.nudge.push(trigger);
   }
+
+  private readonly listeners = new Set<() => void>();
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** What the daemon does when its status changes. */
+  changed(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  get listening(): number {
+    return this.listeners.size;
+  }
 }

@@ -18,7 +18,7 @@ export interface Harness {
   logText(): string;
 }
 
-export function harness(opts: { token?: string; api?: FakeApi; metrics?: CorralMetrics } = { token: TOKEN }): Harness {
+export function harness(opts: { token?: string; api?: FakeApi; metrics?: CorralMetrics; eventStreamMs?: number } = { token: TOKEN }): Harness {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -28,7 +28,7 @@ export function harness(opts: { token?: string; api?: FakeApi; metrics?: CorralM
   });
   const api = opts.api ?? new FakeApi();
   const metrics = opts.metrics ?? new CorralMetrics();
-  const app = buildServer({ api, metrics, logger: pino({ level: 'debug' }, sink), ...(opts.token === undefined ? {} : { token: opts.token }) });
+  const app = buildServer({ api, metrics, logger: pino({ level: 'debug' }, sink), ...(opts.token === undefined ? {} : { token: opts.token }), ...(opts.eventStreamMs ? { eventStreamMs: opts.eventStreamMs } : {}) });
   return {
     app,
     api,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { harness, type Harness } from './helpers.js';
+import { harness, TOKEN, type Harness } from './helpers.js';
 import { need, run } from './tools.js';
 
 /** Where the screenshot is left for a person to look at. */
@@ -18,7 +18,8 @@ let url: string;
 let profiles: string;
 
 beforeAll(async () => {
-  h = harness();
+  // Event streams end after 300 ms (the page reconnects), so Chromium's virtual time is not held by an open one.
+  h = harness({ token: TOKEN, eventStreamMs: 300 });
   await h.app.listen({ host: '127.0.0.1', port: 0 });
   url = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}/`;
   profiles = await mkdtemp(join(tmpdir(), 'corral-chromium-'));
@@ -31,10 +32,14 @@ afterAll(async () => {
 
 /** One headless Chromium run with a fresh profile, no network but the page, nothing left running. */
 async function chromium(...args: string[]): Promise<string> {
+  return chromiumAt('/', ...args);
+}
+
+async function chromiumAt(path: string, ...args: string[]): Promise<string> {
   const bin = need('chromium', 'chromium');
   const profile = await mkdtemp(join(profiles, 'p-'));
   const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`];
-  const r = await run(bin, [...flags, ...args, url], { timeoutMs: 120_000 });
+  const r = await run(bin, [...flags, ...args, new URL(path, url).href], { timeoutMs: 120_000 });
   if (r.code !== 0) throw new Error(`chromium exited ${r.code}: ${r.stderr.slice(-2000)}`);
   return r.stdout;
 }
@@ -75,5 +80,40 @@ describe('the status page in headless Chromium', () => {
     expect(png.readUInt32BE(20)).toBe(900);
     // A blank page compresses to a few KB; text, badges and the plan make it much larger.
     expect((await stat(SCREENSHOT)).size).toBeGreaterThan(30_000);
+  });
+
+  test('a cluster page at 480 px: members, plan and history fit, without "Suspended suspended" (screenshot left at /tmp)', async () => {
+    const shot = join(tmpdir(), 'corral-cluster-page-480.png');
+    await rm(shot, { force: true });
+    await chromiumAt('/clusters/pg-test', `--screenshot=${shot}`, '--window-size=480,900', '--hide-scrollbars');
+    const png = await readFile(shot);
+    expect(png.readUInt32BE(16)).toBe(480);
+    expect((await stat(shot)).size).toBeGreaterThan(15_000);
+    console.log(`cluster page at 480 px: ${shot}`);
+    const dom = await chromiumAt('/clusters/pg-test', '--window-size=480,900', '--dump-dom');
+    expect(dom).toContain('<section id="cluster" data-cluster="pg-test" data-sync="OutOfSync" data-health="Degraded">');
+    expect(dom).toMatch(/<li class="update" data-action="update">~ <strong>file:\/etc\/pgbouncer\/pgbouncer.ini<\/strong>/);
+    expect(dom).toContain('<table id="history">');
+    expect(dom).not.toMatch(/Suspended<\/span><span class="policy">suspended/);
+  });
+
+  test('live: the page follows the events and shows a change without a reload', async () => {
+    // The first event comes as the page connects; the state changes just before, so only a page that follows the events shows it.
+    const subscribe = h.api.onChange.bind(h.api);
+    const before = h.api.clusters[1]!.sync;
+    h.api.onChange = (listener) => {
+      h.api.clusters[1]!.sync = 'Synced';
+      h.api.clusters[1]!.message = 'synced live';
+      return subscribe(listener);
+    };
+    try {
+      const dom = await chromiumAt('/clusters/pg-test', '--virtual-time-budget=3000', '--dump-dom');
+      expect(dom).toContain('data-cluster="pg-test" data-sync="Synced"');
+      expect(dom).toContain('synced live');
+    } finally {
+      h.api.onChange = subscribe;
+      h.api.clusters[1]!.sync = before;
+      delete h.api.clusters[1]!.message;
+    }
   });
 });

@@ -13,17 +13,22 @@ afterEach(async () => {
 const tagWith = (html: string, attr: string): string | undefined => new RegExp(`<[a-z]+ [^>]*${attr}[^>]*>`).exec(html)?.[0];
 
 describe('GET /', () => {
-  test('an HTML page that refreshes itself, with a strict CSP and no script or outside asset', async () => {
+  test('an HTML page with a strict CSP: its own script only (live), a refresh without it, no outside asset', async () => {
     h = harness();
     const res = await h.app.inject('/');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
-    expect(res.headers['content-security-policy']).toBe("default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    expect(res.headers['content-security-policy']).toBe("default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.body).toMatch(/^<!doctype html>/);
-    expect(res.body).toContain('<meta http-equiv="refresh" content="10">');
+    expect(res.body).toContain('<noscript><meta http-equiv="refresh" content="10"></noscript>');
     expect(res.body).toContain('<title>Corral: 3 clusters, 2 not synced</title>');
-    expect(res.body).not.toMatch(/<script|<link|<img|src=|@import|url\(/i);
+    // One script, by path on this origin; nothing inline, nothing from elsewhere.
+    expect([...res.body.matchAll(/<script[^>]*>/g)].map((m) => m[0])).toEqual(['<script src="/assets/page.js" defer>']);
+    expect(res.body).not.toMatch(/<link|<img|@import|url\(|\son[a-z]+=/i);
+    const script = await h.app.inject('/assets/page.js');
+    expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(script.body).toContain("new EventSource('/events')");
   });
 
   test('one row per cluster with its sync and health in data attributes and badges', async () => {
@@ -107,7 +112,7 @@ describe('escaping', () => {
     rec.text += evil;
     h = harness({ api });
     const html = (await h.app.inject('/')).body;
-    expect(html).not.toContain('<script');
+    expect(html.replace('<script src="/assets/page.js" defer></script>', '')).not.toContain('<script');
     expect(html).not.toContain('<img');
     expect(html).not.toContain('" onmouseover="');
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&gt;&lt;img src=x onerror=alert(2)&gt;');
