@@ -362,6 +362,12 @@ describe('health for the daemon', async () => {
     expect(pgsql.health!({ cluster, hosts: v.hosts, observations: [down, seen(after)] })).toEqual({
       status: 'Healthy',
       problems: ['role drift: pg-test-2 leads, pg_role names pg-test-1; Corral does not switch back (commit a pg_role change to switch over)'],
+      // Each member as Patroni lists it, for the status page; the leader's lag is not a thing.
+      members: [
+        { name: 'pg-test-2', role: 'leader', state: 'running' },
+        { name: 'pg-test-1', role: 'replica', state: 'running', lag: 'no lag' },
+        { name: 'pg-test-3', role: 'replica', state: 'running', lag: 'no lag' },
+      ],
     });
     expect(pgsql.health!({ cluster, hosts: v.hosts, observations: [down] }).status).toBe('Down');
   });
