@@ -8,7 +8,7 @@
  */
 import type { HostView } from '../../src/config/hosts.js';
 import { stateOf, type Observation } from '../../src/engine/model.js';
-import type { ModuleHealth } from '../../src/engine/reconciler.js';
+import type { MemberHealth, ModuleHealth } from '../../src/engine/reconciler.js';
 import type { Ref } from '../../src/engine/resources/kind.js';
 import { CLUSTER_SLOTS, redisClusterId } from './kinds/cluster.js';
 import { redisInstanceId } from './kinds/instance.js';
@@ -17,26 +17,31 @@ import { describeUpstream, redisReplicationId } from './kinds/replication.js';
 import { redisSentinelId } from './kinds/sentinel.js';
 import { clusterOf, instancesOf, modeOf } from './params.js';
 
-/** What a check found: answers (nothing answered is Down), problems (Degraded) and drift (reported, Healthy). */
+/** What a check found: answers (nothing answered is Down), problems (Degraded), drift (reported, Healthy), and each instance as it answered. */
 interface Findings {
   answered: number;
   problems: string[];
   drift: string[];
+  members: MemberHealth[];
 }
+
+const NO_ANSWER = 'no answer';
 
 /** A resource's observed state on a host (stateOf over one plan's observations). */
 type StateOf = <H>(host: string, id: Ref<H>) => H | null | undefined;
 
 function replicationFindings(members: readonly HostView[], state: StateOf): Findings {
-  const f: Findings = { answered: 0, problems: [], drift: [] };
+  const f: Findings = { answered: 0, problems: [], drift: [], members: [] };
   for (const h of members) {
     for (const i of instancesOf(h)) {
       const seen = state(h.name, redisReplicationId(i.name));
       if (!seen?.role) {
         f.problems.push(`${i.name} does not answer`);
+        f.members.push({ name: i.name, role: '', state: NO_ANSWER });
         continue;
       }
       f.answered++;
+      f.members.push(seen.role === 'slave' ? { name: i.name, role: `replica of ${seen.upstream}`, state: seen.linkUp ? 'link up' : 'link down' } : { name: i.name, role: 'primary', state: 'running' });
       const observed = seen.role === 'slave' ? seen.upstream : '';
       if (seen.role === 'slave' && !seen.linkUp) f.problems.push(`${i.name}: its replication link to ${seen.upstream} is down`);
       if (observed !== i.upstream) f.drift.push(`role drift: ${i.name} is ${describeUpstream(observed)}, the inventory has it ${describeUpstream(i.upstream)}; Corral does not undo a failover (commit a replica_of change to make it so)`);
@@ -46,14 +51,16 @@ function replicationFindings(members: readonly HostView[], state: StateOf): Find
 }
 
 function sentinelFindings(members: readonly HostView[], anchor: HostView, state: StateOf): Findings {
-  const f: Findings = { answered: 0, problems: [], drift: [] };
+  const f: Findings = { answered: 0, problems: [], drift: [], members: [] };
   const masters = anchor.param('redis_sentinel_monitor').filter((m) => !m.remove);
   const cluster = clusterOf(anchor);
   const inventory = new Set(members.flatMap((h) => instancesOf(h).flatMap((i) => [`${h.name}:${i.port}`, `${h.address}:${i.port}`])));
   const total = members.reduce((n, h) => n + instancesOf(h).length, 0);
   for (const h of members) {
     for (const i of instancesOf(h)) {
-      if (!state(h.name, redisInstanceId(i.name))?.running) {
+      const running = Boolean(state(h.name, redisInstanceId(i.name))?.running);
+      f.members.push({ name: i.name, role: 'sentinel', state: running ? 'running' : 'not running' });
+      if (!running) {
         f.problems.push(`sentinel ${i.name} does not run`);
         continue;
       }
@@ -82,10 +89,12 @@ function sentinelFindings(members: readonly HostView[], anchor: HostView, state:
 
 function clusterFindings(members: readonly HostView[], anchor: HostView, state: StateOf): Findings {
   const seen = state(anchor.name, redisClusterId(clusterOf(anchor)));
-  if (!seen) return { answered: 0, problems: ['no instance of the native cluster answers'], drift: [] };
-  const f: Findings = { answered: Object.keys(seen.nodes).length, problems: [], drift: [] };
-  for (const address of members.flatMap((h) => instancesOf(h).map((i) => `${h.name}:${i.port}`))) {
+  const addresses = members.flatMap((h) => instancesOf(h).map((i) => `${h.name}:${i.port}`));
+  if (!seen) return { answered: 0, problems: ['no instance of the native cluster answers'], drift: [], members: addresses.map((name) => ({ name, role: 'cluster node', state: NO_ANSWER })) };
+  const f: Findings = { answered: Object.keys(seen.nodes).length, problems: [], drift: [], members: [] };
+  for (const address of addresses) {
     const n = seen.nodes[address];
+    f.members.push({ name: address, role: 'cluster node', state: n ? `cluster_state:${n.state}` : NO_ANSWER });
     if (!n) f.problems.push(`${address} does not answer`);
     else if (n.state !== 'ok') f.problems.push(`${address} says cluster_state:${n.state}`);
   }
@@ -102,5 +111,5 @@ export function redisHealth(members: readonly HostView[], observations: readonly
   const mode = modeOf(anchor);
   const f = mode === 'cluster' ? clusterFindings(members, anchor, state) : mode === 'sentinel' ? sentinelFindings(members, anchor, state) : replicationFindings(members, state);
   const status = f.answered === 0 ? 'Down' : f.problems.length ? 'Degraded' : 'Healthy';
-  return { status, problems: [...f.problems, ...new Set(f.drift)] };
+  return { status, problems: [...f.problems, ...new Set(f.drift)], members: f.members };
 }

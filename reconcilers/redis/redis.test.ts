@@ -255,9 +255,18 @@ describe('health', () => {
     const master = { recorded: '', role: 'master', upstream: '', linkUp: false, replicas: [{ ip: '10.0.0.12', port: 6379, state: 'online' }] };
     const replica = { recorded: '10.0.0.11 6379', role: 'slave', upstream: '10.0.0.11 6379', linkUp: true, replicas: [] };
     const healthy = redis.health!({ cluster, hosts, observations: observations(desired, { '10.0.0.11': { 'redis-replication:redis-ms-1-6379': master, 'redis-replication:redis-ms-1-6380': master }, '10.0.0.12': { 'redis-replication:redis-ms-2-6379': replica } }) });
-    expect(healthy).toEqual({ status: 'Healthy', problems: [] });
+    expect(healthy).toEqual({
+      status: 'Healthy',
+      problems: [],
+      members: [
+        { name: 'redis-ms-1-6379', role: 'primary', state: 'running' },
+        { name: 'redis-ms-1-6380', role: 'primary', state: 'running' },
+        { name: 'redis-ms-2-6379', role: 'replica of 10.0.0.11 6379', state: 'link up' },
+      ],
+    });
     const failedOver = redis.health!({ cluster, hosts, observations: observations(desired, { '10.0.0.11': { 'redis-replication:redis-ms-1-6380': master }, '10.0.0.12': { 'redis-replication:redis-ms-2-6379': { ...replica, role: 'master', upstream: '' } } }) });
     expect(failedOver.status).toBe('Degraded');
+    expect(failedOver.members?.[0]).toEqual({ name: 'redis-ms-1-6379', role: '', state: 'no answer' });
     expect(failedOver.problems).toEqual(['redis-ms-1-6379 does not answer', 'role drift: redis-ms-2-6379 is primary, the inventory has it replica of 10.0.0.11 6379; Corral does not undo a failover (commit a replica_of change to make it so)']);
   });
 });
@@ -408,7 +417,11 @@ ${nodes.map((n) => `        10.0.0.${n}: { redis_node: ${n - 12}, redis_instance
         '10.0.0.14': { ...states['10.0.0.14'], 'redis-instance:redis-meta-2-26379': running, 'redis-sentinel:redis-meta-2-26379': { masters: { 'redis-ms': { ...view, otherSentinels: 1 } } } },
       }),
     });
-    expect(health).toEqual({ status: 'Degraded', problems: ['sentinel redis-meta-1-26379 counts 3 sentinels of redis-ms, the inventory has 2 (10.0.0.15:26379 not in it): a Sentinel that left is still counted'] });
+    expect(health).toMatchObject({ status: 'Degraded', problems: ['sentinel redis-meta-1-26379 counts 3 sentinels of redis-ms, the inventory has 2 (10.0.0.15:26379 not in it): a Sentinel that left is still counted'] });
+    expect(health.members).toEqual([
+      { name: 'redis-meta-1-26379', role: 'sentinel', state: 'running' },
+      { name: 'redis-meta-2-26379', role: 'sentinel', state: 'running' },
+    ]);
   });
 });
 
