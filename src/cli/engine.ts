@@ -14,7 +14,7 @@ import { expandPath, sshDefaultsFrom, type SshDefaults } from '../engine/targets
 import { ansiPaint, formatProblem, noPaint } from './format-problems.js';
 import { displayPathOf } from './paths.js';
 import { EXIT, type Output } from './output.js';
-import { applyProgress } from './progress.js';
+import { applyDisplay } from './progress.js';
 import { resolve } from 'node:path';
 import { openAuthority, type CertificateIssuer } from '../pki/authority.js';
 
@@ -175,7 +175,7 @@ export async function applyCommand(path: string, opts: ConnectionFlags & { yes?:
       out.error('corral: not applied\n');
       return EXIT.invalid;
     }
-    const progress = applyProgress(out, planning.plan.changes, { live: Boolean(out.live), ...(out.columns ? { columns: out.columns } : {}) });
+    const progress = applyDisplay(out, planning.plan, { live: Boolean(out.live), ...(out.columns ? { columns: out.columns } : {}) });
     const outcome = await applyRun(set.ctx, planning, progress.event).finally(progress.stop);
     const failed = outcome.results.filter((r) => r.status !== 'applied');
     for (const u of planning.plan.unreachable) out.print(`[${u.host}] ✗ unreachable: ${u.message}\n`);

@@ -2,45 +2,43 @@
  * `corral apply`'s output. Every finished change is one line, on a terminal or not (logs and CI keep
  * them). On a terminal a footer under those lines is redrawn in place: per host, changes finished of
  * its total, failures, and what runs now with its elapsed time, so a long apply (a PostgreSQL install,
- * a restore) shows where it is.
+ * a restore) shows where it is. The counts are the daemon's own progress of a sync (daemon/progress.ts).
  */
 import type { ApplyEvent, ChangeResult } from '../engine/apply.js';
-import type { Change } from '../engine/model.js';
+import type { Change, Plan } from '../engine/model.js';
+import { applyProgress as progressOf } from '../daemon/progress.js';
+import type { HostProgress } from '../daemon/types.js';
 import type { Output } from './output.js';
-
-export interface HostProgress {
-  host: string;
-  total: number;
-  finished: number;
-  failed: number;
-  /** The change running now and when it started (ms), if any. */
-  running?: { resource: string; since: number };
-}
 
 /** Shown hosts in the footer; the rest are counted on one line. */
 const FOOTER_HOSTS = 8;
 const BAR = 20;
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
+const finished = (h: HostProgress): number => h.applied + h.failed + h.skipped;
 
 export function changeLine(change: Change, result: ChangeResult): string {
   const mark = result.status === 'applied' ? '✓' : result.status === 'failed' ? '✗' : '-';
   return `[${change.host}] ${mark} ${change.resource} ${result.status} (${seconds(result.durationMs)})${result.error ? `: ${result.error}` : ''}\n`;
 }
 
-/** The footer's lines: hosts with a change running first, then those with changes left; finished hosts are left out. */
-export function footerLines(hosts: readonly HostProgress[], now: number, columns = 100): string[] {
-  const open = hosts.filter((h) => h.finished < h.total).sort((a, b) => Number(Boolean(b.running)) - Number(Boolean(a.running)));
+/**
+ * The footer's lines: hosts with a change running first, then those with changes left; finished hosts
+ * are left out. `since` is when each host's running change started (ms).
+ */
+export function footerLines(hosts: readonly HostProgress[], since: ReadonlyMap<string, number>, now: number, columns = 100): string[] {
+  const open = hosts.filter((h) => finished(h) < h.planned).sort((a, b) => Number(Boolean(b.current)) - Number(Boolean(a.current)));
   if (!open.length) return [];
   const width = Math.max(...open.map((h) => h.host.length));
-  const done = hosts.reduce((n, h) => n + h.finished, 0);
-  const total = hosts.reduce((n, h) => n + h.total, 0);
+  const done = hosts.reduce((n, h) => n + finished(h), 0);
+  const total = hosts.reduce((n, h) => n + h.planned, 0);
   const lines = open.slice(0, FOOTER_HOSTS).map((h) => {
-    const filled = Math.round((h.finished / h.total) * BAR);
+    const filled = Math.round((finished(h) / h.planned) * BAR);
     const bar = `[${'='.repeat(filled)}${' '.repeat(BAR - filled)}]`;
-    const failed = h.failed ? ` ${h.failed} failed` : '';
-    const current = h.running ? `  ${h.running.resource} ${seconds(now - h.running.since)}` : '  waiting';
-    return `${h.host.padEnd(width)} ${bar} ${h.finished}/${h.total}${failed}${current}`.slice(0, columns - 1);
+    // Not applied: failed, or skipped after a failure.
+    const failed = h.failed + h.skipped ? ` ${h.failed + h.skipped} failed` : '';
+    const current = h.current ? `  ${h.current} ${seconds(now - (since.get(h.host) ?? now))}` : '  waiting';
+    return `${h.host.padEnd(width)} ${bar} ${finished(h)}/${h.planned}${failed}${current}`.slice(0, columns - 1);
   });
   if (open.length > FOOTER_HOSTS) lines.push(`... and ${open.length - FOOTER_HOSTS} more hosts`);
   lines.push(`${done}/${total} changes`);
@@ -48,18 +46,15 @@ export function footerLines(hosts: readonly HostProgress[], now: number, columns
 }
 
 /** Receives apply's events and prints; `stop()` clears the footer. */
-export function applyProgress(out: Output, changes: readonly Change[], opts: { live: boolean; columns?: number; now?: () => number }): { event: (e: ApplyEvent) => void; stop: () => void } {
+export function applyDisplay(out: Output, plan: Plan, opts: { live: boolean; columns?: number; now?: () => number }): { event: (e: ApplyEvent) => void; stop: () => void } {
   const now = opts.now ?? Date.now;
-  const hosts = new Map<string, HostProgress>();
-  for (const c of changes) {
-    const h = hosts.get(c.host) ?? hosts.set(c.host, { host: c.host, total: 0, finished: 0, failed: 0 }).get(c.host)!;
-    h.total++;
-  }
+  const { progress, onEvent } = progressOf(plan);
+  const since = new Map<string, number>();
   let drawn = 0;
   // Moves up over the last footer and clears to the end of the screen, then prints `text` and a new footer.
   const draw = (text: string, final = false): void => {
     const erase = drawn ? `\x1b[${drawn}A\x1b[J` : '';
-    const footer = final ? [] : footerLines([...hosts.values()], now(), opts.columns);
+    const footer = final ? [] : footerLines(progress.hosts, since, now(), opts.columns);
     drawn = footer.length;
     out.print(erase + text + footer.map((l) => `${l}\n`).join(''));
   };
@@ -67,16 +62,11 @@ export function applyProgress(out: Output, changes: readonly Change[], opts: { l
   timer?.unref();
   return {
     event: (e) => {
-      const h = hosts.get(e.change.host)!;
+      onEvent(e);
       if (e.type === 'start') {
-        h.running = { resource: e.change.resource, since: now() };
+        since.set(e.change.host, now());
         if (opts.live) draw('');
-        return;
-      }
-      h.finished++;
-      if (e.result.status !== 'applied') h.failed++;
-      if (h.running?.resource === e.change.resource) delete h.running;
-      if (opts.live) draw(changeLine(e.change, e.result));
+      } else if (opts.live) draw(changeLine(e.change, e.result));
       else out.print(changeLine(e.change, e.result));
     },
     stop: () => {
