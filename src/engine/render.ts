@@ -26,7 +26,7 @@ const color: Style = {
   bold: (s) => `\u001b[1m${s}\u001b[22m`,
 };
 
-const SYMBOL: Record<Change['action'], string> = { create: '+', update: '~', restart: '↻' };
+export const SYMBOL: Record<Change['action'], string> = { create: '+', update: '~', restart: '↻' };
 
 function value(v: unknown): string {
   if (v === null || v === undefined) return '(none)';

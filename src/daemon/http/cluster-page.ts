@@ -4,17 +4,16 @@
  * coloured list with every note, its full text with the diffs, and the history of its syncs.
  */
 import type { Change, Note } from '../../engine/model.js';
+import { summary, SYMBOL } from '../../engine/render.js';
 import type { ClusterStatus, DaemonApi, DaemonStatus, HistoryEntry, PlanRecord, SyncResult } from '../types.js';
 import { badge, esc, HEALTH_TONE, lastSync, layout, policyNote, problemsList, rev, SYNC_TONE, when } from './page.js';
 import { redactPlanRecord, sanitizeCluster, sanitizeHistory } from './redact.js';
 
-const ACTION_TONE: Record<Change['action'], string> = { create: 'create', update: 'update', restart: 'restart' };
-const SYMBOL: Record<Change['action'], string> = { create: '+', update: '~', restart: '↻' };
 const RESULT_TONE: Record<SyncResult, string> = { Succeeded: 'good', Failed: 'bad', NotConverged: 'warn', Error: 'bad' };
 
 function changeItem(c: Change): string {
   const marks = [c.restarts ? '[restarts]' : '', c.destructive ? '<span class="removes">[REMOVES]</span>' : ''].filter(Boolean).join(' ');
-  return `<li class="${c.destructive ? 'removes' : ACTION_TONE[c.action]}" data-action="${esc(c.action)}">${SYMBOL[c.action]} <strong>${esc(c.resource)}</strong> <span class="dim">on ${esc(c.host)}: ${esc(c.reason)}</span> ${marks}</li>`;
+  return `<li class="${c.destructive ? 'removes' : c.action}" data-action="${esc(c.action)}">${SYMBOL[c.action]} <strong>${esc(c.resource)}</strong> <span class="dim">on ${esc(c.host)}: ${esc(c.reason)}</span> ${marks}</li>`;
 }
 
 const noteItem = (n: Note): string => `<li class="${n.blocking ? 'bad' : 'warn'}">${n.blocking ? '✗' : '!'} <strong>${esc(n.resource)}</strong> <span class="dim">on ${esc(n.host)}:</span> ${esc(n.message)}</li>`;
@@ -22,10 +21,8 @@ const noteItem = (n: Note): string => `<li class="${n.blocking ? 'bad' : 'warn'}
 function planSection(p: PlanRecord | undefined): string {
   if (!p) return '<section><h2>Last plan</h2><p class="dim">No plan yet.</p></section>';
   const { changes, notes, unreachable } = p.plan;
-  const counts = (['create', 'update', 'restart'] as const).map((a) => `${changes.filter((c) => c.action === a).length} ${a}`).join(', ');
-  const removes = changes.filter((c) => c.destructive).length;
   return [
-    `<section id="last-plan"><h2>Last plan</h2><p>${rev(p.revision)} <span class="dim">·</span> ${when(p.createdAt)} <span class="dim">· ${esc(counts)}${removes ? `, <span class="removes">${esc(removes)} removing</span>` : ''}</span></p>`,
+    `<section id="last-plan"><h2>Last plan</h2><p>${rev(p.revision)} <span class="dim">·</span> ${when(p.createdAt)} <span class="dim">· ${esc(summary(p.plan))}</span></p>`,
     changes.length ? `<ul class="plan">${changes.map(changeItem).join('')}</ul>` : '<p class="good">No changes: the nodes match the inventory.</p>',
     unreachable.length ? `<ul class="plan">${unreachable.map((u) => `<li class="bad">✗ <strong>${esc(u.host)}</strong> unreachable: ${esc(u.message)}</li>`).join('')}</ul>` : '',
     notes.length ? `<h3>${esc(notes.length)} note${notes.length === 1 ? '' : 's'}</h3><ul class="plan" id="notes">${notes.map(noteItem).join('')}</ul>` : '',
