@@ -49,8 +49,8 @@ export function patroniView(observations: readonly Observation[], members: reado
   return null;
 }
 
-/** The health of one cluster from a plan's observations. */
-export function pgHealthFromObservations(observations: readonly Observation[], members: readonly HostView[]): PgHealth {
+/** The health of one cluster from a plan's observations (or from Patroni's view of it, already read from them). */
+export function pgHealthFromObservations(observations: readonly Observation[], members: readonly HostView[], view = patroniView(observations, members)): PgHealth {
   const primary = members.find((h) => h.str('pg_role') === 'primary');
-  return pgHealth(primary ? instanceName(primary) : null, members.map(instanceName), patroniView(observations, members));
+  return pgHealth(primary ? instanceName(primary) : null, members.map(instanceName), view);
 }

@@ -484,10 +484,10 @@ export const pgsql: Reconciler = {
     return out;
   },
   health({ cluster, observations }) {
-    const h = pgHealthFromObservations(observations, cluster.members);
+    const view = patroniView(observations, cluster.members);
+    const h = pgHealthFromObservations(observations, cluster.members, view);
     const drift = h.roleDrift ? [`role drift: ${h.leader} leads, pg_role names ${h.intendedPrimary}; Corral does not switch back (commit a pg_role change to switch over)`] : [];
-    const listed = patroniView(observations, cluster.members) ?? [];
-    const members = listed.map((m) => ({ name: m.name, role: m.role, state: m.state, ...(m.lagging === null || leadsRunning(m) ? {} : { lag: m.lagging ? 'lags' : 'no lag' }) }));
+    const members = (view ?? []).map((m) => ({ name: m.name, role: m.role, state: m.state, ...(m.lagging === null || leadsRunning(m) ? {} : { lag: m.lagging ? 'lags' : 'no lag' }) }));
     return { status: h.status, problems: [...h.problems, ...drift], members };
   },
 };

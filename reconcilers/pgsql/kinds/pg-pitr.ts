@@ -13,6 +13,7 @@
  * Each member also keeps a marker of the step it began (/var/lib/corral/pgsql/pitr), so a recovery
  * cut off while no member leads (Patroni stopped, the DCS cleared) is resumed rather than forgotten.
  */
+import { posix } from 'node:path';
 import { sh } from '../../../src/engine/shell.js';
 import { keyValues, refTo, type FieldChange, type Kind } from '../../../src/engine/resources/kind.js';
 import { patroniCtl, type PatroniTarget } from './patroni-api.js';
@@ -102,8 +103,7 @@ const saveKept = (w: PgPitrWant): string =>
   sh`if [ ! -e ${KEPT}/${w.id} ]; then ` +
   [sh`rm -rf ${KEPT}`, sh`mkdir -p ${KEPT}/.new`, ...w.keep.map((f) => sh`{ [ ! -f ${f} ] || cp -p ${f} ${KEPT}/.new/; }`), sh`mv ${KEPT}/.new ${KEPT}/${w.id}`].join(' && ') +
   '; fi';
-const putKept = (w: PgPitrWant): string[] => w.keep.map((f) => sh`if [ -f ${KEPT}/${w.id}/${basename(f)} ]; then cp -p ${KEPT}/${w.id}/${basename(f)} ${f}; fi`);
-const basename = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
+const putKept = (w: PgPitrWant): string[] => w.keep.map((f) => sh`if [ -f ${KEPT}/${w.id}/${posix.basename(f)} ]; then cp -p ${KEPT}/${w.id}/${posix.basename(f)} ${f}; fi`);
 
 /** Stops Patroni and, should it have been killed and left PostgreSQL behind, PostgreSQL. */
 const stopAll = (w: PgPitrWant): string[] => [
