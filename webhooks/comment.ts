@@ -7,7 +7,7 @@
 import { redactUrlCredentials } from '../src/config/secrets.js';
 import { renderMarkdown } from '../src/engine/render.js';
 import { blockingNotes, type Plan } from '../src/engine/model.js';
-import type { Problem } from '../src/config/problems.js';
+import { position, type Problem } from '../src/config/problems.js';
 import { COMMENT_MARKER, description, type StatusState } from './notifiers/types.js';
 
 export type PreviewOutcome =
@@ -70,7 +70,7 @@ export function planStatus(p: Preview): { state: StatusState; description: strin
   const o = p.outcome;
   if (o.kind === 'invalid') {
     const first = o.problems.find((x) => x.severity === 'error');
-    return status('failure', first ? `invalid: ${first.file}:${first.line}:${first.col} ${first.message}` : 'invalid');
+    return status('failure', first ? `invalid: ${position(first)} ${first.message}` : 'invalid');
   }
   if (o.kind === 'error') return status('error', `preview failed: ${o.message}`);
   const { changes, unreachable } = o.plan;

@@ -8,7 +8,7 @@ import { existsSync, lstatSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import { readSource, locate, unreadable, wholeFile, type PathSegment, type SourceFile } from './source.js';
-import { problem, type Location, type Problem } from './problems.js';
+import { position, problem, type Location, type Problem } from './problems.js';
 import { schemas } from './schema.js';
 import { schemaProblems } from './schema-problems.js';
 import { DEFAULT_SETTINGS, readSettings, SETTINGS_FILE, type Settings } from './settings.js';
@@ -147,7 +147,7 @@ class Merger {
     const defines = isObject(node.vars) || isObject(node.hosts);
     if (defines && name !== 'all') {
       if (def.defined && def.at.file !== file.path) {
-        this.problems.push(problem('inventory/duplicate-group', at, `group "${name}" is also defined at ${def.at.file}:${def.at.line}:${def.at.col}`, { related: def.at }));
+        this.problems.push(problem('inventory/duplicate-group', at, `group "${name}" is also defined at ${position(def.at)}`, { related: def.at }));
         return;
       }
       if (!def.defined) def.at = at;

@@ -12,6 +12,9 @@ export interface Location {
   pointer: string;
 }
 
+/** `file:line:col`, as editors and compilers name a place. */
+export const position = (at: Pick<Location, 'file' | 'line' | 'col'>): string => `${at.file}:${at.line}:${at.col}`;
+
 export interface Problem extends Location {
   code: ProblemCode;
   severity: Severity;

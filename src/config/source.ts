@@ -7,7 +7,7 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import type { Document, Node, Pair, Tags, YAMLMap } from 'yaml';
-import { problem, type Location, type Problem } from './problems.js';
+import { position, problem, type Location, type Problem } from './problems.js';
 import type { SopsView } from './sops/tree.js';
 
 export interface Limits {
@@ -261,7 +261,7 @@ function structureProblems(doc: Document.Parsed, at: (offset: number) => Locatio
         if (!seen) first.set(name, key);
         else if (seen.range) {
           const was = at(seen.range[0]);
-          out.push(problem('yaml/duplicate-key', at(key.range[0]), `key "${name}" appears twice in one mapping; first at ${was.file}:${was.line}:${was.col}`, { related: was }));
+          out.push(problem('yaml/duplicate-key', at(key.range[0]), `key "${name}" appears twice in one mapping; first at ${position(was)}`, { related: was }));
         }
       }
     },

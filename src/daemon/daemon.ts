@@ -13,6 +13,7 @@ import { displayRevision } from '../util/content-revision.js';
 import type { Logger } from 'pino';
 import type { Validated } from '../config/validate.js';
 import { admitRevision, type SecretOptions } from '../config/decrypt.js';
+import { position } from '../config/problems.js';
 import { concealValues } from '../config/secrets.js';
 import { describeFleet, fleetCounts, type Module } from '../config/clusters.js';
 import type { Settings } from '../config/settings.js';
@@ -256,10 +257,10 @@ export class Daemon implements DaemonApi {
     delete this.git.problems;
     // Validated in a worker, then decrypted: a revision that does not decrypt is refused like an invalid one.
     const validated = await admitRevision(latest.dir, this.opts.secrets);
-    this.git.problems = validated.problems.slice(0, PROBLEMS_SHOWN).map((p) => `${p.file}:${p.line}:${p.col} ${p.severity}: ${p.message}`);
+    this.git.problems = validated.problems.slice(0, PROBLEMS_SHOWN).map((p) => `${position(p)} ${p.severity}: ${p.message}`);
     if (!validated.valid) {
       const first = validated.problems.find((p) => p.severity === 'error')!;
-      this.git.invalidAt = `${first.file}:${first.line}:${first.col} ${first.message}`;
+      this.git.invalidAt = `${position(first)} ${first.message}`;
       log.error({ revision: short(latest.revision), at: this.git.invalidAt, errors: validated.problems.filter((p) => p.severity === 'error').length }, 'revision is invalid; nothing applied');
       this.opts.events?.invalid?.(latest, this.git.invalidAt);
       // After a restart the last good revision is loaded again, so the fleet stays managed by it.

@@ -1,5 +1,5 @@
 /** The rule that binds every module: one cluster per module for a host. */
-import { problem, type Problem } from '../problems.js';
+import { position, problem, type Problem } from '../problems.js';
 import type { Check } from './context.js';
 import { modules } from '../../engine/modules.js';
 
@@ -13,7 +13,7 @@ export const oneClusterPerModule: Check = (ctx) => {
       const winner = defs[0];
       for (const other of defs.slice(1)) {
         if (winner && other.value !== winner.value) {
-          out.push(problem('module/host-in-two-clusters', other.at, `${host.name} is put in ${key} "${String(other.value)}" here and "${String(winner.value)}" at ${winner.at.file}:${winner.at.line}:${winner.at.col}`, { related: winner.at }));
+          out.push(problem('module/host-in-two-clusters', other.at, `${host.name} is put in ${key} "${String(other.value)}" here and "${String(winner.value)}" at ${position(winner.at)}`, { related: winner.at }));
         }
       }
     }
