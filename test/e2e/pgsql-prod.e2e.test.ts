@@ -268,7 +268,7 @@ const S3_SECRET = 'S3.Lab.Secret.Canary';
 const CIPHER = 'Lab.Cipher.Canary';
 let s3: S3Server | undefined;
 
-/** The node the cluster's leader runs on, as a member's Patroni sees it. */
+/** A member as Patroni's /cluster lists it. */
 interface Member {
   name: string;
   role: string;
@@ -276,7 +276,8 @@ interface Member {
   lag?: number | string;
 }
 
-const members = async (): Promise<Member[]> => (JSON.parse(await onNode('n1', `curl -s http://${nodeIp(1)}:8008/cluster`)) as { members: Member[] }).members;
+/** The cluster as the Patroni on `from` lists it. */
+const members = async (from = 'n1'): Promise<Member[]> => (JSON.parse(await onNode(from, `curl -s http://${nodeIp(NODES.indexOf(from) + 1)}:8008/cluster`)) as { members: Member[] }).members;
 const nodeOf = (member: string): string => NODES[Number(member.split('-').pop()) - 1]!;
 
 /**
@@ -304,9 +305,9 @@ async function leadWith(node: string): Promise<void> {
   expect(await leaderNode()).toBe(node);
 }
 
+/** The node the cluster's leader runs on, as the Patroni on `from` sees it. */
 async function leaderNode(from = 'n1'): Promise<string> {
-  const c = JSON.parse(await onNode(from, `curl -s http://${nodeIp(NODES.indexOf(from) + 1)}:8008/cluster`)) as { members: { name: string; role: string; state: string }[] };
-  return NODES[Number(c.members.find((m) => m.role === 'leader' && m.state === 'running')!.name.split('-').pop()) - 1]!;
+  return nodeOf((await members(from)).find((m) => m.role === 'leader' && m.state === 'running')!.name);
 }
 
 /** hypopg's package from the lab repo, for the extension test. */
