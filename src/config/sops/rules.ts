@@ -29,6 +29,8 @@ export function encryptedBy(rule: EncryptionRule): EncryptedBy | MetadataError {
   let re: RegExp;
   try {
     re = goRegExp(value);
+    // V8 compiles a pattern at its first use: one too large to compile fails here, not mid-decryption.
+    re.test('');
   } catch (e) {
     return { path: [name], message: `${name} is not a pattern Corral can read: ${(e as Error).message}` };
   }

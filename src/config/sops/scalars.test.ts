@@ -1,7 +1,7 @@
 /** Scalars as go-yaml v3 resolves them (resolve.go) and SOPS prints them into its MAC (sops.go ToBytes). */
 import { describe, expect, it } from 'vitest';
 import { goFloat, goScalar, type GoScalar } from './scalars.js';
-import { goRegExp } from './rules.js';
+import { encryptedBy, goRegExp } from './rules.js';
 
 const plain = (text: string): GoScalar => goScalar({ text, plain: true });
 const TAG = 'tag:yaml.org,2002:';
@@ -91,5 +91,13 @@ describe('RE2 patterns of the sops: rules, in JavaScript', () => {
     expect(goRegExp('(?P<name>secret)$').test('minio_secret')).toBe(true);
     expect(goRegExp('\\Apg_').test('x_pg_y')).toBe(false);
     expect(goRegExp('^(.*password.*|.*secret.*)$').test('pg_port')).toBe(false);
+  });
+});
+
+describe('encryption rules', () => {
+  it('a pattern too large to compile is a metadata error, not an exception at the first value', () => {
+    const rule = encryptedBy({ name: 'encrypted_regex', value: `^(a|${'x'.repeat(2 ** 20)})$` });
+    expect(typeof rule).toBe('object');
+    expect((rule as { message: string }).message).toMatch(/encrypted_regex is not a pattern Corral can read: .*too large/);
   });
 });
