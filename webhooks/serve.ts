@@ -4,7 +4,9 @@
  * this command to the CLI (src/cli/serve-command.ts), which never imports the forge side.
  */
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
 import { openAuthority, previewAuthority, type CertificateIssuer } from '../src/pki/authority.js';
 import { createLogger } from '../src/util/log.js';
 import { createTransport } from '../src/transport/index.js';
@@ -15,6 +17,8 @@ import { buildServer } from '../src/daemon/http/server.js';
 import { Daemon } from '../src/daemon/daemon.js';
 import { lockStateDir } from '../src/daemon/lock.js';
 import { controllerOf } from '../src/daemon/controller.js';
+import { EtcdCoordination } from '../src/daemon/coordination.js';
+import { Etcd } from '../src/daemon/etcd.js';
 import { folderRevisions, gitRevisions } from '../src/daemon/sources.js';
 import { expandPath, type SshDefaults } from '../src/engine/targets.js';
 import type { Output } from '../src/cli/output.js';
@@ -63,6 +67,28 @@ function webhookSecretFiles(given: string[] = []): Partial<Record<Provider, stri
 const fromFile = async (file: string): Promise<string> => (await readFile(file, 'utf8')).trim();
 
 /** Git credentials from the environment or a file, never from the repository. */
+/** With --etcd, the daemons sharing the fleet; an error message for a flag that is wrong. */
+async function coordination(opts: ServeOptions, ca: string, listen: string, logger: Logger): Promise<EtcdCoordination | string | undefined> {
+  if (!opts.etcd) return undefined;
+  const endpoints = opts.etcd.split(',').map((u) => u.trim()).filter(Boolean);
+  const bad = endpoints.find((u) => !/^https?:\/\/[^/]+\/?$/.test(u));
+  if (bad !== undefined || !endpoints.length) return `--etcd takes etcd client URLs like https://10.10.10.10:2379, not ${JSON.stringify(bad ?? opts.etcd)}`;
+  const ttl = Number(opts.leaseTtl);
+  if (!Number.isInteger(ttl) || ttl < 5 || ttl > 3600) return `--lease-ttl takes whole seconds from 5 to 3600, not ${JSON.stringify(opts.leaseTtl)}`;
+  const name = opts.name ?? `${hostname()}:${listen.slice(listen.lastIndexOf(':') + 1)}`;
+  if (!/^[\w.:@-]{1,100}$/.test(name)) return `--name takes letters, digits and . : @ - _, not ${JSON.stringify(name)}`;
+  const etcdCa = opts.etcdCa ? await readFile(resolve(opts.etcdCa), 'utf8').catch((e: Error) => e) : ca;
+  if (etcdCa instanceof Error) return `--etcd-ca: ${etcdCa.message}`;
+  let auth: { user: string; password: string } | undefined;
+  if (opts.etcdUser) {
+    const password = opts.etcdPasswordFile ? await readFile(resolve(opts.etcdPasswordFile), 'utf8').then((p) => p.trim(), (e: Error) => e) : process.env.CORRAL_ETCD_PASSWORD;
+    if (password instanceof Error) return `--etcd-password-file: ${password.message}`;
+    if (!password) return `--etcd-user ${opts.etcdUser} needs its password: CORRAL_ETCD_PASSWORD or --etcd-password-file`;
+    auth = { user: opts.etcdUser, password };
+  }
+  return new EtcdCoordination({ etcd: new Etcd({ endpoints, ca: etcdCa, ...(auth ? { auth } : {}) }), id: name, ttlSeconds: ttl, logger: logger.child({ daemon: name }) });
+}
+
 function gitCredentials(tokenFile: string | undefined): () => Promise<Credentials | undefined> {
   return async () => {
     const env = process.env;
@@ -150,7 +176,14 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
   const secrets: SecretOptions = { requireEncrypted: opts.requireEncryptedSecrets, ...(identity ? { ageIdentityFile: resolve(identity) } : {}) };
   const [host, port] = opts.listen.includes(':') ? [opts.listen.slice(0, opts.listen.lastIndexOf(':')), Number(opts.listen.slice(opts.listen.lastIndexOf(':') + 1))] : ['127.0.0.1', Number(opts.listen)];
   const controller = controllerOf({ host, port });
-  const daemon = new Daemon({ source, stateDir, transport, metrics, logger, ssh, pki, version, neverAutoApply: Boolean(opts.watch), events: forge.events, secrets, controller });
+  const shared = await coordination(opts, pki.ca, opts.listen, logger);
+  if (typeof shared === 'string') {
+    out.error(`corral serve: ${shared}\n`);
+    await transport.close();
+    await lock.release();
+    return 2;
+  }
+  const daemon = new Daemon({ source, stateDir, transport, metrics, logger, ssh, pki, version, neverAutoApply: Boolean(opts.watch), events: forge.events, secrets, controller, ...(shared ? { coordination: shared } : {}) });
   forge.previews?.connectWith({ inForce: () => daemon.inForce(), allowLocal: opts.allowLocalPreviews, secrets });
   const token = env.CORRAL_API_TOKEN;
   const app = buildServer({ api: daemon, metrics, logger, ...(token ? { token } : {}) });

@@ -100,6 +100,12 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .option('--notify-webhook <url...>', 'generic JSON webhooks for sync events, signed with CORRAL_NOTIFY_SECRET (or --notify-secret-file)')
     .option('--notify-secret-file <file>', 'file holding the HMAC secret of the generic webhooks')
     .option('--public-url <url>', 'where people reach this daemon, for links in statuses and comments (env CORRAL_PUBLIC_URL)')
+    .option('--etcd <urls>', 'share the fleet with other corral serve through this etcd (comma-separated client URLs; env CORRAL_ETCD): each cluster is synced by one daemon at a time', process.env.CORRAL_ETCD)
+    .option('--etcd-ca <file>', "CA of the etcd's certificates (default: Corral's CA)")
+    .option('--etcd-user <name>', 'with --etcd, for an etcd with users and roles: a user with read and write on /corral/ (password: CORRAL_ETCD_PASSWORD or --etcd-password-file)')
+    .option('--etcd-password-file <file>', "file holding the etcd user's password")
+    .option('--lease-ttl <seconds>', 'with --etcd: how long the clusters of a daemon that died wait before another takes them', '15')
+    .option('--name <name>', 'with --etcd: this daemon among the others (env CORRAL_DAEMON_NAME; default HOSTNAME:PORT)', process.env.CORRAL_DAEMON_NAME)
     .option('--log-level <level>', 'pino log level; debug adds a line per HTTP request (env CORRAL_LOG_LEVEL)', process.env.CORRAL_LOG_LEVEL ?? 'info')
     .addOption(new Option('--log-format <format>', 'pretty lines on a terminal and JSON otherwise (auto), or always one (env CORRAL_LOG_FORMAT)').choices(LOG_FORMATS).default(process.env.CORRAL_LOG_FORMAT ?? 'auto'))
     .action(async (opts: ServeOptions) => setExit(await serveCommand(opts, out, version)));

@@ -31,6 +31,13 @@ export interface ServeOptions {
   notifyWebhook?: string[];
   notifySecretFile?: string;
   publicUrl?: string;
+  /** Daemons sharing the fleet: etcd's client URLs, comma-separated. */
+  etcd?: string;
+  etcdCa?: string;
+  etcdUser?: string;
+  etcdPasswordFile?: string;
+  leaseTtl: string;
+  name?: string;
   logLevel: string;
   /** Pretty lines on a terminal, JSON otherwise (auto); or always one of them. */
   logFormat: LogFormat;

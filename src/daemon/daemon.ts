@@ -30,6 +30,7 @@ import { StateStore } from './store.js';
 import { writePlanRecord } from './plans.js';
 import { PROBLEMS_SHOWN, type ClusterStatus, type DaemonApi, type DaemonStatus, type GitState, type HistoryEntry, type PlanRecord, type Trigger } from './types.js';
 import { applyProgress } from './progress.js';
+import { soleDaemon, type Coordination } from './coordination.js';
 
 /** Where revisions come from: a git branch, or a folder watched on disk. */
 export interface RevisionSource {
@@ -65,6 +66,8 @@ export interface DaemonOptions {
   secrets?: SecretOptions;
   /** Where the daemon itself runs: an infra node on the same machine scrapes its /metrics. */
   controller?: Controller;
+  /** Daemons sharing the fleet through etcd; alone by default. */
+  coordination?: Coordination;
   random?: () => number;
 }
 
@@ -118,8 +121,10 @@ export class Daemon implements DaemonApi {
   /** The state last logged per subject (`fetch`, `unit NAME`), so a repeated one is not logged again. */
   private readonly logged = new Map<string, string>();
   private readonly changeListeners = new Set<() => void>();
+  private readonly coord: Coordination;
 
   constructor(private readonly opts: DaemonOptions) {
+    this.coord = opts.coordination ?? soleDaemon;
     this.store = new StateStore(opts.stateDir);
     const persisted = this.store.read<Persisted>('state.json', { suspended: {} });
     if (persisted.lastGoodRevision) this.git.lastGoodRevision = persisted.lastGoodRevision;
@@ -128,22 +133,30 @@ export class Daemon implements DaemonApi {
   // ---- DaemonApi -----------------------------------------------------------------------------
 
   status(): DaemonStatus {
-    return { ready: this.ready, version: this.opts.version, source: this.opts.source.describe, git: { ...this.git }, clusters: [...this.units.values()].map((u) => ({ ...u.status })) };
+    const peers = this.coord.peers();
+    return { ready: this.ready, version: this.opts.version, source: this.opts.source.describe, git: { ...this.git }, clusters: [...this.units.values()].map((u) => this.shown(u)), ...(peers.length ? { daemons: peers } : {}) };
   }
 
   cluster(name: string): ReturnType<DaemonApi['cluster']> {
     const u = this.units.get(name);
     if (!u) return undefined;
-    return { status: { ...u.status }, ...(u.lastPlan ? { lastPlan: u.lastPlan } : {}), history: this.history(name) };
+    const lastPlan = this.elsewhere(name) ? this.coord.view(name)?.lastPlan : u.lastPlan;
+    return { status: this.shown(u), ...(lastPlan ? { lastPlan } : {}), history: this.history(name) };
   }
 
   plan(id: string): PlanRecord | undefined {
     if (!/^[\w-]+$/.test(id)) return undefined;
-    return this.store.read<PlanRecord | undefined>(`plans/${id}.json`, undefined);
+    const local = this.store.read<PlanRecord | undefined>(`plans/${id}.json`, undefined);
+    return local ?? [...this.units.keys()].map((n) => this.coord.view(n)?.lastPlan).find((p) => p?.id === id);
   }
 
+  /** This daemon's syncs of the unit, and those other daemons shared while they owned it. */
   history(name: string): HistoryEntry[] {
-    return this.store.read<HistoryEntry[]>(`history/${name}.json`, []);
+    const local = this.store.read<HistoryEntry[]>(`history/${name}.json`, []);
+    const shared = this.coord.view(name)?.history ?? [];
+    if (!shared.length) return local;
+    const byId = new Map([...shared, ...local].map((e) => [e.id, e]));
+    return [...byId.values()].sort((a, b) => b.startedAt.localeCompare(a.startedAt)).slice(0, HISTORY_KEPT);
   }
 
   sync(name: string, trigger: Trigger): { accepted: boolean; message: string } {
@@ -151,6 +164,11 @@ export class Daemon implements DaemonApi {
     if (!u) return { accepted: false, message: `no cluster ${name}` };
     if (u.status.policy.suspend) return { accepted: false, message: `${name} is suspended; resume it first` };
     if (u.status.sync === 'Unmanaged') return { accepted: false, message: `${name} is Unmanaged: ${u.status.message ?? ''}` };
+    const owner = this.elsewhere(name);
+    if (owner) {
+      void this.coord.request(name, trigger, true).catch((e: Error) => this.opts.logger.warn({ cluster: name, err: e.message }, 'the sync could not be passed to its owner'));
+      return { accepted: true, message: `passed to ${owner}, the daemon that owns ${name}` };
+    }
     void this.schedule(name, trigger, true);
     return { accepted: true, message: u.running ? 'a sync is running; one more follows it' : 'sync started' };
   }
@@ -167,6 +185,8 @@ export class Daemon implements DaemonApi {
 
   nudge(trigger: Trigger): void {
     void this.fetchAndSync(trigger);
+    // A webhook reaches one daemon; the others fetch too.
+    void this.coord.nudge().catch(() => undefined);
   }
 
   /** corral.yml of the revision in force (never of a pull request). */
@@ -182,6 +202,12 @@ export class Daemon implements DaemonApi {
   // ---- lifecycle -----------------------------------------------------------------------------
 
   async start(): Promise<void> {
+    await this.coord.start(() => [...this.units.keys()], {
+      takeover: (name) => void this.schedule(name, 'takeover', false),
+      requested: (name, trigger, force) => void this.schedule(name, trigger, force),
+      nudged: () => void this.fetchAndSync('webhook'),
+      changed: () => this.sharedChanged(),
+    });
     await this.fetchAndSync('startup');
     this.schedulePoll();
   }
@@ -191,6 +217,7 @@ export class Daemon implements DaemonApi {
     clearTimeout(this.pollTimer);
     for (const u of this.units.values()) clearTimeout(u.driftTimer);
     await Promise.allSettled([this.fetching, ...[...this.units.values()].map((u) => u.running)]);
+    await this.coord.stop();
   }
 
   private schedulePoll(): void {
@@ -262,7 +289,7 @@ export class Daemon implements DaemonApi {
       const first = validated.problems.find((p) => p.severity === 'error')!;
       this.git.invalidAt = `${position(first)} ${first.message}`;
       log.error({ revision: short(latest.revision), at: this.git.invalidAt, errors: validated.problems.filter((p) => p.severity === 'error').length }, 'revision is invalid; nothing applied');
-      this.opts.events?.invalid?.(latest, this.git.invalidAt);
+      if (this.coord.leads()) this.opts.events?.invalid?.(latest, this.git.invalidAt);
       // After a restart the last good revision is loaded again, so the fleet stays managed by it.
       if (!this.current && this.git.lastGoodRevision && this.opts.source.at) {
         const good = await this.opts.source.at(this.git.lastGoodRevision).catch(() => undefined);
@@ -285,7 +312,7 @@ export class Daemon implements DaemonApi {
     this.refreshUnits(validated);
     // The count corral validate and corral inventory give for the same files.
     this.opts.logger.info({ revision: short(rev.revision), subject: rev.subject, trigger, fleet: describeFleet(fleetCounts(validated)) }, 'revision in force');
-    this.opts.events?.progress?.(rev.revision, [...this.units.values()].map((x) => ({ ...x.status })));
+    this.reportProgress();
   }
 
   /** Reconcile units of a revision: add new ones, drop those gone, apply the policies it sets. */
@@ -296,7 +323,8 @@ export class Daemon implements DaemonApi {
       const name = this.unitName(c.module, c.name, v);
       seen.add(name);
       const policy = policyFor(v.inventory!.settings, c.name);
-      if (persisted.suspended[name] !== undefined) policy.suspend = persisted.suspended[name];
+      const suspended = this.coord.suspended(name) ?? persisted.suspended[name];
+      if (suspended !== undefined) policy.suspend = suspended;
       if (this.opts.neverAutoApply) policy.sync = 'manual';
       const hosts = c.members.map((m) => m.name);
       const u = this.units.get(name);
@@ -318,7 +346,7 @@ export class Daemon implements DaemonApi {
         this.units.delete(name);
       }
     }
-    this.opts.metrics.setClusters([...this.units.values()].map((x) => x.status));
+    this.exportClusters();
   }
 
   /** A unit is named after its cluster; a name two modules share gets the module appended. */
@@ -360,7 +388,7 @@ export class Daemon implements DaemonApi {
       while (next && !this.stopped) {
         u.pending = undefined;
         await this.syncUnit(u, next.trigger, next.force);
-        if (this.current) this.opts.events?.progress?.(this.current.revision, [...this.units.values()].map((x) => ({ ...x.status })));
+        this.reportProgress();
         next = u.pending;
       }
     })().finally(() => (u.running = undefined));
@@ -377,6 +405,15 @@ export class Daemon implements DaemonApi {
       return;
     }
     const log = this.opts.logger.child({ cluster: status.name, revision: short(current.revision), trigger });
+    let claim: Awaited<ReturnType<Coordination['claim']>>;
+    try {
+      claim = await this.coord.claim(status.name);
+    } catch (e) {
+      this.setStatus(u, { sync: 'Failed', message: `not synced: whether this daemon owns ${status.name} is unknown: ${(e as Error).message}` });
+      return;
+    }
+    // Another daemon owns the unit: what it shares is shown.
+    if (!claim) return this.changed();
     const started = new Date();
     const entry: HistoryEntry = {
       id: randomUUID(),
@@ -393,7 +430,16 @@ export class Daemon implements DaemonApi {
     let applied = false;
     // The daemon's own flags win over the repository's corral.yml; host key policy is never the repository's to set.
     const ssh = { ...sshDefaultsFrom(current.validated.inventory!.settings.ssh, current.validated.inventory!.root), ...this.opts.ssh };
-    const ctx: RunContext = { validated: current.validated, transport: this.opts.transport, ssh, revision: current.revision, pki: this.opts.pki, cluster: { module: status.module, name: this.clusterNameOf(status) }, ...(this.opts.controller ? { controller: this.opts.controller } : {}) };
+    const ctx: RunContext = {
+      validated: current.validated,
+      transport: this.opts.transport,
+      ssh,
+      revision: current.revision,
+      pki: this.opts.pki,
+      cluster: { module: status.module, name: this.clusterNameOf(status) },
+      ...(this.opts.controller ? { controller: this.opts.controller } : {}),
+      ...(claim.fence ? { fence: claim.fence } : {}),
+    };
     try {
       this.setStatus(u, { sync: 'Syncing', progress: { phase: 'planning', hosts: [] } });
       this.opts.events?.syncing?.(status.name, current.revision, trigger);
@@ -458,8 +504,10 @@ export class Daemon implements DaemonApi {
         this.opts.metrics.recordSync(status.name, entry.result, ms);
         log.info({ result: entry.result, changes: entry.changes, seconds: ms / 1000 }, 'sync finished');
       }
-      this.opts.metrics.setClusters([...this.units.values()].map((x) => x.status));
+      this.exportClusters();
       this.opts.metrics.setDrift(status.name, status.driftChanges);
+      this.coord.publish(status.name, { owner: this.coord.id, status: { ...status }, ...(u.lastPlan ? { lastPlan: u.lastPlan } : {}), history: this.history(status.name) });
+      await this.coord.rebalance(status.name);
     }
   }
 
@@ -519,7 +567,7 @@ export class Daemon implements DaemonApi {
 
   private setStatus(u: Unit, patch: Partial<ClusterStatus>): void {
     Object.assign(u.status, patch);
-    this.opts.metrics.setClusters([...this.units.values()].map((x) => x.status));
+    this.exportClusters();
     this.changed();
   }
 
@@ -535,12 +583,53 @@ export class Daemon implements DaemonApi {
   private setSuspended(name: string, suspended: boolean): boolean {
     const u = this.units.get(name);
     if (!u || u.status.sync === 'Unmanaged') return false;
+    void this.coord.setSuspended(name, suspended).catch((e: Error) => this.opts.logger.warn({ cluster: name, err: e.message }, 'the suspension could not be shared with the other daemons'));
     const persisted = this.store.read<Persisted>('state.json', { suspended: {} });
     persisted.suspended[name] = suspended;
     this.store.write('state.json', persisted);
     u.status.policy.suspend = suspended;
     this.setStatus(u, suspended ? { sync: 'Suspended', message: 'suspended through the API' } : { sync: 'Unknown', message: 'resumed' });
     return true;
+  }
+
+  // ---- daemons sharing the fleet -------------------------------------------------------------
+
+  /** The daemon that owns the unit, when it is another one. */
+  private elsewhere(name: string): string | undefined {
+    return this.units.get(name)?.running ? undefined : this.coord.ownerElsewhere(name);
+  }
+
+  /** A unit as this daemon shows it: its own status, or what the owning daemon shared. */
+  private shown(u: Unit): ClusterStatus {
+    const owner = this.elsewhere(u.status.name);
+    const view = owner ? this.coord.view(u.status.name) : undefined;
+    if (!owner) return { ...u.status, ...(this.coord.peers().length ? { owner: this.coord.id } : {}) };
+    return view?.owner === owner ? { ...view.status, policy: u.status.policy, owner } : { ...u.status, sync: 'Unknown', message: `owned by ${owner}, which has not shared it yet`, owner };
+  }
+
+  /** Metrics are the owner's: a unit is counted by one daemon of many. */
+  private exportClusters(): void {
+    this.opts.metrics.setClusters([...this.units.values()].filter((u) => !this.elsewhere(u.status.name)).map((x) => x.status));
+  }
+
+  /** The commit status of the revision in force, from every unit wherever it syncs; sent by one daemon. */
+  private reportProgress(): void {
+    if (this.current && this.coord.leads()) this.opts.events?.progress?.(this.current.revision, [...this.units.values()].map((u) => this.shown(u)));
+  }
+
+  /** Other daemons' units or the suspensions changed. */
+  private sharedChanged(): void {
+    for (const [name, u] of this.units) {
+      const suspended = this.coord.suspended(name);
+      if (suspended !== undefined && suspended !== u.status.policy.suspend && u.status.sync !== 'Unmanaged') {
+        u.status.policy.suspend = suspended;
+        this.setStatus(u, suspended ? { sync: 'Suspended', message: 'suspended through another daemon' } : { sync: 'Unknown', message: 'resumed' });
+        if (!suspended) void this.schedule(name, 'api', false);
+      }
+    }
+    this.exportClusters();
+    this.reportProgress();
+    this.changed();
   }
 
   // ---- state ---------------------------------------------------------------------------------

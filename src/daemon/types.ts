@@ -40,6 +40,8 @@ export interface ClusterStatus {
   members?: MemberHealth[];
   policy: ClusterPolicy;
   hosts: string[];
+  /** The daemon that syncs the unit, when daemons share the fleet. */
+  owner?: string;
   /** While a sync runs: its phase, and per host the changes applied of those planned (`corral sync --wait` shows it). */
   progress?: SyncProgress;
 }
@@ -61,7 +63,8 @@ export interface SyncProgress {
 }
 
 export type SyncResult = 'Succeeded' | 'Failed' | 'NotConverged' | 'Error';
-export type Trigger = 'poll' | 'webhook' | 'api' | 'drift' | 'startup' | 'watch';
+/** takeover: the unit's owner died or handed it over, and this daemon took it. */
+export type Trigger = 'poll' | 'webhook' | 'api' | 'drift' | 'startup' | 'watch' | 'takeover';
 
 export interface HistoryEntry {
   id: string;
@@ -110,6 +113,8 @@ export interface DaemonStatus {
   source: string;
   git: GitState;
   clusters: ClusterStatus[];
+  /** The daemons alive, when daemons share the fleet through etcd. */
+  daemons?: string[];
 }
 
 export interface DaemonApi {

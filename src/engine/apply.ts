@@ -21,10 +21,21 @@ export interface ChangeResult {
 
 export type ApplyEvent = { type: 'start'; change: Change } | { type: 'done'; change: Change; result: ChangeResult };
 
+/** Proof that this run may still change the unit's nodes, when more than one daemon could. */
+export interface Fence {
+  /** Grows with each new owner: a node refuses a change with an older one than it has seen. */
+  readonly token: string;
+  /** Rejects when the run no longer owns the unit: nothing more is applied. */
+  check(): Promise<void>;
+  /** The change's script as the node runs it: refused there once a newer owner has applied to it. */
+  guard(script: string, change: string): string;
+}
+
 export interface ApplyOptions {
   targets: Map<string, Target>;
   scripts: Map<string, string>;
   onEvent?: (e: ApplyEvent) => void;
+  fence?: Fence;
 }
 
 const tail = (text: string, lines = 8): string => text.trim().split('\n').slice(-lines).join('\n');
@@ -59,10 +70,18 @@ export async function applyPlan(transport: Transport, plan: Plan, opts: ApplyOpt
           finish(c, { ...base, status: 'skipped', durationMs: 0, error: stopped });
           continue;
         }
+        try {
+          await opts.fence?.check();
+        } catch (e) {
+          stopped = `not applied: ${(e as Error).message}`;
+          finish(c, { ...base, status: 'skipped', durationMs: 0, error: stopped });
+          continue;
+        }
         opts.onEvent?.({ type: 'start', change: c });
         const started = Date.now();
+        const script = opts.scripts.get(c.id) ?? '';
         try {
-          const r = await transport.exec(opts.targets.get(host)!, `set -euo pipefail\n${opts.scripts.get(c.id) ?? ''}`, { timeoutMs: 20 * 60_000 });
+          const r = await transport.exec(opts.targets.get(host)!, `set -euo pipefail\n${opts.fence ? opts.fence.guard(script, c.id) : script}`, { timeoutMs: 20 * 60_000 });
           if (r.code === 0) finish(c, { ...base, status: 'applied', durationMs: r.durationMs });
           else {
             stopped = `stopped after ${c.resource} failed`;

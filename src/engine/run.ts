@@ -11,7 +11,7 @@ import { descriptor, phases, unmanagedReason } from './modules.js';
 import { ASSUMED_FACTS, compileKey } from './facts.js';
 import { observe } from './observe.js';
 import { plan as makePlan, type Planned } from './plan.js';
-import { applyPlan, type ApplyEvent, type ChangeResult } from './apply.js';
+import { applyPlan, type ApplyEvent, type ChangeResult, type Fence } from './apply.js';
 import type { Desired, Facts, HostDesired, Note, Observation } from './model.js';
 import { targetOf, type SshDefaults } from './targets.js';
 import { ignoredNotes } from './ignored.js';
@@ -32,6 +32,8 @@ export interface RunContext {
   cluster?: { module: Module; name: string };
   /** The daemon this run is part of (the CLI has none). */
   controller?: Controller;
+  /** Daemons that share the fleet: each change runs only while this one still owns the unit. */
+  fence?: Fence;
 }
 
 export interface Planning extends Planned {
@@ -206,7 +208,7 @@ export interface ApplyOutcome {
 export async function applyRun(ctx: RunContext, planning: Planning, onEvent?: (e: ApplyEvent) => void): Promise<ApplyOutcome> {
   const decrypted = ctx.validated.inventory?.decrypted ?? [];
   const concealedEvents = onEvent && ((e: ApplyEvent): void => onEvent(e.type === 'done' ? { ...e, result: concealResult(e.result, decrypted) } : e));
-  const results = (await applyPlan(ctx.transport, planning.plan, { targets: planning.targets, scripts: planning.scripts, ...(concealedEvents ? { onEvent: concealedEvents } : {}) })).map((r) => concealResult(r, decrypted));
+  const results = (await applyPlan(ctx.transport, planning.plan, { targets: planning.targets, scripts: planning.scripts, ...(concealedEvents ? { onEvent: concealedEvents } : {}), ...(ctx.fence ? { fence: ctx.fence } : {}) })).map((r) => concealResult(r, decrypted));
   const facts = new Map<string, Facts>();
   for (const o of planning.observations) if (o.ok) facts.set(o.host, o.facts);
   const verify = await planRun(ctx, facts);

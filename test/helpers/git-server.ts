@@ -118,7 +118,9 @@ export function runGit(cwd: string, args: string[], opts: { env?: Record<string,
   });
 }
 
-export async function startGitServer(opts: { auth?: BasicAuth } = {}): Promise<GitServer> {
+/** `host`: where it listens (default loopback; the lab's host address for daemons in a lab namespace). */
+export async function startGitServer(opts: { auth?: BasicAuth; host?: string } = {}): Promise<GitServer> {
+  const host = opts.host ?? '127.0.0.1';
   const root = mkdtempSync(join(tmpdir(), 'corral-git-server-'));
   const requests: RequestRecord[] = [];
   const sockets = new Set<Socket>();
@@ -162,7 +164,7 @@ export async function startGitServer(opts: { auth?: BasicAuth } = {}): Promise<G
     });
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
-      s.listen(port, '127.0.0.1', () => resolve());
+      s.listen(port, host, () => resolve());
     });
     port = (s.address() as AddressInfo).port;
     server = s;
@@ -179,7 +181,7 @@ export async function startGitServer(opts: { auth?: BasicAuth } = {}): Promise<G
     await closed;
   };
 
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const baseUrl = `http://${host}:${port}`;
   const repoUrl = (name: string): string => `${baseUrl}/${name}.git`;
 
   const makeRepo = (name: string, bare: string, work: string, branch: string, firstTime: number): TestRepo => {

@@ -14,6 +14,9 @@
 #   start-node NAME      bring one node back (state kept) and wait for it
 #   ssh [USER@]NAME [CMD...]   ssh to a node (default user root)
 #   status               show nodes, bridge, repo server and guard route
+#   netns NAME IP        a bare network namespace lab-NAME on the lab bridge at
+#                        IP (10.213.0.200-254), for a process a test runs there
+#   netns-del NAME       remove it
 #   snapshot NAME        save every node's state (running nodes are stopped
 #                        around the copy and started again)
 #   restore NAME         put a snapshot back (same)
@@ -407,6 +410,8 @@ net_up() {
 }
 net_down() {
   repo_server_down
+  local ns
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^lab-d[0-9]+$' || true); do net_node_down "${ns#lab-}"; done
   ip link del "$BRIDGE" 2>/dev/null || true
   inotify_restore
   guard_route
@@ -433,6 +438,28 @@ net_node_up() {
   ip -n "$ns" addr replace "$ip/24" dev eth0
   ip -n "$ns" link set lo up
   ip -n "$ns" link set eth0 up
+}
+# A namespace of the test's own (no node in it): a daemon started with
+# `ip netns exec lab-NAME` reaches the lab, and a route in the namespace can cut
+# it off from one address while the rest of the lab still answers.
+cmd_netns() {
+  local name=${1:-} ip=${2:-} ns veth
+  [[ $name =~ ^d[0-9]{1,2}$ && $ip =~ ^10\.213\.0\.(2[0-4][0-9]|25[0-4])$ ]] || die "usage: lab.sh netns dN 10.213.0.200-254"
+  need_root
+  ip link show "$BRIDGE" >/dev/null 2>&1 || die "no lab bridge: run 'lab.sh up' first"
+  ns=lab-$name veth=lab-v$name
+  cmd_netns_del "$name"
+  ip netns add "$ns"
+  ip link add "$veth" type veth peer name eth0 netns "$ns"
+  sysctl -qw "net.ipv6.conf.$veth.disable_ipv6=1"
+  ip link set "$veth" master "$BRIDGE" up
+  ip -n "$ns" addr add "$ip/24" dev eth0
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set eth0 up
+}
+cmd_netns_del() {
+  [[ ${1:-} =~ ^d[0-9]{1,2}$ ]] || die "usage: lab.sh netns-del dN"
+  net_node_down "$1"
 }
 net_node_down() {
   ip netns del "lab-$1" 2>/dev/null || true
@@ -854,6 +881,8 @@ main() {
     start-node) cmd_start_node "$@" ;;
     ssh) cmd_ssh "$@" ;;
     status) cmd_status ;;
+    netns) cmd_netns "$@" ;;
+    netns-del) cmd_netns_del "$@" ;;
     snapshot) cmd_snapshot "$@" ;;
     restore) cmd_restore "$@" ;;
     __supervise) supervise "$@" ;;

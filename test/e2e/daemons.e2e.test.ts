@@ -1,0 +1,198 @@
+/**
+ * Three `corral serve` sharing the lab through a real etcd (Debian's etcd-server on the lab's host
+ * address): each cluster is synced by one daemon at a time, and every daemon shows every cluster.
+ * d3 runs in a network namespace of its own on the lab bridge, so a blackhole route there cuts it
+ * off from etcd (and the host) while it still reaches the nodes: it must stop applying before its
+ * lease ends. A kill -9 of the daemon applying hands its cluster to another within the TTL. Each
+ * node keeps a log of what each daemon ran there (the node-side fence): no two changes overlap.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterStatus, DaemonStatus } from '../../src/daemon/types.js';
+import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
+import { startGitServer, type GitServer } from '../helpers/git-server.js';
+import { lab, labEnv, onNode } from '../helpers/lab.js';
+import { freePort } from '../helpers/ports.js';
+import { until } from '../helpers/until.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const FLEET = readFileSync(join(ROOT, 'test/fixtures/lab-daemons/pigsty.yml'), 'utf8');
+const SETTINGS = 'sync:\n  pollInterval: 1s\n  defaults: { sync: auto, driftInterval: 1h }\n';
+const TOKEN = 'test-token-for-the-daemons';
+const TTL = 5;
+const HOST = '10.213.0.1';
+const D3_IP = '10.213.0.243';
+const NODE_OF: Record<string, string> = { 'node-a': 'n1', 'node-b': 'n2', 'node-c': 'n3' };
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  logs: string;
+}
+
+interface LogLine {
+  at: number;
+  what: 'start' | 'end';
+  owner: string;
+  token: number;
+  change: string;
+}
+
+/** The node's apply log (src/daemon/coordination.ts guardScript), oldest first. */
+async function applyLog(node: string): Promise<LogLine[]> {
+  const text = await onNode(node, 'cat /var/lib/corral/apply.log 2>/dev/null || true');
+  return text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [at, what] = line.split(' ');
+      const field = (k: string): string => new RegExp(`${k}=(\\S+)`).exec(line)![1]!;
+      return { at: Number(at) * 1000, what: what as LogLine['what'], owner: field('owner'), token: Number(field('token')), change: field('change') };
+    });
+}
+
+/** No overlap: every start is followed by its own end before anything else starts, and tokens never go back. */
+function expectNoOverlap(log: LogLine[]): void {
+  for (let i = 0; i < log.length; i += 2) {
+    const [start, end] = [log[i]!, log[i + 1]];
+    expect(start.what, `line ${i + 1}`).toBe('start');
+    expect(end, `the end of ${start.change} by ${start.owner}`).toMatchObject({ what: 'end', owner: start.owner, token: start.token, change: start.change });
+    if (i) expect(start.token, `line ${i + 1}: tokens never go back`).toBeGreaterThanOrEqual(log[i - 2]!.token);
+  }
+}
+
+describe('three daemons sharing the lab through etcd', () => {
+  let etcd: EtcdServer;
+  let server: GitServer;
+  let head: string;
+  const daemons = new Map<string, Served>();
+  const figures: string[] = [];
+
+  const serve = async (name: string, netns?: string): Promise<Served> => {
+    const listen = netns ? `${D3_IP}:8080` : `127.0.0.1:${await freePort()}`;
+    const stateDir = mkdtempSync(join(tmpdir(), `corral-${name}-`));
+    const args = [join(ROOT, 'bin/corral.js'), 'serve', '--repo', server.repoUrl('fleet'), '--state-dir', stateDir, '--listen', listen, '--etcd', etcd.url, '--lease-ttl', String(TTL), '--name', name];
+    const env = { ...process.env, ...labEnv, CORRAL_API_TOKEN: TOKEN, CORRAL_LOG_FORMAT: 'json' };
+    const child = netns ? spawn('ip', ['netns', 'exec', `lab-${netns}`, process.execPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const served: Served = { child, url: `http://${listen}`, logs: '' };
+    child.stdout.on('data', (d: Buffer) => (served.logs += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (served.logs += d.toString()));
+    daemons.set(name, served);
+    return served;
+  };
+  const status = async (d: Served): Promise<DaemonStatus | undefined> => {
+    const r = await fetch(`${d.url}/api/status`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+    return r?.ok ? ((await r.json()) as DaemonStatus) : undefined;
+  };
+  const cluster = async (d: Served, name: string): Promise<ClusterStatus | undefined> => (await status(d))?.clusters.find((c) => c.name === name);
+  const kill9 = async (name: string): Promise<void> => {
+    const d = daemons.get(name)!;
+    d.child.kill('SIGKILL');
+    if (d.child.exitCode === null && d.child.signalCode === null) await new Promise((r) => d.child.once('exit', r));
+  };
+
+  beforeAll(async () => {
+    await lab('up', '3');
+    etcd = await startEtcd(HOST);
+    server = await startGitServer({ host: HOST });
+    const repo = await server.createRepo('fleet');
+    await repo.commit({ 'pigsty.yml': FLEET, 'corral.yml': SETTINGS }, 'three clusters for three daemons');
+    await repo.push();
+    head = await repo.head();
+    await lab('netns', 'd3', D3_IP);
+    await Promise.all(Object.values(NODE_OF).map((n) => onNode(n, 'rm -rf /var/lib/corral/apply.log* /var/lib/corral/fence')));
+  }, 15 * 60_000);
+
+  afterAll(async () => {
+    for (const d of daemons.values()) d.child.kill('SIGKILL');
+    await lab('netns-del', 'd3').catch(() => undefined);
+    await server?.close();
+    await etcd?.stop();
+    if (figures.length) console.log(['daemons sharing the lab (TTL 5 s):', ...figures].join('\n  '));
+  });
+
+  it('d3 alone takes every cluster; d1 and d2 join and show each cluster with its one owner', async () => {
+    const d3 = await serve('d3', 'd3');
+    for (const name of Object.keys(NODE_OF)) {
+      await until(`${name} synced by d3`, async () => {
+        expect(d3.child.exitCode, d3.logs).toBeNull();
+        const c = await cluster(d3, name);
+        return c?.sync === 'Synced' && c.revision === head && c.owner === 'd3' ? c : undefined;
+      }, 5 * 60_000, 500);
+    }
+    const [d1, d2] = [await serve('d1'), await serve('d2')];
+    for (const d of [d1, d2]) {
+      const s = await until('the newcomer to see every daemon and the owner of each cluster', async () => {
+        const s = await status(d);
+        return s?.daemons?.length === 3 && s.clusters.length === 3 && s.clusters.every((c) => c.owner === 'd3' && c.sync === 'Synced' && c.revision === head) ? s : undefined;
+      }, 60_000, 500);
+      expect(s.daemons).toEqual(['d1', 'd2', 'd3']);
+    }
+    // Every change so far ran with d3's fence; none overlapped.
+    for (const node of Object.values(NODE_OF)) expectNoOverlap(await applyLog(node));
+  }, 10 * 60_000);
+
+  it('d3 cut off from etcd stops applying before its lease ends; the others take its clusters within the TTL plus a sync', async () => {
+    const [d1, d3] = [daemons.get('d1')!, daemons.get('d3')!];
+    // Drift on node-a, whose sync is asked of d1: d1 passes it to d3, the owner.
+    await onNode('n1', 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q rsync >/dev/null; sysctl -qw net.core.somaxconn=100');
+    const asked = Date.now();
+    const r = await fetch(`${d1.url}/api/clusters/node-a/sync`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(((await r.json()) as { message: string }).message).toContain('d3');
+    await until('d3 applying on n1', async () => ((await applyLog('n1')).some((l) => l.what === 'start' && l.owner === 'd3' && l.at > asked) ? true : undefined), 120_000, 100);
+    // The partition: d3 still reaches the nodes, not etcd (nor the host).
+    execFileSync('ip', ['-n', 'lab-d3', 'route', 'add', 'blackhole', `${HOST}/32`]);
+    const cutAt = Date.now();
+
+    const taken = await until('node-a taken by d1 or d2', async () => {
+      const c = await cluster(d1, 'node-a');
+      return c?.owner && c.owner !== 'd3' ? Date.now() : undefined;
+    }, 60_000, 200);
+    await until('node-a synced again by its new owner', async () => {
+      const c = await cluster(d1, 'node-a');
+      return c?.sync === 'Synced' && c.owner !== 'd3' && Date.parse(c.lastSyncAt ?? '') > cutAt ? c : undefined;
+    }, 5 * 60_000, 500);
+    const synced = Date.now();
+    expect((await onNode('n1', 'dpkg-query -W -f=\'${Status}\' rsync')).trim()).toBe('install ok installed');
+    expect((await onNode('n1', 'cat /proc/sys/net/core/somaxconn')).trim()).toBe('4096');
+
+    const log = await applyLog('n1');
+    expectNoOverlap(log);
+    const lastByD3 = Math.max(...log.filter((l) => l.owner === 'd3' && l.what === 'start').map((l) => l.at));
+    expect(lastByD3 - cutAt, 'd3 started nothing once its lease could have ended').toBeLessThan(TTL * 1000);
+    expect(taken - cutAt, 'taken within the TTL plus two ticks').toBeLessThan((TTL + 2) * 1000);
+    for (const name of Object.keys(NODE_OF)) await until(`${name} owned by d1 or d2`, async () => ((await cluster(d1, name))?.owner?.match(/^d[12]$/) ? true : undefined), 30_000, 200);
+    figures.push(`partition of d3: last change started by d3 ${((lastByD3 - cutAt) / 1000).toFixed(2)} s after the cut; taken over after ${((taken - cutAt) / 1000).toFixed(2)} s; synced ${((synced - cutAt) / 1000).toFixed(2)} s after the cut`);
+    expect(d3.child.exitCode, 'd3 keeps running while cut off').toBeNull();
+    await kill9('d3');
+  }, 10 * 60_000);
+
+  it('a kill -9 of the daemon applying: another takes its cluster within the TTL plus one sync, with no overlap on the node', async () => {
+    const [d1, d2] = [daemons.get('d1')!, daemons.get('d2')!];
+    const c = (await cluster(d1, 'node-b'))!;
+    const owner = c.owner!;
+    const other = owner === 'd1' ? d2 : d1;
+    await onNode('n2', 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q rsync >/dev/null; sysctl -qw net.core.somaxconn=100');
+    const asked = Date.now();
+    await fetch(`${other.url}/api/clusters/node-b/sync`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    await until(`${owner} applying on n2`, async () => ((await applyLog('n2')).some((l) => l.what === 'start' && l.owner === owner && l.at > asked) ? true : undefined), 120_000, 100);
+    await kill9(owner);
+    const killedAt = Date.now();
+    const taken = await until('node-b taken by the other daemon', async () => ((await cluster(other, 'node-b'))?.owner === (owner === 'd1' ? 'd2' : 'd1') ? Date.now() : undefined), 60_000, 200);
+    await until('node-b synced by its new owner', async () => {
+      const s = await cluster(other, 'node-b');
+      return s?.sync === 'Synced' && Date.parse(s.lastSyncAt ?? '') > killedAt ? s : undefined;
+    }, 5 * 60_000, 500);
+    const synced = Date.now();
+    expect((await onNode('n2', 'dpkg-query -W -f=\'${Status}\' rsync')).trim()).toBe('install ok installed');
+    expect((await onNode('n2', 'cat /proc/sys/net/core/somaxconn')).trim()).toBe('4096');
+    const log = await applyLog('n2');
+    expectNoOverlap(log);
+    expect(taken - killedAt, 'taken within the TTL plus two ticks').toBeLessThan((TTL + 2) * 1000);
+    figures.push(`kill -9 of ${owner} mid-apply: taken over after ${((taken - killedAt) / 1000).toFixed(2)} s; synced ${((synced - killedAt) / 1000).toFixed(2)} s after the kill`);
+  }, 10 * 60_000);
+});
