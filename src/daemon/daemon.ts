@@ -470,6 +470,7 @@ export class Daemon implements DaemonApi {
       status.progress = progress;
       const outcome = await applyRun(ctx, planning, (e) => {
         onEvent(e);
+        if (e.type === 'done') log.debug({ host: e.result.host, resource: e.result.resource, status: e.result.status, ms: e.result.durationMs }, 'change done');
         this.changed();
       });
       for (const r of outcome.results) entry.changes[r.status === 'applied' ? 'applied' : r.status === 'failed' ? 'failed' : 'skipped']++;
