@@ -242,10 +242,12 @@ export class Daemon implements DaemonApi {
       this.opts.metrics.gitFetch(kind, performance.now() - started);
       // Logged when it starts failing or fails another way, not at every poll.
       this.once('fetch', `failed|${kind}|${(e as Error).message}`, () => log.warn({ err: (e as Error).message, kind }, 'fetch failed; the last good revision stays in force'));
-      return;
-    } finally {
       this.git.lastFetchAt = new Date().toISOString();
+      // Started while the server is down: the last good revision (from the clone) is put in force and synced.
+      if (await this.restoreLastGood(trigger)) await this.syncAll(trigger);
+      return;
     }
+    this.git.lastFetchAt = new Date().toISOString();
     this.ready = true;
     if (latest.revision === this.git.fetchedRevision && this.current) {
       if (trigger !== 'poll') log.debug({ revision: short(latest.revision) }, 'no new revision');
@@ -264,16 +266,25 @@ export class Daemon implements DaemonApi {
       log.error({ revision: short(latest.revision), at: this.git.invalidAt, errors: validated.problems.filter((p) => p.severity === 'error').length }, 'revision is invalid; nothing applied');
       this.opts.events?.invalid?.(latest, this.git.invalidAt);
       // After a restart the last good revision is loaded again, so the fleet stays managed by it.
-      if (!this.current && this.git.lastGoodRevision && this.opts.source.at) {
-        const good = await this.opts.source.at(this.git.lastGoodRevision).catch(() => undefined);
-        const goodValidated = good && (await admitRevision(good.dir, this.opts.secrets));
-        if (good && goodValidated?.valid) this.adopt(good, goodValidated, trigger);
-      }
+      await this.restoreLastGood(trigger);
       for (const u of this.units.values()) this.setStatus(u, { sync: 'Invalid', message: `revision ${short(latest.revision)} is invalid: ${this.git.invalidAt}` });
       return;
     }
     this.adopt(latest, validated, trigger);
     await this.syncAll(trigger);
+  }
+
+  /**
+   * After a restart, before any revision is in force: the last good one (state.json) is read again
+   * from the source, validated and adopted. Whether it was.
+   */
+  private async restoreLastGood(trigger: Trigger): Promise<boolean> {
+    if (this.current || !this.git.lastGoodRevision || !this.opts.source.at) return false;
+    const good = await this.opts.source.at(this.git.lastGoodRevision).catch(() => undefined);
+    const validated = good && (await admitRevision(good.dir, this.opts.secrets));
+    if (!good || !validated?.valid || this.current) return false;
+    this.adopt(good, validated, trigger);
+    return true;
   }
 
   /** A valid revision becomes the one in force. */
