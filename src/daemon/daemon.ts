@@ -27,7 +27,7 @@ import { blockingNotes, type Plan } from '../engine/model.js';
 import { GIT_FETCH_RESULTS, type CorralMetrics, type GitFetchResult } from './metrics.js';
 import { policyFor, pollSeconds } from './policy.js';
 import { StateStore } from './store.js';
-import { writePlanRecord } from './plans.js';
+import { planRecord, savePlanRecord } from './plans.js';
 import { PROBLEMS_SHOWN, type ClusterStatus, type DaemonApi, type DaemonStatus, type GitState, type HistoryEntry, type PlanRecord, type Trigger } from './types.js';
 import { applyProgress } from './progress.js';
 
@@ -118,11 +118,17 @@ export class Daemon implements DaemonApi {
   /** The state last logged per subject (`fetch`, `unit NAME`), so a repeated one is not logged again. */
   private readonly logged = new Map<string, string>();
   private readonly changeListeners = new Set<() => void>();
+  /** state.json as it is meant to be; `stateUnwritten` when the last write of it failed (a full disk). */
+  private readonly persisted: Persisted;
+  private stateUnwritten = false;
+  /** History entries a failed write did not get into `history/<cluster>.json` yet, newest first. */
+  private readonly unwrittenHistory = new Map<string, HistoryEntry[]>();
 
   constructor(private readonly opts: DaemonOptions) {
     this.store = new StateStore(opts.stateDir);
-    const persisted = this.store.read<Persisted>('state.json', { suspended: {} });
-    if (persisted.lastGoodRevision) this.git.lastGoodRevision = persisted.lastGoodRevision;
+    this.persisted = this.store.read<Persisted>('state.json', { suspended: {} });
+    this.persisted.suspended ??= {};
+    if (this.persisted.lastGoodRevision) this.git.lastGoodRevision = this.persisted.lastGoodRevision;
   }
 
   // ---- DaemonApi -----------------------------------------------------------------------------
@@ -139,11 +145,12 @@ export class Daemon implements DaemonApi {
 
   plan(id: string): PlanRecord | undefined {
     if (!/^[\w-]+$/.test(id)) return undefined;
-    return this.store.read<PlanRecord | undefined>(`plans/${id}.json`, undefined);
+    // A unit's last plan is served from memory too: its file may not have been written (a full disk).
+    return this.store.read<PlanRecord | undefined>(`plans/${id}.json`, undefined) ?? [...this.units.values()].find((u) => u.lastPlan?.id === id)?.lastPlan;
   }
 
   history(name: string): HistoryEntry[] {
-    return this.store.read<HistoryEntry[]>(`history/${name}.json`, []);
+    return [...(this.unwrittenHistory.get(name) ?? []), ...this.store.read<HistoryEntry[]>(`history/${name}.json`, [])].slice(0, HISTORY_KEPT);
   }
 
   sync(name: string, trigger: Trigger): { accepted: boolean; message: string } {
@@ -226,6 +233,7 @@ export class Daemon implements DaemonApi {
 
   private async fetchOnce(trigger: Trigger): Promise<void> {
     const log = this.opts.logger;
+    this.writeUnwritten();
     const started = performance.now();
     let latest: Revision;
     try {
@@ -301,7 +309,7 @@ export class Daemon implements DaemonApi {
 
   /** Reconcile units of a revision: add new ones, drop those gone, apply the policies it sets. */
   private refreshUnits(v: Validated): void {
-    const persisted = this.store.read<Persisted>('state.json', { suspended: {} });
+    const persisted = this.persisted;
     const seen = new Set<string>();
     for (const c of v.clusters) {
       const name = this.unitName(c.module, c.name, v);
@@ -546,9 +554,8 @@ export class Daemon implements DaemonApi {
   private setSuspended(name: string, suspended: boolean): boolean {
     const u = this.units.get(name);
     if (!u || u.status.sync === 'Unmanaged') return false;
-    const persisted = this.store.read<Persisted>('state.json', { suspended: {} });
-    persisted.suspended[name] = suspended;
-    this.store.write('state.json', persisted);
+    this.persisted.suspended[name] = suspended;
+    this.persist();
     u.status.policy.suspend = suspended;
     this.setStatus(u, suspended ? { sync: 'Suspended', message: 'suspended through the API' } : { sync: 'Unknown', message: 'resumed' });
     return true;
@@ -556,18 +563,51 @@ export class Daemon implements DaemonApi {
 
   // ---- state ---------------------------------------------------------------------------------
 
+  /** Writes state.json; when that fails (a full disk), it is written again at the next fetch. */
   private persist(): void {
-    const persisted = this.store.read<Persisted>('state.json', { suspended: {} });
-    if (this.git.lastGoodRevision) persisted.lastGoodRevision = this.git.lastGoodRevision;
-    this.store.write('state.json', persisted);
+    if (this.git.lastGoodRevision) this.persisted.lastGoodRevision = this.git.lastGoodRevision;
+    this.stateUnwritten = !this.write('state.json', this.persisted);
   }
 
+  /** What a failed write left in memory only: written again (at each fetch) until it lands. */
+  private writeUnwritten(): void {
+    if (this.stateUnwritten) this.persist();
+    for (const [cluster, entries] of this.unwrittenHistory) {
+      if (this.write(`history/${cluster}.json`, this.history(cluster))) this.unwrittenHistory.delete(cluster);
+      else this.unwrittenHistory.set(cluster, entries.slice(0, HISTORY_KEPT));
+    }
+  }
+
+  /**
+   * One write to the state dir. A failure (ENOSPC on a full disk, EACCES, EROFS) never stops the
+   * daemon: the caller keeps what it wrote in memory, and the failure is logged once, with what to
+   * do, until a write succeeds again. The file on disk stays as it was (writes are atomic).
+   */
+  private write(name: string, value: unknown, write = (): void => this.store.write(name, value)): boolean {
+    try {
+      write();
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const why = err.code === 'ENOSPC' ? `the disk of ${this.opts.stateDir} is full (ENOSPC): free space there` : `${err.message}: check ${this.opts.stateDir}`;
+      this.once('state write', `failed|${err.code ?? err.message}`, () => this.opts.logger.warn({ file: name, code: err.code, err: err.message }, `cannot write ${name} in the state dir: ${why}; the daemon goes on and writes it again at the next poll`));
+      return false;
+    }
+    const wasFailing = this.logged.get('state write')?.startsWith('failed|') ?? false;
+    this.once('state write', 'ok', () => wasFailing && this.opts.logger.info({ file: name }, 'the state dir is written again'));
+    return true;
+  }
+
+  /** The plan's record, served from memory when its file cannot be written. */
   private savePlan(cluster: string, plan: Plan): PlanRecord {
-    return writePlanRecord(this.store, cluster, plan, PLANS_KEPT);
+    const record = planRecord(cluster, plan);
+    this.write(`plans/${record.id}.json`, record, () => savePlanRecord(this.store, record, PLANS_KEPT));
+    return record;
   }
 
   private appendHistory(entry: HistoryEntry): void {
-    const list = [entry, ...this.history(entry.cluster)].slice(0, HISTORY_KEPT);
-    this.store.write(`history/${entry.cluster}.json`, list);
+    const unwritten = [entry, ...(this.unwrittenHistory.get(entry.cluster) ?? [])];
+    this.unwrittenHistory.set(entry.cluster, unwritten);
+    if (this.write(`history/${entry.cluster}.json`, this.history(entry.cluster))) this.unwrittenHistory.delete(entry.cluster);
+    else this.unwrittenHistory.set(entry.cluster, unwritten.slice(0, HISTORY_KEPT));
   }
 }
