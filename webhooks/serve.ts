@@ -112,6 +112,12 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
     out.error(`corral serve: CORRAL_SSH_IDLE_TIMEOUT takes a whole number of seconds, not ${JSON.stringify(idle)}\n`);
     return 2;
   }
+  // A git server that accepts and never answers (or stalls mid-pack) costs one poll this long, not the daemon.
+  const gitTimeout = env.CORRAL_GIT_TIMEOUT;
+  if (gitTimeout !== undefined && !/^[1-9][0-9]*$/.test(gitTimeout)) {
+    out.error(`corral serve: CORRAL_GIT_TIMEOUT takes a whole number of seconds, not ${JSON.stringify(gitTimeout)}\n`);
+    return 2;
+  }
   const transport = createTransport({
     hostKeys: {
       knownHostsFile: expandPath(opts.knownHosts ?? env.CORRAL_KNOWN_HOSTS ?? '~/.ssh/known_hosts', process.cwd()),
@@ -155,7 +161,7 @@ export async function serveCommand(opts: ServeOptions, out: Output, version: str
   }
   // A git repository or a watched folder, each loaded only when used (isomorphic-git, chokidar): the idle daemon's memory.
   const { createGitSource } = opts.watch ? { createGitSource: undefined } : await import('../src/git/source.js');
-  const gitSource = (dir: string): GitSource => createGitSource!({ url: opts.repo!, branch: opts.branch, stateDir: resolve(stateDir, dir), credentials: gitCredentials(opts.gitTokenFile) });
+  const gitSource = (dir: string): GitSource => createGitSource!({ url: opts.repo!, branch: opts.branch, stateDir: resolve(stateDir, dir), credentials: gitCredentials(opts.gitTokenFile), ...(gitTimeout ? { timeoutMs: Number(gitTimeout) * 1000 } : {}) });
   const source = opts.watch ? folderRevisions(resolve(opts.watch)) : gitRevisions(gitSource('git'), `${opts.repo} (${opts.branch})`);
   const forge = forgeIntegration({
     stateDir,

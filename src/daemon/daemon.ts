@@ -27,7 +27,7 @@ import { blockingNotes, type Plan } from '../engine/model.js';
 import { GIT_FETCH_RESULTS, type CorralMetrics, type GitFetchResult } from './metrics.js';
 import { policyFor, pollSeconds } from './policy.js';
 import { StateStore } from './store.js';
-import { writePlanRecord } from './plans.js';
+import { planRecord, savePlanRecord } from './plans.js';
 import { PROBLEMS_SHOWN, type ClusterStatus, type DaemonApi, type DaemonStatus, type GitState, type HistoryEntry, type PlanRecord, type Trigger } from './types.js';
 import { applyProgress } from './progress.js';
 import { soleDaemon, type Coordination } from './coordination.js';
@@ -122,12 +122,18 @@ export class Daemon implements DaemonApi {
   private readonly logged = new Map<string, string>();
   private readonly changeListeners = new Set<() => void>();
   private readonly coord: Coordination;
+  /** state.json as it is meant to be; `stateUnwritten` when the last write of it failed (a full disk). */
+  private readonly persisted: Persisted;
+  private stateUnwritten = false;
+  /** History entries a failed write did not get into `history/<cluster>.json` yet, newest first. */
+  private readonly unwrittenHistory = new Map<string, HistoryEntry[]>();
 
   constructor(private readonly opts: DaemonOptions) {
     this.coord = opts.coordination ?? soleDaemon;
     this.store = new StateStore(opts.stateDir);
-    const persisted = this.store.read<Persisted>('state.json', { suspended: {} });
-    if (persisted.lastGoodRevision) this.git.lastGoodRevision = persisted.lastGoodRevision;
+    this.persisted = this.store.read<Persisted>('state.json', { suspended: {} });
+    this.persisted.suspended ??= {};
+    if (this.persisted.lastGoodRevision) this.git.lastGoodRevision = this.persisted.lastGoodRevision;
   }
 
   // ---- DaemonApi -----------------------------------------------------------------------------
@@ -146,13 +152,15 @@ export class Daemon implements DaemonApi {
 
   plan(id: string): PlanRecord | undefined {
     if (!/^[\w-]+$/.test(id)) return undefined;
-    const local = this.store.read<PlanRecord | undefined>(`plans/${id}.json`, undefined);
-    return local ?? [...this.units.keys()].map((n) => this.coord.view(n)?.lastPlan).find((p) => p?.id === id);
+    // A unit's last plan is served from memory too: its file may not have been written (a full disk),
+    // or another daemon made it.
+    const lastPlans = [...this.units.entries()].flatMap(([n, u]) => [u.lastPlan, this.coord.view(n)?.lastPlan]);
+    return this.store.read<PlanRecord | undefined>(`plans/${id}.json`, undefined) ?? lastPlans.find((p) => p?.id === id);
   }
 
   /** This daemon's syncs of the unit, and those other daemons shared while they owned it. */
   history(name: string): HistoryEntry[] {
-    const local = this.store.read<HistoryEntry[]>(`history/${name}.json`, []);
+    const local = [...(this.unwrittenHistory.get(name) ?? []), ...this.store.read<HistoryEntry[]>(`history/${name}.json`, [])].slice(0, HISTORY_KEPT);
     const shared = this.coord.view(name)?.history ?? [];
     if (!shared.length) return local;
     const byId = new Map([...shared, ...local].map((e) => [e.id, e]));
@@ -253,6 +261,7 @@ export class Daemon implements DaemonApi {
 
   private async fetchOnce(trigger: Trigger): Promise<void> {
     const log = this.opts.logger;
+    this.writeUnwritten();
     const started = performance.now();
     let latest: Revision;
     try {
@@ -269,10 +278,12 @@ export class Daemon implements DaemonApi {
       this.opts.metrics.gitFetch(kind, performance.now() - started);
       // Logged when it starts failing or fails another way, not at every poll.
       this.once('fetch', `failed|${kind}|${(e as Error).message}`, () => log.warn({ err: (e as Error).message, kind }, 'fetch failed; the last good revision stays in force'));
-      return;
-    } finally {
       this.git.lastFetchAt = new Date().toISOString();
+      // Started while the server is down: the last good revision (from the clone) is put in force and synced.
+      if (await this.restoreLastGood(trigger)) await this.syncAll(trigger);
+      return;
     }
+    this.git.lastFetchAt = new Date().toISOString();
     this.ready = true;
     if (latest.revision === this.git.fetchedRevision && this.current) {
       if (trigger !== 'poll') log.debug({ revision: short(latest.revision) }, 'no new revision');
@@ -291,16 +302,25 @@ export class Daemon implements DaemonApi {
       log.error({ revision: short(latest.revision), at: this.git.invalidAt, errors: validated.problems.filter((p) => p.severity === 'error').length }, 'revision is invalid; nothing applied');
       if (this.coord.leads()) this.opts.events?.invalid?.(latest, this.git.invalidAt);
       // After a restart the last good revision is loaded again, so the fleet stays managed by it.
-      if (!this.current && this.git.lastGoodRevision && this.opts.source.at) {
-        const good = await this.opts.source.at(this.git.lastGoodRevision).catch(() => undefined);
-        const goodValidated = good && (await admitRevision(good.dir, this.opts.secrets));
-        if (good && goodValidated?.valid) this.adopt(good, goodValidated, trigger);
-      }
+      await this.restoreLastGood(trigger);
       for (const u of this.units.values()) this.setStatus(u, { sync: 'Invalid', message: `revision ${short(latest.revision)} is invalid: ${this.git.invalidAt}` });
       return;
     }
     this.adopt(latest, validated, trigger);
     await this.syncAll(trigger);
+  }
+
+  /**
+   * After a restart, before any revision is in force: the last good one (state.json) is read again
+   * from the source, validated and adopted. Whether it was.
+   */
+  private async restoreLastGood(trigger: Trigger): Promise<boolean> {
+    if (this.current || !this.git.lastGoodRevision || !this.opts.source.at) return false;
+    const good = await this.opts.source.at(this.git.lastGoodRevision).catch(() => undefined);
+    const validated = good && (await admitRevision(good.dir, this.opts.secrets));
+    if (!good || !validated?.valid || this.current) return false;
+    this.adopt(good, validated, trigger);
+    return true;
   }
 
   /** A valid revision becomes the one in force. */
@@ -317,7 +337,7 @@ export class Daemon implements DaemonApi {
 
   /** Reconcile units of a revision: add new ones, drop those gone, apply the policies it sets. */
   private refreshUnits(v: Validated): void {
-    const persisted = this.store.read<Persisted>('state.json', { suspended: {} });
+    const persisted = this.persisted;
     const seen = new Set<string>();
     for (const c of v.clusters) {
       const name = this.unitName(c.module, c.name, v);
@@ -585,9 +605,8 @@ export class Daemon implements DaemonApi {
     const u = this.units.get(name);
     if (!u || u.status.sync === 'Unmanaged') return false;
     void this.coord.setSuspended(name, suspended).catch((e: Error) => this.opts.logger.warn({ cluster: name, err: e.message }, 'the suspension could not be shared with the other daemons'));
-    const persisted = this.store.read<Persisted>('state.json', { suspended: {} });
-    persisted.suspended[name] = suspended;
-    this.store.write('state.json', persisted);
+    this.persisted.suspended[name] = suspended;
+    this.persist();
     u.status.policy.suspend = suspended;
     this.setStatus(u, suspended ? { sync: 'Suspended', message: 'suspended through the API' } : { sync: 'Unknown', message: 'resumed' });
     return true;
@@ -635,18 +654,51 @@ export class Daemon implements DaemonApi {
 
   // ---- state ---------------------------------------------------------------------------------
 
+  /** Writes state.json; when that fails (a full disk), it is written again at the next fetch. */
   private persist(): void {
-    const persisted = this.store.read<Persisted>('state.json', { suspended: {} });
-    if (this.git.lastGoodRevision) persisted.lastGoodRevision = this.git.lastGoodRevision;
-    this.store.write('state.json', persisted);
+    if (this.git.lastGoodRevision) this.persisted.lastGoodRevision = this.git.lastGoodRevision;
+    this.stateUnwritten = !this.write('state.json', this.persisted);
   }
 
+  /** What a failed write left in memory only: written again (at each fetch) until it lands. */
+  private writeUnwritten(): void {
+    if (this.stateUnwritten) this.persist();
+    for (const [cluster, entries] of this.unwrittenHistory) {
+      if (this.write(`history/${cluster}.json`, this.history(cluster))) this.unwrittenHistory.delete(cluster);
+      else this.unwrittenHistory.set(cluster, entries.slice(0, HISTORY_KEPT));
+    }
+  }
+
+  /**
+   * One write to the state dir. A failure (ENOSPC on a full disk, EACCES, EROFS) never stops the
+   * daemon: the caller keeps what it wrote in memory, and the failure is logged once, with what to
+   * do, until a write succeeds again. The file on disk stays as it was (writes are atomic).
+   */
+  private write(name: string, value: unknown, write = (): void => this.store.write(name, value)): boolean {
+    try {
+      write();
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const why = err.code === 'ENOSPC' ? `the disk of ${this.opts.stateDir} is full (ENOSPC): free space there` : `${err.message}: check ${this.opts.stateDir}`;
+      this.once('state write', `failed|${err.code ?? err.message}`, () => this.opts.logger.warn({ file: name, code: err.code, err: err.message }, `cannot write ${name} in the state dir: ${why}; the daemon goes on and writes it again at the next poll`));
+      return false;
+    }
+    const wasFailing = this.logged.get('state write')?.startsWith('failed|') ?? false;
+    this.once('state write', 'ok', () => wasFailing && this.opts.logger.info({ file: name }, 'the state dir is written again'));
+    return true;
+  }
+
+  /** The plan's record, served from memory when its file cannot be written. */
   private savePlan(cluster: string, plan: Plan): PlanRecord {
-    return writePlanRecord(this.store, cluster, plan, PLANS_KEPT);
+    const record = planRecord(cluster, plan);
+    this.write(`plans/${record.id}.json`, record, () => savePlanRecord(this.store, record, PLANS_KEPT));
+    return record;
   }
 
   private appendHistory(entry: HistoryEntry): void {
-    const list = [entry, ...this.history(entry.cluster)].slice(0, HISTORY_KEPT);
-    this.store.write(`history/${entry.cluster}.json`, list);
+    const unwritten = [entry, ...(this.unwrittenHistory.get(entry.cluster) ?? [])];
+    this.unwrittenHistory.set(entry.cluster, unwritten);
+    if (this.write(`history/${entry.cluster}.json`, this.history(entry.cluster))) this.unwrittenHistory.delete(entry.cluster);
+    else this.unwrittenHistory.set(entry.cluster, unwritten.slice(0, HISTORY_KEPT));
   }
 }

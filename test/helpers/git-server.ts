@@ -49,6 +49,10 @@ export interface GitServer {
   failWith(status: number | undefined): void;
   /** Accept requests and never answer them, until called with false. */
   hang(on: boolean): void;
+  /** Answer a fetch's pack request (POST git-upload-pack) with its status and headers, then nothing more, until called with false. */
+  stall(on: boolean): void;
+  /** Connections open now (a client that gave up on a hung request should have closed its own). */
+  connections(): number;
   /** Stop listening and drop open connections: clients get ECONNREFUSED. */
   stop(): Promise<void>;
   /** Listen again on the same port. */
@@ -127,6 +131,7 @@ export async function startGitServer(opts: { auth?: BasicAuth; host?: string } =
   let auth = opts.auth;
   let failStatus: number | undefined;
   let hanging = false;
+  let stalling = false;
   let port = 0;
   let server: Server | undefined;
 
@@ -137,6 +142,13 @@ export async function startGitServer(opts: { auth?: BasicAuth; host?: string } =
       requests.push({ method: req.method ?? 'GET', url: req.url ?? '/', status, authorized: req.headers.authorization !== undefined, ms });
     };
     if (hanging) return; // never answered; stop() drops the socket
+    if (stalling && req.method === 'POST') {
+      record(200);
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/x-git-upload-pack-result', 'cache-control': 'no-cache' });
+      res.flushHeaders();
+      return; // the pack never comes; stop() drops the socket
+    }
     if (failStatus !== undefined) {
       record(failStatus);
       res.writeHead(failStatus, { 'content-type': 'text/plain' }).end('unavailable\n');
@@ -266,6 +278,10 @@ export async function startGitServer(opts: { auth?: BasicAuth; host?: string } =
     hang(on) {
       hanging = on;
     },
+    stall(on) {
+      stalling = on;
+    },
+    connections: () => sockets.size,
     stop,
     start: async () => {
       if (!server) await listen();
