@@ -23,7 +23,7 @@ import type { CertificateIssuer } from '../pki/authority.js';
 import type { Controller } from '../engine/reconciler.js';
 import { descriptor, phases, unmanagedReason } from '../engine/modules.js';
 import { sshDefaultsFrom, type SshDefaults } from '../engine/targets.js';
-import { blockingNotes, type Plan } from '../engine/model.js';
+import { blockingNotes, type Facts, type Plan } from '../engine/model.js';
 import { GIT_FETCH_RESULTS, type CorralMetrics, type GitFetchResult } from './metrics.js';
 import { policyFor, pollSeconds } from './policy.js';
 import { StateStore } from './store.js';
@@ -127,6 +127,8 @@ export class Daemon implements DaemonApi {
   private stateUnwritten = false;
   /** History entries a failed write did not get into `history/<cluster>.json` yet, newest first. */
   private readonly unwrittenHistory = new Map<string, HistoryEntry[]>();
+  /** Each host's facts as last observed: a sync compiles for them at once, so a node is observed once, not twice. */
+  private readonly facts = new Map<string, Facts>();
 
   constructor(private readonly opts: DaemonOptions) {
     this.coord = opts.coordination ?? soleDaemon;
@@ -366,6 +368,8 @@ export class Daemon implements DaemonApi {
         this.units.delete(name);
       }
     }
+    const members = new Set(v.clusters.flatMap((c) => c.members.map((m) => m.name)));
+    for (const host of this.facts.keys()) if (!members.has(host)) this.facts.delete(host);
     this.exportClusters();
   }
 
@@ -463,7 +467,8 @@ export class Daemon implements DaemonApi {
     try {
       this.setStatus(u, { sync: 'Syncing', progress: { phase: 'planning', hosts: [] } });
       this.opts.events?.syncing?.(status.name, current.revision, trigger);
-      const planning = await planRun(ctx);
+      const planning = await planRun(ctx, this.facts);
+      for (const o of planning.observations) if (o.ok) this.facts.set(o.host, o.facts);
       const plan = planning.plan;
       u.lastPlan = this.savePlan(status.name, plan);
       entry.changes.planned = plan.changes.length;
