@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     setupFiles: ['test/setup/entry.ts'],
+    globalSetup: ['test/setup/faults-report.ts'],
     projects: [
       {
         extends: true,

@@ -67,3 +67,20 @@ export function useBareLab(nodes = 3): void {
     await lab('up', String(nodes));
   }, 5 * 60_000);
 }
+
+/**
+ * The lab as `build` leaves it, from a snapshot after the first time (lab.sh snapshot/restore):
+ * scenarios that do not test the install start from converged nodes instead of installing again.
+ * `build` starts from bare nodes.
+ */
+export async function labFrom(snapshot: string, nodes: number, build: () => Promise<void>): Promise<'restored' | 'built'> {
+  if (await lab('restore', snapshot).then(() => true, () => false)) {
+    await lab('up', String(nodes));
+    return 'restored';
+  }
+  await lab('down', '--wipe');
+  await lab('up', String(nodes));
+  await build();
+  await lab('snapshot', snapshot);
+  return 'built';
+}
