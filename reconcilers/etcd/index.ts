@@ -156,6 +156,7 @@ export const etcdServiceId = service.id(ETCD_SERVICE);
 
 export const etcd: Reconciler = {
   module: 'etcd',
+  kinds: ETCD_KINDS,
   // Every member's, also under --limit: the observing member's certificate is how the others' probes reach the cluster.
   certificates: ({ cluster, hosts }) =>
     membersOf(hosts, cluster.name).map((h) =>

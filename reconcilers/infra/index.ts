@@ -388,6 +388,7 @@ function nodeResources(h: HostView, input: ReconcileInput, targets: readonly Tar
 
 export const infra: Reconciler = {
   module: 'infra',
+  kinds: INFRA_KINDS,
   certificates: ({ cluster }) =>
     cluster.members.flatMap((h) => [
       ...(h.param('vmetrics_enabled') ? [memberCertificate({ id: infraCertId(h), address: h.name, commonName: h.name, organizationalUnit: 'infra', names: nodename(h) ? [nodename(h)!] : [], validity: h.str('cert_validity') })] : []),

@@ -2,8 +2,6 @@
 import type { ModuleDescriptor } from '../../src/engine/modules.js';
 import { addListener, isObject, type Listener } from '../../src/config/checks/context.js';
 import { infraMembers } from './checks.js';
-import { infra } from './index.js';
-import { INFRA_KINDS } from './kinds/index.js';
 
 export const INFRA: ModuleDescriptor = {
   module: 'infra',
@@ -15,7 +13,6 @@ export const INFRA: ModuleDescriptor = {
   // yet; a bare lab node has the lab's).
   after: [],
   identities: [],
-  kinds: INFRA_KINDS,
   checks: [infraMembers],
   ports: [
     ['nginx_port', 'nginx_enabled'],
@@ -38,5 +35,5 @@ export const INFRA: ModuleDescriptor = {
     return out;
   },
   needsAddress: true,
-  reconciler: infra,
+  reconciler: async () => (await import('./index.js')).infra,
 };

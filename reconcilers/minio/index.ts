@@ -190,6 +190,7 @@ export function clusterHealth(members: readonly HostView[], observations: readon
 
 export const minio: Reconciler = {
   module: 'minio',
+  kinds: MINIO_KINDS,
   certificates: ({ cluster }) =>
     cluster.members
       .filter(httpsOf)

@@ -172,6 +172,7 @@ function hostResources(h: HostView, f: Facts, cluster: string, notes: ModuleDesi
 
 export const node: Reconciler = {
   module: 'node',
+  kinds: [],
   desired({ cluster, facts }) {
     const out: ModuleDesired = { resources: new Map(), edges: [], notes: [] };
     for (const h of cluster.members) out.resources.set(h.name, hostResources(h, facts(h.name), cluster.name, out.notes));

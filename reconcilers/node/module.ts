@@ -1,7 +1,6 @@
 /** NODE, as the core knows it: every host is a member, grouped by node_cluster. */
 import type { ModuleDescriptor } from '../../src/engine/modules.js';
 import { serviceListeners } from '../../src/config/checks/context.js';
-import { node } from './index.js';
 
 export const NODE: ModuleDescriptor = {
   module: 'node',
@@ -10,7 +9,6 @@ export const NODE: ModuleDescriptor = {
   // weakly: an inventory with no infra cluster has an empty phase before NODE's.
   after: ['infra'],
   identities: [],
-  kinds: [],
   checks: [],
   ports: [
     ['node_exporter_port', 'node_exporter_enabled'],
@@ -19,5 +17,5 @@ export const NODE: ModuleDescriptor = {
     ['vip_exporter_port', 'vip_enabled'],
   ],
   listeners: (h) => (h.get('haproxy_enabled') !== false ? serviceListeners(h, 'haproxy_services') : []),
-  reconciler: node,
+  reconciler: async () => (await import('./index.js')).node,
 };

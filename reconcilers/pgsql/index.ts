@@ -387,6 +387,7 @@ function recoverySteps(input: ReconcileInput, primary: HostView, all: readonly H
 
 export const pgsql: Reconciler = {
   module: 'pgsql',
+  kinds: PGSQL_KINDS,
   certificates: ({ cluster }) =>
     cluster.members.map((h) =>
       memberCertificate({ id: certificateId(h), address: h.name, commonName: instanceName(h), organizationalUnit: 'postgres', names: [cluster.name, instanceName(h)], validity: h.str('cert_validity') }),

@@ -3,8 +3,6 @@ import type { ModuleDescriptor } from '../../src/engine/modules.js';
 import { addListener, serviceListeners, type Listener } from '../../src/config/checks/context.js';
 import type { HostView } from '../../src/config/hosts.js';
 import { pgCitus, pgDatabaseOwner, pgDelay, pgHba, pgIdentity, pgPgbackrest, pgPrimary, pgStandby, pgUpstream, pgVip } from './checks.js';
-import { pgsql } from './index.js';
-import { PGSQL_KINDS } from './kinds/index.js';
 
 /** The pgbouncer exporter runs only beside a pgbouncer (`ports` takes one switch per port). */
 function pgbouncerExporterListener(h: HostView): Listener[] {
@@ -18,7 +16,6 @@ export const PGSQL: ModuleDescriptor = {
   membership: { identity: 'pg_cluster', cluster: { variable: 'pg_cluster' } },
   after: ['etcd', 'minio'],
   identities: ['pg_cluster'],
-  kinds: PGSQL_KINDS,
   checks: [pgIdentity, pgPrimary, pgCitus, pgUpstream, pgStandby, pgDelay, pgDatabaseOwner, pgVip, pgHba, pgPgbackrest],
   ports: [
     ['pg_port', null],
@@ -29,5 +26,5 @@ export const PGSQL: ModuleDescriptor = {
   ],
   listeners: (h) => [...serviceListeners(h, 'pg_default_services'), ...serviceListeners(h, 'pg_services'), ...pgbouncerExporterListener(h)],
   needsAddress: true,
-  reconciler: pgsql,
+  reconciler: async () => (await import('./index.js')).pgsql,
 };

@@ -233,6 +233,7 @@ function recordedDepartures(members: readonly HostView[], observations: readonly
 
 export const redis: Reconciler = {
   module: 'redis',
+  kinds: REDIS_KINDS,
   desired({ cluster, hosts, facts }) {
     const out: ModuleDesired = { resources: new Map(), edges: [], notes: [] };
     // The whole cluster, also under --limit: a native cluster forms from all its instances, and the first node speaks for the cluster.

@@ -2,15 +2,12 @@
 import type { ModuleDescriptor } from '../../src/engine/modules.js';
 import { addListener, isObject, type Listener } from '../../src/config/checks/context.js';
 import { redisMembers } from './checks.js';
-import { redis } from './index.js';
-import { REDIS_KINDS } from './kinds/index.js';
 
 export const REDIS: ModuleDescriptor = {
   module: 'redis',
   membership: { identity: 'redis_cluster', cluster: { variable: 'redis_cluster' } },
   after: ['node'],
   identities: ['redis_cluster'],
-  kinds: REDIS_KINDS,
   checks: [redisMembers],
   ports: [['redis_exporter_port', 'redis_exporter_enabled']],
   listeners: (h) => {
@@ -20,5 +17,5 @@ export const REDIS: ModuleDescriptor = {
     return out;
   },
   needsAddress: true,
-  reconciler: redis,
+  reconciler: async () => (await import('./index.js')).redis,
 };

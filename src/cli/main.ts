@@ -3,15 +3,14 @@ import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../util/package-root.js';
-import { validateCommand } from './validate.js';
-import { inventoryCommand, type InventoryOptions } from './inventory.js';
-// plan and apply load the engine, the transport and the renderer when they run: other commands start without them.
+// Each command loads its module when it runs (plan and apply: the engine, the transport and the
+// renderer; the daemon's commands: its client), so that a command starts without the others' code.
+import type { InventoryOptions } from './inventory.js';
 import type { ConnectionFlags } from './engine.js';
-import { serveCommand, type ServeOptions } from './serve-command.js';
-import { diffCommand, historyCommand, statusCommand, suspendCommand, syncCommand, type ClientOptions, type WaitOptions } from './client.js';
+import { LOG_FORMATS, serveCommand, type ServeOptions } from './serve-command.js';
+import type { ClientOptions, WaitOptions } from './client.js';
 import { initCommand, templateNames } from './init.js';
 import { EXIT, processOutput, type Output } from './output.js';
-import { LOG_FORMATS } from '../util/log.js';
 
 /** The CLI and the daemon share one CA by default, so that neither replaces the other's certificates on the nodes. */
 const defaultPkiDir = (): string => process.env.CORRAL_PKI_DIR ?? join(process.env.CORRAL_STATE_DIR ?? '/var/lib/corral', 'pki');
@@ -30,7 +29,7 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .description('check inventories: YAML, schema and cross-field rules; exit 0 valid, 1 invalid, 2 usage or I/O error')
     .argument('[paths...]', 'repo folders or YAML files, each judged on its own', ['.'])
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (paths: string[], opts: { format: 'text' | 'json' }) => setExit(await validateCommand(paths, opts, out)));
+    .action(async (paths: string[], opts: { format: 'text' | 'json' }) => setExit(await (await import('./validate.js')).validateCommand(paths, opts, out)));
 
   program
     .command('inventory')
@@ -41,7 +40,7 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .option('--module <module>', "with --host: only this module's variables (node, etcd, pgsql, redis, minio, infra, connection)")
     .option('--grep <pattern>', "with --host: only the variables whose name matches this glob (e.g. 'pg_*', '*port*')")
     .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    .action(async (path: string, opts: InventoryOptions) => setExit(await inventoryCommand(path, opts, out)));
+    .action(async (path: string, opts: InventoryOptions) => setExit(await (await import('./inventory.js')).inventoryCommand(path, opts, out)));
 
   const ageIdentity = (): Option => new Option('--age-identity <file>', 'age identity file that decrypts the SOPS-encrypted values of the inventory (env CORRAL_AGE_IDENTITY_FILE, then SOPS_AGE_KEY_FILE)');
   const connection = (cmd: Command): Command =>
@@ -110,6 +109,7 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .addOption(new Option('--log-format <format>', 'pretty lines on a terminal and JSON otherwise (auto), or always one (env CORRAL_LOG_FORMAT)').choices(LOG_FORMATS).default(process.env.CORRAL_LOG_FORMAT ?? 'auto'))
     .action(async (opts: ServeOptions) => setExit(await serveCommand(opts, out, version)));
 
+  const client = () => import('./client.js');
   const server = (): Option => new Option('--server <url>', 'the daemon (env CORRAL_SERVER)').default(process.env.CORRAL_SERVER ?? 'http://127.0.0.1:8080');
   const format = (): Option => new Option('--format <format>', 'output format').choices(['text', 'json']).default('text');
   program
@@ -118,14 +118,14 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .argument('[cluster]')
     .addOption(server())
     .addOption(format())
-    .action(async (name: string | undefined, opts: ClientOptions) => setExit(await statusCommand(name, opts, out)));
+    .action(async (name: string | undefined, opts: ClientOptions) => setExit(await (await client()).statusCommand(name, opts, out)));
   program
     .command('diff')
     .description("the daemon's current plan for a cluster: what a sync would change")
     .argument('<cluster>')
     .addOption(server())
     .addOption(format())
-    .action(async (name: string, opts: ClientOptions) => setExit(await diffCommand(name, opts, out)));
+    .action(async (name: string, opts: ClientOptions) => setExit(await (await client()).diffCommand(name, opts, out)));
   program
     .command('sync')
     .description('ask the daemon to sync a cluster now (the bearer token comes from CORRAL_API_TOKEN)')
@@ -133,14 +133,14 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .addOption(server())
     .option('--wait', 'follow the sync host by host until it ends; exit 0 only when the cluster is Synced', false)
     .addOption(new Option('--timeout <seconds>', 'how long --wait waits').argParser((v) => Number(v)).default(1800))
-    .action(async (name: string, opts: WaitOptions) => setExit(await syncCommand(name, opts, out)));
+    .action(async (name: string, opts: WaitOptions) => setExit(await (await client()).syncCommand(name, opts, out)));
   for (const action of ['suspend', 'resume'] as const) {
     program
       .command(action)
       .description(action === 'suspend' ? 'stop the daemon planning and applying a cluster (CORRAL_API_TOKEN)' : 'let the daemon sync a suspended cluster again (CORRAL_API_TOKEN)')
       .argument('<cluster>')
       .addOption(server())
-      .action(async (name: string, opts: ClientOptions) => setExit(await suspendCommand(action, name, opts, out)));
+      .action(async (name: string, opts: ClientOptions) => setExit(await (await client()).suspendCommand(action, name, opts, out)));
   }
   program
     .command('history')
@@ -148,7 +148,7 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .argument('<cluster>')
     .addOption(server())
     .addOption(format())
-    .action(async (name: string, opts: ClientOptions) => setExit(await historyCommand(name, opts, out)));
+    .action(async (name: string, opts: ClientOptions) => setExit(await (await client()).historyCommand(name, opts, out)));
 
   program
     .command('init')

@@ -3,7 +3,10 @@
  * with its forge side lives in webhooks/serve.ts, which the CLI never imports.
  */
 import type { Output } from './output.js';
-import type { LogFormat } from '../util/log.js';
+
+/** `--log-format`'s values (src/util/log.ts writes them); here, so that parsing the command line does not load the logger. */
+export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface ServeOptions {
   repo?: string;

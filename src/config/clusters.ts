@@ -56,7 +56,8 @@ export interface FleetCounts {
 
 export function fleetCounts(v: { hosts: readonly unknown[]; clusters: readonly Cluster[] }): FleetCounts {
   const byModule: Record<Module, number> = {};
-  for (const c of [...v.clusters].sort((a, b) => a.module.localeCompare(b.module))) byModule[c.module] = (byModule[c.module] ?? 0) + 1;
+  // Module names are lower-case ASCII: compared by code unit, as localeCompare's first call loads ICU's collation (~5 ms of `corral validate`).
+  for (const c of [...v.clusters].sort((a, b) => (a.module < b.module ? -1 : a.module > b.module ? 1 : 0))) byModule[c.module] = (byModule[c.module] ?? 0) + 1;
   return { hosts: v.hosts.length, clusters: v.clusters.length, byModule };
 }
 

@@ -6,7 +6,6 @@
 import { realpath, stat } from 'node:fs/promises';
 import { existsSync, lstatSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { glob, isDynamicPattern } from 'tinyglobby';
 import { readSource, locate, unreadable, wholeFile, type PathSegment, type SourceFile } from './source.js';
 import { position, problem, type Location, type Problem } from './problems.js';
 import { schemas } from './schema.js';
@@ -67,7 +66,9 @@ const DEFAULT_INVENTORY = 'pigsty.yml';
  */
 async function inventoryFiles(root: string, settings: Settings, hasSettings: boolean): Promise<string[]> {
   const options = { cwd: root, onlyFiles: true, expandDirectories: false, followSymbolicLinks: false };
+  // The glob library is loaded only where an inventory globs: a pigsty.yml or one file is read without it.
   if (settings.inventory) {
+    const { glob, isDynamicPattern } = await import('tinyglobby');
     // Files merge in the order of the patterns, each pattern's matches sorted.
     const ordered = new Set<string>();
     for (const pattern of settings.inventory) {
@@ -81,6 +82,7 @@ async function inventoryFiles(root: string, settings: Settings, hasSettings: boo
   if (existsSync(join(root, DEFAULT_INVENTORY))) return [DEFAULT_INVENTORY];
   // Without a pigsty.yml, only a folder with a corral.yml is an inventory: its YAML files, every one.
   if (!hasSettings) return [];
+  const { glob } = await import('tinyglobby');
   const found = await glob(['**/*.yml', '**/*.yaml'], { ...options, ignore: [SETTINGS_FILE, '**/node_modules/**'] });
   return found.sort();
 }

@@ -21,7 +21,7 @@ import type { Transport } from '../transport/types.js';
 import { applyRun, planRun, type Planning, type RunContext } from '../engine/run.js';
 import type { CertificateIssuer } from '../pki/authority.js';
 import type { Controller } from '../engine/reconciler.js';
-import { descriptor, phases, unmanagedReason } from '../engine/modules.js';
+import { phases, reconcilerOf, unmanagedReason } from '../engine/modules.js';
 import { sshDefaultsFrom, type SshDefaults } from '../engine/targets.js';
 import { blockingNotes, type Facts, type Plan } from '../engine/model.js';
 import { GIT_FETCH_RESULTS, type CorralMetrics, type GitFetchResult } from './metrics.js';
@@ -556,7 +556,7 @@ export class Daemon implements DaemonApi {
     const { plan } = planning;
     const validated = this.current!.validated;
     const cluster = validated.clusters.find((c) => c.module === status.module && c.name === this.clusterNameOf(status));
-    const reconciler = descriptor(status.module)?.reconciler;
+    const reconciler = reconcilerOf(status.module);
     if (plan.unreachable.length === plan.hosts.length && plan.hosts.length) {
       delete status.healthMessage;
       return 'Unreachable';

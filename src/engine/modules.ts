@@ -1,7 +1,9 @@
 /**
  * The modules Corral knows, as their folders under reconcilers/ describe them. The core never
  * imports a module: the entry point (bin/corral.js, a validation worker, the test setup) hands the
- * list over once with `useModules`, and config, engine and daemon read it from here.
+ * list over once with `useModules`, and config, engine and daemon read it from here. A descriptor
+ * holds what validation needs; each module's reconciler (its resource kinds, templates and scripts)
+ * is loaded by `loadReconcilers`, which planning awaits first: `corral validate` never loads them.
  */
 import type { Check, Listener } from '../config/checks/context.js';
 import type { HostView } from '../config/hosts.js';
@@ -24,8 +26,6 @@ export interface ModuleDescriptor {
   after: readonly string[];
   /** Variables that name a host's cluster of this module: a host's groups must agree on each. */
   identities: readonly string[];
-  /** Resource kinds of the module (each named by its `name`): plans find them here, and its builder takes only these and the generic ones. */
-  kinds: readonly AnyKind[];
   /** Cross-field rules of the module's variables. */
   checks: readonly Check[];
   /** Ports a member listens on: [port parameter, the switch that enables it (none: always on)]. */
@@ -34,8 +34,11 @@ export interface ModuleDescriptor {
   listeners?(h: HostView): Listener[];
   /** Members must be named by an IPv4 address (their configs carry it). */
   needsAddress?: boolean;
-  /** Builds the module's clusters; without one its clusters are Unmanaged, for `unmanaged`'s reason. */
-  reconciler?: Reconciler;
+  /**
+   * Loads what builds the module's clusters (`() => import('./index.js')`), with its kinds; without
+   * one its clusters are Unmanaged, for `unmanaged`'s reason.
+   */
+  reconciler?: () => Promise<Reconciler>;
   unmanaged?: string;
 }
 
@@ -43,11 +46,17 @@ export interface ModuleSet {
   descriptors: readonly ModuleDescriptor[];
   /** Where the list is exported from (a module URL), for a worker thread to load it again. */
   source: string;
-  /** Every module's kinds, by name. */
+}
+
+/** The modules' reconcilers once loaded, and every module's kinds by name. */
+interface Loaded {
+  reconcilers: ReadonlyMap<string, Reconciler>;
   kinds: ReadonlyMap<string, AnyKind>;
 }
 
 let installed: ModuleSet | undefined;
+let loading: Promise<Loaded> | undefined;
+let loaded: Loaded | undefined;
 
 /** Hands the module list to the core; called once by each entry point, before anything else runs. */
 export function useModules(descriptors: readonly ModuleDescriptor[], source: string): void {
@@ -57,16 +66,46 @@ export function useModules(descriptors: readonly ModuleDescriptor[], source: str
     names.add(d.module);
   }
   for (const d of descriptors) for (const a of d.after) if (!names.has(a)) throw new Error(`module ${d.module} comes after ${a}, which is not a module`);
+  installed = { descriptors, source };
+  loading = undefined;
+  loaded = undefined;
+  phasesCache = undefined;
+}
+
+async function load(descriptors: readonly ModuleDescriptor[]): Promise<Loaded> {
+  const reconcilers = new Map<string, Reconciler>();
   const kinds = new Map<string, AnyKind>();
-  for (const d of descriptors) {
-    for (const kind of d.kinds) {
+  for (const [d, r] of await Promise.all(descriptors.map(async (d) => [d, await d.reconciler?.()] as const))) {
+    if (!r) continue;
+    if (r.module !== d.module) throw new Error(`module ${d.module} loads the reconciler of ${r.module}`);
+    reconcilers.set(d.module, r);
+    for (const kind of r.kinds) {
       if (kinds.has(kind.name)) throw new Error(`resource kind ${kind.name} is defined by two modules`);
       kinds.set(kind.name, kind);
     }
   }
-  installed = { descriptors, source, kinds };
-  phasesCache = undefined;
+  return { reconcilers, kinds };
 }
+
+/** Loads the modules' reconcilers and kinds, once per module list: whatever plans awaits it first (planRun does). */
+export async function loadReconcilers(): Promise<void> {
+  if (loaded) return;
+  const set = modules();
+  loading ??= load(set.descriptors);
+  const result = await loading;
+  if (installed === set) loaded = result;
+}
+
+function reconcilersLoaded(): Loaded {
+  if (!loaded) throw new Error('the modules\' reconcilers are not loaded: await loadReconcilers() first');
+  return loaded;
+}
+
+/** The module's reconciler; undefined for a module whose clusters are Unmanaged. */
+export const reconcilerOf = (module: string): Reconciler | undefined => reconcilersLoaded().reconcilers.get(module);
+
+/** Every module's resource kinds, by name. */
+export const moduleKinds = (): ReadonlyMap<string, AnyKind> => reconcilersLoaded().kinds;
 
 export function modules(): ModuleSet {
   if (!installed) throw new Error('no modules: the entry point must call useModules first');

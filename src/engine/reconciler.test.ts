@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ASSUMED_FACTS } from './facts.js';
 import { stateOf, type Observation } from './model.js';
-import { modules } from './modules.js';
+import { moduleKinds } from './modules.js';
 import { resourceList } from './reconciler.js';
 import { file, type FileWant } from './resources/file.js';
 import { service } from './resources/service.js';
@@ -21,7 +21,7 @@ describe('resourceList', () => {
 
   it("takes the generic kinds and the module's own only: another's does not compile, nor pass at run time", () => {
     const r = resourceList('node', 'nodes');
-    const other = modules().kinds.get('patroni-member')!;
+    const other = moduleKinds().get('patroni-member')!;
     // @ts-expect-error a kind outside the module's list
     expect(() => r.add(other, {})).toThrow('resource kind patroni-member is not registered for module node');
     // Same name, another object: plans would find the registered one, not this.

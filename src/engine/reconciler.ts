@@ -83,6 +83,8 @@ export interface Departure {
 
 export interface Reconciler {
   module: Module;
+  /** The module's own resource kinds (each named by its `name`): plans find them here, and its builder takes only these and the generic ones. */
+  kinds: readonly AnyKind[];
   /** Certificates the cluster's members need (TLS): issued by the edge before `desired` runs. */
   certificates?(input: CertificateInput): CertificateRequest[];
   desired(input: ReconcileInput): ModuleDesired;
@@ -104,7 +106,7 @@ export interface ResourceList<N extends string> {
 
 /**
  * Builds resources of `module`'s cluster: `r.add(file, { path, ... }, [dep])`. `kinds` are the
- * module's own (the list its descriptor registers): a kind outside them and the generic ones does not compile.
+ * module's own (the list its reconciler registers): a kind outside them and the generic ones does not compile.
  */
 export function resourceList<N extends string = never>(module: Module, cluster: string, kinds: readonly Kind<never, unknown, N>[] = []): ResourceList<N | GenericKindName> {
   const list: Resource[] = [];

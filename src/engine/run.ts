@@ -7,7 +7,7 @@ import type { Validated } from '../config/validate.js';
 import type { HostView } from '../config/hosts.js';
 import type { Module } from '../config/clusters.js';
 import type { Transport, Target } from '../transport/types.js';
-import { descriptor, phases, unmanagedReason } from './modules.js';
+import { loadReconcilers, phases, reconcilerOf, unmanagedReason } from './modules.js';
 import { ASSUMED_FACTS, compileKey } from './facts.js';
 import { observe } from './observe.js';
 import { plan as makePlan, type Planned } from './plan.js';
@@ -62,7 +62,7 @@ const reconcilers = (): Reconciler[] =>
   phases()
     .flat()
     .flatMap((m) => {
-      const r = descriptor(m)?.reconciler;
+      const r = reconcilerOf(m);
       return r ? [r] : [];
     });
 
@@ -165,6 +165,7 @@ function departures(ctx: RunContext, hosts: readonly HostView[], desired: Desire
 const inScope = (c: { module: Module; name: string }, only: RunContext['cluster']): boolean => !only || (only.module === c.module && only.name === c.name);
 
 export async function planRun(ctx: RunContext, knownFacts = new Map<string, Facts>()): Promise<Planning> {
+  await loadReconcilers();
   const unit = ctx.cluster && ctx.validated.clusters.find((c) => c.module === ctx.cluster!.module && c.name === ctx.cluster!.name);
   const hosts = unit ? unit.members : selectHosts(ctx.validated, ctx.limit);
   const root = ctx.validated.inventory?.root ?? '.';

@@ -1,9 +1,9 @@
 // A folder on disk that is (inside) a git checkout: its revision is the commit it has checked out,
-// as `git describe --dirty` would say, read with isomorphic-git (no git binary needed).
+// as `git describe --dirty` would say, read with isomorphic-git (no git binary needed), which is
+// loaded only for a folder in a checkout: `corral serve --watch` of another folder runs without it.
 import * as fs from 'node:fs';
-import { join, relative } from 'node:path';
-import git from 'isomorphic-git';
-import { readCommit, type Commit } from './objects.js';
+import { dirname, join, relative, resolve } from 'node:path';
+import type { Commit } from './objects.js';
 
 export interface CheckedOut {
   commit: Commit;
@@ -15,6 +15,14 @@ const YAML = /\.ya?ml$/i;
 /** As the loader and the folder watch skip them: hidden files and folders, node_modules. */
 const skipped = (path: string): boolean => path.split('/').some((s) => s.startsWith('.') || s === 'node_modules');
 
+/** The nearest folder from `dir` up that holds a `.git` (isomorphic-git's findRoot). */
+function gitRoot(dir: string): string | undefined {
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    if (fs.existsSync(join(at, '.git'))) return at;
+    if (dirname(at) === at) return undefined;
+  }
+}
+
 /**
  * The commit checked out where `dir` is, and whether the YAML files under `dir` differ from it;
  * undefined when `dir` is in no git checkout, the checkout has no commit yet, or it is a linked
@@ -22,9 +30,11 @@ const skipped = (path: string): boolean => path.split('/').some((s) => s.startsW
  */
 export async function checkedOut(dir: string): Promise<CheckedOut | undefined> {
   try {
-    const root = await git.findRoot({ fs, filepath: dir });
+    const root = gitRoot(dir);
+    if (!root) return undefined;
     const gitdir = join(root, '.git');
     if (!fs.statSync(gitdir).isDirectory()) return undefined;
+    const [{ default: git }, { readCommit }] = await Promise.all([import('isomorphic-git'), import('./objects.js')]);
     const cache = {};
     const sha = await git.resolveRef({ fs, gitdir, ref: 'HEAD' });
     const commit = await readCommit({ fs, gitdir, cache }, sha);

@@ -4,9 +4,7 @@
  */
 import { Writable } from 'node:stream';
 import { pino, type Logger, type LoggerOptions } from 'pino';
-
-export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
+import type { LogFormat } from '../cli/serve-command.js';
 
 const LEVELS: Record<number, { name: string; color: number }> = {
   10: { name: 'TRACE', color: 90 },

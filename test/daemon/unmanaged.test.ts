@@ -21,7 +21,7 @@ import { corral } from '../helpers/cli.js';
 import { tmpRepo } from '../helpers/tmp.js';
 
 const REASON = 'Corral has no DEMO module: nothing is installed or checked on these nodes';
-const DEMO: ModuleDescriptor = { module: 'demo', membership: { identity: 'demo_seq', cluster: { name: 'demo' } }, after: ['node'], identities: [], kinds: [], checks: [], unmanaged: REASON };
+const DEMO: ModuleDescriptor = { module: 'demo', membership: { identity: 'demo_seq', cluster: { name: 'demo' } }, after: ['node'], identities: [], checks: [], unmanaged: REASON };
 
 // This machine on a port nothing listens on: a sync of the NODE cluster finds it unreachable at once.
 const INVENTORY = `

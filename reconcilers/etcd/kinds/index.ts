@@ -1,4 +1,4 @@
-/** The ETCD module's resource kinds: registered with the engine from this one place (module.ts), and the only module kinds its builder takes. */
+/** The ETCD module's resource kinds: registered with the engine from this one place (the reconciler's `kinds`, index.ts), and the only module kinds its builder takes. */
 import { etcdAuth } from './etcd-auth.js';
 import { etcdCluster } from './etcd-cluster.js';
 import { etcdMember } from './etcd-member.js';

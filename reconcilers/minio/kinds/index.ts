@@ -1,4 +1,4 @@
-/** The MINIO module's resource kinds: registered with the engine from this one place (module.ts), and the only module kinds its builder takes. */
+/** The MINIO module's resource kinds: registered with the engine from this one place (the reconciler's `kinds`, index.ts), and the only module kinds its builder takes. */
 import { minioBucket } from './bucket.js';
 import { minioHealth } from './health.js';
 import { minioTlsOff } from './tls-off.js';

@@ -1,4 +1,4 @@
-/** The PGSQL module's resource kinds: registered with the engine from this one place (module.ts), and the only module kinds its builder takes. */
+/** The PGSQL module's resource kinds: registered with the engine from this one place (the reconciler's `kinds`, index.ts), and the only module kinds its builder takes. */
 import { patroniDcs } from './patroni-dcs.js';
 import { patroniDcsRestart, patroniPause } from './patroni-dcs-client.js';
 import { patroniLeader } from './patroni-leader.js';

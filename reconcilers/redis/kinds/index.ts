@@ -1,4 +1,4 @@
-/** The REDIS module's resource kinds: registered with the engine from this one place (module.ts), and the only module kinds its builder takes. */
+/** The REDIS module's resource kinds: registered with the engine from this one place (the reconciler's `kinds`, index.ts), and the only module kinds its builder takes. */
 import { redisCluster } from './cluster.js';
 import { redisInstance } from './instance.js';
 import { redisMembers } from './members.js';

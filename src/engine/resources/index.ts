@@ -11,7 +11,7 @@ import { group, user } from './account.js';
 import { symlink } from './symlink.js';
 import { reload } from './reload.js';
 import { staleFiles } from './stale-files.js';
-import { modules } from '../modules.js';
+import { moduleKinds } from '../modules.js';
 
 // Each kind is typed on its own; the registry forgets the types, which plan.ts restores per resource.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -24,7 +24,7 @@ export type GenericKindName = (typeof GENERIC)[number]['name'];
 
 const GENERIC_BY_NAME = new Map<string, AnyKind>(GENERIC.map((k) => [k.name, k]));
 
-const registered = (name: string): AnyKind | undefined => GENERIC_BY_NAME.get(name) ?? modules().kinds.get(name);
+const registered = (name: string): AnyKind | undefined => GENERIC_BY_NAME.get(name) ?? moduleKinds().get(name);
 
 /** A kind by name: a generic one, or one of the modules handed to the core. */
 export function kindOf(name: string): AnyKind {
@@ -33,7 +33,7 @@ export function kindOf(name: string): AnyKind {
   return kind;
 }
 
-/** `kind` is the one plans find by its name: generic, or in its module's descriptor (`kinds`), and not shadowed by another. */
+/** `kind` is the one plans find by its name: generic, or in its module's reconciler (`kinds`), and not shadowed by another. */
 export const isRegistered = (kind: AnyKind): boolean => registered(kind.name) === kind;
 
 export const isGeneric = (kind: AnyKind): boolean => GENERIC_BY_NAME.get(kind.name) === kind;
