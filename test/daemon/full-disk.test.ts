@@ -5,59 +5,26 @@
  * warning says the disk is full, the files on disk stay as they were, whole; once there is room, the
  * next poll writes it all.
  */
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Daemon, type Revision, type RevisionSource } from '../../src/daemon/daemon.js';
 import { CorralMetrics } from '../../src/daemon/metrics.js';
 import type { HistoryEntry } from '../../src/daemon/types.js';
 import type { Transport } from '../../src/transport/types.js';
 import { testAuthority } from '../helpers/pki.js';
 import { tmpRepo } from '../helpers/tmp.js';
+import { fillDisk, useSmallDisk } from '../helpers/disk.js';
 
 const INVENTORY = 'all:\n  children:\n    nodes: { hosts: { 127.0.0.1: {} }, vars: { node_cluster: nodes } }\n';
 
-let disk: string;
-
-beforeAll(() => {
-  if (process.getuid?.() !== 0) throw new Error('this test mounts a tmpfs (a small full disk): run it as root');
-  disk = mkdtempSync(join(tmpdir(), 'corral-daemon-full-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', disk]);
-});
-
-afterAll(() => {
-  if (!disk) return;
-  execFileSync('umount', [disk]);
-  rmdirSync(disk);
-});
-
-/** Fills the disk to the last byte; returns the filler. */
-function fill(dir: string): string {
-  const filler = join(dir, 'filler');
-  const fd = openSync(filler, 'w');
-  const chunk = Buffer.alloc(16 * 1024, 1);
-  try {
-    for (let size = chunk.length; size > 0; ) {
-      try {
-        writeSync(fd, chunk, 0, size);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-        size >>= 1;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return filler;
-}
+const disk = useSmallDisk('512k');
 
 describe('the daemon on a full disk', () => {
   it('keeps running and serving what it could not write, and writes it once there is room', async () => {
-    const state = join(disk, 'state');
+    const state = join(disk(), 'state');
     const revision = (n: number): Revision => ({ revision: String(n).repeat(40), author: 't', subject: `change ${n}`, dir: tmpRepo({ 'pigsty.yml': `# ${n}\n${INVENTORY}` }) });
     let latest = revision(1);
     const source: RevisionSource = { describe: 'test', latest: () => Promise.resolve(latest), at: () => Promise.resolve(latest) };
@@ -72,7 +39,7 @@ describe('the daemon on a full disk', () => {
       expect(onDisk<{ lastGoodRevision: string }>('state.json').lastGoodRevision).toBe(latest.revision);
       expect(onDisk<HistoryEntry[]>('history/nodes.json').map((e) => e.result)).toEqual(['Error']);
 
-      const filler = fill(disk);
+      const filler = fillDisk(disk());
       latest = revision(2);
       await d.fetchAndSync('poll');
       const s = d.status();

@@ -3,26 +3,13 @@
  * whole and no temp file behind, also when the disk fills up in the middle of the write (write(2)
  * then writes less than asked, without an error). A real tmpfs, so this needs root.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StateStore, writeFileAtomic } from '../../src/daemon/store.js';
+import { useSmallDisk } from '../helpers/disk.js';
 
-let disk: string;
-
-beforeAll(() => {
-  if (process.getuid?.() !== 0) throw new Error('this test mounts a tmpfs (a small full disk): run it as root');
-  disk = mkdtempSync(join(tmpdir(), 'corral-store-full-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', disk]);
-});
-
-afterAll(() => {
-  if (!disk) return;
-  execFileSync('umount', [disk]);
-  rmdirSync(disk);
-});
+const disk = useSmallDisk('256k');
 
 /** Fills the disk with 4 KiB files until the next one does not fit; returns their paths. */
 function fill(dir: string): string[] {
@@ -42,17 +29,17 @@ function fill(dir: string): string[] {
 
 describe('writeFileAtomic on a full disk', () => {
   it('throws ENOSPC, keeps the old file whole and leaves no temp file; writes once there is room', () => {
-    const store = new StateStore(join(disk, 'state'));
+    const store = new StateStore(join(disk(), 'state'));
     store.write('state.json', { lastGoodRevision: 'a'.repeat(40), suspended: {} });
-    const fillers = fill(disk);
+    const fillers = fill(disk());
     // One page free: the write gets 4 KiB of the 64 KiB in, then ENOSPC.
     rmSync(fillers.pop()!);
     const big = { lastGoodRevision: 'b'.repeat(40), suspended: {}, padding: 'x'.repeat(64 * 1024) };
     expect(() => store.write('state.json', big)).toThrow(expect.objectContaining({ code: 'ENOSPC' }) as Error);
     expect(store.read('state.json', undefined)).toEqual({ lastGoodRevision: 'a'.repeat(40), suspended: {} });
     expect(readdirSync(store.dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
-    expect(() => writeFileAtomic(join(disk, 'state', 'history', 'pg-test.json'), 'y'.repeat(64 * 1024))).toThrow(/ENOSPC/);
-    expect(readdirSync(join(disk, 'state', 'history'))).toEqual([]);
+    expect(() => writeFileAtomic(join(disk(), 'state', 'history', 'pg-test.json'), 'y'.repeat(64 * 1024))).toThrow(/ENOSPC/);
+    expect(readdirSync(join(disk(), 'state', 'history'))).toEqual([]);
 
     for (const f of fillers) rmSync(f);
     store.write('state.json', big);

@@ -95,6 +95,36 @@ describe('three daemons sharing the lab through etcd', () => {
     if (d.child.exitCode === null && d.child.signalCode === null) await new Promise((r) => d.child.once('exit', r));
   };
 
+  /** Drift on the cluster's node (a package removed, a sysctl changed), its sync asked of `via`; resolves once `owner` applies there. */
+  const driftAndAsk = async (name: string, via: Served, owner: string): Promise<void> => {
+    const node = NODE_OF[name]!;
+    await onNode(node, 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q rsync >/dev/null; sysctl -qw net.core.somaxconn=100');
+    const asked = Date.now();
+    const r = await fetch(`${via.url}/api/clusters/${name}/sync`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(((await r.json()) as { message: string }).message).toContain(owner);
+    await until(`${owner} applying on ${node}`, async () => ((await applyLog(node)).some((l) => l.what === 'start' && l.owner === owner && l.at > asked) ? true : undefined), 120_000, 100);
+  };
+  /** When the cluster was taken from `from` (as `via` shows it) and then synced by its new owner, both after `since`. */
+  const takenOver = async (name: string, via: Served, from: string, since: number): Promise<{ taken: number; synced: number }> => {
+    const taken = await until(`${name} taken from ${from}`, async () => {
+      const c = await cluster(via, name);
+      return c?.owner && c.owner !== from ? Date.now() : undefined;
+    }, 60_000, 200);
+    await until(`${name} synced again by its new owner`, async () => {
+      const c = await cluster(via, name);
+      return c?.sync === 'Synced' && c.owner !== from && Date.parse(c.lastSyncAt ?? '') > since ? c : undefined;
+    }, 5 * 60_000, 500);
+    return { taken, synced: Date.now() };
+  };
+  /** The node healed (the package back, the sysctl back) and its apply log without overlap. */
+  const healed = async (node: string): Promise<LogLine[]> => {
+    expect((await onNode(node, "dpkg-query -W -f='${Status}' rsync")).trim()).toBe('install ok installed');
+    expect((await onNode(node, 'cat /proc/sys/net/core/somaxconn')).trim()).toBe('4096');
+    const log = await applyLog(node);
+    expectNoOverlap(log);
+    return log;
+  };
+
   beforeAll(async () => {
     await lab('up', '3');
     etcd = await startEtcd(HOST);
@@ -139,29 +169,13 @@ describe('three daemons sharing the lab through etcd', () => {
   it('d3 cut off from etcd stops applying before its lease ends; the others take its clusters within the TTL plus a sync', async () => {
     const [d1, d3] = [daemons.get('d1')!, daemons.get('d3')!];
     // Drift on node-a, whose sync is asked of d1: d1 passes it to d3, the owner.
-    await onNode('n1', 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q rsync >/dev/null; sysctl -qw net.core.somaxconn=100');
-    const asked = Date.now();
-    const r = await fetch(`${d1.url}/api/clusters/node-a/sync`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
-    expect(((await r.json()) as { message: string }).message).toContain('d3');
-    await until('d3 applying on n1', async () => ((await applyLog('n1')).some((l) => l.what === 'start' && l.owner === 'd3' && l.at > asked) ? true : undefined), 120_000, 100);
+    await driftAndAsk('node-a', d1, 'd3');
     // The partition: d3 still reaches the nodes, not etcd (nor the host).
     execFileSync('ip', ['-n', 'lab-d3', 'route', 'add', 'blackhole', `${HOST}/32`]);
     const cutAt = Date.now();
 
-    const taken = await until('node-a taken by d1 or d2', async () => {
-      const c = await cluster(d1, 'node-a');
-      return c?.owner && c.owner !== 'd3' ? Date.now() : undefined;
-    }, 60_000, 200);
-    await until('node-a synced again by its new owner', async () => {
-      const c = await cluster(d1, 'node-a');
-      return c?.sync === 'Synced' && c.owner !== 'd3' && Date.parse(c.lastSyncAt ?? '') > cutAt ? c : undefined;
-    }, 5 * 60_000, 500);
-    const synced = Date.now();
-    expect((await onNode('n1', 'dpkg-query -W -f=\'${Status}\' rsync')).trim()).toBe('install ok installed');
-    expect((await onNode('n1', 'cat /proc/sys/net/core/somaxconn')).trim()).toBe('4096');
-
-    const log = await applyLog('n1');
-    expectNoOverlap(log);
+    const { taken, synced } = await takenOver('node-a', d1, 'd3', cutAt);
+    const log = await healed('n1');
     const lastByD3 = Math.max(...log.filter((l) => l.owner === 'd3' && l.what === 'start').map((l) => l.at));
     expect(lastByD3 - cutAt, 'd3 started nothing once its lease could have ended').toBeLessThan(TTL * 1000);
     expect(taken - cutAt, 'taken within the TTL plus two ticks').toBeLessThan((TTL + 2) * 1000);
@@ -173,25 +187,14 @@ describe('three daemons sharing the lab through etcd', () => {
 
   it('a kill -9 of the daemon applying: another takes its cluster within the TTL plus one sync, with no overlap on the node', async () => {
     const [d1, d2] = [daemons.get('d1')!, daemons.get('d2')!];
-    const c = (await cluster(d1, 'node-b'))!;
-    const owner = c.owner!;
+    const owner = (await cluster(d1, 'node-b'))!.owner!;
     const other = owner === 'd1' ? d2 : d1;
-    await onNode('n2', 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q rsync >/dev/null; sysctl -qw net.core.somaxconn=100');
-    const asked = Date.now();
-    await fetch(`${other.url}/api/clusters/node-b/sync`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
-    await until(`${owner} applying on n2`, async () => ((await applyLog('n2')).some((l) => l.what === 'start' && l.owner === owner && l.at > asked) ? true : undefined), 120_000, 100);
+    await driftAndAsk('node-b', other, owner);
     await kill9(owner);
     const killedAt = Date.now();
-    const taken = await until('node-b taken by the other daemon', async () => ((await cluster(other, 'node-b'))?.owner === (owner === 'd1' ? 'd2' : 'd1') ? Date.now() : undefined), 60_000, 200);
-    await until('node-b synced by its new owner', async () => {
-      const s = await cluster(other, 'node-b');
-      return s?.sync === 'Synced' && Date.parse(s.lastSyncAt ?? '') > killedAt ? s : undefined;
-    }, 5 * 60_000, 500);
-    const synced = Date.now();
-    expect((await onNode('n2', 'dpkg-query -W -f=\'${Status}\' rsync')).trim()).toBe('install ok installed');
-    expect((await onNode('n2', 'cat /proc/sys/net/core/somaxconn')).trim()).toBe('4096');
-    const log = await applyLog('n2');
-    expectNoOverlap(log);
+    const { taken, synced } = await takenOver('node-b', other, owner, killedAt);
+    expect((await cluster(other, 'node-b'))!.owner).toBe(owner === 'd1' ? 'd2' : 'd1');
+    await healed('n2');
     expect(taken - killedAt, 'taken within the TTL plus two ticks').toBeLessThan((TTL + 2) * 1000);
     figures.push(`kill -9 of ${owner} mid-apply: taken over after ${((taken - killedAt) / 1000).toFixed(2)} s; synced ${((synced - killedAt) / 1000).toFixed(2)} s after the kill`);
   }, 10 * 60_000);

@@ -6,8 +6,7 @@
  * sync ends Unreachable at once: these faults are about the revision in force and the state dir.
  * One table, a row per fault, is printed at the end (test/faults/table.ts). Needs root (tmpfs mounts).
  */
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import { startGitServer, type GitServer, type TestRepo } from '../helpers/git-se
 import { until } from '../helpers/until.js';
 import { brokenStateFiles, Exited, inForce, inventory, losses, serve, SETTINGS, snapshot, stopAll, type Served } from './daemon.js';
 import { faultTable } from './table.js';
+import { fillDisk, tmpfsMounts } from '../helpers/disk.js';
 
 const table = faultTable('daemon');
 
@@ -304,48 +304,21 @@ describe('force-pushed history', { timeout: RUN_TIMEOUT_MS }, () => {
 
 describe('state dir on a full disk', { timeout: RUN_TIMEOUT_MS }, () => {
   const FAULT = 'state dir disk full';
-  const mounts: string[] = [];
+  const mounts = tmpfsMounts();
   let state: string;
   let repo: TestRepo;
   let d: Served;
-
-  const mount = (dir: string, size: string): void => {
-    mkdirSync(dir, { recursive: true });
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir]);
-    mounts.push(dir);
-  };
-
-  /** Fills the file system of `dir` to the last byte; returns the filler to remove. */
-  const fill = (dir: string): string => {
-    const filler = join(dir, 'filler');
-    const fd = openSync(filler, 'w');
-    const chunk = Buffer.alloc(64 * 1024, 1);
-    try {
-      for (let size = chunk.length; size > 0; ) {
-        try {
-          writeSync(fd, chunk, 0, size);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-          size >>= 1;
-        }
-      }
-    } finally {
-      closeSync(fd);
-    }
-    return filler;
-  };
 
   const enospcWarned = (file: RegExp): boolean =>
     d.logs().some((l) => l.level === 40 && typeof l['file'] === 'string' && file.test(l['file']) && /the disk of .* is full \(ENOSPC\)/.test(l.msg));
 
   beforeAll(async () => {
-    if (process.getuid?.() !== 0) throw new Error('the full-disk faults mount tmpfs file systems: run the tests as root');
     // The state dir a small tmpfs; its git clone and its plan records each on one of their own, so
     // each can be filled alone.
     state = mkdtempSync(join(tmpdir(), 'corral-faults-disk-'));
-    mount(state, '2m');
-    mount(join(state, 'git'), '8m');
-    mount(join(state, 'plans'), '1m');
+    mounts.mount(state, '2m');
+    mounts.mount(join(state, 'git'), '8m');
+    mounts.mount(join(state, 'plans'), '1m');
     const fleet = await newFleet('disk');
     repo = fleet.repo;
     d = await daemonOn(repo, state);
@@ -354,14 +327,14 @@ describe('state dir on a full disk', { timeout: RUN_TIMEOUT_MS }, () => {
 
   afterAll(async () => {
     await d?.stop();
-    for (const dir of mounts.reverse()) execFileSync('umount', [dir]);
+    mounts.unmountAll();
     if (state) rmdirSync(state);
   });
 
   it('before the fetch (the clone cannot grow): the fetch fails with ENOSPC, the daemon goes on; after freeing, the commit is taken', async () => {
     const good = (await d.status()).git.lastGoodRevision!;
     await faultRun(FAULT, 'before the fetch', () => d, async (run) => {
-      const fillers = [fill(state), fill(join(state, 'git')), fill(join(state, 'plans'))];
+      const fillers = [fillDisk(state), fillDisk(join(state, 'git')), fillDisk(join(state, 'plans'))];
       try {
         toward(run, () => d, await change(repo));
         const s = await statusWhen(d, 'the fetch to fail', (x) => !x.git.lastFetchOk);
@@ -378,7 +351,7 @@ describe('state dir on a full disk', { timeout: RUN_TIMEOUT_MS }, () => {
   it('before state.json (the clone has room): the revision is in force in memory, state.json is written once there is room', async () => {
     const before = snapshot(state);
     await faultRun(FAULT, 'before state.json', () => d, async (run) => {
-      const filler = fill(state);
+      const filler = fillDisk(state);
       try {
         const next = await change(repo);
         run.expected = next;
@@ -399,7 +372,7 @@ describe('state dir on a full disk', { timeout: RUN_TIMEOUT_MS }, () => {
 
   it('before the plan record: the plan is served from memory; the next plan is written once there is room', async () => {
     await faultRun(FAULT, 'before the plan record', () => d, async (run) => {
-      const filler = fill(join(state, 'plans'));
+      const filler = fillDisk(join(state, 'plans'));
       try {
         const next = toward(run, () => d, await change(repo));
         const s = await inForce(d, next);
