@@ -54,21 +54,28 @@ function varPath(path: readonly PathSegment[]): PathSegment[] {
   return at >= 0 ? path.slice(at + (path[at] === 'hosts' ? 2 : 1)) : [...path];
 }
 
-function describe(e: SchemaError, name: string, secret: boolean): string {
+/** The value at a path of the document, as the validator saw it. */
+function valueAt(root: unknown, path: readonly PathSegment[]): unknown {
+  let v = root;
+  for (const s of path) v = v !== null && typeof v === 'object' ? (v as Record<string | number, unknown>)[s] : undefined;
+  return v;
+}
+
+function describe(e: SchemaError, name: string, secret: boolean, value: unknown): string {
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'type':
-      return `${name} must be ${String(p.type).replace(/,/g, ' or ')}, not ${preview(e.data, secret)}`;
+      return `${name} must be ${String(p.type).replace(/,/g, ' or ')}, not ${preview(value, secret)}`;
     case 'enum':
-      return `${name} is ${preview(e.data, secret)}; expected one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+      return `${name} is ${preview(value, secret)}; expected one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'required':
       return `${name} is missing the field "${String(p.missingProperty)}"`;
     case 'additionalProperties':
       return `${name} has a field that is not allowed: "${String(p.additionalProperty)}"`;
     case 'pattern':
-      return `${name} is ${preview(e.data, secret)}, which does not match ${String(p.pattern)}`;
+      return `${name} is ${preview(value, secret)}, which does not match ${String(p.pattern)}`;
     default:
-      return `${name} ${e.message ?? 'is invalid'}${secret ? '' : ` (got ${preview(e.data, secret)})`}`;
+      return `${name} ${e.message ?? 'is invalid'}${secret ? '' : ` (got ${preview(value, secret)})`}`;
   }
 }
 
@@ -103,7 +110,7 @@ export function schemaProblems(file: SourceFile, errors: readonly SchemaError[],
     for (const e of shown) {
       const keyPath = e.keyword === 'additionalProperties' ? [...path, String((e.params as Record<string, unknown>).additionalProperty)] : path;
       const at = locate(file, keyPath, e.keyword === 'additionalProperties' ? 'key' : 'value');
-      out.push(problem(CODE_OF[e.keyword] ?? 'schema/invalid', at, describe(e, nameOf(path), secret)));
+      out.push(problem(CODE_OF[e.keyword] ?? 'schema/invalid', at, describe(e, nameOf(path), secret, valueAt(file.value, segmentsOf(instancePath)))));
     }
   }
   return out;

@@ -58,8 +58,8 @@ export function schemas(): SchemaSet {
   cached = {
     byId,
     params,
-    validateInventory: compiled.validateInventory as ValidateFunction,
-    validateSettings: compiled.validateSettings as ValidateFunction,
+    validateInventory: compiled.validateInventory,
+    validateSettings: compiled.validateSettings,
   };
   return cached;
 }
