@@ -213,7 +213,11 @@ export class Daemon implements DaemonApi {
 
   async start(): Promise<void> {
     await this.coord.start(() => [...this.units.keys()], {
-      takeover: (name) => void this.schedule(name, 'takeover', false),
+      // A suspended or unmanaged cluster is never claimed: it stays free, and is not tried again every tick.
+      takeover: (name) => {
+        const u = this.units.get(name);
+        if (u && !u.status.policy.suspend && u.status.sync !== 'Unmanaged') void this.schedule(name, 'takeover', false);
+      },
       requested: (name, trigger, force) => void this.schedule(name, trigger, force),
       nudged: () => void this.fetchAndSync('webhook'),
       changed: () => this.sharedChanged(),
@@ -642,9 +646,11 @@ export class Daemon implements DaemonApi {
     if (this.current && this.coord.leads()) this.opts.events?.progress?.(this.current.revision, [...this.units.values()].map((u) => this.shown(u)));
   }
 
-  /** Other daemons' units or the suspensions changed. */
+  /** Other daemons' units, the suspensions or the daemons alive changed. */
   private sharedChanged(): void {
     for (const [name, u] of this.units) {
+      // A daemon that joined may be an idle cluster's choice now: it is handed over (rebalance checks).
+      if (!u.running) void this.coord.rebalance(name);
       const suspended = this.coord.suspended(name);
       if (suspended !== undefined && suspended !== u.status.policy.suspend && u.status.sync !== 'Unmanaged') {
         u.status.policy.suspend = suspended;

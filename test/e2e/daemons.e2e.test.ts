@@ -1,9 +1,10 @@
 /**
  * Three `corral serve` sharing the lab through a real etcd (Debian's etcd-server on the lab's host
  * address): each cluster is synced by one daemon at a time, and every daemon shows every cluster.
- * d3 runs in a network namespace of its own on the lab bridge, so a blackhole route there cuts it
- * off from etcd (and the host) while it still reaches the nodes: it must stop applying before its
- * lease ends. A kill -9 of the daemon applying hands its cluster to another within the TTL. Each
+ * The first daemon up takes every cluster; the others get their share when they join. Each daemon
+ * runs in a network namespace of its own on the lab bridge, so a blackhole route there cuts it off
+ * from etcd (and the host) while it still reaches the nodes: it must stop applying before its lease
+ * ends. A kill -9 of the daemon applying hands its cluster to another within the TTL. Each
  * node keeps a log of what each daemon ran there (the node-side fence): no two changes overlap.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -15,7 +16,6 @@ import type { ClusterStatus, DaemonStatus } from '../../src/daemon/types.js';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
 import { lab, labEnv, onNode } from '../helpers/lab.js';
-import { freePort } from '../helpers/ports.js';
 import { until } from '../helpers/until.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -24,7 +24,9 @@ const SETTINGS = 'sync:\n  pollInterval: 1s\n  defaults: { sync: auto, driftInte
 const TOKEN = 'test-token-for-the-daemons';
 const TTL = 5;
 const HOST = '10.213.0.1';
-const D3_IP = '10.213.0.243';
+const DAEMONS = ['d1', 'd2', 'd3'];
+/** Each daemon in a network namespace of its own on the lab bridge (lab.sh netns): dN at 10.213.0.24N. */
+const ipOf = (name: string): string => `10.213.0.24${name.slice(1)}`;
 const NODE_OF: Record<string, string> = { 'node-a': 'n1', 'node-b': 'n2', 'node-c': 'n3' };
 
 interface Served {
@@ -72,12 +74,12 @@ describe('three daemons sharing the lab through etcd', () => {
   const daemons = new Map<string, Served>();
   const figures: string[] = [];
 
-  const serve = async (name: string, netns?: string): Promise<Served> => {
-    const listen = netns ? `${D3_IP}:8080` : `127.0.0.1:${await freePort()}`;
+  const serve = (name: string): Served => {
+    const listen = `${ipOf(name)}:8080`;
     const stateDir = mkdtempSync(join(tmpdir(), `corral-${name}-`));
     const args = [join(ROOT, 'bin/corral.js'), 'serve', '--repo', server.repoUrl('fleet'), '--state-dir', stateDir, '--listen', listen, '--etcd', etcd.url, '--lease-ttl', String(TTL), '--name', name];
     const env = { ...process.env, ...labEnv, CORRAL_API_TOKEN: TOKEN, CORRAL_LOG_FORMAT: 'json' };
-    const child = netns ? spawn('ip', ['netns', 'exec', `lab-${netns}`, process.execPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', `lab-${name}`, process.execPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const served: Served = { child, url: `http://${listen}`, logs: '' };
     child.stdout.on('data', (d: Buffer) => (served.logs += d.toString()));
     child.stderr.on('data', (d: Buffer) => (served.logs += d.toString()));
@@ -133,20 +135,20 @@ describe('three daemons sharing the lab through etcd', () => {
     await repo.commit({ 'pigsty.yml': FLEET, 'corral.yml': SETTINGS }, 'three clusters for three daemons');
     await repo.push();
     head = await repo.head();
-    await lab('netns', 'd3', D3_IP);
+    for (const d of DAEMONS) await lab('netns', d, ipOf(d));
     await Promise.all(Object.values(NODE_OF).map((n) => onNode(n, 'rm -rf /var/lib/corral/apply.log* /var/lib/corral/fence')));
   }, 15 * 60_000);
 
   afterAll(async () => {
     for (const d of daemons.values()) d.child.kill('SIGKILL');
-    await lab('netns-del', 'd3').catch(() => undefined);
+    for (const d of DAEMONS) await lab('netns-del', d).catch(() => undefined);
     await server?.close();
     await etcd?.stop();
     if (figures.length) console.log(['daemons sharing the lab (TTL 5 s):', ...figures].join('\n  '));
   });
 
-  it('d3 alone takes every cluster; d1 and d2 join and show each cluster with its one owner', async () => {
-    const d3 = await serve('d3', 'd3');
+  it('d3 alone takes every cluster; d1 and d2 join, get their share, and every daemon shows each cluster with its one owner', async () => {
+    const d3 = serve('d3');
     for (const name of Object.keys(NODE_OF)) {
       await until(`${name} synced by d3`, async () => {
         expect(d3.child.exitCode, d3.logs).toBeNull();
@@ -154,46 +156,50 @@ describe('three daemons sharing the lab through etcd', () => {
         return c?.sync === 'Synced' && c.revision === head && c.owner === 'd3' ? c : undefined;
       }, 5 * 60_000, 500);
     }
-    const [d1, d2] = [await serve('d1'), await serve('d2')];
-    for (const d of [d1, d2]) {
-      const s = await until('the newcomer to see every daemon and the owner of each cluster', async () => {
-        const s = await status(d);
-        return s?.daemons?.length === 3 && s.clusters.length === 3 && s.clusters.every((c) => c.owner === 'd3' && c.sync === 'Synced' && c.revision === head) ? s : undefined;
-      }, 60_000, 500);
-      expect(s.daemons).toEqual(['d1', 'd2', 'd3']);
-    }
-    // Every change so far ran with d3's fence; none overlapped.
+    serve('d1');
+    serve('d2');
+    // The clusters whose choice is a newcomer are handed over to it, and synced there.
+    const owners = await until('every daemon to show the same owner of each cluster, each Synced, the clusters spread', async () => {
+      const seen = await Promise.all(DAEMONS.map((d) => status(daemons.get(d)!)));
+      if (seen.some((s) => s?.daemons?.length !== 3 || s.clusters.length !== 3 || s.clusters.some((c) => c.sync !== 'Synced' || c.revision !== head))) return undefined;
+      const of = seen.map((s) => s!.clusters.map((c) => c.owner).join());
+      return of.every((o) => o === of[0]) && new Set(of[0]!.split(',')).size > 1 ? of[0]!.split(',') : undefined;
+    }, 120_000, 500);
+    figures.push(`owners after d1 and d2 joined: ${Object.keys(NODE_OF).map((n, i) => `${n} ${owners[i]}`).join(', ')}`);
+    // Every change so far ran with its owner's fence; none overlapped.
     for (const node of Object.values(NODE_OF)) expectNoOverlap(await applyLog(node));
   }, 10 * 60_000);
 
-  it('d3 cut off from etcd stops applying before its lease ends; the others take its clusters within the TTL plus a sync', async () => {
-    const [d1, d3] = [daemons.get('d1')!, daemons.get('d3')!];
-    // Drift on node-a, whose sync is asked of d1: d1 passes it to d3, the owner.
-    await driftAndAsk('node-a', d1, 'd3');
-    // The partition: d3 still reaches the nodes, not etcd (nor the host).
-    execFileSync('ip', ['-n', 'lab-d3', 'route', 'add', 'blackhole', `${HOST}/32`]);
+  it('the daemon applying, cut off from etcd, stops before its lease ends; another takes its cluster within the TTL plus a sync', async () => {
+    const owner = (await cluster(daemons.get('d1')!, 'node-a'))!.owner!;
+    const via = daemons.get(DAEMONS.find((d) => d !== owner)!)!;
+    // Drift on node-a, whose sync is asked of another daemon, which passes it to the owner.
+    await driftAndAsk('node-a', via, owner);
+    // The partition: the owner still reaches the nodes, not etcd (nor the host).
+    execFileSync('ip', ['-n', `lab-${owner}`, 'route', 'add', 'blackhole', `${HOST}/32`]);
     const cutAt = Date.now();
 
-    const { taken, synced } = await takenOver('node-a', d1, 'd3', cutAt);
+    const { taken, synced } = await takenOver('node-a', via, owner, cutAt);
     const log = await healed('n1');
-    const lastByD3 = Math.max(...log.filter((l) => l.owner === 'd3' && l.what === 'start').map((l) => l.at));
-    expect(lastByD3 - cutAt, 'd3 started nothing once its lease could have ended').toBeLessThan(TTL * 1000);
+    const lastByOwner = Math.max(...log.filter((l) => l.owner === owner && l.what === 'start').map((l) => l.at));
+    expect(lastByOwner - cutAt, `${owner} started nothing once its lease could have ended`).toBeLessThan(TTL * 1000);
     expect(taken - cutAt, 'taken within the TTL plus two ticks').toBeLessThan((TTL + 2) * 1000);
-    for (const name of Object.keys(NODE_OF)) await until(`${name} owned by d1 or d2`, async () => ((await cluster(d1, name))?.owner?.match(/^d[12]$/) ? true : undefined), 30_000, 200);
-    figures.push(`partition of d3: last change started by d3 ${((lastByD3 - cutAt) / 1000).toFixed(2)} s after the cut; taken over after ${((taken - cutAt) / 1000).toFixed(2)} s; synced ${((synced - cutAt) / 1000).toFixed(2)} s after the cut`);
-    expect(d3.child.exitCode, 'd3 keeps running while cut off').toBeNull();
-    await kill9('d3');
+    for (const name of Object.keys(NODE_OF)) await until(`${name} owned by a daemon not cut off`, async () => ((await cluster(via, name))?.owner?.match(new RegExp(`^(?!${owner}$)d[123]$`)) ? true : undefined), 30_000, 200);
+    figures.push(`partition of ${owner}: its last change started ${((lastByOwner - cutAt) / 1000).toFixed(2)} s after the cut; taken over after ${((taken - cutAt) / 1000).toFixed(2)} s; synced ${((synced - cutAt) / 1000).toFixed(2)} s after the cut`);
+    expect(daemons.get(owner)!.child.exitCode, `${owner} keeps running while cut off`).toBeNull();
+    await kill9(owner);
+    daemons.delete(owner);
   }, 10 * 60_000);
 
   it('a kill -9 of the daemon applying: another takes its cluster within the TTL plus one sync, with no overlap on the node', async () => {
-    const [d1, d2] = [daemons.get('d1')!, daemons.get('d2')!];
-    const owner = (await cluster(d1, 'node-b'))!.owner!;
-    const other = owner === 'd1' ? d2 : d1;
+    const [first, second] = [...daemons.keys()];
+    const owner = (await cluster(daemons.get(first!)!, 'node-b'))!.owner!;
+    const other = daemons.get(owner === first ? second! : first!)!;
     await driftAndAsk('node-b', other, owner);
     await kill9(owner);
     const killedAt = Date.now();
     const { taken, synced } = await takenOver('node-b', other, owner, killedAt);
-    expect((await cluster(other, 'node-b'))!.owner).toBe(owner === 'd1' ? 'd2' : 'd1');
+    expect((await cluster(other, 'node-b'))!.owner).toBe(owner === first ? second : first);
     await healed('n2');
     expect(taken - killedAt, 'taken within the TTL plus two ticks').toBeLessThan((TTL + 2) * 1000);
     figures.push(`kill -9 of ${owner} mid-apply: taken over after ${((taken - killedAt) / 1000).toFixed(2)} s; synced ${((synced - killedAt) / 1000).toFixed(2)} s after the kill`);
