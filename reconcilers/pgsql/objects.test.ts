@@ -1,4 +1,5 @@
 /** The catalog objects as data: inventory in, resources out; probe output in, changes out. No node. */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { validateInventory } from '../../src/config/validate.js';
 import { ASSUMED_FACTS } from '../../src/engine/facts.js';
@@ -114,6 +115,21 @@ describe('PGSQL catalog objects from the inventory', () => {
     expect(script).not.toMatch(/restart/);
     const pgb = resources.find((r) => (r.want as { path?: string }).path === '/etc/pgbouncer/database.txt')!;
     expect(kindOf('pg-conf-file').apply(pgb.want, null)).toContain('systemctl reload pgbouncer');
+  });
+
+  it('reloads a file written by an apply that died before its reload, and only then records it', () => {
+    const kind = kindOf('pg-conf-file');
+    const w = resources.find((r) => (r.want as { path?: string }).path === '/etc/pgbouncer/database.txt')!.want as { content: string };
+    const hash = createHash('sha256').update(w.content).digest('hex');
+    const seen = (loaded: string): unknown =>
+      kind.parse(`type=regular file\nowner=postgres\ngroup=postgres\nmode=600\nsha256=${hash}\ncontent=${Buffer.from(w.content).toString('base64')}\nloaded=${loaded}\n`, w);
+    // The content as wanted, the reload not recorded: the next sync reloads.
+    expect(kind.diff(w, seen('')).map((c) => c.field)).toEqual(['reloaded']);
+    expect(kind.diff(w, seen('0'.repeat(64))).map((c) => c.field)).toEqual(['reloaded']);
+    expect(kind.diff(w, seen(hash))).toEqual([]);
+    // The record is written after the reload: a reload that fails leaves it as it was.
+    const script = kind.apply(w, null);
+    expect(script.indexOf('systemctl reload pgbouncer')).toBeLessThan(script.indexOf(`echo ${hash} >`));
   });
 
   it('uses md5 verifiers when pg_pwd_enc is md5', async () => {
