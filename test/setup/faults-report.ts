@@ -7,7 +7,9 @@ import { formatTable, readReports } from '../faults/table.js';
 
 export function teardown(): void {
   const dir = process.env['CORRAL_FAULTS_REPORT'];
-  if (!dir || !existsSync(dir)) return;
+  // Each project (unit, e2e) runs this at the end of the run: the table is printed once.
+  if (!dir || !existsSync(dir) || process.env['CORRAL_FAULTS_PRINTED']) return;
+  process.env['CORRAL_FAULTS_PRINTED'] = '1';
   const { rows } = readReports(dir);
   if (rows.length) console.log(`\nfaults, every suite:\n${formatTable(rows)}\n`);
 }
