@@ -2,9 +2,9 @@
  * A REDIS cluster's health from one plan's observations: replication links up (standalone), every
  * Sentinel running, watching its masters with a quorum of Sentinels and counting no more of them
  * than the inventory has (one that left is counted until the others are reset) (sentinel),
- * `cluster_state:ok` with all 16384 slots served (cluster). A failover shows as role drift, one
- * line, and is never undone: the status stays Healthy when nothing else is wrong, as PGSQL reports
- * a leader that is not pg_role's.
+ * `cluster_state:ok` with all 16384 slots served and every node known to every other (cluster).
+ * A failover shows as role drift, one line, and is never undone: the status stays Healthy when
+ * nothing else is wrong, as PGSQL reports a leader that is not pg_role's.
  */
 import type { HostView } from '../../src/config/hosts.js';
 import { stateOf, type Observation } from '../../src/engine/model.js';
@@ -97,6 +97,7 @@ function clusterFindings(members: readonly HostView[], anchor: HostView, state: 
     f.members.push({ name: address, role: 'cluster node', state: n ? `cluster_state:${n.state}` : NO_ANSWER });
     if (!n) f.problems.push(`${address} does not answer`);
     else if (n.state !== 'ok') f.problems.push(`${address} says cluster_state:${n.state}`);
+    else if (n.knownNodes < addresses.length) f.problems.push(`${address} knows ${n.knownNodes} of the ${addresses.length} nodes the inventory lists: gossip has not reached it yet`);
   }
   const served = Math.max(0, ...Object.values(seen.nodes).map((n) => n.slotsOk));
   if (served < CLUSTER_SLOTS) f.problems.push(`${served} of ${CLUSTER_SLOTS} slots are served`);

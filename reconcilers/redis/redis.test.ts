@@ -15,6 +15,7 @@ import { certificatesFor } from '../../test/helpers/pki.js';
 import { redis } from './index.js';
 import { redisSize } from './params.js';
 import { secretHash, type RedisInstanceWant } from './kinds/instance.js';
+import { redisClusterId, type RedisClusterWant } from './kinds/cluster.js';
 import { redisMembersId, type RedisMembersWant } from './kinds/members.js';
 
 const PASSWORD = 'Canary.Redis.7';
@@ -268,6 +269,36 @@ describe('health', () => {
     expect(failedOver.status).toBe('Degraded');
     expect(failedOver.members?.[0]).toEqual({ name: 'redis-ms-1-6379', role: '', state: 'no answer' });
     expect(failedOver.problems).toEqual(['redis-ms-1-6379 does not answer', 'role drift: redis-ms-2-6379 is primary, the inventory has it replica of 10.0.0.11 6379; Corral does not undo a failover (commit a replica_of change to make it so)']);
+  });
+});
+
+describe('native cluster', () => {
+  const native = `
+all:
+  children:
+    redis-test:
+      hosts:
+        10.0.0.11: { redis_node: 1, redis_instances: { 7001: {}, 7002: {} } }
+        10.0.0.12: { redis_node: 2, redis_instances: { 7001: {}, 7002: {} } }
+      vars: { redis_cluster: redis-test, redis_mode: cluster, redis_cluster_replicas: 1, redis_password: ${PASSWORD} }
+`;
+  const ADDRESSES = ['10.0.0.11:7001', '10.0.0.11:7002', '10.0.0.12:7001', '10.0.0.12:7002'];
+  const info = (knownNodes: number) => ({ state: 'ok', slotsAssigned: 16384, slotsOk: 16384, knownNodes });
+
+  it('waits after --cluster create for every node to know the others, and calls a node that knows too few Degraded', async () => {
+    const { desired, hosts } = await load(native, 'redis-test');
+    const want = find<RedisClusterWant>(desired, '10.0.0.11', 'redis-cluster');
+    expect(want.nodes).toEqual(ADDRESSES);
+    const script = kindOf('redis-cluster').apply(want, null);
+    expect(spawnSync('bash', ['-n'], { input: script }).status).toBe(0);
+    expect(script.indexOf('--cluster create')).toBeLessThan(script.indexOf('end=$((SECONDS + 30))'));
+    for (const a of ADDRESSES) expect(script).toContain(`-h ${a.split(':')[0]} -p ${a.split(':')[1]} CLUSTER INFO 2>/dev/null | tr -d '\\r' | sed -n 's/^cluster_known_nodes://p')" -ge 4 ]`);
+    const cluster = { module: 'redis' as const, name: 'redis-test', members: hosts.filter((h) => h.str('redis_cluster') === 'redis-test') };
+    const seen = (nodes: Record<string, ReturnType<typeof info>>) =>
+      redis.health!({ cluster, hosts, observations: [{ host: '10.0.0.11', ok: true as const, facts: ASSUMED_FACTS, states: { [redisClusterId('redis-test')]: { nodes, members: [] } }, durationMs: 1 }] });
+    expect(seen(Object.fromEntries(ADDRESSES.map((a) => [a, info(4)])))).toMatchObject({ status: 'Healthy', problems: [] });
+    const late = seen({ ...Object.fromEntries(ADDRESSES.map((a) => [a, info(4)])), '10.0.0.12:7002': info(3) });
+    expect(late).toMatchObject({ status: 'Degraded', problems: ['10.0.0.12:7002 knows 3 of the 4 nodes the inventory lists: gossip has not reached it yet'] });
   });
 });
 

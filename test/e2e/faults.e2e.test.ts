@@ -132,6 +132,8 @@ describe('faults during PGSQL applies, with a real daemon on the lab', () => {
   let daemon: Served;
   let run = 0;
   let plannedChanges = 0;
+  /** How many clusters the daemon lists once it runs the fixture. */
+  let clusters = 0;
   const table = faultTable('lab');
 
   beforeAll(async () => {
@@ -150,7 +152,7 @@ describe('faults during PGSQL applies, with a real daemon on the lab', () => {
     await until('every cluster synced', async () => {
       const all = await daemon.clusters();
       return all?.length && all.every((c) => c.sync === 'Synced' && c.revision === head && c.health === 'Healthy') ? all : undefined;
-    }, 10 * 60_000, 500);
+    }, 10 * 60_000, 500).then((all) => (clusters = all.length));
     await psql('test', `DROP TABLE IF EXISTS canary; CREATE TABLE canary AS SELECT generate_series(1, ${CANARY_ROWS}) AS i`);
     // How many changes one run applies: the injection points.
     const dir = mkdtempSync(join(tmpdir(), 'corral-faults-plan-'));
@@ -178,8 +180,9 @@ describe('faults during PGSQL applies, with a real daemon on the lab', () => {
     await inject();
     const converged = await until(`every cluster converged after run ${run}`, async () => {
       if (!daemon.running()) return false;
+      // A daemon just restarted lists no cluster until it has a revision in force: that is not converged.
       const all = await daemon.clusters();
-      return all?.every((c) => c.sync === 'Synced' && c.revision === head && c.health === 'Healthy' && c.driftChanges === 0) ? true : undefined;
+      return all?.length === clusters && all.every((c) => c.sync === 'Synced' && c.revision === head && c.health === 'Healthy' && c.driftChanges === 0) ? true : undefined;
     }, 5 * 60_000, 500).catch(() => false);
     const canary = await psql('test', 'SELECT count(*) FROM canary').catch((e: Error) => e.message);
     const database = await psql(`fault_${run}`, 'SELECT 1').catch((e: Error) => e.message);

@@ -279,7 +279,10 @@ async function startDaemon(inventory: string): Promise<{ repo: TestRepo; metrics
     repo,
     metrics: address,
     synced: async (sha) => {
-      const all = (): true | undefined => (daemon.status().clusters.every((c) => c.sync === 'Synced' && c.revision === sha) ? true : undefined);
+      const all = (): true | undefined => {
+        const { clusters } = daemon.status();
+        return clusters.length && clusters.every((c) => c.sync === 'Synced' && c.revision === sha) ? true : undefined;
+      };
       await until(`every unit synced at ${sha.slice(0, 12)}`, all, 10 * 60_000, 1000).catch((e: unknown) => {
         console.log(daemon.status().clusters.map((c) => `${c.name}: ${c.sync} ${c.revision?.slice(0, 12) ?? ''} ${c.message ?? ''}`).join('\n'));
         throw e;
