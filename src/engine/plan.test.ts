@@ -41,6 +41,26 @@ describe('plan', () => {
     expect(scripts.get(restart.id)).toContain('systemctl restart app.service');
   });
 
+  it('records the restart on the node before the file is written, so a crash between the two still restarts it', () => {
+    const states = { ...inSync, 'file:/etc/app.conf': { ...inSync['file:/etc/app.conf'], sha256: 'old', content: 'port = 1\n' } };
+    const { plan: p, scripts } = plan(desired, seen(states), 'r1');
+    const fileScript = scripts.get('n1|file:/etc/app.conf')!;
+    expect(fileScript.indexOf('touch /var/lib/corral/restart/app.service')).toBeGreaterThan(-1);
+    expect(fileScript.indexOf('touch /var/lib/corral/restart/app.service')).toBeLessThan(fileScript.indexOf('/etc/app.conf'));
+    const restartScript = scripts.get(p.changes.find((c) => c.resource === 'service:app')!.id)!;
+    expect(restartScript.indexOf('rm -f /var/lib/corral/restart/app.service')).toBeGreaterThan(restartScript.indexOf('systemctl restart app.service'));
+    // The file written, the daemon gone before the restart: the next plan finds the record and restarts it.
+    const { plan: next, scripts: nextScripts } = plan(desired, seen({ ...inSync, 'service:app': { ...inSync['service:app'], pendingRestart: true } }), 'r1');
+    const restart = next.changes.filter((c) => c.resource === 'service:app');
+    expect(restart).toMatchObject([{ action: 'restart', restarts: true, reason: 'restart: recorded by an apply that stopped before it', after: [] }]);
+    expect(nextScripts.get(restart[0]!.id)).toContain('systemctl restart app.service');
+    // A recorded restart of a service that is stopped is not made: starting it reads the file, and removes the record.
+    const stopped = plan(desired, seen({ ...inSync, 'service:app': { enabled: true, running: false, pendingRestart: true } }), 'r1');
+    const start = stopped.plan.changes.filter((c) => c.resource === 'service:app');
+    expect(start.map((c) => c.action)).toEqual(['update']);
+    expect(stopped.scripts.get(start[0]!.id)).toMatch(/systemctl start app\.service\nrm -f \/var\/lib\/corral\/restart\/app\.service/);
+  });
+
   it('does not restart a service that this change starts', () => {
     const states = { ...inSync, 'file:/etc/app.conf': null, 'service:app': { enabled: false, running: false } };
     const svcChange = plan(desired, seen(states), 'r1').plan.changes.find((c) => c.resource === 'service:app')!;

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { kindOf, isUnsupported, type FieldChange, type Resource } from './resources/index.js';
-import { restartScript, service } from './resources/service.js';
+import { recordRestart, restartScript, service, type ServiceHave } from './resources/service.js';
 import { changeId, type Change, type Desired, type Note, type Observation, type Plan } from './model.js';
 
 export interface Planned {
@@ -79,11 +79,14 @@ export function plan(desired: Desired, observations: readonly Observation[], rev
       }
       let fields = kind.diff(r.want, have);
       const depsChanged = (r.deps ?? []).filter((d) => changedHere.has(d));
-      // A running service whose config changed restarts, unless this very change starts it.
-      const restart = r.kind === service.name && depsChanged.length > 0 && isRunning(have) && isRunning(r.want);
+      // A running service whose config changed restarts, unless this very change starts it; so does one
+      // whose restart an earlier apply recorded and did not make.
+      const recorded = r.kind === service.name && (have as ServiceHave | null)?.pendingRestart === true;
+      const restart = r.kind === service.name && (depsChanged.length > 0 || recorded) && isRunning(have) && isRunning(r.want);
       if (!fields.length && !restart) continue;
       const action: Change['action'] = !fields.length ? 'restart' : have === null ? 'create' : 'update';
-      if (restart && fields.length) fields = [...fields, { field: 'restart', from: null, to: `after ${depsChanged.join(', ')}` }];
+      const cause = depsChanged.length ? `${depsChanged.join(', ')} changed` : 'recorded by an apply that stopped before it';
+      if (restart && fields.length) fields = [...fields, { field: 'restart', from: null, to: depsChanged.length ? `after ${depsChanged.join(', ')}` : cause }];
       const effects = kind.effects?.(r.want, have) ?? {};
       const cid = changeId(host.host, id);
       changes.push({
@@ -95,14 +98,17 @@ export function plan(desired: Desired, observations: readonly Observation[], rev
         cluster: r.cluster,
         action,
         fields,
-        reason: restart ? `restart: ${depsChanged.join(', ')} changed` : describe(action, fields),
+        reason: restart ? `restart: ${cause}` : describe(action, fields),
         restarts: restart || Boolean(effects.restarts),
         destructive: Boolean(effects.destructive),
         ...(effects.destructive && effects.consent ? { consent: effects.consent } : {}),
         after: depsChanged.map((d) => changeId(host.host, d)),
       });
       const apply = fields.some((f) => f.field !== 'restart') ? kind.apply(r.want, have) : '';
-      scripts.set(cid, [apply, restart ? restartScript((r.want as { name: string }).name) : ''].filter(Boolean).join('\n'));
+      const name = (r.want as { name: string }).name;
+      scripts.set(cid, [apply, restart ? restartScript(name) : ''].filter(Boolean).join('\n'));
+      // Recorded before the file is written, so that a crash between the two still restarts it.
+      if (restart) for (const d of depsChanged) scripts.set(changeId(host.host, d), `${recordRestart(name)}\n${scripts.get(changeId(host.host, d))}`);
       changedHere.add(id);
     }
   }

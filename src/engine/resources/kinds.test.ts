@@ -80,6 +80,8 @@ describe('service', () => {
   it('reads systemctl show', () => {
     expect(service.parse('LoadState=loaded\nActiveState=active\nUnitFileState=enabled\nConditionResult=yes\n', want)).toEqual({ enabled: true, running: true });
     expect(service.parse('LoadState=not-found\n', want)).toBeNull();
+    expect(service.parse('LoadState=loaded\nActiveState=active\nUnitFileState=enabled\npending=1\n', want)).toEqual({ enabled: true, running: true, pendingRestart: true });
+    expect(service.probe(want)).toContain("if [ -e /var/lib/corral/restart/chrony.service ]; then echo pending=1; fi");
   });
   it('reports a unit systemd skips on a failed condition as unsupported', () => {
     const have = service.parse('LoadState=loaded\nActiveState=inactive\nUnitFileState=enabled\nConditionResult=no\nConditionTimestampMonotonic=123\n', want);
