@@ -10,9 +10,9 @@ import { mergeInventory } from './load.js';
 import { hostViews } from './hosts.js';
 import { clustersOf } from './clusters.js';
 import { byPosition, problem, type Problem } from './problems.js';
-import { schemas } from './schema.js';
 import { schemaProblems } from './schema-problems.js';
 import { concealValues } from './secrets.js';
+import { validators } from './validators.js';
 import type { PathSegment, SourceFile } from './source.js';
 import { DEFAULT_ISOLATION, validateIsolated } from './isolated.js';
 import { identitiesIn, openView, type Placed } from './sops/open.js';
@@ -66,8 +66,8 @@ const withValue = (file: SourceFile, value: unknown): SourceFile => ({
 });
 
 /** The schema's judgement of plaintexts whose ciphertext it could not judge, with the plaintexts hidden from its messages. */
-function heldSchemaProblems(file: SourceFile, plaintexts: readonly string[]): Problem[] {
-  const validate = schemas().validateInventory;
+async function heldSchemaProblems(file: SourceFile, plaintexts: readonly string[]): Promise<Problem[]> {
+  const { validateInventory: validate } = await validators();
   if (validate(withoutMetadata(file.value) ?? null)) return [];
   return schemaProblems(file, validate.errors ?? []).map((p) => ({ ...p, message: concealValues(p.message, plaintexts) }));
 }
@@ -92,7 +92,7 @@ export async function decryptValidated(v: Validated, identityFile: string | unde
     if (!opened.ok) return refused(v, [problem(opened.code, opened.at, opened.message)]);
     const plaintexts = opened.values.map((x) => String(x.value));
     const plain = withValue(file, placed(file.value, opened.values));
-    const held = file.sops.schemaHeld ? heldSchemaProblems(plain, plaintexts) : [];
+    const held = file.sops.schemaHeld ? await heldSchemaProblems(plain, plaintexts) : [];
     if (held.length) return refused(v, held);
     files.push(plain);
     decrypted.push(...plaintexts);

@@ -8,7 +8,7 @@ import { existsSync, lstatSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { readSource, locate, unreadable, wholeFile, type PathSegment, type SourceFile } from './source.js';
 import { position, problem, type Location, type Problem } from './problems.js';
-import { schemas } from './schema.js';
+import { validators } from './validators.js';
 import { schemaProblems } from './schema-problems.js';
 import { DEFAULT_SETTINGS, readSettings, SETTINGS_FILE, type Settings } from './settings.js';
 import { problemsOutsideEncrypted, readEncrypted, withoutMetadata } from './sops/validate.js';
@@ -256,7 +256,7 @@ export async function loadInventory(target: string, options: LoadOptions = {}): 
   let settings = DEFAULT_SETTINGS;
   let hasSettings = false;
   if (isDir) {
-    const read = readSettings(root);
+    const read = await readSettings(root);
     settings = read.settings;
     for (const p of read.problems) problems.push(p);
     if (read.text !== undefined) texts.set(SETTINGS_FILE, read.text);
@@ -275,7 +275,7 @@ export async function loadInventory(target: string, options: LoadOptions = {}): 
   }
   const realRoot = isDir ? await realpath(root) : undefined;
   const files: SourceFile[] = [];
-  const validate = schemas().validateInventory;
+  const { validateInventory: validate } = await validators();
   let bytesRead = 0;
   for (const name of names) {
     const refused = realRoot === undefined ? undefined : refusal(realRoot, root, name);

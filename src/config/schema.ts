@@ -5,11 +5,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import type { ErrorObject } from 'ajv/dist/2020.js';
 import { packageRoot } from '../util/package-root.js';
-// Compiled ahead of time from schema/ by scripts/gen-types.mjs (ajv's standalone code): loading them
-// costs no schema compile; `npm run gen:types -- --check` fails when they are stale.
-import * as compiled from './validators.gen.js';
 
 export type JsonSchema = { [key: string]: unknown };
 /** A sub-schema and the `$id` of the document it sits in. */
@@ -34,8 +31,6 @@ function readSchemas(): JsonSchema[] {
 
 export interface SchemaSet {
   byId: Map<string, JsonSchema>;
-  validateInventory: ValidateFunction;
-  validateSettings: ValidateFunction;
   /** Every parameter's own schema, by name, with the file it lives in (for its `$ref`s). */
   params: Map<string, Located>;
 }
@@ -55,12 +50,7 @@ export function schemas(): SchemaSet {
       params.set(key, { schema: sub, base: schema.$id as string });
     }
   }
-  cached = {
-    byId,
-    params,
-    validateInventory: compiled.validateInventory,
-    validateSettings: compiled.validateSettings,
-  };
+  cached = { byId, params };
   return cached;
 }
 

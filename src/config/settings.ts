@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_LIMITS, locate, readSource, type Limits, type SourceFile } from './source.js';
-import { schemas } from './schema.js';
+import { validators } from './validators.js';
 import { schemaProblems } from './schema-problems.js';
 import { problem, type Problem } from './problems.js';
 import { strayEncrypted } from './sops/tree.js';
@@ -26,7 +26,7 @@ export interface Settings {
 
 export const DEFAULT_SETTINGS: Settings = { inventory: undefined, strict: false, limits: DEFAULT_LIMITS, fromFile: false, ssh: {}, sync: {}, webhooks: {}, secrets: { requireEncrypted: false } };
 
-export function readSettings(root: string): { settings: Settings; problems: Problem[]; text?: string } {
+export async function readSettings(root: string): Promise<{ settings: Settings; problems: Problem[]; text?: string }> {
   const path = join(root, SETTINGS_FILE);
   if (!existsSync(path)) return { settings: DEFAULT_SETTINGS, problems: [] };
   const { file, text, problems } = readSource(path, SETTINGS_FILE);
@@ -35,7 +35,7 @@ export function readSettings(root: string): { settings: Settings; problems: Prob
   const encrypted = strayEncrypted(file, 'an encrypted value in corral.yml: Corral reads its settings without decrypting them; keep corral.yml in plaintext');
   if (encrypted.length) return { settings: DEFAULT_SETTINGS, text: file.text, problems: encrypted };
   const raw = withoutMetadata(file.value) ?? {};
-  const validate = schemas().validateSettings;
+  const { validateSettings: validate } = await validators();
   if (!validate(raw)) {
     return {
       settings: DEFAULT_SETTINGS,
