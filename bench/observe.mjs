@@ -1,11 +1,13 @@
 // bench/observe: observe and plan the NODE module on the lab nodes, beside `ansible-playbook --check`
 // of an equivalent playbook (bench/observe/playbook.yml) on the same nodes, in the same run; then
 // Corral alone on many sshd instances on loopback for a larger N. Prints times, ratios and SSH
-// round trips per host.
+// round trips per host. The lab comparison is made twice: on an idle machine, and with every core
+// kept busy by a spinning shell (BUSY=0 skips it), each for the observe in-process and for the whole
+// `corral plan` process (Node's start and the CLI's loading included).
 // Needs: root, the lab (test/lab/lab.sh), Debian's ansible and openssh-server, `npm run build`.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTransport } from '../dist/src/transport/index.js';
 import { validateInventory } from '../dist/src/config/validate.js';
@@ -73,12 +75,37 @@ const ini = join(work, 'lab.ini');
 const sshArgs = `-o UserKnownHostsFile=${join(LAB, 'known_hosts')} -o StrictHostKeyChecking=yes`;
 writeFileSync(ini, ['[all]', ...[1, 2, 3].map((i) => `10.213.0.1${i} nodename=lab-${['one', 'two', 'three'][i - 1]}`), '[all:vars]', 'ansible_user=root', `ansible_ssh_private_key_file=${join(LAB, 'keys/id_ed25519')}`, `ansible_ssh_common_args='${sshArgs}'`, 'ansible_python_interpreter=/usr/bin/python3', ''].join('\n'));
 
-const c = await corralPlan(fleet, join(LAB, 'known_hosts'), join(LAB, 'keys/id_ed25519'));
-const a = ansibleCheck(ini);
-console.log(`lab, 3 nodes (median of ${RUNS}):`);
-console.log(`  corral plan          ${c.ms.toFixed(0)} ms  (${c.execsPerHost} SSH exec per host, ${c.changes} changes)`);
-console.log(`  ansible-playbook --check  ${a.toFixed(0)} ms`);
-console.log(`  ratio ${(a / c.ms).toFixed(1)}x faster (target: at least 10x)`);
+/** The whole `corral plan` process on the lab fleet, median of RUNS. */
+function corralCli() {
+  const times = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t = performance.now();
+    execFileSync(process.execPath, [join(ROOT, 'bin/corral.js'), 'plan', fleet], { env: labEnv, stdio: 'ignore' });
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
+
+/** Both tools on the lab; `busy` keeps every core spinning meanwhile. */
+async function labComparison(busy) {
+  const spinners = busy ? Array.from({ length: availableParallelism() }, () => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' })) : [];
+  try {
+    const c = await corralPlan(fleet, join(LAB, 'known_hosts'), join(LAB, 'keys/id_ed25519'));
+    const cli = corralCli();
+    const a = ansibleCheck(ini);
+    console.log(`lab, 3 nodes, ${busy ? `machine busy (${spinners.length} spinning shells, one per core)` : 'machine idle'} (median of ${RUNS}):`);
+    console.log(`  corral plan (observe and plan in-process)  ${c.ms.toFixed(0)} ms  (${c.execsPerHost} SSH exec per host, ${c.changes} changes)`);
+    console.log(`  corral plan (the whole process)            ${cli.toFixed(0)} ms`);
+    console.log(`  ansible-playbook --check                   ${a.toFixed(0)} ms`);
+    console.log(`  ratio ${(a / c.ms).toFixed(1)}x in-process, ${(a / cli).toFixed(1)}x the whole process (target: at least 10x)`);
+    return c;
+  } finally {
+    for (const s of spinners) s.kill();
+  }
+}
+
+const c = await labComparison(false);
+if (process.env.BUSY !== '0') await labComparison(true);
 
 // --- many hosts: sshd instances on loopback addresses, each a "host" (this machine, observed read-only)
 const keys = join(work, 'keys');

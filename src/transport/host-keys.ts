@@ -2,7 +2,7 @@
 // and under accept-new records a new host once the connection is up.
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { checkHostKey, fingerprint, keyTypeLabel, keyTypeOf, knownHostsLine, knownHostsName, knownKeyTypes, parseKnownHosts } from './known-hosts.js';
+import { checkHostKey, fingerprint, keyTypeLabel, keyTypeOf, knownHostsLine, knownHostsName, knownKeyTypes, parseKnownHosts, type KnownHostsEntry } from './known-hosts.js';
 import { TransportError } from './types.js';
 import type { HostKeyPolicy } from './types.js';
 
@@ -20,7 +20,7 @@ const ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384',
 const keyTypeOfAlgorithm = (algorithm: string): string => (algorithm.startsWith('rsa-sha2-') ? 'ssh-rsa' : algorithm);
 
 /** No file yet is an empty file: every host is unknown. */
-function readEntriesText(file: string): string {
+function readText(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
@@ -29,9 +29,26 @@ function readEntriesText(file: string): string {
   }
 }
 
+/** The last parse of each file, with the text it was made from. */
+const parsed = new Map<string, { text: string; entries: KnownHostsEntry[] }>();
+
+/**
+ * The file's entries, read at every connection (an edit or an accept-new line counts at once) but
+ * parsed again only when the text changed: a thousand hosts connecting at once do not parse a
+ * thousand-line file a thousand times.
+ */
+function readEntries(file: string): KnownHostsEntry[] {
+  const text = readText(file);
+  const last = parsed.get(file);
+  if (last?.text === text) return last.entries;
+  const entries = parseKnownHosts(text);
+  parsed.set(file, { text, entries });
+  return entries;
+}
+
 export function hostKeyCheck(policy: HostKeyPolicy, target: { name: string; address: string; port: number }): HostKeyCheck {
   const file = policy.knownHostsFile;
-  const entries = parseKnownHosts(readEntriesText(file));
+  const entries = readEntries(file);
   const known = knownKeyTypes(entries, target.address, target.port);
   const preferred = ALGORITHMS.filter((a) => known.includes(keyTypeOfAlgorithm(a)));
   const where = `${target.name} (${target.address}:${target.port})`;
@@ -82,7 +99,7 @@ export function hostKeyCheck(policy: HostKeyPolicy, target: { name: string; addr
       if (pending === undefined) return;
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
       // A last line without its newline would swallow ours.
-      const before = readEntriesText(file);
+      const before = readText(file);
       const separator = before && !before.endsWith('\n') ? '\n' : '';
       appendFileSync(file, `${separator}${pending}\n`, { mode: 0o600 });
       pending = undefined;

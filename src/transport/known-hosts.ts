@@ -98,10 +98,21 @@ export function entryMatches(entry: KnownHostsEntry, name: string): boolean {
   return matched;
 }
 
+/** Compiled wildcard patterns: a file of 1,000 lines is matched against every host that connects. */
+const compiledGlobs = new Map<string, RegExp>();
+
 /** ssh's match_pattern: `*` any run, `?` one character, case-insensitive (host names are). */
 function globMatch(pattern: string, text: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, 'is').test(text);
+  // Most lines name one host or `[host]:port`: compared as text, no pattern to compile.
+  if (!/[*?]/.test(pattern)) return pattern.length === text.length && pattern.toLowerCase() === text.toLowerCase();
+  let re = compiledGlobs.get(pattern);
+  if (!re) {
+    if (compiledGlobs.size >= 10_000) compiledGlobs.clear();
+    const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    re = new RegExp(`^${source}$`, 'is');
+    compiledGlobs.set(pattern, re);
+  }
+  return re.test(text);
 }
 
 export type HostKeyVerdict =

@@ -23,7 +23,6 @@ interface Entry {
   active: number;
   /** Holds one of the maxBusy slots (connecting, or active). */
   busy: boolean;
-  lastUsed: number;
   dead: boolean;
   idleTimer?: NodeJS.Timeout;
 }
@@ -46,6 +45,8 @@ export function connectionKey(target: SshTarget & { jump?: SshTarget }): string 
 
 export class ConnectionPool {
   private readonly entries = new Map<string, Entry>();
+  /** Counted connections open with nothing to do, the least recently used first. */
+  private readonly idleOnes = new Set<Entry>();
   private busy = 0;
   private waiters: (() => void)[] = [];
   private isClosed = false;
@@ -64,6 +65,7 @@ export class ConnectionPool {
       if (entry && !entry.dead) {
         // Active first, so that neither the idle timer nor the idle cap closes it while we wait.
         entry.active++;
+        this.idleOnes.delete(entry);
         clearTimeout(entry.idleTimer);
         let conn: SshConnection;
         try {
@@ -102,7 +104,7 @@ export class ConnectionPool {
   }
 
   private start(key: string, target: SshTarget & { jump?: SshTarget }, counted: boolean): Entry {
-    const entry: Entry = { key, counted, active: 0, busy: counted, lastUsed: Date.now(), dead: false, pending: this.connect(target) };
+    const entry: Entry = { key, counted, active: 0, busy: counted, dead: false, pending: this.connect(target) };
     entry.pending.then(
       (conn) => {
         entry.conn = conn;
@@ -131,7 +133,6 @@ export class ConnectionPool {
 
   private release(entry: Entry): void {
     entry.active--;
-    entry.lastUsed = Date.now();
     if (entry.active === 0) this.idle(entry);
   }
 
@@ -146,10 +147,12 @@ export class ConnectionPool {
     entry.idleTimer = setTimeout(() => this.closeIdle(entry), this.limits.idleTimeoutMs);
     entry.idleTimer.unref();
     if (!entry.counted) return;
-    const idle = [...this.entries.values()].filter((e) => e.counted && !e.dead && e.active === 0 && e.conn);
-    for (let extra = idle.length - this.limits.maxIdle; extra > 0; extra--) {
-      const oldest = idle.reduce((a, b) => (b.lastUsed < a.lastUsed ? b : a));
-      idle.splice(idle.indexOf(oldest), 1);
+    // Kept in the order they went idle, so the oldest is first: no scan of every connection per release.
+    this.idleOnes.delete(entry);
+    this.idleOnes.add(entry);
+    while (this.idleOnes.size > this.limits.maxIdle) {
+      const oldest = this.idleOnes.values().next().value!;
+      this.idleOnes.delete(oldest);
       this.closeIdle(oldest);
     }
   }
@@ -162,6 +165,7 @@ export class ConnectionPool {
 
   private drop(entry: Entry): void {
     clearTimeout(entry.idleTimer);
+    this.idleOnes.delete(entry);
     if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
     if (entry.dead) return;
     entry.dead = true;
