@@ -12,15 +12,20 @@ import { join } from 'node:path';
 import { createTransport } from '../dist/src/transport/index.js';
 import { validateInventory } from '../dist/src/config/validate.js';
 import { planRun } from '../dist/src/engine/run.js';
+import { useModules } from '../dist/src/engine/modules.js';
+import { openAuthority } from '../dist/src/pki/authority.js';
+import { MODULES } from '../dist/reconcilers/index.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const LAB = process.env.CORRAL_LAB_DIR ?? '/var/lib/corral-lab';
 const RUNS = Number(process.env.RUNS ?? 3);
 const MANY = Number(process.env.MANY ?? 20);
+useModules(MODULES, new URL('../dist/reconcilers/index.js', import.meta.url).href);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function corralPlan(inventory, knownHosts, key) {
+async function corralPlan(inventory, knownHosts, key, pkiDir) {
   const validated = await validateInventory(inventory);
+  const pki = await openAuthority(pkiDir, { create: true });
   const times = [];
   let stats;
   let changes = 0;
@@ -28,7 +33,7 @@ async function corralPlan(inventory, knownHosts, key) {
     // A fresh transport each run: connection setup is part of the cost, as it is for Ansible.
     const transport = createTransport({ hostKeys: { knownHostsFile: knownHosts, mode: 'strict' }, maxConnections: 64 });
     const t = performance.now();
-    const p = await planRun({ validated, transport, ssh: { privateKeyFile: key }, revision: 'bench' });
+    const p = await planRun({ validated, transport, ssh: { privateKeyFile: key }, revision: 'bench', pki });
     times.push(performance.now() - t);
     stats = transport.stats();
     changes = p.plan.changes.length;
@@ -66,7 +71,7 @@ function runAnsible(inventoryIni) {
 // --- lab: 3 real nodes, converged by corral apply first so both tools see a settled fleet
 execFileSync('bash', [join(ROOT, 'test/lab/lab.sh'), 'up', '3'], { stdio: 'inherit' });
 const fleet = join(ROOT, 'test/fixtures/lab-fleet');
-const labEnv = { ...process.env, CORRAL_SSH_KEY: join(LAB, 'keys/id_ed25519'), CORRAL_KNOWN_HOSTS: join(LAB, 'known_hosts') };
+const labEnv = { ...process.env, CORRAL_SSH_KEY: join(LAB, 'keys/id_ed25519'), CORRAL_KNOWN_HOSTS: join(LAB, 'known_hosts'), CORRAL_PKI_DIR: join(LAB, 'pki') };
 try {
   execFileSync(process.execPath, [join(ROOT, 'bin/corral.js'), 'apply', fleet, '--yes'], { env: labEnv, stdio: 'ignore' });
 } catch { /* the plan below reports what is left */ }
@@ -90,7 +95,7 @@ function corralCli() {
 async function labComparison(busy) {
   const spinners = busy ? Array.from({ length: availableParallelism() }, () => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' })) : [];
   try {
-    const c = await corralPlan(fleet, join(LAB, 'known_hosts'), join(LAB, 'keys/id_ed25519'));
+    const c = await corralPlan(fleet, join(LAB, 'known_hosts'), join(LAB, 'keys/id_ed25519'), join(LAB, 'pki'));
     const cli = corralCli();
     const a = ansibleCheck(ini);
     console.log(`lab, 3 nodes, ${busy ? `machine busy (${spinners.length} spinning shells, one per core)` : 'machine idle'} (median of ${RUNS}):`);
@@ -129,7 +134,7 @@ writeFileSync(join(manyRepo, 'pigsty.yml'), `all:\n  children:\n    nodes:\n    
 await new Promise((r) => setTimeout(r, 1000));
 try {
   // Ansible takes minutes per run here, so the larger N is Corral alone, against its own 3-node time.
-  const m = await corralPlan(manyRepo, join(work, 'known_hosts'), join(keys, 'client'));
+  const m = await corralPlan(manyRepo, join(work, 'known_hosts'), join(keys, 'client'), join(work, 'pki'));
   console.log(`loopback, ${MANY} sshd instances (median of ${RUNS}):`);
   console.log(`  corral plan          ${m.ms.toFixed(0)} ms  (${m.execsPerHost} SSH exec per host, ${m.hosts} hosts; ${(m.ms / m.hosts).toFixed(0)} ms per host vs ${(c.ms / c.hosts).toFixed(0)} ms per host on 3 lab nodes)`);
 } finally {
