@@ -13,11 +13,15 @@ describe('facts', () => {
     expect(f.filesystems).toEqual({ '/': 264212084, '/data': 1048576, '/data/postgres-old': 2097152 });
   });
 
-  it('the probe reads this machine as /proc/meminfo says', () => {
+  it('the probe, in shell builtins, reads this machine as /proc/meminfo, getconf, uname and df say', () => {
     const f = parseFacts(execFileSync('bash', ['-c', FACTS_PROBE], { encoding: 'utf8' }));
     const kib = Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))![1]);
     expect(f.memMiB).toBe(Math.ceil(kib / 1024));
-    expect(f.cpus).toBeGreaterThan(0);
+    expect(f.cpus).toBe(Number(execFileSync('getconf', ['_NPROCESSORS_ONLN'], { encoding: 'utf8' })));
+    expect(f.arch).toBe(execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim());
+    const df = execFileSync('df', ['-k', '--output=size,target', '-x', 'tmpfs', '-x', 'devtmpfs', '-x', 'squashfs', '-x', 'overlay'], { encoding: 'utf8' });
+    const listed = df.split('\n').slice(1).filter(Boolean).map((l) => /^\s*(\d+) (.*)$/.exec(l)!);
+    expect(Object.entries(f.filesystems)).toEqual(listed.filter(([, , mount], i) => listed.findIndex((m) => m[2] === mount) === i).map(([, kib, mount]) => [mount, Number(kib)]));
   });
 
   it('falls back to the assumed size when memory or CPUs could not be read', () => {
@@ -37,6 +41,6 @@ describe('facts', () => {
     expect(compileKey({ ...f, memMiB: 32768 })).not.toBe(compileKey(f));
     expect(compileKey({ ...f, cpus: 4 })).not.toBe(compileKey(f));
     expect(compileKey({ ...f, filesystems: { '/': 1 } })).not.toBe(compileKey(f));
-    expect(compileKey({ ...f, hostname: 'other' })).toBe(compileKey(f));
+    expect(compileKey({ ...f, codename: 'other' })).toBe(compileKey(f));
   });
 });

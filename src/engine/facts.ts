@@ -1,20 +1,22 @@
-/** The facts probe: OS, arch, package manager, hostname, time zone, container, memory, CPUs, filesystems. One fragment of the host's one script. */
+/** The facts probe: OS, arch, package manager, memory, CPUs, filesystems. One fragment of the host's one script. */
 import type { Facts } from './model.js';
 import { keyValues } from './resources/kind.js';
 
+// Shell builtins wherever they do: the probe runs at every drift check of every host, and each fork
+// there costs more than the rest of the probe (a fleet of 1,000 hosts pays it 1,000 times a sync).
+// The hostname and time zone are the NODE module's own probes (resources/system.ts), not facts.
 export const FACTS_PROBE = [
   '. /etc/os-release 2>/dev/null',
   'echo "os_id=$ID"; echo "os_version=$VERSION_ID"; echo "codename=$VERSION_CODENAME"',
-  'echo "arch=$(uname -m)"',
+  // `uname -m` as the kernel reports it; /proc/sys/kernel/arch (Linux 6.1+) is the same without a fork.
+  'read -r arch < /proc/sys/kernel/arch 2>/dev/null || arch=$(uname -m); echo "arch=$arch"',
   'if command -v apt-get >/dev/null; then echo pm=apt; elif command -v dnf >/dev/null; then echo pm=dnf; else echo pm=unknown; fi',
-  'echo "hostname=$(hostname)"',
-  "echo \"timezone=$(timedatectl show -p Timezone --value 2>/dev/null || cat /etc/timezone 2>/dev/null)\"",
-  'echo "container=$(systemd-detect-virt -c 2>/dev/null || echo none)"',
-  // Pigsty's node_mem_mb and node_cpu: MemTotal (a container sees its host's), the processors listed.
-  "echo \"mem_kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)\"",
-  "n=$(grep -c '^processor' /proc/cpuinfo); [ \"$n\" -gt 0 ] 2>/dev/null || n=$(nproc); echo \"cpus=$n\"",
+  // Pigsty's node_mem_mb and node_cpu: MemTotal (a container sees its host's), the processors online ("0-3,8").
+  'while read -r key kib _; do [ "$key" = MemTotal: ] && echo "mem_kib=$kib" && break; done < /proc/meminfo',
+  'n=0; IFS=, read -ra online < /sys/devices/system/cpu/online; for r in "${online[@]}"; do n=$((n + ${r#*-} - ${r%-*} + 1)); done',
+  '[ "$n" -gt 0 ] 2>/dev/null || n=$(nproc); echo "cpus=$n"',
   // Each filesystem's size and mount point, `fs=<KiB> <mount>`: the module picks the one a path is on.
-  "df -k --output=size,target -x tmpfs -x devtmpfs -x squashfs -x overlay 2>/dev/null | sed -n '2,$s/^ *\\([0-9][0-9]*\\) \\(.*\\)$/fs=\\1 \\2/p'",
+  "while read -r kib mount; do case $kib in '' | *[!0-9]*) ;; *) echo \"fs=$kib $mount\" ;; esac; done < <(df -k --output=size,target -x tmpfs -x devtmpfs -x squashfs -x overlay 2>/dev/null)",
 ].join('\n');
 
 /** `fs=<KiB> <mount>` lines; a mount listed twice keeps its first size. */
@@ -39,9 +41,6 @@ export function parseFacts(out: string): Facts {
     codename: kv.get('codename') ?? '',
     arch: kv.get('arch') ?? '',
     packageManager: pm === 'apt' || pm === 'dnf' ? pm : 'unknown',
-    hostname: kv.get('hostname') ?? '',
-    timezone: kv.get('timezone') ?? '',
-    container: kv.get('container') || 'none',
     // Rounded up, as Pigsty's node_mem_mb; what could not be read is the assumption.
     memMiB: memKiB ? Math.ceil(memKiB / 1024) : ASSUMED_FACTS.memMiB,
     cpus: positive(kv.get('cpus')) ?? ASSUMED_FACTS.cpus,
@@ -61,9 +60,6 @@ export const ASSUMED_FACTS: Facts = {
   codename: 'bookworm',
   arch: 'x86_64',
   packageManager: 'apt',
-  hostname: '',
-  timezone: '',
-  container: 'none',
   memMiB: 8192,
   cpus: 4,
   filesystems: {},

@@ -9,10 +9,6 @@ export interface Facts {
   codename: string;
   arch: string;
   packageManager: 'apt' | 'dnf' | 'unknown';
-  hostname: string;
-  timezone: string;
-  /** systemd-detect-virt -c: `none` on a machine, `systemd-nspawn`, `docker`... in a container. */
-  container: string;
   /** MemTotal in MiB, rounded up (Pigsty's node_mem_mb). */
   memMiB: number;
   /** Processors the node lists (Pigsty's node_cpu). */

@@ -154,7 +154,6 @@ export class SshConnection {
   }
 }
 
-/** The key and agent to offer: the target's, else what ssh would use (SSH_AUTH_SOCK, ~/.ssh/id_ed25519, ~/.ssh/id_rsa). */
 /** Sends the input, collects the output; resolves when the channel closes (undefined: no exit status came). */
 function runOnChannel(channel: ClientChannel, input: string): Promise<ExecResult | undefined> {
   const started = Date.now();
@@ -180,6 +179,7 @@ function runOnChannel(channel: ClientChannel, input: string): Promise<ExecResult
   return closed;
 }
 
+/** The key and agent to offer: the target's, else what ssh would use (SSH_AUTH_SOCK, ~/.ssh/id_ed25519, ~/.ssh/id_rsa). */
 function credentials(target: SshTarget): { privateKey?: Buffer; agent?: string; describe: string } {
   const agent = target.agent ?? (target.privateKeyFile ? undefined : process.env.SSH_AUTH_SOCK);
   const keyFile = target.privateKeyFile ?? (target.agent ? undefined : ['id_ed25519', 'id_rsa'].map((f) => join(homedir(), '.ssh', f)).find((f) => existsSync(f)));
