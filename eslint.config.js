@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'src/types/*.gen.ts', 'src/config/*.gen.js', 'src/config/*.gen.d.ts', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'src/types/*.gen.ts', 'src/config/*.gen.js', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

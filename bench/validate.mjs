@@ -4,7 +4,8 @@
 // Also the shapes that were quadratic once: 40,000 unknown variables in one mapping, and one group of
 // 100,000 hosts. Targets: under 3x the parse time, and under 1 s for 3,000 hosts. First, the whole
 // `corral validate` process on one template against a bare `node -e 0` (target: under 3x): the
-// validators are compiled ahead of time (src/config/validators.gen.js), so no schema compile is in it.
+// validators are compiled ahead of time (src/config/validators.gen.js, with the code cache `npm run build`
+// writes), so no schema compile is in it.
 // Run `npm run build` first.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';

@@ -1,7 +1,7 @@
 // Copies into dist/ what tsc does not emit, beside the compiled modules that read or import it: the
 // Python programs Corral runs on nodes (e.g. reconcilers/pgsql/kinds/patroni_ctl.py; their tests,
 // *_test.py, stay behind) and the generated validators (src/config/validators.gen.js, plain JavaScript
-// with a .d.ts, copied as it is).
+// that src/config/validators.ts compiles, copied as it is; scripts/cache-validators.mjs then writes its code cache).
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
