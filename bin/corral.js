@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The `corral` command. Sources are compiled to dist/ by `npm run build` (run by `npm ci` through `prepare`).
+// The `corral` command. `npm run build` (run by `npm ci` through `prepare`) compiles the sources to
+// dist/ and bundles bin/entry.js with them into dist/bundle/ (scripts/bundle.mjs).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -9,18 +10,10 @@ process.stdout.on('error', (e) => {
   throw e;
 });
 
-const main = new URL('../dist/src/cli/main.js', import.meta.url);
-if (!existsSync(fileURLToPath(main))) {
+const bundle = new URL('../dist/bundle/corral.js', import.meta.url);
+if (!existsSync(fileURLToPath(bundle))) {
   console.error('corral: dist/ is missing; run `npm run build` in ' + fileURLToPath(new URL('..', import.meta.url)));
   process.exit(2);
 }
-const { run } = await import(main.href);
-// The entry point hands the modules and the forge side to the core: nothing under src/ imports reconcilers/ or webhooks/.
-const dist = (path) => new URL(`../dist/${path}`, import.meta.url).href;
-const { useModules } = await import(dist('src/engine/modules.js'));
-const { MODULES } = await import(dist('reconcilers/index.js'));
-useModules(MODULES, dist('reconcilers/index.js'));
-const { useServeCommand } = await import(dist('src/cli/serve-command.js'));
-// Loaded when `corral serve` runs: the daemon's HTTP server, git and metrics cost every other command start-up time.
-useServeCommand(async (...args) => (await import(dist('webhooks/serve.js'))).serveCommand(...args));
-process.exitCode = await run(process.argv.slice(2));
+const { main } = await import(bundle.href);
+process.exitCode = await main(process.argv.slice(2));

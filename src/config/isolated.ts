@@ -4,11 +4,10 @@
  * worker parses, checks and judges; a valid revision comes back as plain values, from which only
  * the groups and host views are rebuilt here (linear, no parse).
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { packageRoot } from '../util/package-root.js';
+import { packageRoot, shippedFile } from '../util/package-root.js';
 import { modules } from '../engine/modules.js';
 import { problem, type Problem } from './problems.js';
 import { wholeFile } from './source.js';
@@ -25,11 +24,8 @@ export const DEFAULT_ISOLATION: IsolationLimits = { timeoutMs: 30_000, maxHeapMb
 /** What the worker posts back. */
 export type GateOutcome = { valid: true; plain: PlainValidated } | { valid: false; problems: Problem[]; texts: [string, string][] };
 
-/** The compiled worker: beside this module in dist/, or in dist/ when this module runs from src/ (tests). */
-function workerScript(): string {
-  const beside = fileURLToPath(new URL('./validate-worker.js', import.meta.url));
-  return existsSync(beside) ? beside : join(packageRoot, 'dist/src/config/validate-worker.js');
-}
+/** The compiled worker, in dist/ also when this module runs from src/ (tests). */
+const workerScript = (): string => shippedFile(import.meta.url, './validate-worker.js', 'src/config/validate-worker.js');
 
 /** The module list for the worker to load: the compiled one in dist/ when this process runs the sources (tests). */
 function workerModules(): string {

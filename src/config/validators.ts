@@ -14,9 +14,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { shippedFile } from '../util/package-root.js';
 
 export interface Validators {
   validateInventory: ValidateFunction;
@@ -30,7 +30,7 @@ export interface LoadedValidators {
   script: Script;
 }
 
-const SOURCE = fileURLToPath(new URL('./validators.gen.js', import.meta.url));
+const SOURCE = shippedFile(import.meta.url, './validators.gen.js', 'src/config/validators.gen.js');
 const cacheBeside = (source: string): string => source.replace(/\.js$/, '.cache');
 const DIGEST_BYTES = 32;
 const digest = (source: string, payload: Buffer): Buffer => createHash('sha256').update(source).update(payload).digest();

@@ -12,3 +12,13 @@ export const packageRoot: string = (() => {
   }
   return dir;
 })();
+
+/**
+ * A file shipped beside a module (`name`, relative to the module's `import.meta.url`): beside it when
+ * it runs from src/ (tests) or from its compiled copy in dist/, else at `inDist` under dist/: the
+ * bundle in dist/bundle/ (scripts/bundle.mjs) has nothing beside it.
+ */
+export function shippedFile(moduleUrl: string, name: string, inDist: string): string {
+  const beside = fileURLToPath(new URL(name, moduleUrl));
+  return existsSync(beside) ? beside : join(packageRoot, 'dist', inDist);
+}

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { sh } from '../../../src/engine/shell.js';
+import { shippedFile } from '../../../src/util/package-root.js';
 
 /** Where each Patroni kind finds the node's Patroni. */
 export interface PatroniTarget {
@@ -40,7 +41,7 @@ export function restJson<T>(kv: Map<string, string>, label: string): T | undefin
 
 let program: string | undefined;
 /** The program's text, read once from beside this module (the build copies it to dist/: tsc does not). */
-const patroniProgram = (): string => (program ??= readFileSync(new URL('./patroni_ctl.py', import.meta.url), 'utf8').trim());
+const patroniProgram = (): string => (program ??= readFileSync(shippedFile(import.meta.url, './patroni_ctl.py', 'reconcilers/pgsql/kinds/patroni_ctl.py'), 'utf8').trim());
 
 /** Shell that runs one command of the program against the node's Patroni. */
 export function patroniCtl(config: string, command: string, ...args: (string | number)[]): string {
