@@ -125,7 +125,7 @@ describe('PGSQL exporters on every member, as Pigsty runs them, on Debian’s pa
     const ids = (ordered(on(out, '10.0.0.12')) as Resource<Want>[]).map((r) => `${r.kind}:${r.want.path ?? r.want.name}`);
     const at = (id: string): number => ids.indexOf(id);
     expect(at('service:prometheus-pgbouncer-exporter')).toBeGreaterThan(at('reload:pgbouncer'));
-    expect(at('service:prometheus-pgbouncer-exporter')).toBeGreaterThan(at('pg-conf-file:/etc/pgbouncer/userlist.txt'));
+    expect(at('service:prometheus-pgbouncer-exporter')).toBeGreaterThan(at('file:/etc/pgbouncer/userlist.txt'));
     expect(at('reload:pgbouncer')).toBeGreaterThan(-1);
   });
 

@@ -95,7 +95,7 @@ describe('extensions of a database and of template1', () => {
       // A running primary where app does not exist yet; no control file of anything but contrib.
       const control = r.kind === 'pg-extension' && (r.want as PgExtensionWant).from === 'postgresql-15' ? 'yes' : 'no';
       const pkg = r.kind === 'pg-extension' ? ((r.want as PgExtensionWant).from ? 'no' : 'none') : '';
-      states[kind.id(r.want)] = r.kind.startsWith('pg-') && r.kind !== 'pg-conf-file' ? kind.parse(`control=${control}\npackage=${pkg}\npg=primary\n`, r.want) : null;
+      states[kind.id(r.want)] = r.kind.startsWith('pg-') ? kind.parse(`control=${control}\npackage=${pkg}\npg=primary\n`, r.want) : null;
     }
     const observations: Observation[] = [{ host: primary.name, ok: true, facts: ASSUMED_FACTS, states, durationMs: 1 }];
     const p = plan({ hosts, edges: [] }, observations, 'r1');

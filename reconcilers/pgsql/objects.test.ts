@@ -8,6 +8,7 @@ import type { Observation } from '../../src/engine/model.js';
 import { plan } from '../../src/engine/plan.js';
 import { renderJson, renderMarkdown, renderText } from '../../src/engine/render.js';
 import { kindOf } from '../../src/engine/resources/index.js';
+import type { ReloadWant } from '../../src/engine/resources/reload.js';
 import { pgRole, type PgRoleWant } from './kinds/pg-role.js';
 import { pgDatabase, type PgDatabaseWant } from './kinds/pg-database.js';
 import type { PgExtensionWant } from './kinds/pg-extension.js';
@@ -99,37 +100,43 @@ describe('PGSQL catalog objects from the inventory', () => {
     expect(userlist).toContain(`"dbuser_app" "${want<PgRoleWant>('pg-role:dbuser_app').password!.verifier}"`);
     expect(pgbouncerUseropts(primary)).toContain('dbuser_app                  = pool_mode=session max_user_connections=10');
     expect(pgbouncerDatabases(primary)).toBe('app                         = host=/var/run/postgresql port=5432 pool_size=20\n');
-    const files = resources.filter((r) => r.kind === 'pg-conf-file').map((r) => (r.want as { path: string }).path);
+    const files = resources.filter((r) => r.kind === 'file').map((r) => (r.want as { path: string }).path);
     expect(files).toEqual(['/pg/data/pg_hba.conf', '/etc/pgbouncer/userlist.txt', '/etc/pgbouncer/useropts.txt', '/etc/pgbouncer/database.txt', '/etc/pgbouncer/pgb_hba.conf']);
     const userlistWant = resources.find((r) => (r.want as { path?: string }).path === '/etc/pgbouncer/userlist.txt')!.want;
     expect(userlistWant).toMatchObject({ secret: true, mode: 0o600, owner: 'postgres' });
     // Its content is never read back from the node: the hash compares.
-    expect(kindOf('pg-conf-file').probe(userlistWant)).not.toContain('base64');
-    expect(kindOf('pg-conf-file').probe(resources.find((r) => r.kind === 'pg-conf-file')!.want)).toContain('base64');
+    expect(kindOf('file').probe(userlistWant)).not.toContain('base64');
+    expect(kindOf('file').probe(resources.find((r) => r.kind === 'file')!.want)).toContain('base64');
   });
 
-  it('reloads, never restarts, after a file change', () => {
-    const hba = resources.find((r) => r.kind === 'pg-conf-file')!;
-    const script = kindOf('pg-conf-file').apply(hba.want, null);
-    expect(script).toContain('SELECT pg_reload_conf()');
-    expect(script).not.toMatch(/restart/);
-    const pgb = resources.find((r) => (r.want as { path?: string }).path === '/etc/pgbouncer/database.txt')!;
-    expect(kindOf('pg-conf-file').apply(pgb.want, null)).toContain('systemctl reload pgbouncer');
+  it('reloads, never restarts, after a file change: PostgreSQL for pg_hba.conf, pgbouncer once for its four lists', () => {
+    const reloads = resources.filter((r) => r.kind === 'reload');
+    expect(reloads.map((r) => r.deps)).toEqual([['file:/pg/data/pg_hba.conf'], ['file:/etc/pgbouncer/userlist.txt', 'file:/etc/pgbouncer/useropts.txt', 'file:/etc/pgbouncer/database.txt', 'file:/etc/pgbouncer/pgb_hba.conf']]);
+    const [hba, lists] = reloads.map((r) => r.want as ReloadWant);
+    const on = (w: ReloadWant, recorded: string | null): string => kindOf('reload').apply(w, recorded === null ? null : { sha256: recorded });
+    expect(on(hba!, 'old')).toContain('SELECT pg_reload_conf()');
+    expect(on(lists!, 'old')).toContain('systemctl reload pgbouncer');
+    for (const w of [hba!, lists!]) {
+      // No record yet (a node set up before, or by hand) reloads too; neither ever restarts.
+      for (const recorded of ['old', null]) expect(on(w, recorded)).not.toMatch(/restart/);
+      expect(kindOf('reload').effects!(w, null)).toEqual({ restarts: false });
+    }
   });
 
-  it('reloads a file written by an apply that died before its reload, and only then records it', () => {
-    const kind = kindOf('pg-conf-file');
-    const w = resources.find((r) => (r.want as { path?: string }).path === '/etc/pgbouncer/database.txt')!.want as { content: string };
-    const hash = createHash('sha256').update(w.content).digest('hex');
-    const seen = (loaded: string): unknown =>
-      kind.parse(`type=regular file\nowner=postgres\ngroup=postgres\nmode=600\nsha256=${hash}\ncontent=${Buffer.from(w.content).toString('base64')}\nloaded=${loaded}\n`, w);
-    // The content as wanted, the reload not recorded: the next sync reloads.
-    expect(kind.diff(w, seen('')).map((c) => c.field)).toEqual(['reloaded']);
-    expect(kind.diff(w, seen('0'.repeat(64))).map((c) => c.field)).toEqual(['reloaded']);
-    expect(kind.diff(w, seen(hash))).toEqual([]);
+  it('reloads files written by an apply that died before their reload, and only then records them', () => {
+    const kind = kindOf('reload');
+    const w = resources.find((r) => r.kind === 'reload' && r.deps?.includes('file:/etc/pgbouncer/database.txt'))!.want as ReloadWant;
+    const lists = ['userlist.txt', 'useropts.txt', 'database.txt', 'pgb_hba.conf'].map((f) => (resources.find((r) => (r.want as { path?: string }).path?.endsWith(`/${f}`))!.want as { content: string }).content);
+    const hash = createHash('sha256').update(lists.join('\0')).digest('hex');
+    expect(w.sha256).toBe(hash);
+    // The files as wanted (nothing else to do), the reload not recorded: the next sync reloads.
+    expect(kind.diff(w, kind.parse('', w)).map((c) => c.field)).toEqual(['config']);
+    expect(kind.diff(w, kind.parse('0'.repeat(64), w)).map((c) => c.field)).toEqual(['config']);
+    expect(kind.diff(w, kind.parse(hash, w))).toEqual([]);
     // The record is written after the reload: a reload that fails leaves it as it was.
-    const script = kind.apply(w, null);
+    const script = kind.apply(w, { sha256: '0'.repeat(64) });
     expect(script.indexOf('systemctl reload pgbouncer')).toBeLessThan(script.indexOf(`echo ${hash} >`));
+    expect(script).toContain('/var/lib/corral/reloaded/pgbouncer-lists');
   });
 
   it('uses md5 verifiers when pg_pwd_enc is md5', async () => {

@@ -71,9 +71,10 @@ async function members(node: string): Promise<Record<string, { role: string; sta
  * What a plan still wants of the cluster itself (Patroni, HAProxy, pgbouncer, pgBackRest, files):
  * the catalog kinds (roles, databases, HBA and pgbouncer lists) are left to scenario 1's full convergence check.
  */
+const CATALOG = /^pg-(role|database):|^file:(\/pg\/data\/pg_hba\.conf|\/etc\/pgbouncer\/(userlist\.txt|useropts\.txt|database\.txt|pgb_hba\.conf))$|^reload:(postgres-hba|pgbouncer-lists)$/;
 async function clusterChanges(dir: string): Promise<string[]> {
-  const plan = JSON.parse((await corral('plan', dir, '--format', 'json')).out) as { changes: { host: string; kind: string; resource: string }[] };
-  return plan.changes.filter((c) => !['pg-role', 'pg-database', 'pg-conf-file'].includes(c.kind)).map((c) => `${c.host} ${c.resource}`);
+  const plan = JSON.parse((await corral('plan', dir, '--format', 'json')).out) as { changes: { host: string; resource: string }[] };
+  return plan.changes.filter((c) => !CATALOG.test(c.resource)).map((c) => `${c.host} ${c.resource}`);
 }
 
 const leaderOf = async (node: string): Promise<string | undefined> => Object.entries(await members(node)).find(([, m]) => m.role === 'Leader' && m.state === 'running')?.[0];

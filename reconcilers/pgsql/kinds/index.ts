@@ -5,7 +5,6 @@ import { patroniLeader } from './patroni-leader.js';
 import { patroniMember } from './patroni-member.js';
 import { patroniRestart } from './patroni-restart.js';
 import { patroniRetire } from './patroni-retire.js';
-import { pgConfFile } from './pg-conf-file.js';
 import { pgExporterOff } from './pg-exporter-off.js';
 import { pgVip } from './pg-vip.js';
 import { pgDatabase } from './pg-database.js';
@@ -16,4 +15,4 @@ import { pgRole } from './pg-role.js';
 import { pgbackrestStanza } from './pgbackrest-stanza.js';
 import { pgPitr } from './pg-pitr.js';
 
-export const PGSQL_KINDS = [patroniMember, patroniLeader, patroniDcs, patroniRestart, patroniPause, patroniDcsRestart, patroniRetire, pgRole, pgDatabase, pgExtension, pgTemplate, pgDbsu, pgConfFile, pgbackrestStanza, pgExporterOff, pgVip, pgPitr] as const;
+export const PGSQL_KINDS = [patroniMember, patroniLeader, patroniDcs, patroniRestart, patroniPause, patroniDcsRestart, patroniRetire, pgRole, pgDatabase, pgExtension, pgTemplate, pgDbsu, pgbackrestStanza, pgExporterOff, pgVip, pgPitr] as const;

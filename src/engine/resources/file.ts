@@ -9,7 +9,7 @@ export interface FileWant {
   mode: number;
   owner?: string;
   group?: string;
-  /** The content holds a secret: plans say "changed (redacted)" instead of showing a diff. */
+  /** The content holds a secret: never read back from the node (its hash compares); plans say "changed (redacted)". */
   secret?: boolean;
   /**
    * A regular expression (multiline) of lines whose values a diff shows as "(redacted)", its first group
@@ -63,7 +63,7 @@ export function attributeChanges(want: { mode: number; owner?: string; group?: s
 export const file: Kind<FileWant, FileHave, 'file'> = {
   name: 'file',
   id: (w) => refTo(file, w.path),
-  probe: (w) => statProbe(w.path, 'content'),
+  probe: (w) => statProbe(w.path, w.secret ? 'hash' : 'content'),
   parse: (out) => {
     const s = parseStat(out);
     if (!s) return null;

@@ -1,7 +1,9 @@
 /**
  * A running service made to read files it depends on that changed, without the engine's plain
  * restart rule: Patroni reloads (a restart stops PostgreSQL), HAProxy reloads (a restart drops
- * connections), pgbouncer restarts. The content hash last loaded is kept on the node. A service
+ * connections), pgbouncer restarts, PostgreSQL runs pg_reload_conf() for pg_hba.conf. The content
+ * hash last loaded is kept on the node, written after the reload: files written by an apply that died
+ * before their reload (kill -9, a dropped connection) are reloaded by the next sync. A service
  * that Debian's package started with its own defaults before Corral wrote the files has no record
  * yet: `firstTime: 'restart'` restarts it then, so its first configuration is Corral's. Two modules
  * whose files one unit reads (HAProxy: NODE's haproxy.cfg, PGSQL's services) keep a record each.
@@ -20,6 +22,12 @@ export interface ReloadWant {
   firstTime: 'restart' | 'reload' | 'record';
   /** The record's name, when it is not the unit's (another module's files the unit reads): also the resource's key. */
   record?: string;
+  /**
+   * What makes the service re-read the files, instead of `systemctl reload`. Run whether or not the
+   * unit is active, so it must be harmless when the service does not run (pg_reload_conf() after a
+   * `SELECT 1`: PostgreSQL runs under Patroni's unit, or none).
+   */
+  command?: string;
 }
 
 const STATE_DIR = '/var/lib/corral/reloaded';
@@ -36,6 +44,8 @@ export const reload: Kind<ReloadWant, { sha256: string }, 'reload'> = {
   // that has just started may not handle SIGHUP yet (Patroni dies of it): it gets a few seconds first.
   apply: (w, h) => {
     const action = h ? w.action : w.firstTime;
+    const record = [sh`mkdir -p ${STATE_DIR}`, sh`echo ${w.sha256} > ${marker(w.record ?? w.name)}`];
+    if (action === 'reload' && w.command) return [w.command, ...record].join('\n');
     const act =
       action === 'restart'
         ? [sh`  systemctl restart ${w.name}`]
@@ -47,7 +57,7 @@ export const reload: Kind<ReloadWant, { sha256: string }, 'reload'> = {
               sh`  systemctl reload ${w.name}`,
             ]
           : ['  true'];
-    return [sh`if systemctl is-active -q ${w.name}; then`, ...act, 'fi', sh`mkdir -p ${STATE_DIR}`, sh`echo ${w.sha256} > ${marker(w.record ?? w.name)}`].join('\n');
+    return [sh`if systemctl is-active -q ${w.name}; then`, ...act, 'fi', ...record].join('\n');
   },
   effects: (w, h) => ({ restarts: (h ? w.action : w.firstTime) === 'restart' }),
 };
