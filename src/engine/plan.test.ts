@@ -61,6 +61,23 @@ describe('plan', () => {
     expect(stopped.scripts.get(start[0]!.id)).toMatch(/systemctl start app\.service\nrm -f \/var\/lib\/corral\/restart\/app\.service/);
   });
 
+  it('reloads after a file it reads is written, even when the record says that content was loaded; not after its unit starts', () => {
+    const reloadWant = { name: 'app', sha256: sha256('port = 2\n'), action: 'reload', firstTime: 'reload' };
+    // The unit does not depend on the file (no restart): the reload record does.
+    const unit = res('service', { name: 'app', enabled: true, running: true });
+    const withReload: Desired = { hosts: [{ host: 'n1', target, resources: [conf, unit, res('reload', reloadWant, ['file:/etc/app.conf', 'service:app'])] }], edges: [] };
+    const loaded = { ...inSync, 'reload:app': { sha256: reloadWant.sha256 } };
+    expect(plan(withReload, seen(loaded), 'r1').plan.changes).toEqual([]);
+    // The file edited by hand (and maybe reloaded so): written back, then reloaded again.
+    const edited = plan(withReload, seen({ ...loaded, 'file:/etc/app.conf': { ...inSync['file:/etc/app.conf'], sha256: 'old', content: 'port = 1\n' } }), 'r1');
+    const again = edited.plan.changes.find((c) => c.resource === 'reload:app')!;
+    expect(again).toMatchObject({ action: 'update', restarts: false, fields: [{ field: 'reload', from: null, to: 'after file:/etc/app.conf' }], after: ['n1|file:/etc/app.conf'] });
+    expect(edited.scripts.get(again.id)).toContain('systemctl reload app');
+    // Only the unit started: it read the file as it started.
+    const started = plan(withReload, seen({ ...loaded, 'service:app': { enabled: true, running: false } }), 'r1');
+    expect(started.plan.changes.map((c) => c.resource)).toEqual(['service:app']);
+  });
+
   it('does not restart a service that this change starts', () => {
     const states = { ...inSync, 'file:/etc/app.conf': null, 'service:app': { enabled: false, running: false } };
     const svcChange = plan(desired, seen(states), 'r1').plan.changes.find((c) => c.resource === 'service:app')!;

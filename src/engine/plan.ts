@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { kindOf, isUnsupported, type FieldChange, type Resource } from './resources/index.js';
 import { recordRestart, restartScript, service, type ServiceHave } from './resources/service.js';
+import { reload } from './resources/reload.js';
 import { changeId, type Change, type Desired, type Note, type Observation, type Plan } from './model.js';
 
 export interface Planned {
@@ -69,6 +70,7 @@ export function plan(desired: Desired, observations: readonly Observation[], rev
       continue;
     }
     const changedHere = new Set<string>();
+    const kindById = new Map(host.resources.map((r) => [idOf(r), r.kind]));
     for (const r of ordered(host.resources, sameHost.get(host.host))) {
       const kind = kindOf(r.kind);
       const id = idOf(r);
@@ -83,6 +85,10 @@ export function plan(desired: Desired, observations: readonly Observation[], rev
       // whose restart an earlier apply recorded and did not make.
       const recorded = r.kind === service.name && (have as ServiceHave | null)?.pendingRestart === true;
       const restart = r.kind === service.name && (depsChanged.length > 0 || recorded) && isRunning(have) && isRunning(r.want);
+      // Files written now are re-read even when the record says their content was: the service may have
+      // been made to read them since, edited by hand (a unit of its own that just started needs no reload).
+      const filesChanged = depsChanged.filter((d) => kindById.get(d) !== service.name);
+      if (r.kind === reload.name && !fields.length && filesChanged.length) fields = [{ field: 'reload', from: null, to: `after ${filesChanged.join(', ')}` }];
       if (!fields.length && !restart) continue;
       const action: Change['action'] = !fields.length ? 'restart' : have === null ? 'create' : 'update';
       const cause = depsChanged.length ? `${depsChanged.join(', ')} changed` : 'recorded by an apply that stopped before it';

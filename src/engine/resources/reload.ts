@@ -3,7 +3,8 @@
  * restart rule: Patroni reloads (a restart stops PostgreSQL), HAProxy reloads (a restart drops
  * connections), pgbouncer restarts, PostgreSQL runs pg_reload_conf() for pg_hba.conf. The content
  * hash last loaded is kept on the node, written after the reload: files written by an apply that died
- * before their reload (kill -9, a dropped connection) are reloaded by the next sync. A service
+ * before their reload (kill -9, a dropped connection) are reloaded by the next sync. Files written
+ * again (edited by hand on the node) are reloaded again even when the record matches (plan.ts). A service
  * that Debian's package started with its own defaults before Corral wrote the files has no record
  * yet: `firstTime: 'restart'` restarts it then, so its first configuration is Corral's. Two modules
  * whose files one unit reads (HAProxy: NODE's haproxy.cfg, PGSQL's services) keep a record each.
