@@ -118,6 +118,10 @@ class DebugRequestLogs extends LogController {
   }
 }
 
+const noSchemaCompiler = (): never => {
+  throw new Error("Corral's HTTP routes declare no schemas: validate the request in the handler");
+};
+
 export function buildServer(opts: ServerOptions): FastifyInstance {
   // Typed as fastify's logger, so the instance's type stays the plain FastifyInstance.
   const log: FastifyBaseLogger = opts.logger.child({ component: 'http' }, { redact: { paths: REDACT_PATHS, censor: REDACTED }, serializers: { req: requestForLog } });
@@ -134,6 +138,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     // a deadline slip by as much: sweep at a tenth of the headers deadline, at least every second.
     http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.round(timeouts.headersMs / 10))) },
     logController: new DebugRequestLogs(),
+    // No route declares a schema (bodies are read and checked by hand, a webhook's over its raw bytes).
+    // Without compilers of its own fastify loads ajv twice at start, for its validator and for
+    // fast-json-stringify: a few MiB of an idle daemon's memory for nothing.
+    schemaController: { compilersFactory: { buildValidator: noSchemaCompiler, buildSerializer: noSchemaCompiler } },
     genReqId: (req) => {
       const given = req.headers[REQUEST_ID_HEADER];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
