@@ -10,6 +10,8 @@
  * the next owner's first change waits for it instead of running beside it.
  */
 import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gunzip, gzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { Fence } from '../engine/apply.js';
 import type { Etcd, KeyValue } from './etcd.js';
@@ -88,8 +90,36 @@ const key = {
   leader: `${PREFIX}leader`,
 };
 const TICK_MS = 1000;
-/** A view bigger than this is shared without its plan; etcd takes requests up to 1.5 MiB. */
+/**
+ * A view bigger than this carries its plan gzipped (plans compress about tenfold), and one still
+ * bigger is shared without its plan; etcd takes requests up to 1.5 MiB.
+ */
 const VIEW_MAX = 512 * 1024;
+/** What a gzipped plan may unpack to, whoever wrote it. */
+const PLAN_MAX = 64 * 1024 * 1024;
+/** A view as etcd holds it: the plan, when the view is large, gzipped and base64-encoded. */
+type StoredView = SharedUnit & { packedPlan?: string };
+
+/** The view's text for etcd, within VIEW_MAX (compressed off the event loop, in libuv's pool). */
+async function storedView(view: SharedUnit): Promise<string> {
+  const text = JSON.stringify(view);
+  if (text.length <= VIEW_MAX || !view.lastPlan) return text;
+  const withoutPlan = { ...view, lastPlan: undefined };
+  const packed = JSON.stringify({ ...withoutPlan, packedPlan: (await promisify(gzip)(JSON.stringify(view.lastPlan))).toString('base64') } satisfies StoredView);
+  return packed.length <= VIEW_MAX ? packed : JSON.stringify(withoutPlan);
+}
+
+/** A view read from etcd, its plan unpacked; a plan that does not unpack is left out. */
+async function sharedView(text: string): Promise<SharedUnit> {
+  const { packedPlan, ...view } = JSON.parse(text) as StoredView;
+  if (packedPlan === undefined) return view;
+  try {
+    const plan = await promisify(gunzip)(Buffer.from(packedPlan, 'base64'), { maxOutputLength: PLAN_MAX });
+    return { ...view, lastPlan: JSON.parse(plan.toString('utf8')) as PlanRecord };
+  } catch {
+    return view;
+  }
+}
 /** A check closer than this to the lease's end fails: the lease may be gone by the time the change runs. */
 const LEASE_MARGIN_MS = 2000;
 
@@ -210,12 +240,10 @@ export class EtcdCoordination implements Coordination {
   }
 
   publish(unit: string, view: SharedUnit): void {
-    let text = JSON.stringify(view);
-    if (text.length > VIEW_MAX) text = JSON.stringify({ ...view, lastPlan: undefined });
     // In order per unit: a later view never lands before an earlier one.
     const previous = this.publishing.get(unit) ?? Promise.resolve();
     const next = previous
-      .then(() => this.opts.etcd.put(key.view(unit), text))
+      .then(async () => this.opts.etcd.put(key.view(unit), await storedView(view)))
       .catch((e: Error) => this.opts.logger.warn({ unit, err: e.message }, 'the unit could not be shared through etcd'));
     this.publishing.set(unit, next);
     void next.finally(() => this.publishing.get(unit) === next && this.publishing.delete(unit));
@@ -354,7 +382,7 @@ export class EtcdCoordination implements Coordination {
       if (this.views.get(unit)?.revision === v.modRevision) continue;
       const kv = await etcd.get(v.key);
       if (!kv) continue;
-      this.views.set(unit, { revision: kv.modRevision, view: JSON.parse(kv.value) as SharedUnit });
+      this.views.set(unit, { revision: kv.modRevision, view: await sharedView(kv.value) });
       changed = true;
     }
 
