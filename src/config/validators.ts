@@ -28,6 +28,8 @@ export interface LoadedValidators {
   /** Whether V8 took the code cache: false when there was none, it was for another source, or V8 refused it. */
   fromCache: boolean;
   script: Script;
+  /** The text compiled, which the cache's digest covers. */
+  source: string;
 }
 
 const SOURCE = shippedFile(import.meta.url, './validators.gen.js', 'src/config/validators.gen.js');
@@ -54,16 +56,16 @@ export function loadValidators(sourceFile = SOURCE, cacheFile: string | null = c
   const script = new Script(source, { filename: sourceFile, ...(cachedData ? { cachedData } : {}) });
   const exports = {} as Validators;
   (script.runInThisContext() as (exports: Validators, require: NodeJS.Require) => void)(exports, createRequire(import.meta.url));
-  return { validators: exports, fromCache: cachedData !== undefined && !script.cachedDataRejected, script };
+  return { validators: exports, fromCache: cachedData !== undefined && !script.cachedDataRejected, script, source };
 }
 
 /** Compiles the validators afresh, runs `warm` on them (what it calls is compiled then), and writes the code cache of all that. */
 export function writeValidatorsCache(warm: (v: Validators) => void, sourceFile = SOURCE, cacheFile = cacheBeside(sourceFile)): void {
-  const { validators, script } = loadValidators(sourceFile, null);
+  const { validators, script, source } = loadValidators(sourceFile, null);
   warm(validators);
   const payload = script.createCachedData();
   const partial = `${cacheFile}.${process.pid}`;
-  writeFileSync(partial, Buffer.concat([digest(readFileSync(sourceFile, 'utf8'), payload), payload]));
+  writeFileSync(partial, Buffer.concat([digest(source, payload), payload]));
   renameSync(partial, cacheFile);
 }
 

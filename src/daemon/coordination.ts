@@ -99,13 +99,15 @@ const VIEW_MAX = 512 * 1024;
 const PLAN_MAX = 64 * 1024 * 1024;
 /** A view as etcd holds it: the plan, when the view is large, gzipped and base64-encoded. */
 type StoredView = SharedUnit & { packedPlan?: string };
+const gzipped = promisify(gzip);
+const gunzipped = promisify(gunzip);
 
 /** The view's text for etcd, within VIEW_MAX (compressed off the event loop, in libuv's pool). */
 async function storedView(view: SharedUnit): Promise<string> {
   const text = JSON.stringify(view);
   if (text.length <= VIEW_MAX || !view.lastPlan) return text;
   const withoutPlan = { ...view, lastPlan: undefined };
-  const packed = JSON.stringify({ ...withoutPlan, packedPlan: (await promisify(gzip)(JSON.stringify(view.lastPlan))).toString('base64') } satisfies StoredView);
+  const packed = JSON.stringify({ ...withoutPlan, packedPlan: (await gzipped(JSON.stringify(view.lastPlan))).toString('base64') } satisfies StoredView);
   return packed.length <= VIEW_MAX ? packed : JSON.stringify(withoutPlan);
 }
 
@@ -114,7 +116,7 @@ async function sharedView(text: string): Promise<SharedUnit> {
   const { packedPlan, ...view } = JSON.parse(text) as StoredView;
   if (packedPlan === undefined) return view;
   try {
-    const plan = await promisify(gunzip)(Buffer.from(packedPlan, 'base64'), { maxOutputLength: PLAN_MAX });
+    const plan = await gunzipped(Buffer.from(packedPlan, 'base64'), { maxOutputLength: PLAN_MAX });
     return { ...view, lastPlan: JSON.parse(plan.toString('utf8')) as PlanRecord };
   } catch {
     return view;
