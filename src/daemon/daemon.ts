@@ -471,6 +471,8 @@ export class Daemon implements DaemonApi {
     try {
       this.setStatus(u, { sync: 'Syncing', progress: { phase: 'planning', hosts: [] } });
       this.opts.events?.syncing?.(status.name, current.revision, trigger);
+      // When the observation the status rests on began: the plan's, then the check after the last change.
+      let observedFrom = new Date();
       const planning = await planRun(ctx, this.facts);
       for (const o of planning.observations) if (o.ok) this.facts.set(o.host, o.facts);
       const plan = planning.plan;
@@ -478,6 +480,7 @@ export class Daemon implements DaemonApi {
       entry.changes.planned = plan.changes.length;
       status.lastPlanId = u.lastPlan.id;
       status.driftChanges = plan.changes.length;
+      status.checkedAt = observedFrom.toISOString();
       status.revision = current.revision;
       const health = this.healthOf(status, planning);
       const blocking = blockingNotes(plan);
@@ -499,13 +502,17 @@ export class Daemon implements DaemonApi {
       status.progress = progress;
       const outcome = await applyRun(ctx, planning, (e) => {
         onEvent(e);
-        if (e.type === 'done') log.debug({ host: e.result.host, resource: e.result.resource, status: e.result.status, ms: e.result.durationMs }, 'change done');
+        if (e.type === 'done') {
+          observedFrom = new Date();
+          log.debug({ host: e.result.host, resource: e.result.resource, status: e.result.status, ms: e.result.durationMs }, 'change done');
+        }
         this.changed();
       });
       for (const r of outcome.results) entry.changes[r.status === 'applied' ? 'applied' : r.status === 'failed' ? 'failed' : 'skipped']++;
       u.lastPlan = this.savePlan(status.name, outcome.verify.plan);
       entry.result = outcome.converged ? 'Succeeded' : entry.changes.failed || plan.unreachable.length ? 'Failed' : 'NotConverged';
       status.driftChanges = outcome.verify.plan.changes.length;
+      status.checkedAt = observedFrom.toISOString();
       this.setStatus(u, {
         sync: outcome.converged ? 'Synced' : 'Failed',
         health: this.healthOf(status, outcome.verify),

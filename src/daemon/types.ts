@@ -32,6 +32,8 @@ export interface ClusterStatus {
   message?: string;
   lastPlanId?: string;
   lastSyncAt?: string;
+  /** When the observation behind sync, health and drift began: the last plan's (a sync or drift check), or the check after an apply's last change. */
+  checkedAt?: string;
   /** What the module says of its health (a replica lagging, role drift), when it says anything. */
   healthMessage?: string;
   /** Changes in the last drift check's plan. */

@@ -41,9 +41,10 @@ describe("the daemon keeps hosts' facts between syncs", () => {
       expect(first, first.message).toMatchObject({ name: 'nodes', sync: 'Synced' });
       const afterFirst = transport.stats().execs['127.0.0.1'] ?? 0;
       for (let i = 0; i < 3; i++) {
-        const planId = d.status().clusters[0]!.lastPlanId;
+        const { lastPlanId: planId, checkedAt } = d.status().clusters[0]!;
         expect(d.sync('nodes', 'api').accepted).toBe(true);
         await until('the next sync', () => (d.status().clusters[0]!.lastPlanId !== planId && d.status().clusters[0]!.sync === 'Synced' ? true : undefined), 30_000, 20);
+        expect(Date.parse(d.status().clusters[0]!.checkedAt!), 'each check says when it observed').toBeGreaterThan(Date.parse(checkedAt!));
       }
       expect(transport.stats().execs['127.0.0.1']! - afterFirst, 'three drift checks, one exec each').toBe(3);
     } finally {

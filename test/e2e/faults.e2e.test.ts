@@ -178,11 +178,14 @@ describe('faults during PGSQL applies, with a real daemon on the lab', () => {
     const head = await repo.head();
     const reached = await applied;
     await inject();
+    // Only what the daemon observed after the fault counts: a unit checked before it (etcd, while pg-test applies) still says Synced.
+    const injected = Date.now();
     const converged = await until(`every cluster converged after run ${run}`, async () => {
       if (!daemon.running()) return false;
       // A daemon just restarted lists no cluster until it has a revision in force: that is not converged.
       const all = await daemon.clusters();
-      return all?.length === clusters && all.every((c) => c.sync === 'Synced' && c.revision === head && c.health === 'Healthy' && c.driftChanges === 0) ? true : undefined;
+      const checkedSince = (c: ClusterStatus): boolean => c.checkedAt !== undefined && Date.parse(c.checkedAt) > injected;
+      return all?.length === clusters && all.every((c) => c.sync === 'Synced' && c.revision === head && c.health === 'Healthy' && c.driftChanges === 0 && checkedSince(c)) ? true : undefined;
     }, 5 * 60_000, 500).catch(() => false);
     const canary = await psql('test', 'SELECT count(*) FROM canary').catch((e: Error) => e.message);
     const database = await psql(`fault_${run}`, 'SELECT 1').catch((e: Error) => e.message);

@@ -59,7 +59,7 @@ export function renderClusterPage(status: DaemonStatus, found: NonNullable<Retur
   const plan = found.lastPlan ? redactPlanRecord(found.lastPlan).record : undefined;
   const head = [
     `<section id="cluster" data-cluster="${esc(c.name)}" data-sync="${esc(c.sync)}" data-health="${esc(c.health)}"><h2>${esc(c.name)} <span class="dim">${esc(c.module)}</span></h2>`,
-    `<p>${badge(c.sync, SYNC_TONE[c.sync])}${policyNote(c)} ${badge(c.health, HEALTH_TONE[c.health])} <span class="dim">revision</span> ${rev(c.revision)} <span class="dim">· last sync</span> ${lastSync(c)} <span class="dim">· drift</span> ${esc(c.driftChanges)}${c.owner ? ` <span class="dim">· synced by</span> ${esc(c.owner)}` : ''}</p>`,
+    `<p>${badge(c.sync, SYNC_TONE[c.sync])}${policyNote(c)} ${badge(c.health, HEALTH_TONE[c.health])} <span class="dim">revision</span> ${rev(c.revision)} <span class="dim">· last sync</span> ${lastSync(c)} <span class="dim">· drift</span> ${esc(c.driftChanges)}${c.checkedAt ? ` <span class="dim">checked</span> ${when(c.checkedAt)}` : ''}${c.owner ? ` <span class="dim">· synced by</span> ${esc(c.owner)}` : ''}</p>`,
     c.message ? `<p class="msg" id="message">${esc(c.message)}</p>` : '',
     c.healthMessage ? `<div class="alert" id="health-message" role="alert">${esc(c.healthMessage)}</div>` : '',
     actions(c),
