@@ -15,7 +15,7 @@ import { resourceList, type ModuleDesired, type ReconcileInput, type Reconciler 
 import { directory, file, sha256 } from '../../src/engine/resources/file.js';
 import type { Ref } from '../../src/engine/resources/kind.js';
 import { packages, packagesId } from '../../src/engine/resources/packages.js';
-import { reload } from '../../src/engine/resources/reload.js';
+import { readHash, reload } from '../../src/engine/resources/reload.js';
 import { service } from '../../src/engine/resources/service.js';
 import { staleFiles } from '../../src/engine/resources/stale-files.js';
 import { symlink } from '../../src/engine/resources/symlink.js';
@@ -191,7 +191,7 @@ function vmalert(r: Builder, h: HostView, hosts: readonly HostView[], pkg: Ref, 
   // Corral's own unit: it starts on these files, and a change of them restarts it.
   // The rule files are written before it starts (they come first here), but are not its deps: new rules are a reload, not a restart.
   const svc = r.add(service, { name: 'vmalert', enabled: true, running: true }, [pkg, unit, env, vm]);
-  r.add(reload, { name: 'vmalert', sha256: sha256(rules.map(([n, c]) => `${n}\0${c}`).join('\0')), action: 'reload', firstTime: 'record' }, [svc, stale]);
+  r.add(reload, { name: 'vmalert', sha256: readHash(rules.flat()), action: 'reload', firstTime: 'record' }, [svc, stale]);
 }
 
 function alertmanager(r: Builder, h: HostView, pkg: Ref, infraDir: Ref): void {
@@ -283,13 +283,13 @@ function nginx(r: Builder, h: HostView, input: ReconcileInput, pkg: Ref): Ref {
   deps.push(r.add(staleFiles, { dir: '/etc/nginx/conf.d', set: 'infra portal', marker: PORTAL_MARKER, keep: servers.map((s) => `${s.name}.conf`) }, [confDir]));
   // Debian's package starts nginx with its default site: Corral's first load is a restart (nginx -t first), later ones reloads.
   const svc = r.add(service, { name: 'nginx', enabled: true, running: true }, [pkg]);
-  const serving = r.add(reload, { name: 'nginx', sha256: sha256(loaded.join('\0')), action: 'reload', firstTime: 'restart' }, [svc, ...deps]);
+  const serving = r.add(reload, { name: 'nginx', sha256: readHash(loaded), action: 'reload', firstTime: 'restart' }, [svc, ...deps]);
 
   if (h.param('nginx_exporter_enabled')) {
     const content = nginxExporterDefaults({ nginxPort: h.int('nginx_port'), port: h.int('nginx_exporter_port') });
     const env = r.add(file, { path: '/etc/default/prometheus-nginx-exporter', content, mode: 0o644 }, [pkg]);
     const exporter = r.add(service, { name: 'prometheus-nginx-exporter', enabled: true, running: true }, [pkg]);
-    r.add(reload, { name: 'prometheus-nginx-exporter', sha256: sha256(content), action: 'restart', firstTime: 'restart' }, [exporter, env]);
+    r.add(reload, { name: 'prometheus-nginx-exporter', sha256: readHash([content]), action: 'restart', firstTime: 'restart' }, [exporter, env]);
   }
   return serving;
 }

@@ -10,10 +10,10 @@ import { membership } from '../../src/config/clusters.js';
 import type { HostView } from '../../src/config/hosts.js';
 import type { Note } from '../../src/engine/model.js';
 import type { ResourceList } from '../../src/engine/reconciler.js';
-import { directory, file, sha256 } from '../../src/engine/resources/file.js';
+import { directory, file } from '../../src/engine/resources/file.js';
 import type { GenericKindName } from '../../src/engine/resources/index.js';
 import type { Ref } from '../../src/engine/resources/kind.js';
-import { reload } from '../../src/engine/resources/reload.js';
+import { readHash, reload } from '../../src/engine/resources/reload.js';
 import { service } from '../../src/engine/resources/service.js';
 import { staleFiles } from '../../src/engine/resources/stale-files.js';
 import type { HaproxyService } from '../../src/types/inventory.gen.js';
@@ -165,5 +165,5 @@ export function haproxyResources(r: ResourceList<GenericKindName>, h: HostView, 
   const haproxy = r.add(service, { name: 'haproxy', enabled: true, running: true }, [pkg, defaults, moved]);
   // Debian's package starts HAProxy on its own haproxy.cfg: Corral's first load is a restart, later ones reloads.
   const action = h.param('haproxy_reload') ? 'reload' : 'record';
-  r.add(reload, { name: 'haproxy', sha256: sha256([main, ...files.map((f) => f.content)].join('\0')), action, firstTime: 'restart' }, [haproxy, ...written]);
+  r.add(reload, { name: 'haproxy', sha256: readHash([main, ...files.map((f) => f.content)]), action, firstTime: 'restart' }, [haproxy, ...written]);
 }

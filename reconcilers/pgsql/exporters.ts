@@ -16,9 +16,9 @@ import type { HostView } from '../../src/config/hosts.js';
 import type { ResourceList } from '../../src/engine/reconciler.js';
 import type { GenericKindName } from '../../src/engine/resources/index.js';
 import type { Note } from '../../src/engine/model.js';
-import { file, sha256 } from '../../src/engine/resources/file.js';
+import { file } from '../../src/engine/resources/file.js';
 import type { Ref } from '../../src/engine/resources/kind.js';
-import { reload } from '../../src/engine/resources/reload.js';
+import { readHash, reload } from '../../src/engine/resources/reload.js';
 import { service } from '../../src/engine/resources/service.js';
 import type { PGSQL_KINDS } from './kinds/index.js';
 import { pgExporterOff } from './kinds/pg-exporter-off.js';
@@ -131,7 +131,7 @@ export const pgbouncerExporterDropIn = [
 function exporterOn(r: Resources, unit: string, files: { path: string; content: string; mode: number; owner?: string; secret?: boolean }[], pkg: Ref, unitDeps: Ref[] = []): void {
   const written = files.map((f) => r.add(file, { ...f, ...(f.owner ? { group: f.owner } : {}) }, [pkg]));
   const svc = r.add(service, { name: unit, enabled: true, running: true }, [pkg, ...unitDeps]);
-  r.add(reload, { name: unit, sha256: sha256(files.map((f) => f.content).join('\0')), action: 'restart', firstTime: 'restart' }, [svc, ...written]);
+  r.add(reload, { name: unit, sha256: readHash(files.map((f) => f.content)), action: 'restart', firstTime: 'restart' }, [svc, ...written]);
 }
 
 /**

@@ -12,7 +12,7 @@ import { leadsRunning, patroniMember, patroniMemberId, runningLeader } from './k
 import { directory, file, sha256 } from '../../src/engine/resources/file.js';
 import type { Ref } from '../../src/engine/resources/kind.js';
 import { packages, packagesId } from '../../src/engine/resources/packages.js';
-import { reload } from '../../src/engine/resources/reload.js';
+import { readHash, reload } from '../../src/engine/resources/reload.js';
 import { service } from '../../src/engine/resources/service.js';
 import { staleFiles } from '../../src/engine/resources/stale-files.js';
 import { symlink } from '../../src/engine/resources/symlink.js';
@@ -240,7 +240,7 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView, 
   const keep = services.map((f) => f.path.slice(HAPROXY.confD.length + 1));
   const stale = r.add(staleFiles, { dir: HAPROXY.confD, set: `${cluster.name} services`, marker: serviceMarker(cluster.name), keep });
   // Reloaded after these files change, under a record of PGSQL's own (NODE's is for its files), after NODE's reload.
-  const haproxy = r.add(reload, { name: 'haproxy', record: 'haproxy-pgsql', sha256: sha256(services.map((x) => x.content).join('\0')), action: 'reload', firstTime: 'reload' }, [...written, stale]);
+  const haproxy = r.add(reload, { name: 'haproxy', record: 'haproxy-pgsql', sha256: readHash(services.map((x) => x.content)), action: 'reload', firstTime: 'reload' }, [...written, stale]);
 
   // pgbackrest.conf, the stanza, pg_crontab and /pg/bin on every member; the stanza once this member runs.
   // A standby cluster archives nothing of its own (Pigsty makes no stanza for it either).
@@ -255,7 +255,7 @@ function memberResources(h: HostView, input: ReconcileInput, primary: HostView, 
     const ini = r.add(file, { path: '/etc/pgbouncer/pgbouncer.ini', content: iniText, mode: 0o600, ...owned }, [pkg]);
     // Debian's package starts pgbouncer on its own ini; listen addresses change only with a restart.
     const pgbouncer = r.add(service, { name: 'pgbouncer', enabled: true, running: true }, [pkg]);
-    r.add(reload, { name: 'pgbouncer', sha256: sha256(iniText), action: 'restart', firstTime: 'restart' }, [pgbouncer, ini]);
+    r.add(reload, { name: 'pgbouncer', sha256: readHash([iniText]), action: 'restart', firstTime: 'restart' }, [pgbouncer, ini]);
   }
   // Drift repair behind the callbacks: the VIP on the member Patroni runs as leader, and on no other.
   if (vipCallbacks) r.add(pgVip, { ...target, name, address: vipAddress(h).ip, helper: PG_VIP.helper }, [member, ...vipFiles]);

@@ -16,8 +16,8 @@ import { pgDatabase, pgDatabaseId, type PgDatabaseWant, type PgObjectRef } from 
 import { pgExtension, type PgExtensionWant } from './kinds/pg-extension.js';
 import { pgTemplate, pgTemplateId } from './kinds/pg-template.js';
 import { pgPackages, providerOf } from './packages.js';
-import { file, sha256 } from '../../src/engine/resources/file.js';
-import { reload } from '../../src/engine/resources/reload.js';
+import { file } from '../../src/engine/resources/file.js';
+import { readHash, reload } from '../../src/engine/resources/reload.js';
 import { PGSQL_KINDS } from './kinds/index.js';
 import { isMd5, isScram, md5Verifier, stableScramVerifier } from './kinds/pg-scram.js';
 import type { PgDatabase, PgUser } from '../../src/types/inventory.gen.js';
@@ -224,7 +224,7 @@ export function sqlObjects(h: HostView, cluster: string, peers: HbaPeers = { inf
   // pg_hba.conf and pgbouncer's lists are re-read on reload, never on a restart; each set under a reload record of its own.
   const pgReload = `if echo 'SELECT 1' | ${psql(conn)} >/dev/null 2>&1; then echo 'SELECT pg_reload_conf()' | ${psql(conn)} >/dev/null; fi`;
   const hba = { path: pgHbaPath(h), content: renderHba(h, 'postgres', peers), mode: 0o600, owner: dbsu };
-  r.add(reload, { name: 'patroni', record: 'postgres-hba', sha256: sha256(hba.content), action: 'reload', command: pgReload, firstTime: 'reload' }, [r.add(file, hba)]);
+  r.add(reload, { name: 'patroni', record: 'postgres-hba', sha256: readHash([hba.content]), action: 'reload', command: pgReload, firstTime: 'reload' }, [r.add(file, hba)]);
 
   if (h.param('pgbouncer_enabled')) {
     const lists = [
@@ -234,7 +234,7 @@ export function sqlObjects(h: HostView, cluster: string, peers: HbaPeers = { inf
       { path: PGB_HBA_PATH, content: renderHba(h, 'pgbouncer', peers) },
     ];
     const written = lists.map((l) => r.add(file, { ...l, mode: 0o600, owner: dbsu }));
-    r.add(reload, { name: 'pgbouncer', record: 'pgbouncer-lists', sha256: sha256(lists.map((l) => l.content).join('\0')), action: 'reload', firstTime: 'reload' }, written);
+    r.add(reload, { name: 'pgbouncer', record: 'pgbouncer-lists', sha256: readHash(lists.map((l) => l.content)), action: 'reload', firstTime: 'reload' }, written);
   }
   return r.list;
 }

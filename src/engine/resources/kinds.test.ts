@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { file, sha256, statProbe } from './file.js';
 import { packages } from './packages.js';
 import { service } from './service.js';
+import { readHash } from './reload.js';
 import { sysctl, kernelModule } from './kernel.js';
 import { block } from './block.js';
 import { user } from './account.js';
@@ -86,6 +87,14 @@ describe('service', () => {
   it('reports a unit systemd skips on a failed condition as unsupported', () => {
     const have = service.parse('LoadState=loaded\nActiveState=inactive\nUnitFileState=enabled\nConditionResult=no\nConditionTimestampMonotonic=123\n', want);
     expect(have).toMatchObject({ unsupported: expect.stringContaining('start condition') as string });
+  });
+});
+
+describe('reload', () => {
+  it("keeps the record's hash as nodes hold it: a new formula would reload every service at an upgrade", () => {
+    expect(readHash(['global\n', 'listen x\n'])).toBe(sha256('global\n\0listen x\n'));
+    expect(readHash(['one file'])).toBe(sha256('one file'));
+    expect(readHash(['a', 'b'])).not.toBe(readHash(['ab']));
   });
 });
 

@@ -11,6 +11,7 @@
  */
 import { sh } from '../shell.js';
 import { refTo, type Kind } from './kind.js';
+import { sha256 } from './file.js';
 
 export interface ReloadWant {
   /** The systemd unit. */
@@ -30,6 +31,9 @@ export interface ReloadWant {
    */
   command?: string;
 }
+
+/** The record's hash of what a unit reads, in the order given: a file's content, or a name and content each. */
+export const readHash = (parts: readonly string[]): string => sha256(parts.join('\0'));
 
 const STATE_DIR = '/var/lib/corral/reloaded';
 const SETTLE_SECONDS = 5;
