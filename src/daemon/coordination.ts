@@ -102,13 +102,18 @@ type StoredView = SharedUnit & { packedPlan?: string };
 const gzipped = promisify(gzip);
 const gunzipped = promisify(gunzip);
 
-/** The view's text for etcd, within VIEW_MAX (compressed off the event loop, in libuv's pool). */
+/** The view's text for etcd, within VIEW_MAX (compressed off the event loop, in libuv's pool); its plan is stringified once. */
 async function storedView(view: SharedUnit): Promise<string> {
-  const text = JSON.stringify(view);
-  if (text.length <= VIEW_MAX || !view.lastPlan) return text;
-  const withoutPlan = { ...view, lastPlan: undefined };
-  const packed = JSON.stringify({ ...withoutPlan, packedPlan: (await gzipped(JSON.stringify(view.lastPlan))).toString('base64') } satisfies StoredView);
-  return packed.length <= VIEW_MAX ? packed : JSON.stringify(withoutPlan);
+  const { lastPlan, ...withoutPlan } = view;
+  const rest = JSON.stringify(withoutPlan);
+  if (!lastPlan) return rest;
+  const plan = JSON.stringify(lastPlan);
+  // `rest` is an object with at least owner and status: the plan goes in as its last member.
+  const withMember = (member: string): string => `${rest.slice(0, -1)},${member}}`;
+  const whole = withMember(`"lastPlan":${plan}`);
+  if (whole.length <= VIEW_MAX) return whole;
+  const packed = withMember(`"packedPlan":${JSON.stringify((await gzipped(plan)).toString('base64'))}`);
+  return packed.length <= VIEW_MAX ? packed : rest;
 }
 
 /** A view read from etcd, its plan unpacked; a plan that does not unpack is left out. */

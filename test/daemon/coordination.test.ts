@@ -162,13 +162,17 @@ describe('daemons sharing units through etcd', () => {
     b.c.publish(unit, { owner: 'b', status, history: [] });
     await until("a to see b's view", () => a.c.view(unit), 5000, 100);
     expect(a.c.view(unit)!.status.sync).toBe('Synced');
+    const smallPlan = { id: 'p-small', cluster: unit, revision: 'r0', createdAt: '2026-12-07T00:00:00Z', plan: { changes: [] } as never, markdown: 'no changes', text: 'no changes' };
+    b.c.publish(unit, { owner: 'b', status: { ...status, driftChanges: 1 }, lastPlan: smallPlan, history: [] });
+    await until("a to see b's small plan", () => a.c.view(unit)?.lastPlan, 5000, 100);
+    expect(a.c.view(unit)).toMatchObject({ owner: 'b', status: { driftChanges: 1 }, lastPlan: smallPlan, history: [] });
 
     // A plan of a large fleet (3 MB of text, over the 512 KiB a view may take as it is) travels gzipped, whole.
     const changes = Array.from({ length: 6000 }, (_, i) => ({ id: `10.0.${i >> 8}.${i & 255}|file:/etc/app.conf`, host: `10.0.${i >> 8}.${i & 255}`, resource: 'file:/etc/app.conf', action: 'update', reason: 'differs: content' }));
     const lastPlan = { id: 'p-large', cluster: unit, revision: 'r1', createdAt: '2026-12-07T00:00:00Z', plan: { changes } as never, markdown: 'x'.repeat(1_000_000), text: 'y'.repeat(1_000_000) };
     expect(JSON.stringify(lastPlan).length).toBeGreaterThan(2_500_000);
     b.c.publish(unit, { owner: 'b', status: { ...status, driftChanges: 6000 }, lastPlan, history: [] });
-    await until("a to see b's large plan", () => a.c.view(unit)?.lastPlan, 10_000, 100);
+    await until("a to see b's large plan", () => (a.c.view(unit)?.lastPlan?.id === 'p-large' ? true : undefined), 10_000, 100);
     expect(a.c.view(unit)!.lastPlan).toEqual(lastPlan);
     // One that does not fit even gzipped (random text) is shared without its plan; the status still comes.
     const noise = randomBytes(900_000).toString('base64');
