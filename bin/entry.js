@@ -7,7 +7,7 @@ import { MODULES } from '../dist/reconcilers/index.js';
 
 /** Runs one command line; resolves to the exit code. */
 export async function main(argv) {
-  // The validation worker loads the module list in its own thread, from dist/ (not from the bundle).
+  // The validation child process loads the module list itself, from dist/ (not from the bundle).
   useModules(MODULES, new URL('../reconcilers/index.js', import.meta.url).href);
   // Loaded when `corral serve` runs: the daemon's HTTP server, git and metrics cost every other command start-up time.
   useServeCommand(async (...args) => (await import('../dist/webhooks/serve.js')).serveCommand(...args));

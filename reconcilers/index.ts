@@ -13,5 +13,5 @@ import { INFRA } from './infra/module.js';
 
 export const MODULES: readonly ModuleDescriptor[] = [NODE, ETCD, PGSQL, REDIS, MINIO, INFRA];
 
-/** Where this list is, for a worker thread to load it too. */
+/** Where this list is, for the validation child process to load it too. */
 export const MODULES_SOURCE = import.meta.url;

@@ -129,7 +129,7 @@ export class Previews {
       const head = await this.o.git.fetchRef(pr.ref);
       // The forge may have moved on since it sent the event: preview what the ref holds now.
       sha = head.sha;
-      // A PR is the least trusted input of all: validated in a worker with a time and heap limit.
+      // A PR is the least trusted input of all: validated in a child process with a time and heap limit.
       const validated = await admitRevision(await this.o.git.checkout(sha), this.connections.secrets);
       if (!validated.valid) {
         result = { pr: pr.number, sha, outcome: { kind: 'invalid', problems: validated.problems } };

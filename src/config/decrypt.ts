@@ -103,7 +103,7 @@ export async function decryptValidated(v: Validated, identityFile: string | unde
   return { ...v, inventory: merged, hosts, clusters: clustersOf(hosts) };
 }
 
-/** A revision as the daemon takes it: validated in a worker (time and heap bounded), then decrypted here. */
+/** A revision as the daemon takes it: validated in a child process (time and heap bounded), then decrypted here. */
 export async function admitRevision(dir: string, secrets: SecretOptions = {}): Promise<Validated> {
   const validated = await validateIsolated(dir, DEFAULT_ISOLATION, secrets.requireEncrypted ? { requireEncryptedSecrets: true } : {});
   return decryptValidated(validated, secrets.ageIdentityFile);

@@ -1,8 +1,8 @@
 /**
  * The inventory's and corral.yml's validators, compiled ahead of time from schema/ by
  * scripts/gen-types.mjs (ajv's standalone code: no schema compile at run time; `npm run gen:types --
- * --check` fails when they are stale). Loaded on first use: the daemon validates in a worker, and its
- * own thread, which reads the schemas only for secret masks and defaults, never holds their code.
+ * --check` fails when they are stale). Loaded on first use: the daemon validates in a child process, and its
+ * own process, which reads the schemas only for secret masks and defaults, never holds their code.
  *
  * The build runs them once and writes V8's code cache beside them (validators.gen.cache, made by
  * scripts/cache-validators.mjs), so a process neither parses nor compiles their 0.9 MB again: about

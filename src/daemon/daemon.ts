@@ -299,7 +299,7 @@ export class Daemon implements DaemonApi {
     // The verdict on the previous revision is not this one's: while this one is validated, there is none.
     delete this.git.invalidAt;
     delete this.git.problems;
-    // Validated in a worker, then decrypted: a revision that does not decrypt is refused like an invalid one.
+    // Validated in a child process, then decrypted: a revision that does not decrypt is refused like an invalid one.
     const validated = await admitRevision(latest.dir, this.opts.secrets);
     this.git.problems = validated.problems.slice(0, PROBLEMS_SHOWN).map((p) => `${position(p)} ${p.severity}: ${p.message}`);
     if (!validated.valid) {

@@ -1,6 +1,6 @@
 /**
  * The modules Corral knows, as their folders under reconcilers/ describe them. The core never
- * imports a module: the entry point (bin/corral.js, a validation worker, the test setup) hands the
+ * imports a module: the entry point (bin/corral.js, the validation child process, the test setup) hands the
  * list over once with `useModules`, and config, engine and daemon read it from here. A descriptor
  * holds what validation needs; each module's reconciler (its resource kinds, templates and scripts)
  * is loaded by `loadReconcilers`, which planning awaits first: `corral validate` never loads them.
@@ -44,7 +44,7 @@ export interface ModuleDescriptor {
 
 export interface ModuleSet {
   descriptors: readonly ModuleDescriptor[];
-  /** Where the list is exported from (a module URL), for a worker thread to load it again. */
+  /** Where the list is exported from (a module URL), for the validation child process to load it again. */
   source: string;
 }
 

@@ -116,7 +116,7 @@ describe('garbage input gets one clear problem, never a crash or a hang', () => 
 
 describe('coverage', () => {
   it('every problem code is produced by some fixture or garbage case', () => {
-    // Symlinks, FIFOs, 10,001 files and the worker's limits are made by test/config/untrusted.test.ts;
+    // Symlinks, FIFOs, 10,001 files and the validation process's limits are made by test/config/untrusted.test.ts;
     // decryption's problems, which need a key, by test/config/sops.test.ts.
     const madeThere = ['io/symlink', 'io/outside-repo', 'io/not-a-file', 'io/too-many', 'limit/exceeded', 'sops/key', 'sops/integrity'];
     const covered = new Set<string>(['io/unreadable', 'io/no-inventory', ...madeThere, ...GARBAGE.map((g) => g.code)]);

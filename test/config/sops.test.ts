@@ -231,13 +231,13 @@ describe('secrets.requireEncrypted', () => {
     expect(flagged.problems[0]!.message).toBe('pg_admin_password is a secret written in plaintext, and this repository requires secrets encrypted with SOPS');
   });
 
-  it('a repository cannot turn the daemon\'s flag off (validated in the worker)', async () => {
+  it('a repository cannot turn the daemon\'s flag off (validated in the child process)', async () => {
     const repo = tmpRepo({ 'pigsty.yml': plain, 'corral.yml': 'secrets: { requireEncrypted: false }\n' });
     expect(codes(await admitRevision(repo, { requireEncrypted: true }))).toEqual(['secret/plaintext pigsty.yml:8:28']);
     expect(codes(await admitRevision(repo, {}))).toEqual([]);
   });
 
-  it('passes a file whose secrets are encrypted, and the daemon decrypts it after the worker', async () => {
+  it('passes a file whose secrets are encrypted, and the daemon decrypts it after the child process validated it', async () => {
     const key = await ageKeygen();
     const { text } = await sopsEncrypt(inventory(), { recipients: [key.recipient], encryptedRegex: SECRETS });
     const repo = tmpRepo({ 'pigsty.yml': text, 'corral.yml': 'secrets: { requireEncrypted: true }\n' });

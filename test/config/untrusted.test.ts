@@ -106,7 +106,7 @@ describe('validation is bounded for every input', () => {
     expect(r.problems.filter((p) => p.severity === 'error').map((p) => p.code)).toEqual(['yaml/alias-bomb']);
   });
 
-  it('1,900 levels of nesting, in every YAML shape, give one located problem in the daemon\'s worker too', async () => {
+  it('1,900 levels of nesting, in every YAML shape, give one located problem in the daemon\'s validation process too', async () => {
     const depth = 1900;
     const shapes = {
       flow: `all: {vars: {x: ${'{a: '.repeat(depth)}1${'}'.repeat(depth)}}}\n`,
@@ -138,7 +138,7 @@ describe('validation is bounded for every input', () => {
   });
 });
 
-describe('the daemon validates in a worker with a time and a heap limit', () => {
+describe('the daemon validates in a child process with a time and a heap limit', () => {
   it('a revision that needs more time than allowed is refused, with the reason', async () => {
     const repo = tmpRepo({ 'pigsty.yml': INVENTORY });
     const r = await validateIsolated(repo, { timeoutMs: 1, maxHeapMb: 256 });

@@ -1,5 +1,5 @@
 /**
- * The daemon decrypts a revision after the worker validated it: one that does not decrypt (a
+ * The daemon decrypts a revision after its child process validated it: one that does not decrypt (a
  * broken MAC, no identity) is refused like an invalid one, and the last good revision stays in
  * force, also across a restart.
  */
