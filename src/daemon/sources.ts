@@ -3,7 +3,7 @@ import { contentRevision } from '../util/content-revision.js';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { GitSource } from '../git/source.js';
-import { folderRevisionOf } from '../git/worktree.js';
+import { checkoutStamp, folderRevisionOf } from '../git/worktree.js';
 import type { Revision, RevisionSource } from './daemon.js';
 
 export function gitRevisions(git: GitSource, describe: string): RevisionSource {
@@ -23,6 +23,7 @@ export function gitRevisions(git: GitSource, describe: string): RevisionSource {
  * in a git checkout, the commit (and, when its YAML files are edited, that hash too).
  */
 export function folderRevisions(dir: string): RevisionSource {
+  let last: { stamp: string; revision: Revision } | undefined;
   return {
     describe: `folder ${dir}`,
     latest: async () => {
@@ -39,9 +40,14 @@ export function folderRevisions(dir: string): RevisionSource {
         }
       };
       walk(dir);
-      const content = (): string => contentRevision('folder', files);
-      const checkout = await folderRevisionOf(dir, content);
-      return checkout ? { ...checkout, dir } : { revision: content(), author: 'local', subject: 'working folder', dir };
+      const content = contentRevision('folder', files);
+      // A poll that finds the files and the checkout as before reads no git object (a pack read each poll held MiBs).
+      const stamp = `${content}|${checkoutStamp(dir)}`;
+      if (last?.stamp === stamp) return last.revision;
+      const checkout = await folderRevisionOf(dir, () => content);
+      const revision = checkout ? { ...checkout, dir } : { revision: content, author: 'local', subject: 'working folder', dir };
+      last = { stamp, revision };
+      return revision;
     },
   };
 }

@@ -24,6 +24,31 @@ function gitRoot(dir: string): string | undefined {
 }
 
 /**
+ * What moves when the commit checked out where `dir` is, or its index, changes: HEAD and the ref it
+ * names as they read, the index and packed-refs by size, time and inode ('' outside git). Equal
+ * stamps and equal YAML files under `dir` give the same checkedOut, which need not be read again.
+ */
+export function checkoutStamp(dir: string): string {
+  const root = gitRoot(dir);
+  if (!root) return '';
+  const gitdir = join(root, '.git');
+  const read = (path: string): string => {
+    try {
+      return fs.readFileSync(join(gitdir, path), 'utf8').trim();
+    } catch {
+      return '-';
+    }
+  };
+  const stat = (path: string): string => {
+    const s = fs.statSync(join(gitdir, path), { throwIfNoEntry: false });
+    return s ? `${s.size}:${s.mtimeMs}:${s.ino}` : '-';
+  };
+  const head = read('HEAD');
+  const ref = head.startsWith('ref: ') ? head.slice(5) : undefined;
+  return [head, ref === undefined ? '' : read(ref), stat('index'), stat('packed-refs')].join('|');
+}
+
+/**
  * The commit checked out where `dir` is, and whether the YAML files under `dir` differ from it;
  * undefined when `dir` is in no git checkout, the checkout has no commit yet, or it is a linked
  * worktree (`.git` is a file), whose objects isomorphic-git cannot reach.

@@ -104,7 +104,9 @@ describe('revisions of a git checkout', () => {
     await git.add({ fs, dir, filepath: '.' });
     const sha = await git.commit({ fs, dir, message: 'first inventory\n', author: { name: 'Ada', email: 'ada@example.test' } });
     const source = folderRevisions(dir);
-    expect(await source.latest()).toMatchObject({ revision: sha, author: 'Ada', subject: 'first inventory' });
+    const first = await source.latest();
+    expect(first).toMatchObject({ revision: sha, author: 'Ada', subject: 'first inventory' });
+    expect(await source.latest(), 'nothing changed: the last answer, no git read').toBe(first);
     appendFileSync(join(dir, 'notes.txt'), 'an edit that is not YAML\n');
     expect((await source.latest()).revision).toBe(sha);
     appendFileSync(join(dir, 'pigsty.yml'), '# an edit\n');
@@ -115,6 +117,10 @@ describe('revisions of a git checkout', () => {
     const again = await source.latest();
     expect(again.revision).not.toBe(edited.revision);
     expect(again.revision.startsWith(sha.slice(0, 12))).toBe(true);
+    // Committed, the same files are the new commit's: the checkout moved, so git is read again.
+    await git.add({ fs, dir, filepath: 'pigsty.yml' });
+    const second = await git.commit({ fs, dir, message: 'second inventory\n', author: { name: 'Ada', email: 'ada@example.test' } });
+    expect(await source.latest()).toMatchObject({ revision: second, subject: 'second inventory' });
   });
 
   it('outside git, the content hash as before', async () => {
