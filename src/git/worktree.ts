@@ -44,8 +44,10 @@ export function checkoutStamp(dir: string): string {
     return s ? `${s.size}:${s.mtimeMs}:${s.ino}` : '-';
   };
   const head = read('HEAD');
-  const ref = head.startsWith('ref: ') ? head.slice(5) : undefined;
-  return [head, ref === undefined ? '' : read(ref), stat('index'), stat('packed-refs')].join('|');
+  // Only a ref under refs/ is read: a HEAD naming `../` leads out of .git, and then the stamp has no ref.
+  const ref = /^ref: (refs\/[^\0]+)$/.exec(head)?.[1];
+  const inside = ref !== undefined && !ref.split('/').includes('..');
+  return [head, inside ? read(ref) : '', stat('index'), stat('packed-refs')].join('|');
 }
 
 /**
